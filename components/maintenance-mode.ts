@@ -1,0 +1,262 @@
+/**
+ * Runbook step "enable maintenance mode", made additive so that `pulumi destroy` leaves the
+ * app's routing exactly as it was.
+ *
+ * Why not the runbook's way: re-applying the app's Ingresses with the maintenance backend is a
+ * forced change of fields Terraform owns; removing it leaves those fields unowned, not restored.
+ * Why not a weight-100 canary alone: with the app scaled to 0 its backend has no endpoints and
+ * ingress-nginx answers 503 before it considers the canary. So two additive pieces cover both
+ * states of the app:
+ *   - app running: a canary Ingress per public host at weight 100 sends all traffic to the page;
+ *   - app at 0: a `default-backend` annotation added to the app's Ingress (a key no one else
+ *     owns) serves the page when the app's backend has no endpoints.
+ * Temporary hosts get their own Ingresses to the real app Service so responders can test it.
+ * Destroy deletes the canaries, the temp Ingresses and the page, and the annotation patch
+ * relinquishes only its own key.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
+import {
+  HEALTH_PORT,
+  MAINTENANCE_PORT,
+  MaintenancePageOptions,
+  maintenanceHtml,
+  nginxConfig,
+} from "./maintenance-page";
+import { k8sName } from "./naming";
+
+export const NGINX_CANARY = "nginx.ingress.kubernetes.io/canary";
+export const NGINX_CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight";
+export const NGINX_DEFAULT_BACKEND = "nginx.ingress.kubernetes.io/default-backend";
+
+export interface PublicHost {
+  host: string;
+  /** The app's existing Ingress for this host (terraform-modules names it after the host). */
+  appIngress: string;
+}
+
+export interface MaintenanceModeArgs {
+  namespace: string;
+  /** Prefix of every object name, e.g. `publish-production-pgr`. */
+  namePrefix: string;
+  /** Public hosts that show the maintenance page. */
+  publicHosts: PublicHost[];
+  /** Hosts routed to the real app during maintenance. */
+  temporaryHosts: string[];
+  /** The app's web Service (what the temporary hosts reach). */
+  appService: { name: string; port: number };
+  ingressClassName?: string;
+  /** Unprivileged nginx image serving the page. */
+  image?: string;
+  replicas?: number;
+  page?: Partial<MaintenancePageOptions>;
+  labels?: Record<string, string>;
+}
+
+export const MAINTENANCE_DEFAULTS = {
+  ingressClassName: "nginx",
+  image: "nginxinc/nginx-unprivileged:1.27-alpine",
+  replicas: 2,
+  page: {
+    retryAfterSeconds: 3600,
+    title: "Sorry, the service is unavailable",
+    message: "We are carrying out maintenance. You will be able to use the service again soon.",
+  } satisfies MaintenancePageOptions,
+};
+
+export class MaintenanceMode extends pulumi.ComponentResource {
+  readonly service: k8s.core.v1.Service;
+  readonly deployment: k8s.apps.v1.Deployment;
+  readonly canaryIngresses: k8s.networking.v1.Ingress[];
+  readonly defaultBackendPatches: k8s.networking.v1.IngressPatch[];
+  readonly temporaryIngresses: k8s.networking.v1.Ingress[];
+  readonly maintenanceHosts: pulumi.Output<string[]>;
+  readonly temporaryUrls: pulumi.Output<string[]>;
+
+  constructor(name: string, args: MaintenanceModeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pg-recovery:index:MaintenanceMode", name, {}, opts);
+    const a = withDefaults(args);
+    const parent = { parent: this };
+    const pageName = k8sName(a.namePrefix, "maintenance");
+    const selector = { "app.kubernetes.io/name": pageName };
+    const labels = { ...a.labels, ...selector };
+
+    const files = {
+      "default.conf": nginxConfig(a.page),
+      "maintenance.html": maintenanceHtml(a.page),
+    };
+    const config = new k8s.core.v1.ConfigMap(
+      `${name}-page`,
+      {
+        metadata: { name: k8sName(pageName, "page"), namespace: a.namespace, labels },
+        data: files,
+      },
+      parent,
+    );
+    // Rolls the pods when the page or its config changes.
+    const configHash = createHash("sha256")
+      .update(JSON.stringify(files))
+      .digest("hex")
+      .slice(0, 16);
+
+    this.deployment = new k8s.apps.v1.Deployment(
+      `${name}-page`,
+      {
+        metadata: { name: pageName, namespace: a.namespace, labels },
+        spec: {
+          replicas: a.replicas,
+          selector: { matchLabels: selector },
+          template: {
+            metadata: { labels, annotations: { "pg-recovery/page-config": configHash } },
+            spec: {
+              automountServiceAccountToken: false,
+              securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+              containers: [
+                {
+                  name: "nginx",
+                  image: a.image,
+                  ports: [
+                    { name: "http", containerPort: MAINTENANCE_PORT },
+                    { name: "health", containerPort: HEALTH_PORT },
+                  ],
+                  readinessProbe: { httpGet: { path: "/healthz", port: "health" } },
+                  livenessProbe: { httpGet: { path: "/healthz", port: "health" } },
+                  resources: {
+                    requests: { cpu: "10m", memory: "32Mi" },
+                    limits: { memory: "64Mi" },
+                  },
+                  securityContext: {
+                    allowPrivilegeEscalation: false,
+                    readOnlyRootFilesystem: true,
+                    capabilities: { drop: ["ALL"] },
+                  },
+                  volumeMounts: [
+                    {
+                      name: "page",
+                      mountPath: "/etc/nginx/conf.d/default.conf",
+                      subPath: "default.conf",
+                    },
+                    {
+                      name: "page",
+                      mountPath: "/usr/share/nginx/maintenance/maintenance.html",
+                      subPath: "maintenance.html",
+                    },
+                    { name: "tmp", mountPath: "/tmp" },
+                  ],
+                },
+              ],
+              volumes: [
+                { name: "page", configMap: { name: config.metadata.name } },
+                { name: "tmp", emptyDir: {} },
+              ],
+            },
+          },
+        },
+      },
+      parent,
+    );
+
+    this.service = new k8s.core.v1.Service(
+      `${name}-page`,
+      {
+        metadata: { name: pageName, namespace: a.namespace, labels },
+        spec: {
+          type: "ClusterIP",
+          selector,
+          ports: [{ name: "http", port: 80, targetPort: "http" }],
+        },
+      },
+      { parent: this, dependsOn: [this.deployment] },
+    );
+    const page = { name: this.service.metadata.name, port: { number: 80 } };
+
+    this.canaryIngresses = a.publicHosts.map(
+      (h) =>
+        new k8s.networking.v1.Ingress(
+          `${name}-canary-${h.host}`,
+          {
+            metadata: {
+              name: k8sName(a.namePrefix, "maint", h.host),
+              namespace: a.namespace,
+              labels: a.labels,
+              annotations: { [NGINX_CANARY]: "true", [NGINX_CANARY_WEIGHT]: "100" },
+            },
+            spec: {
+              ingressClassName: a.ingressClassName,
+              rules: [{ host: h.host, http: { paths: [rootPath(page)] } }],
+            },
+          },
+          { parent: this, dependsOn: [this.service] },
+        ),
+    );
+
+    this.defaultBackendPatches = a.publicHosts.map(
+      (h) =>
+        new k8s.networking.v1.IngressPatch(
+          `${name}-default-backend-${h.host}`,
+          {
+            metadata: {
+              name: h.appIngress,
+              namespace: a.namespace,
+              annotations: { [NGINX_DEFAULT_BACKEND]: this.service.metadata.name },
+            },
+          },
+          { parent: this, dependsOn: [this.service] },
+        ),
+    );
+
+    this.temporaryIngresses = a.temporaryHosts.map(
+      (host) =>
+        new k8s.networking.v1.Ingress(
+          `${name}-temporary-${host}`,
+          {
+            metadata: {
+              name: k8sName(a.namePrefix, "temp", host),
+              namespace: a.namespace,
+              labels: a.labels,
+            },
+            spec: {
+              ingressClassName: a.ingressClassName,
+              rules: [
+                {
+                  host,
+                  http: {
+                    paths: [
+                      rootPath({ name: a.appService.name, port: { number: a.appService.port } }),
+                    ],
+                  },
+                },
+              ],
+            },
+          },
+          parent,
+        ),
+    );
+
+    this.maintenanceHosts = pulumi.output(a.publicHosts.map((h) => h.host));
+    this.temporaryUrls = pulumi.output(a.temporaryHosts.map((h) => `https://${h}/`));
+    this.registerOutputs({
+      maintenanceHosts: this.maintenanceHosts,
+      temporaryUrls: this.temporaryUrls,
+      maintenanceService: this.service.metadata.name,
+    });
+  }
+}
+
+/** Same path shape as the app's Ingress (no path, implementation-specific), so the canary matches. */
+function rootPath(backend: { name: pulumi.Input<string>; port: { number: number } }) {
+  return { path: "/", pathType: "ImplementationSpecific", backend: { service: backend } };
+}
+
+function withDefaults(args: MaintenanceModeArgs) {
+  if (args.publicHosts.length === 0) throw new Error("MaintenanceMode: publicHosts is empty");
+  return {
+    ...args,
+    ingressClassName: args.ingressClassName ?? MAINTENANCE_DEFAULTS.ingressClassName,
+    image: args.image ?? MAINTENANCE_DEFAULTS.image,
+    replicas: args.replicas ?? MAINTENANCE_DEFAULTS.replicas,
+    page: { ...MAINTENANCE_DEFAULTS.page, ...args.page },
+    labels: args.labels ?? {},
+  };
+}

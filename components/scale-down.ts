@@ -1,0 +1,82 @@
+/**
+ * Runbook step "scale down the service to stop more data corruption": every deployment that
+ * writes to the database (web AND worker; the runbook forgets the worker) goes to 0.
+ *
+ * The pre-incident replica count is captured when the overlay is created (from the stack facts
+ * if pinned, else read from the cluster) and recorded on the patch; `ignoreChanges` keeps that
+ * first value, because on later runs the cluster already reads 0. A `beforeDelete` hook writes
+ * the count back before the patch is removed, so destroy restores 12, not the default 1.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { REPLICAS_ANNOTATION } from "./replica-restore";
+
+export interface ScaledDeployment {
+  name: string;
+  /** Pre-incident replicas; when absent, read from the live Deployment at creation. */
+  replicasBeforeIncident?: number;
+}
+
+export interface ScaleDownArgs {
+  namespace: string;
+  deployments: ScaledDeployment[];
+  /**
+   * Hook that restores the captured count before each patch is deleted. Only absent where the
+   * runtime cannot register hooks (unit-test mocks); a real deployment always has it.
+   */
+  restoreHook?: pulumi.ResourceHook;
+}
+
+export class ScaleDown extends pulumi.ComponentResource {
+  readonly patches: k8s.apps.v1.DeploymentPatch[];
+  /** Deployment name to the replica count `destroy` restores. */
+  readonly replicasBeforeIncident: pulumi.Output<Record<string, number>>;
+
+  constructor(name: string, args: ScaleDownArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pg-recovery:index:ScaleDown", name, {}, opts);
+    if (args.deployments.length === 0) throw new Error(`ScaleDown ${name}: no deployments`);
+
+    const captured: Record<string, pulumi.Output<number>> = {};
+    this.patches = args.deployments.map((d) => {
+      const before =
+        d.replicasBeforeIncident !== undefined
+          ? pulumi.output(d.replicasBeforeIncident)
+          : k8s.apps.v1.Deployment.get(`${name}-${d.name}-live`, `${args.namespace}/${d.name}`, {
+              parent: this,
+            }).spec.replicas;
+      captured[d.name] = before.apply((r) => {
+        if (r === 0) {
+          pulumi.log.warn(
+            `deployment ${d.name} already has 0 replicas, so destroy would restore 0; pin its ` +
+              `pre-incident count in the stack facts (kubernetes.deployments[].replicas).`,
+            this,
+          );
+        }
+        return r ?? 1;
+      });
+      return new k8s.apps.v1.DeploymentPatch(
+        `${name}-${d.name}`,
+        {
+          metadata: {
+            name: d.name,
+            namespace: args.namespace,
+            annotations: {
+              [REPLICAS_ANNOTATION]: captured[d.name].apply(String),
+              // replicas is owned by Terraform's field manager: take it over explicitly.
+              "pulumi.com/patchForce": "true",
+            },
+          },
+          spec: { replicas: 0 },
+        },
+        {
+          parent: this,
+          ignoreChanges: [`metadata.annotations["${REPLICAS_ANNOTATION}"]`],
+          hooks: args.restoreHook ? { beforeDelete: [args.restoreHook] } : undefined,
+        },
+      );
+    });
+
+    this.replicasBeforeIncident = pulumi.all(captured);
+    this.registerOutputs({ replicasBeforeIncident: this.replicasBeforeIncident });
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Runbook branch "database server is gone?": bring a server back under the ORIGINAL name.
+ *  - revive: `createMode: ReviveDropped` from the dropped server's id at a time >= 10 minutes
+ *    after deletion, within 5 days of it (checked at the config door);
+ *  - rebuild: a new, empty server from the environment's spec, ready for a restore from storage
+ *    (the RestoreFromStorage job is the seam that fills it).
+ * Either way the server becomes production, so the overlay never deletes it: `retainOnDelete`.
+ */
+import * as dbforpostgresql from "@pulumi/azure-native/dbforpostgresql";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { formatUtc } from "../stacks/restore-time";
+import { PrivateNetwork } from "./point-in-time-restore";
+
+export interface ServerSpec {
+  version: string;
+  skuName: string;
+  skuTier: string;
+  storageSizeGB: number;
+  highAvailability: string;
+  backupRetentionDays: number;
+  administratorLogin: string;
+  database: string;
+}
+
+export interface ServerRebuildArgs {
+  resourceGroupName: string;
+  location: string;
+  serverName: string;
+  network: PrivateNetwork;
+  /** Revive the dropped server at this point in time... */
+  revive?: { droppedServerId: pulumi.Input<string>; restoreTime: Date };
+  /** ...or create an empty server from this spec. Exactly one of the two. */
+  create?: ServerSpec;
+  createTimeout?: string;
+  tags?: Record<string, string>;
+}
+
+export class ServerRebuild extends pulumi.ComponentResource {
+  readonly server: dbforpostgresql.Server;
+  readonly database?: dbforpostgresql.Database;
+  readonly fqdn: pulumi.Output<string>;
+  readonly mode: "revive" | "create";
+  /** Admin password of a created server (secret); undefined when revived. */
+  readonly administratorPassword?: pulumi.Output<string>;
+
+  constructor(name: string, args: ServerRebuildArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pg-recovery:index:ServerRebuild", name, {}, opts);
+    if (!!args.revive === !!args.create) {
+      throw new Error(`ServerRebuild ${name}: set exactly one of revive or create`);
+    }
+    this.mode = args.revive ? "revive" : "create";
+    const network = {
+      delegatedSubnetResourceId: args.network.delegatedSubnetResourceId,
+      privateDnsZoneArmResourceId: args.network.privateDnsZoneArmResourceId,
+      publicNetworkAccess: "Disabled",
+    };
+    const serverOpts: pulumi.CustomResourceOptions = {
+      parent: this,
+      // It is the production server from now on: never deleted by the overlay.
+      retainOnDelete: true,
+      customTimeouts: { create: args.createTimeout ?? "6h", update: "2h" },
+    };
+
+    if (args.revive) {
+      this.server = new dbforpostgresql.Server(
+        `${name}-server`,
+        {
+          serverName: args.serverName,
+          resourceGroupName: args.resourceGroupName,
+          location: args.location,
+          createMode: dbforpostgresql.CreateMode.ReviveDropped,
+          sourceServerResourceId: args.revive.droppedServerId,
+          pointInTimeUTC: formatUtc(args.revive.restoreTime),
+          network,
+          tags: args.tags,
+        },
+        {
+          ...serverOpts,
+          ignoreChanges: ["createMode", "sourceServerResourceId", "pointInTimeUTC", "network"],
+        },
+      );
+    } else {
+      const spec = args.create!;
+      const password = new random.RandomPassword(
+        `${name}-admin-password`,
+        { length: 32, special: false },
+        { parent: this },
+      );
+      this.administratorPassword = password.result;
+      this.server = new dbforpostgresql.Server(
+        `${name}-server`,
+        {
+          serverName: args.serverName,
+          resourceGroupName: args.resourceGroupName,
+          location: args.location,
+          createMode: dbforpostgresql.CreateMode.Create,
+          version: spec.version,
+          sku: { name: spec.skuName, tier: spec.skuTier },
+          storage: { storageSizeGB: spec.storageSizeGB },
+          highAvailability: { mode: spec.highAvailability },
+          backup: { backupRetentionDays: spec.backupRetentionDays },
+          administratorLogin: spec.administratorLogin,
+          administratorLoginPassword: password.result,
+          network,
+          tags: args.tags,
+        },
+        { ...serverOpts, ignoreChanges: ["createMode", "network", "administratorLoginPassword"] },
+      );
+      this.database = new dbforpostgresql.Database(
+        `${name}-database`,
+        {
+          databaseName: spec.database,
+          serverName: this.server.name,
+          resourceGroupName: args.resourceGroupName,
+          charset: "UTF8",
+          collation: "en_US.utf8",
+        },
+        { parent: this, retainOnDelete: true },
+      );
+    }
+    this.fqdn = this.server.fullyQualifiedDomainName.apply((f) => f ?? "");
+    this.registerOutputs({
+      serverName: args.serverName,
+      mode: this.mode,
+      fqdn: this.fqdn,
+      administratorPassword: this.administratorPassword,
+    });
+  }
+}

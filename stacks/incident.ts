@@ -1,0 +1,331 @@
+/**
+ * The config door: turns the stack's raw `pg-recovery:*` config into a typed, validated
+ * description of the incident. Every mistake is reported here, before any resource is declared,
+ * with the key that is wrong and how to fix it.
+ */
+import { Environment, parseEnvironment } from "./environment";
+import { formatUtc, parseRestoreTime } from "./restore-time";
+
+export const PROJECT = "pg-recovery";
+export const SCENARIOS = ["none", "corrupted", "server-gone"] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+/** Config keys this project reads, without the `pg-recovery:` prefix. */
+export const CONFIG_KEYS = [
+  "scenario",
+  "incidentDate",
+  "restoreTime",
+  "requiredReviews",
+  "serverDeletedAt",
+  "ptrServerName",
+  "retainRestoredServer",
+  "scaleDown",
+  "promote",
+  "confirm",
+  "environment",
+] as const;
+export type ConfigKey = (typeof CONFIG_KEYS)[number];
+
+export const DEFAULT_REQUIRED_REVIEWS = 6;
+/** Azure revives a dropped server only from a point at least this long after the drop... */
+export const REVIVE_MIN_DELAY_MS = 10 * 60_000;
+/** ...and only within this long of the drop. */
+export const REVIVE_WINDOW_MS = 5 * 24 * 3600_000;
+
+interface IncidentCommon {
+  env: Environment;
+  /** `YYYY-MM-DD`: every dated name derives from it, never from the clock. */
+  incidentDate: string;
+  requiredReviews: number;
+  /** False brings the app back (exact pre-incident replicas) while maintenance stays on. */
+  scaleDown: boolean;
+}
+
+export interface CorruptedIncident extends IncidentCommon {
+  scenario: "corrupted";
+  restoreTime: Date;
+  ptrServerName: string;
+  retainRestoredServer: boolean;
+  /** Copy the PTR data back into live; only set after `confirm` named the live server. */
+  promote: boolean;
+}
+
+export interface ServerGoneIncident extends IncidentCommon {
+  scenario: "server-gone";
+  /** `revive`: ReviveDropped at `restoreTime`; `rebuild`: new empty server + restore from storage. */
+  mode: "revive" | "rebuild";
+  restoreTime?: Date;
+  serverDeletedAt?: Date;
+  /** Restore the latest complete backup into the rebuilt (new, empty) server. */
+  restoreFromStorage: boolean;
+}
+
+export interface SteadyState {
+  scenario: "none";
+  env: Environment;
+}
+
+export type Incident = SteadyState | CorruptedIncident | ServerGoneIncident;
+
+export class IncidentConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `pg-recovery: the stack config is not a valid incident (nothing was changed):\n` +
+        problems.map((p, i) => `  ${i + 1}. ${p}`).join("\n"),
+    );
+    this.name = "IncidentConfigError";
+  }
+}
+
+/** Raw config as Pulumi hands it over: strings, plus the parsed environment object. */
+export interface RawConfig {
+  values: Partial<Record<Exclude<ConfigKey, "environment">, string>>;
+  environment: unknown;
+  /** Every key set in the `pg-recovery:` namespace, to catch typos. */
+  keysSet: string[];
+}
+
+const k = (key: string) => `${PROJECT}:${key}`;
+
+export function parseIncident(raw: RawConfig, now: Date): Incident {
+  const problems: string[] = [];
+  const v = raw.values;
+
+  for (const key of raw.keysSet) {
+    if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
+      const hint = suggest(key, CONFIG_KEYS);
+      problems.push(
+        `${k(key)} is not a pg-recovery setting${hint ? `; did you mean ${k(hint)}?` : ""}. ` +
+          `Remove it with \`pulumi config rm ${k(key)}\`.`,
+      );
+    }
+  }
+
+  const envResult = parseEnvironment(k("environment"), raw.environment);
+  if (!envResult.ok) problems.push(...envResult.problems);
+
+  const scenarioText = (v.scenario ?? "none").trim();
+  const scenario = (SCENARIOS as readonly string[]).includes(scenarioText)
+    ? (scenarioText as Scenario)
+    : undefined;
+  if (!scenario) {
+    const hint = suggest(scenarioText, SCENARIOS);
+    problems.push(
+      `${k("scenario")} "${scenarioText}" is not a scenario. Use one of ${SCENARIOS.join(", ")}` +
+        `${hint ? ` (did you mean ${hint}?)` : ""}: \`pulumi config set ${k("scenario")} corrupted\`.`,
+    );
+  }
+
+  if (scenario === "none" || !scenario) {
+    if (problems.length || !envResult.ok) throw new IncidentConfigError(problems);
+    return { scenario: "none", env: envResult.value };
+  }
+
+  const incidentDate = v.incidentDate?.trim();
+  if (!incidentDate) {
+    problems.push(
+      `${k("incidentDate")} is required when ${k("scenario")} is ${scenario}: every dated name ` +
+        `(backups, jobs, the freeze ruleset) derives from it. Set it: \`pulumi config set ${k("incidentDate")} YYYY-MM-DD\`.`,
+    );
+  } else if (!isCalendarDate(incidentDate)) {
+    problems.push(
+      `${k("incidentDate")} "${incidentDate}" is not a date in YYYY-MM-DD form (e.g. 2024-07-24).`,
+    );
+  }
+
+  const requiredReviews = parseInteger(v.requiredReviews, DEFAULT_REQUIRED_REVIEWS);
+  if (requiredReviews === undefined || requiredReviews < 1 || requiredReviews > 10) {
+    problems.push(
+      `${k("requiredReviews")} "${v.requiredReviews}" must be a whole number from 1 to 10 ` +
+        `(GitHub's limit for required approving reviews; default ${DEFAULT_REQUIRED_REVIEWS}).`,
+    );
+  }
+  const scaleDown = parseBoolean("scaleDown", v.scaleDown, true, problems);
+  const promote = parseBoolean("promote", v.promote, false, problems);
+  const retainRestoredServer = parseBoolean(
+    "retainRestoredServer",
+    v.retainRestoredServer,
+    true,
+    problems,
+  );
+
+  const restoreTime = v.restoreTime?.trim()
+    ? checkedTime("restoreTime", v.restoreTime, now, problems)
+    : undefined;
+  const env = envResult.ok ? envResult.value : undefined;
+  const liveServer = env?.azure.server.name;
+
+  // Promotion overwrites live data, so it needs the operator to name the exact target.
+  const confirm = v.confirm?.trim();
+  if (promote && scenario !== "corrupted") {
+    problems.push(
+      `${k("promote")} only applies to the corrupted scenario (it copies the restored server back into live). ` +
+        `Remove it: \`pulumi config rm ${k("promote")}\`.`,
+    );
+  }
+  if (confirm && liveServer && confirm !== liveServer) {
+    problems.push(
+      `${k("confirm")} "${confirm}" does not match the live server "${liveServer}". It must name ` +
+        `the server whose data will be overwritten, exactly: \`pulumi config set ${k("confirm")} ${liveServer}\`.`,
+    );
+  } else if (scenario === "corrupted" && promote && !confirm && liveServer) {
+    problems.push(
+      `${k("promote")} is true but ${k("confirm")} is not set. Promotion overwrites the live database ` +
+        `${liveServer}/${env?.azure.server.database}; confirm that exact target: ` +
+        `\`pulumi config set ${k("confirm")} ${liveServer}\` (or set ${k("promote")} false to stop before it).`,
+    );
+  }
+
+  if (scenario === "corrupted") {
+    if (!v.restoreTime?.trim()) {
+      problems.push(
+        `${k("restoreTime")} is required for the corrupted scenario: the instant to restore to, one minute ` +
+          `before the corruption, as RFC 3339 with an offset: \`pulumi config set ${k("restoreTime")} 2024-07-24T05:59:00Z\`.`,
+      );
+    }
+    if (v.serverDeletedAt?.trim()) {
+      problems.push(
+        `${k("serverDeletedAt")} only applies to the server-gone scenario; remove it: \`pulumi config rm ${k("serverDeletedAt")}\`.`,
+      );
+    }
+    const ptrServerName = v.ptrServerName?.trim() || (liveServer ? `${liveServer}-ptr` : "");
+    if (ptrServerName && !/^[a-z0-9][-a-z0-9]{1,61}[a-z0-9]$/.test(ptrServerName)) {
+      problems.push(
+        `${k("ptrServerName")} "${ptrServerName}" is not a valid Flexible Server name (3-63 lowercase letters, digits, '-').`,
+      );
+    }
+    if (liveServer && ptrServerName === liveServer) {
+      problems.push(
+        `${k("ptrServerName")} must differ from the live server ${liveServer}: the restore creates a NEW server.`,
+      );
+    }
+    if (problems.length || !env || !restoreTime) throw new IncidentConfigError(problems);
+    return {
+      scenario,
+      env,
+      incidentDate: incidentDate!,
+      requiredReviews: requiredReviews!,
+      scaleDown,
+      restoreTime,
+      ptrServerName,
+      retainRestoredServer,
+      promote: promote && confirm === liveServer,
+    };
+  }
+
+  // server-gone
+  if (v.ptrServerName?.trim()) {
+    problems.push(
+      `${k("ptrServerName")} only applies to the corrupted scenario (server-gone recreates the server under its original name); remove it.`,
+    );
+  }
+  const deletedAt = v.serverDeletedAt?.trim()
+    ? checkedTime("serverDeletedAt", v.serverDeletedAt, now, problems)
+    : undefined;
+  if (v.restoreTime?.trim()) {
+    if (!v.serverDeletedAt?.trim()) {
+      problems.push(
+        `${k("serverDeletedAt")} is required to revive a dropped server (server-gone with ${k("restoreTime")}): ` +
+          `the time the server was deleted, from the Azure activity log, RFC 3339 with an offset.`,
+      );
+    }
+    if (restoreTime && deletedAt) {
+      const earliest = new Date(deletedAt.getTime() + REVIVE_MIN_DELAY_MS);
+      if (restoreTime.getTime() < earliest.getTime()) {
+        problems.push(
+          `${k("restoreTime")} ${formatUtc(restoreTime)} is less than 10 minutes after the deletion ` +
+            `(${formatUtc(deletedAt)}); Azure revives a dropped server only from ${formatUtc(earliest)} or later. ` +
+            `Set ${k("restoreTime")} to ${formatUtc(earliest)} or later.`,
+        );
+      }
+      const windowEnd = new Date(deletedAt.getTime() + REVIVE_WINDOW_MS);
+      if (now.getTime() > windowEnd.getTime()) {
+        problems.push(
+          `${k("serverDeletedAt")} ${formatUtc(deletedAt)} is more than 5 days ago (window closed ${formatUtc(windowEnd)}): ` +
+            `Azure can no longer revive it. Remove ${k("restoreTime")} to rebuild the server and restore from storage instead.`,
+        );
+      }
+    }
+  }
+  if (problems.length || !env) throw new IncidentConfigError(problems);
+  const mode = restoreTime ? "revive" : "rebuild";
+  return {
+    scenario,
+    env,
+    incidentDate: incidentDate!,
+    requiredReviews: requiredReviews!,
+    scaleDown,
+    mode,
+    restoreTime,
+    serverDeletedAt: deletedAt,
+    // The rebuilt server is new and empty, so restoring into it overwrites nothing.
+    restoreFromStorage: mode === "rebuild",
+  };
+}
+
+function checkedTime(
+  key: ConfigKey,
+  text: string,
+  now: Date,
+  problems: string[],
+): Date | undefined {
+  const parsed = parseRestoreTime(k(key), text);
+  if (!parsed.ok) {
+    problems.push(parsed.problem);
+    return undefined;
+  }
+  if (parsed.utc.getTime() > now.getTime()) {
+    problems.push(
+      `${k(key)} ${formatUtc(parsed.utc)} is in the future (now is ${formatUtc(now)}). ` +
+        `Check the date and the offset: a restore point must already have happened.`,
+    );
+    return undefined;
+  }
+  return parsed.utc;
+}
+
+function parseBoolean(key: ConfigKey, text: string | undefined, dflt: boolean, problems: string[]) {
+  if (text === undefined || text.trim() === "") return dflt;
+  const t = text.trim().toLowerCase();
+  if (t === "true") return true;
+  if (t === "false") return false;
+  problems.push(`${k(key)} "${text}" must be true or false.`);
+  return dflt;
+}
+
+function parseInteger(text: string | undefined, dflt: number): number | undefined {
+  if (text === undefined || text.trim() === "") return dflt;
+  return /^-?\d+$/.test(text.trim()) ? Number(text.trim()) : undefined;
+}
+
+function isCalendarDate(text: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  if (!m) return false;
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return d.toISOString().slice(0, 10) === text;
+}
+
+/** The closest known word, for "did you mean" hints on typos. */
+function suggest(word: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length];
+}

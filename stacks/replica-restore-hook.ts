@@ -1,0 +1,28 @@
+/**
+ * The named `beforeDelete` hook of the scale-down patches. Delete hooks must be registered by
+ * the program on every run (the engine looks them up by name when a patch is deleted), and
+ * `pulumi destroy` must run with `--run-program` so that they exist; the engine refuses a
+ * destroy without it rather than silently skipping the restore.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import {
+  loadKubeConfig,
+  restoreReplicas,
+  targetFromPatchInputs,
+} from "../components/replica-restore";
+
+export const RESTORE_HOOK_NAME = "pg-recovery-restore-replicas";
+
+let registered: pulumi.ResourceHook | undefined;
+
+export function replicaRestoreHook(kubeContext: string): pulumi.ResourceHook | undefined {
+  // Pulumi's unit-test mocks have no hook RPC; there the patches are declared without it.
+  const monitor = pulumi.runtime.getMonitor() as { registerResourceHook?: unknown } | undefined;
+  if (typeof monitor?.registerResourceHook !== "function") return undefined;
+  registered ??= new pulumi.ResourceHook(RESTORE_HOOK_NAME, async (args) => {
+    const target = targetFromPatchInputs(args.oldInputs as Record<string, unknown> | undefined);
+    pulumi.log.info(`restoring ${target.namespace}/${target.name} to ${target.replicas} replicas`);
+    await restoreReplicas(loadKubeConfig(kubeContext), target);
+  });
+  return registered;
+}

@@ -1,0 +1,140 @@
+/**
+ * Restore-time parsing. Azure takes the point-in-time as UTC with one-second resolution; the
+ * runbook's own example (`2024-07-24T06:00:00`) carries no zone, and in UK summer time the
+ * wall clock is UTC+1, so a zone-less time is refused rather than guessed.
+ */
+
+const RFC3339 =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|z|[+-]\d{2}:\d{2})?$/;
+
+export const LONDON = "Europe/London";
+
+export type TimeParse = { ok: true; utc: Date } | { ok: false; problem: string };
+
+/** Parses an RFC 3339 timestamp with an explicit offset; `key` names the config key in errors. */
+export function parseRestoreTime(key: string, text: string): TimeParse {
+  const m = RFC3339.exec(text.trim());
+  if (!m) {
+    return {
+      ok: false,
+      problem:
+        `${key} "${text}" is not an RFC 3339 timestamp. ` +
+        `Write it as YYYY-MM-DDThh:mm:ss with an offset, e.g. 2024-07-24T05:59:00Z or 2024-07-24T06:59:00+01:00.`,
+    };
+  }
+  const [, y, mo, d, h, mi, s, frac, offset] = m;
+  const fields = [y, mo, d, h, mi, s].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const rangeProblem = checkRanges(fields);
+  if (rangeProblem) return { ok: false, problem: `${key} "${text}": ${rangeProblem}.` };
+  const wall = Date.UTC(fields[0], fields[1] - 1, fields[2], fields[3], fields[4], fields[5]);
+
+  if (!offset) {
+    const asUtc = new Date(wall);
+    const asLondon = londonWallClockToUtc(wall);
+    return {
+      ok: false,
+      problem:
+        `${key} "${text}" has no UTC offset, so it is ambiguous: ` +
+        `read as UTC it is ${formatUtc(asUtc)} (${formatLondon(asUtc)}); ` +
+        `read as Europe/London wall-clock time it is ${formatUtc(asLondon)} (${formatLondon(asLondon)}). ` +
+        `Set it with an explicit offset, e.g. \`pulumi config set ${key} ${formatUtc(asLondon)}\` ` +
+        `or \`pulumi config set ${key} ${text}${offsetText(londonOffsetMinutes(asLondon))}\`.`,
+    };
+  }
+  if (frac && Number(frac) !== 0) {
+    return {
+      ok: false,
+      problem: `${key} "${text}" has fractional seconds; Azure restores to whole seconds. Drop the fraction.`,
+    };
+  }
+  const offsetMinutes =
+    offset === "Z" || offset === "z"
+      ? 0
+      : (offset.startsWith("-") ? -1 : 1) *
+        (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6)));
+  if (Math.abs(offsetMinutes) > 14 * 60) {
+    return { ok: false, problem: `${key} "${text}": offset ${offset} is out of range (±14:00).` };
+  }
+  return { ok: true, utc: new Date(wall - offsetMinutes * 60_000) };
+}
+
+function checkRanges([y, mo, d, h, mi, s]: [number, number, number, number, number, number]):
+  string | undefined {
+  if (mo < 1 || mo > 12) return `month ${mo} is out of range`;
+  const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
+  if (d < 1 || d > daysInMonth) return `day ${d} does not exist in ${y}-${pad(mo)}`;
+  if (h > 23) return `hour ${h} is out of range`;
+  if (mi > 59) return `minute ${mi} is out of range`;
+  if (s > 59) return `second ${s} is out of range`;
+  return undefined;
+}
+
+/** `2024-07-24T05:59:00Z`: the form Azure's `pointInTimeUTC` takes. */
+export function formatUtc(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** `2024-07-24 06:59:00 BST (UTC+01:00)`: how a UK operator reads the same instant. */
+export function formatLondon(date: Date): string {
+  const parts = new Intl.DateTimeFormat("en-GB", {
+    timeZone: LONDON,
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+    hourCycle: "h23",
+    timeZoneName: "short",
+  }).formatToParts(date);
+  const get = (t: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === t)?.value ?? "";
+  const offset = londonOffsetMinutes(date);
+  const zone = offset === 0 ? "GMT" : "BST";
+  return (
+    `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}:${get("second")} ` +
+    `${zone} (UTC${offsetText(offset)}) Europe/London`
+  );
+}
+
+/** Minutes Europe/London is ahead of UTC at `date` (0 or 60). */
+export function londonOffsetMinutes(date: Date): number {
+  const parts = new Intl.DateTimeFormat("en-GB", {
+    timeZone: LONDON,
+    year: "numeric",
+    month: "numeric",
+    day: "numeric",
+    hour: "numeric",
+    minute: "numeric",
+    second: "numeric",
+    hourCycle: "h23",
+  }).formatToParts(date);
+  const n = (t: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === t)?.value);
+  const wall = Date.UTC(n("year"), n("month") - 1, n("day"), n("hour"), n("minute"), n("second"));
+  return Math.round((wall - Math.floor(date.getTime() / 1000) * 1000) / 60_000);
+}
+
+/** The UTC instant at which London's wall clock shows `wall` (ms of a UTC-encoded wall time). */
+function londonWallClockToUtc(wall: number): Date {
+  // The offset at the guess is right except inside the hour the clocks change; one
+  // correction step settles it.
+  let utc = wall - londonOffsetMinutes(new Date(wall)) * 60_000;
+  utc = wall - londonOffsetMinutes(new Date(utc)) * 60_000;
+  return new Date(utc);
+}
+
+function offsetText(minutes: number): string {
+  const sign = minutes < 0 ? "-" : "+";
+  const abs = Math.abs(minutes);
+  return `${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}
+
+function pad(n: number): string {
+  return String(n).padStart(2, "0");
+}
