@@ -21,7 +21,6 @@ import {
   HEALTH_PORT,
   MAINTENANCE_PORT,
   MaintenancePageOptions,
-  maintenanceHtml,
   nginxConfig,
 } from "./maintenance-page";
 import { k8sName } from "./naming";
@@ -82,10 +81,7 @@ export class MaintenanceMode extends pulumi.ComponentResource {
     const selector = { "app.kubernetes.io/name": pageName };
     const labels = { ...a.labels, ...selector };
 
-    const files = {
-      "default.conf": nginxConfig(a.page),
-      "maintenance.html": maintenanceHtml(a.page),
-    };
+    const files = { "default.conf": nginxConfig(a.page) };
     const config = new k8s.core.v1.ConfigMap(
       `${name}-page`,
       {
@@ -136,11 +132,6 @@ export class MaintenanceMode extends pulumi.ComponentResource {
                       name: "page",
                       mountPath: "/etc/nginx/conf.d/default.conf",
                       subPath: "default.conf",
-                    },
-                    {
-                      name: "page",
-                      mountPath: "/usr/share/nginx/maintenance/maintenance.html",
-                      subPath: "maintenance.html",
                     },
                     { name: "tmp", mountPath: "/tmp" },
                   ],

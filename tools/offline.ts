@@ -309,3 +309,25 @@ async function resolveValue(value: unknown): Promise<unknown> {
   }
   return value;
 }
+
+/**
+ * Runs `declare` (which constructs components directly) under the same mocks and returns what
+ * it registered: for testing one component alone.
+ */
+export async function captureResources(
+  declare: () => unknown,
+  config: StackConfig = {},
+): Promise<DeclaredResource[]> {
+  installMocks();
+  const run: OfflineRun = { resources: [], outputs: {}, offlineAnswers: [] };
+  current = { config, now: new Date(), run };
+  pulumi.runtime.setAllConfig(config);
+  try {
+    const result = declare();
+    await resolveValue(result instanceof Promise ? await result : undefined);
+    await sdkSettings.waitForRPCs();
+    return run.resources;
+  } finally {
+    current = undefined;
+  }
+}

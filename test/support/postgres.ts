@@ -15,7 +15,19 @@ import { Client, QueryResult } from "pg";
 
 const execFileAsync = promisify(execFile);
 
-export const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
+/** Server binaries: $PG_BIN, else the newest /usr/lib/postgresql/<major>/bin with initdb. */
+export const PG_BIN = process.env.PG_BIN ?? newestPgBin();
+
+function newestPgBin(): string {
+  const root = "/usr/lib/postgresql";
+  const majors = fs.existsSync(root)
+    ? fs
+        .readdirSync(root)
+        .filter((v) => fs.existsSync(path.join(root, v, "bin", "initdb")))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  return path.join(root, majors[0] ?? "15", "bin");
+}
 
 export interface PgServer {
   readonly host: "127.0.0.1";
