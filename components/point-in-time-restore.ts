@@ -65,7 +65,6 @@ export class PointInTimeRestore extends pulumi.ComponentResource {
         network: {
           delegatedSubnetResourceId: args.network.delegatedSubnetResourceId,
           privateDnsZoneArmResourceId: args.network.privateDnsZoneArmResourceId,
-          publicNetworkAccess: "Disabled",
         },
         tags: { ...args.tags, [RESTORE_TIME_TAG]: utc },
       },

@@ -53,7 +53,6 @@ export class ServerRebuild extends pulumi.ComponentResource {
     const network = {
       delegatedSubnetResourceId: args.network.delegatedSubnetResourceId,
       privateDnsZoneArmResourceId: args.network.privateDnsZoneArmResourceId,
-      publicNetworkAccess: "Disabled",
     };
     const serverOpts: pulumi.CustomResourceOptions = {
       parent: this,

@@ -292,15 +292,17 @@ function appDatabaseUrl(env: Environment, provider: k8s.Provider): DataJobCommon
     { provider },
   );
   const name = live.spec.template.spec.containers.apply((containers) => {
-    const ref = containers
+    const ref = (containers ?? [])
       .flatMap((c) => c.envFrom ?? [])
       .map((e) => e.secretRef?.name)
       .find((n): n is string => !!n);
     if (!ref) {
-      throw new Error(
+      // Logged, not thrown: `pulumi up` fails with this message, the rest still evaluates.
+      pulumi.log.error(
         `deployment ${deployment} has no envFrom secretRef; pin the secret holding ${s.key} in ` +
           `${PROJECT}:environment.kubernetes.databaseSecret.name`,
       );
+      return `unresolved-${deployment}-secret`;
     }
     return ref;
   });
