@@ -35,7 +35,8 @@ export class BackupStorageAccess extends pulumi.ComponentResource {
         const key = (list ?? [])[0]?.value;
         // Logged as an error (fails `pulumi up`) rather than thrown, so a partial answer from
         // a test double still lets the rest of the plan evaluate.
-        if (!key) pulumi.log.error(`storage account ${args.accountName} returned no access key`, this);
+        if (!key)
+          pulumi.log.error(`storage account ${args.accountName} returned no access key`, this);
         return (
           `DefaultEndpointsProtocol=https;AccountName=${args.accountName};` +
           `AccountKey=${key};EndpointSuffix=core.windows.net`

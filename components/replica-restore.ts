@@ -25,7 +25,8 @@ export function targetFromPatchInputs(inputs: Record<string, unknown> | undefine
     annotations?: Record<string, unknown>;
   };
   const raw = metadata.annotations?.[REPLICAS_ANNOTATION];
-  const replicas = Number(raw);
+  // Digits only: Number() would read "", " " and null as 0, and accept "1e1" or "0x0c".
+  const replicas = typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (
     typeof metadata.name !== "string" ||
     typeof metadata.namespace !== "string" ||

@@ -5,6 +5,9 @@
  */
 import { z } from "zod";
 
+/** Unknown keys are refused at every level: a typo in an optional fact must not pass silently. */
+const strictObject = <T extends z.ZodRawShape>(shape: T) => z.object(shape).strict();
+
 const dnsLabel = z
   .string()
   .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS label (lowercase a-z, 0-9, '-')");
@@ -17,14 +20,14 @@ const hostName = z
 const azureName = z
   .string()
   .regex(/^[A-Za-z0-9][-A-Za-z0-9_.()]{0,88}[A-Za-z0-9_)]$/, "must be an Azure resource name");
-const postgresServer = z.object({
+const postgresServer = strictObject({
   /** The live server: read with getServer, never managed by the overlay. */
   name: z.string().regex(/^[a-z0-9][-a-z0-9]{1,61}[a-z0-9]$/, "must be a Flexible Server name"),
   /** The application database on that server. */
   database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/, "must be a database name"),
   /** Major version, used when a server has to be created from scratch (server gone). */
   version: z.enum(["13", "14", "15", "16", "17", "18"]),
-  sku: z.object({
+  sku: strictObject({
     name: z.string().min(1),
     tier: z.enum(["Burstable", "GeneralPurpose", "MemoryOptimized"]),
   }),
@@ -40,18 +43,18 @@ export const environmentSchema = z
     name: dnsLabel,
     /** Short name used in backup file names (`ptt_<short>_adhoc_YYYY-MM-DD`). */
     shortName: z.string().regex(/^[a-z0-9]{1,8}$/, "must be 1-8 lowercase letters or digits"),
-    azure: z.object({
+    azure: strictObject({
       resourceGroup: azureName,
       location: z.string().regex(/^[a-z0-9]+$/, "must be an Azure region such as uksouth"),
       server: postgresServer,
       /** Private networking of the environment: restored servers must join it too. */
-      network: z.object({
+      network: strictObject({
         resourceGroup: azureName,
         virtualNetwork: azureName,
         subnet: azureName,
-        privateDnsZone: z.object({ resourceGroup: azureName, name: hostName }),
+        privateDnsZone: strictObject({ resourceGroup: azureName, name: hostName }),
       }),
-      backupStorage: z.object({
+      backupStorage: strictObject({
         account: z.string().regex(/^[a-z0-9]{3,24}$/, "must be a storage account name"),
         resourceGroup: azureName,
         container: z
@@ -59,17 +62,17 @@ export const environmentSchema = z
           .regex(/^[a-z0-9](?!.*--)[-a-z0-9]{1,61}[a-z0-9]$/, "must be a blob container name"),
       }),
     }),
-    kubernetes: z.object({
+    kubernetes: strictObject({
       /** kubeconfig context of the AKS cluster. */
       context: z.string().min(1),
       namespace: dnsLabel,
       ingressClassName: z.string().min(1).default("nginx"),
       /** The app's web Service that temporary hosts route to. */
-      webService: z.object({ name: dnsLabel, port: z.number().int().min(1).max(65535) }),
+      webService: strictObject({ name: dnsLabel, port: z.number().int().min(1).max(65535) }),
       /** Every deployment that writes to the database: all are scaled to 0. */
       deployments: z
         .array(
-          z.object({
+          strictObject({
             name: dnsLabel,
             /** Pre-incident replicas if known; otherwise read from the cluster at creation. */
             replicas: z.number().int().min(1).max(1000).optional(),
@@ -89,20 +92,20 @@ export const environmentSchema = z
         })
         .default({}),
     }),
-    ingress: z.object({
+    ingress: strictObject({
       /** Public hosts and the app Ingress serving each (terraform-modules names it after the host). */
       publicHosts: z
-        .array(z.object({ host: hostName, ingress: z.string().min(1).optional() }))
+        .array(strictObject({ host: hostName, ingress: z.string().min(1).optional() }))
         .min(1, "must list at least one public host"),
       /** Hosts that keep reaching the real app during maintenance. */
       temporaryHosts: z.array(hostName).min(1, "must list at least one temporary host"),
     }),
-    github: z.object({
+    github: strictObject({
       owner: z.string().regex(/^[A-Za-z0-9-]+$/, "must be a GitHub owner"),
       repository: z.string().regex(/^[A-Za-z0-9._-]+$/, "must be a GitHub repository name"),
       defaultBranch: z.string().min(1).default("main"),
     }),
-    dataTool: z.object({
+    dataTool: strictObject({
       /** Image built from this repo's Dockerfile; its PostgreSQL client must be >= the server. */
       image: z
         .string()
@@ -133,15 +136,19 @@ export function parseEnvironment(
   if (result.success) return { ok: true, value: result.data };
   return {
     ok: false,
-    problems: result.error.issues.map((issue) => {
+    problems: result.error.issues.flatMap((issue) => {
       const where = [key, ...issue.path].join(".");
+      if (issue.code === "unrecognized_keys") {
+        return issue.keys.map(
+          (unknown) =>
+            `${where}.${unknown} is not a known fact: remove it or fix its spelling. Fix it in Pulumi.<stack>.yaml.`,
+        );
+      }
       const message =
         issue.code === "invalid_type" && issue.received === "undefined"
           ? `is required (expected ${issue.expected})`
-          : issue.code === "unrecognized_keys"
-            ? `has unknown keys ${issue.keys.join(", ")}: remove them or fix their spelling`
-            : issue.message;
-      return `${where} ${message}. Fix it in Pulumi.<stack>.yaml.`;
+          : issue.message;
+      return [`${where} ${message}. Fix it in Pulumi.<stack>.yaml.`];
     }),
   };
 }

@@ -137,7 +137,8 @@ export function parseIncident(raw: RawConfig, now: Date): Incident {
   if (requiredReviews === undefined || requiredReviews < 1 || requiredReviews > 10) {
     problems.push(
       `${k("requiredReviews")} "${v.requiredReviews}" must be a whole number from 1 to 10 ` +
-        `(GitHub's limit for required approving reviews; default ${DEFAULT_REQUIRED_REVIEWS}).`,
+        `(GitHub's limit for required approving reviews; default ${DEFAULT_REQUIRED_REVIEWS}): ` +
+        `\`pulumi config set ${k("requiredReviews")} ${DEFAULT_REQUIRED_REVIEWS}\`.`,
     );
   }
   const scaleDown = parseBoolean("scaleDown", v.scaleDown, true, problems);
@@ -191,12 +192,14 @@ export function parseIncident(raw: RawConfig, now: Date): Incident {
     const ptrServerName = v.ptrServerName?.trim() || (liveServer ? `${liveServer}-ptr` : "");
     if (ptrServerName && !/^[a-z0-9][-a-z0-9]{1,61}[a-z0-9]$/.test(ptrServerName)) {
       problems.push(
-        `${k("ptrServerName")} "${ptrServerName}" is not a valid Flexible Server name (3-63 lowercase letters, digits, '-').`,
+        `${k("ptrServerName")} "${ptrServerName}" is not a valid Flexible Server name (3-63 lowercase letters, digits, '-'). ` +
+          `Fix it, or \`pulumi config rm ${k("ptrServerName")}\` to use ${liveServer}-ptr.`,
       );
     }
     if (liveServer && ptrServerName === liveServer) {
       problems.push(
-        `${k("ptrServerName")} must differ from the live server ${liveServer}: the restore creates a NEW server.`,
+        `${k("ptrServerName")} must differ from the live server ${liveServer}: the restore creates a NEW server. ` +
+          `\`pulumi config rm ${k("ptrServerName")}\` to use ${liveServer}-ptr.`,
       );
     }
     if (problems.length || !env || !restoreTime) throw new IncidentConfigError(problems);
@@ -216,7 +219,8 @@ export function parseIncident(raw: RawConfig, now: Date): Incident {
   // server-gone
   if (v.ptrServerName?.trim()) {
     problems.push(
-      `${k("ptrServerName")} only applies to the corrupted scenario (server-gone recreates the server under its original name); remove it.`,
+      `${k("ptrServerName")} only applies to the corrupted scenario (server-gone recreates the server under its original name); ` +
+        `remove it: \`pulumi config rm ${k("ptrServerName")}\`.`,
     );
   }
   const deletedAt = v.serverDeletedAt?.trim()
@@ -226,7 +230,8 @@ export function parseIncident(raw: RawConfig, now: Date): Incident {
     if (!v.serverDeletedAt?.trim()) {
       problems.push(
         `${k("serverDeletedAt")} is required to revive a dropped server (server-gone with ${k("restoreTime")}): ` +
-          `the time the server was deleted, from the Azure activity log, RFC 3339 with an offset.`,
+          `the time the server was deleted, from the Azure activity log, RFC 3339 with an offset: ` +
+          `\`pulumi config set ${k("serverDeletedAt")} 2024-07-24T05:59:00Z\`. Or remove ${k("restoreTime")} to rebuild from storage.`,
       );
     }
     if (restoreTime && deletedAt) {
@@ -277,7 +282,8 @@ function checkedTime(
   if (parsed.utc.getTime() > now.getTime()) {
     problems.push(
       `${k(key)} ${formatUtc(parsed.utc)} is in the future (now is ${formatUtc(now)}). ` +
-        `Check the date and the offset: a restore point must already have happened.`,
+        `Check the date and the offset: a restore point must already have happened. ` +
+        `Set it with \`pulumi config set ${k(key)} YYYY-MM-DDThh:mm:ssZ\`.`,
     );
     return undefined;
   }
@@ -289,7 +295,9 @@ function parseBoolean(key: ConfigKey, text: string | undefined, dflt: boolean, p
   const t = text.trim().toLowerCase();
   if (t === "true") return true;
   if (t === "false") return false;
-  problems.push(`${k(key)} "${text}" must be true or false.`);
+  problems.push(
+    `${k(key)} "${text}" must be true or false: \`pulumi config set ${k(key)} ${dflt}\`.`,
+  );
   return dflt;
 }
 

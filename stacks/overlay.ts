@@ -58,12 +58,13 @@ export async function recoveryOverlay(now: Date = new Date()): Promise<Record<st
   }
 
   const env = incident.env;
+  // Checked before anything is declared: a restore time outside the retention is a config error.
+  const live =
+    incident.scenario === "corrupted" ? await lookUpLiveServer(env, incident) : undefined;
   const providers = {
     kubernetes: new k8s.Provider("kubernetes", { context: env.kubernetes.context }),
     github: new github.Provider("github", { owner: env.github.owner }),
   };
-  const live =
-    incident.scenario === "corrupted" ? await lookUpLiveServer(env, incident) : undefined;
   const opts: pulumi.ComponentResourceOptions = {
     providers: [providers.kubernetes, providers.github],
   };

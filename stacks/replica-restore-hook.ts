@@ -14,15 +14,18 @@ import {
 export const RESTORE_HOOK_NAME = "pg-recovery-restore-replicas";
 
 let registered: pulumi.ResourceHook | undefined;
+/** The context of the latest run: the hook is registered once per process, runs may differ. */
+let currentContext: string | undefined;
 
 export function replicaRestoreHook(kubeContext: string): pulumi.ResourceHook | undefined {
   // Pulumi's unit-test mocks have no hook RPC; there the patches are declared without it.
   const monitor = pulumi.runtime.getMonitor() as { registerResourceHook?: unknown } | undefined;
   if (typeof monitor?.registerResourceHook !== "function") return undefined;
+  currentContext = kubeContext;
   registered ??= new pulumi.ResourceHook(RESTORE_HOOK_NAME, async (args) => {
     const target = targetFromPatchInputs(args.oldInputs as Record<string, unknown> | undefined);
     pulumi.log.info(`restoring ${target.namespace}/${target.name} to ${target.replicas} replicas`);
-    await restoreReplicas(loadKubeConfig(kubeContext), target);
+    await restoreReplicas(loadKubeConfig(currentContext), target);
   });
   return registered;
 }

@@ -32,7 +32,12 @@ export function parseRestoreTime(key: string, text: string): TimeParse {
     number,
   ];
   const rangeProblem = checkRanges(fields);
-  if (rangeProblem) return { ok: false, problem: `${key} "${text}": ${rangeProblem}.` };
+  if (rangeProblem) {
+    return {
+      ok: false,
+      problem: `${key} "${text}": ${rangeProblem}. Check the date, e.g. \`pulumi config set ${key} 2024-07-24T05:59:00Z\`.`,
+    };
+  }
   const wall = Date.UTC(fields[0], fields[1] - 1, fields[2], fields[3], fields[4], fields[5]);
 
   if (!offset) {
@@ -59,8 +64,11 @@ export function parseRestoreTime(key: string, text: string): TimeParse {
       ? 0
       : (offset.startsWith("-") ? -1 : 1) *
         (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6)));
-  if (Math.abs(offsetMinutes) > 14 * 60) {
-    return { ok: false, problem: `${key} "${text}": offset ${offset} is out of range (±14:00).` };
+  if (Math.abs(offsetMinutes) > 14 * 60 || (offset.length === 6 && Number(offset.slice(4)) > 59)) {
+    return {
+      ok: false,
+      problem: `${key} "${text}": offset ${offset} is out of range (±14:00, minutes 00-59), e.g. +01:00 for BST.`,
+    };
   }
   return { ok: true, utc: new Date(wall - offsetMinutes * 60_000) };
 }

@@ -152,6 +152,10 @@ const mocks: pulumi.runtime.Mocks = {
         },
       };
     }
+    // The engine marks these outputs secret (e.g. RandomPassword.result); mocks don't, so do it here.
+    for (const key of takeSecretOutputs(args.type, args.name)) {
+      if (key in state) state[key] = pulumi.secret(state[key]);
+    }
     current?.run.resources.push({
       type: args.type,
       name: args.name,
@@ -212,6 +216,15 @@ const mocks: pulumi.runtime.Mocks = {
 
 /** Options of registrations seen by the monitor, by `type::name`, waiting for newResource. */
 const pendingOptions = new Map<string, DeclaredOptions>();
+/** `additionalSecretOutputs` of those registrations, by `type::name`. */
+const pendingSecretOutputs = new Map<string, string[]>();
+
+function takeSecretOutputs(type: string, name: string): string[] {
+  const key = `${type}::${name}`;
+  const outputs = pendingSecretOutputs.get(key) ?? [];
+  pendingSecretOutputs.delete(key);
+  return outputs;
+}
 
 function takeOptions(type: string, name: string): DeclaredOptions {
   const key = `${type}::${name}`;
@@ -256,6 +269,10 @@ function installMocks(): void {
       deleteBeforeReplace: !!req.getDeletebeforereplace?.(),
       beforeDeleteHooks: hooks?.getBeforeDeleteList?.() ?? [],
     });
+    pendingSecretOutputs.set(
+      `${req.getType()}::${req.getName()}`,
+      req.getAdditionalsecretoutputsList?.() ?? [],
+    );
     return register(req, callback);
   };
   // The mock monitor has no hook RPC; accepting registrations lets the program bind its delete
@@ -282,9 +299,17 @@ export async function evaluateOffline(
     run.outputs = await resolveOutputs(outputs);
     await sdkSettings.waitForRPCs();
     return run;
+  } catch (e) {
+    await settleInFlight();
+    throw e;
   } finally {
     current = undefined;
   }
+}
+
+/** After a failed run: lets registrations already in flight land in it, not in the next run. */
+async function settleInFlight(): Promise<void> {
+  await sdkSettings.waitForRPCs().catch(() => undefined);
 }
 
 /** Resolves nested Outputs to plain values; secrets come back as `[secret]`, never in clear. */
@@ -312,21 +337,25 @@ async function resolveValue(value: unknown): Promise<unknown> {
 
 /**
  * Runs `declare` (which constructs components directly) under the same mocks and returns what
- * it registered: for testing one component alone.
+ * it registered: for testing one component alone. `now` is the clock the offline lookups see.
  */
 export async function captureResources(
   declare: () => unknown,
   config: StackConfig = {},
+  now: Date = new Date(),
 ): Promise<DeclaredResource[]> {
   installMocks();
   const run: OfflineRun = { resources: [], outputs: {}, offlineAnswers: [] };
-  current = { config, now: new Date(), run };
+  current = { config, now, run };
   pulumi.runtime.setAllConfig(config);
   try {
     const result = declare();
     await resolveValue(result instanceof Promise ? await result : undefined);
     await sdkSettings.waitForRPCs();
     return run.resources;
+  } catch (e) {
+    await settleInFlight();
+    throw e;
   } finally {
     current = undefined;
   }

@@ -5,6 +5,7 @@
  * prints what it declares. No cloud credentials, no Pulumi CLI; live lookups are answered from
  * the stack's environment facts and listed as such.
  */
+import { RunError } from "@pulumi/pulumi";
 import { parseArgs } from "node:util";
 import {
   DeclaredResource,
@@ -113,7 +114,8 @@ function stepRank(r: DeclaredResource): number {
 function errorMessage(e: unknown): string {
   // RunError and config errors carry the operator-facing message; anything else is a bug.
   const err = e as Error;
-  return err?.name === "RunError" || err?.name === "IncidentConfigError"
+  // RunError keeps the name "Error"; the SDK marks it with a flag instead (RunError.isInstance).
+  return RunError.isInstance(e) || err?.name === "IncidentConfigError"
     ? err.message
     : `pg-recovery plan failed: ${err?.stack ?? String(e)}`;
 }

@@ -1,0 +1,172 @@
+/**
+ * Connections for verify: endpoint resolution (env var + host/db overrides) and a per-side pool of
+ * read-only sessions that all see one snapshot.
+ *
+ * URL parsing, redaction and TLS (libpq sslmode semantics, default "prefer": Azure Flexible
+ * Server requires TLS) come from connection.ts so there is one implementation of each.
+ */
+import type { Client } from "pg";
+import {
+  ConnectionConfigError,
+  connect as connectTarget,
+  describeTarget,
+  PgTarget,
+  resolveTarget,
+} from "./connection";
+
+export interface EndpointSpec {
+  /** Literal URL (laptops/tests); wins over env. */
+  url?: string;
+  /** Name of the environment variable holding the URL (default DATABASE_URL). */
+  env?: string;
+  /** Replace the host (e.g. the PTR server's FQDN); credentials and port are kept. */
+  host?: string;
+  /** Replace the database name. */
+  database?: string;
+}
+
+/** Resolves a spec to a connection target; throws with the verify flag names in the message. */
+export function resolveEndpoint(
+  spec: EndpointSpec,
+  label: Side["label"],
+  environment: NodeJS.ProcessEnv = process.env,
+): PgTarget {
+  let url = spec.url;
+  if (url === undefined) {
+    const name = spec.env ?? "DATABASE_URL";
+    url = environment[name];
+    if (!url) throw new Error(`environment variable ${name} (for the ${label}) is not set`);
+  }
+  try {
+    return resolveTarget({ url, dbHost: spec.host, dbName: spec.database }, environment);
+  } catch (err) {
+    if (err instanceof ConnectionConfigError) {
+      throw new Error(`${label}: ${err.message.replace("--db-name", `--${label}-name`)}`);
+    }
+    throw err;
+  }
+}
+
+/** host:port/database, for "are these the same database?" checks. */
+export function identityOf(t: PgTarget): string {
+  return `${t.host.toLowerCase()}:${t.port}/${t.database}`;
+}
+
+/**
+ * Session settings so that every value's text rendering is identical across servers: hashes are
+ * computed over `row::text`, which depends on these. search_path='' makes catalog renderings
+ * (format_type, pg_get_indexdef, regclass values) fully schema-qualified.
+ */
+export const SESSION_SETTINGS: Readonly<Record<string, string>> = {
+  TimeZone: "UTC",
+  DateStyle: "ISO, YMD",
+  IntervalStyle: "postgres",
+  extra_float_digits: "3",
+  bytea_output: "hex",
+  lc_monetary: "C",
+  search_path: "",
+  // Long scans must not be cut short by an app role's defaults; the leader sits idle in its
+  // transaction while workers use its exported snapshot.
+  statement_timeout: "0",
+  idle_in_transaction_session_timeout: "0",
+  // We parallelise ourselves (chunks over a small pool); server-side parallel workers on top
+  // would oversubscribe small machines.
+  max_parallel_workers_per_gather: "0",
+};
+
+export interface Side {
+  readonly label: "source" | "target";
+  /** Printable URL: never contains the password. */
+  readonly redacted: string;
+  readonly serverVersion: string;
+  readonly serverVersionNum: number;
+  /**
+   * clients[0] is the leader; all are inside REPEATABLE READ READ ONLY transactions on one
+   * snapshot. Only the leader when the server refused to export its snapshot.
+   */
+  readonly clients: Client[];
+  close(): Promise<void>;
+}
+
+async function connect(target: PgTarget): Promise<Client> {
+  const client = await connectTarget({
+    ...target,
+    params: { application_name: "pg-recovery-verify", ...target.params },
+  });
+  const names = Object.keys(SESSION_SETTINGS);
+  const sql = `SELECT ${names.map((_, i) => `pg_catalog.set_config($${2 * i + 1}, $${2 * i + 2}, false)`).join(", ")}`;
+  await client.query(
+    sql,
+    names.flatMap((n) => [n, SESSION_SETTINGS[n]]),
+  );
+  return client;
+}
+
+const BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+/**
+ * Opens `size` sessions on one side. The leader exports its snapshot and the others import it
+ * (as pg_dump -j does), so chunks hashed on different connections see one consistent state.
+ */
+export async function openSide(
+  label: Side["label"],
+  target: PgTarget,
+  size: number,
+): Promise<Side> {
+  const clients: Client[] = [];
+  const close = async () => {
+    await Promise.all(
+      clients.map(async (c) => {
+        await c.query("ROLLBACK").catch(() => undefined);
+        await c.end().catch(() => undefined);
+      }),
+    );
+  };
+  try {
+    const leader = await connect(target);
+    clients.push(leader);
+    await leader.query(BEGIN);
+    let snapshot: string | null = null;
+    if (size > 1) {
+      try {
+        snapshot = (
+          await leader.query<{ s: string }>("SELECT pg_catalog.pg_export_snapshot() AS s")
+        ).rows[0].s;
+      } catch {
+        // Some hosted roles/standbys refuse; fall back to the leader alone (still consistent).
+        // Nothing has been read yet, so a fresh transaction loses nothing.
+        await leader.query("ROLLBACK");
+        await leader.query(BEGIN);
+      }
+    }
+    const v = await leader.query<{ v: string; n: string }>(
+      "SELECT pg_catalog.current_setting('server_version') AS v, pg_catalog.current_setting('server_version_num') AS n",
+    );
+    if (snapshot) {
+      const opened = await Promise.allSettled(
+        Array.from({ length: size - 1 }, () => connect(target)),
+      );
+      const others = opened.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+      clients.push(...others); // before any rethrow, so close() ends them
+      const failed = opened.find((r) => r.status === "rejected");
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+      await Promise.all(
+        others.map(async (c) => {
+          await c.query(BEGIN);
+          await c.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`);
+        }),
+      );
+    }
+    return {
+      label,
+      redacted: describeTarget(target),
+      serverVersion: v.rows[0].v,
+      serverVersionNum: Number(v.rows[0].n),
+      clients,
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * The verify report: a stable, machine-readable structure (--json) and its human rendering.
+ * Everything except `stats` is deterministic for the same two databases.
+ */
+import type { Category, SchemaDifference } from "./verify-schema";
+
+export type Section = "schema" | "rows" | "content" | "sequences" | "recency";
+
+export interface Difference {
+  section: Section;
+  /** Table, sequence or schema object the difference is about. */
+  object: string;
+  detail: string;
+}
+
+export interface TableSideResult {
+  rows: number;
+  /** 32 hex digits (see verify-hash.ts). */
+  hash: string;
+  /** Newest write-time value, RFC 3339 UTC, or null. */
+  newest: string | null;
+}
+
+export interface TableResult {
+  table: string;
+  /** Write-time columns used for recency (from the target side when both have the table). */
+  timeColumns: string[];
+  source: TableSideResult | null;
+  target: TableSideResult | null;
+  rowsMatch: boolean;
+  contentMatch: boolean;
+  /** Target holds a write time later than the restore target. */
+  afterRestoreTarget: boolean;
+}
+
+export interface SequenceResult {
+  sequence: string;
+  source: { lastValue: string; isCalled: boolean } | null;
+  target: { lastValue: string; isCalled: boolean } | null;
+  match: boolean;
+}
+
+export interface EndpointInfo {
+  /** Redacted URL: never contains a password. */
+  url: string;
+  serverVersion: string;
+  /** Connections used (all on one snapshot); 1 if the server refused to export its snapshot. */
+  connections: number;
+}
+
+export interface VerifyReport {
+  version: 1;
+  verdict: string;
+  identical: boolean;
+  differenceCount: number;
+  source: EndpointInfo;
+  target: EndpointInfo;
+  /** The restore target as given, normalised to RFC 3339 UTC; null when not given. */
+  restoreTarget: string | null;
+  /** Schemas compared; null means every non-system schema. */
+  schemas: string[] | null;
+  schema: {
+    compared: { source: Record<Category, number>; target: Record<Category, number> };
+    differences: SchemaDifference[];
+  };
+  tables: TableResult[];
+  sequences: SequenceResult[];
+  differences: Difference[];
+  stats: {
+    elapsedMs: number;
+    jobsPerSide: number;
+    rowsHashed: number;
+    bytesHashed: number;
+    mbPerSecond: number;
+  };
+}
+
+export function verdictFor(n: number): string {
+  return n === 0 ? "IDENTICAL" : `${n} DIFFERENCE${n === 1 ? "" : "S"}`;
+}
+
+/** JSON with a trailing newline; key order is fixed by construction in verify.ts. */
+export function formatJson(report: VerifyReport): string {
+  return `${JSON.stringify(report, null, 2)}\n`;
+}
+
+const num = (n: number) => n.toLocaleString("en-GB");
+
+function pad(rows: string[][]): string[] {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  return rows.map((r) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd(),
+  );
+}
+
+/** Human-readable report for stdout, ending with the verdict line. */
+export function formatReport(report: VerifyReport): string {
+  const out: string[] = [];
+  const line = (s = "") => out.push(s);
+  line("pg-recovery verify");
+  line(`  source (reference): ${report.source.url}  [PostgreSQL ${report.source.serverVersion}]`);
+  line(`  target (candidate): ${report.target.url}  [PostgreSQL ${report.target.serverVersion}]`);
+  line(`  restore target:     ${report.restoreTarget ?? "(not given: recency not checked)"}`);
+  line(
+    `  schemas:            ${report.schemas ? report.schemas.join(", ") : "all non-system schemas"}`,
+  );
+  for (const side of ["source", "target"] as const) {
+    if (report[side].connections < report.stats.jobsPerSide) {
+      line(`  note: ${side} refused to export its snapshot, so it was read on one connection`);
+    }
+  }
+
+  line();
+  line("== schema ==");
+  const c = report.schema.compared;
+  line(
+    "  compared (source/target): " +
+      (Object.keys(c.source) as Category[])
+        .filter((k) => c.source[k] || c.target[k])
+        .map((k) => `${k} ${c.source[k]}/${c.target[k]}`)
+        .join(", "),
+  );
+  if (report.schema.differences.length === 0) line("  ok: no schema differences");
+  for (const d of report.schema.differences) {
+    line(`  DIFF ${d.category} ${d.key}: ${d.change}`);
+    if (d.source !== null) line(`       source: ${clip(d.source)}`);
+    if (d.target !== null) line(`       target: ${clip(d.target)}`);
+  }
+
+  line();
+  line("== rows ==");
+  const both = report.tables.filter((t) => t.source && t.target);
+  if (both.length === 0) line("  (no tables on both sides)");
+  else {
+    const rows = [["  table", "source rows", "target rows", ""]];
+    for (const t of both) {
+      const delta = t.target!.rows - t.source!.rows;
+      rows.push([
+        `  ${t.table}`,
+        num(t.source!.rows),
+        num(t.target!.rows),
+        t.rowsMatch ? "ok" : `DIFF (${delta > 0 ? "+" : ""}${num(delta)} on target)`,
+      ]);
+    }
+    pad(rows).forEach((r) => line(r));
+  }
+
+  line();
+  line("== content ==");
+  const same = both.filter((t) => t.contentMatch).length;
+  line(`  ${same}/${both.length} tables have identical content`);
+  for (const t of both.filter((x) => !x.contentMatch)) {
+    const why = t.rowsMatch ? "same row count, different values" : "row counts differ (see rows)";
+    line(`  DIFF ${t.table}: ${why}; hash ${t.source!.hash} vs ${t.target!.hash}`);
+  }
+
+  line();
+  line("== sequences ==");
+  const seqBoth = report.sequences.filter((s) => s.source && s.target);
+  line(
+    `  ${seqBoth.filter((s) => s.match).length}/${seqBoth.length} sequences at the same position`,
+  );
+  for (const s of seqBoth.filter((x) => !x.match)) {
+    line(`  DIFF ${s.sequence}: ${describeSequence(s)}`);
+  }
+
+  line();
+  line("== recency ==");
+  const timed = report.tables.filter((t) => t.timeColumns.length && t.target);
+  if (timed.length === 0) line("  no tables with write-time columns (created_at, updated_at ...)");
+  else {
+    const rows = [["  table", "columns", "source newest", "target newest", ""]];
+    for (const t of timed) {
+      rows.push([
+        `  ${t.table}`,
+        t.timeColumns.join(","),
+        t.source?.newest ?? "-",
+        t.target?.newest ?? "-",
+        t.afterRestoreTarget ? "DIFF: target has rows newer than the restore target" : "",
+      ]);
+    }
+    pad(rows).forEach((r) => line(r));
+  }
+  const untimed = report.tables.filter((t) => !t.timeColumns.length && t.target);
+  if (untimed.length) {
+    line(`  not checked (no write-time column): ${untimed.map((t) => t.table).join(", ")}`);
+  }
+
+  line();
+  if (report.differences.length) {
+    line("== differences ==");
+    for (const d of report.differences) line(`  [${d.section}] ${d.object}: ${d.detail}`);
+    line();
+  }
+  const s = report.stats;
+  line(
+    `hashed ${num(s.rowsHashed)} rows, ${(s.bytesHashed / 1e6).toFixed(1)} MB in ` +
+      `${(s.elapsedMs / 1000).toFixed(1)} s (${s.mbPerSecond.toFixed(1)} MB/s, ${s.jobsPerSide} connections per side)`,
+  );
+  line(`verdict: ${report.verdict}`);
+  return `${out.join("\n")}\n`;
+}
+
+export function describeSequence(s: SequenceResult): string {
+  const fmt = (v: { lastValue: string; isCalled: boolean }) =>
+    `${v.lastValue}${v.isCalled ? "" : " (not yet called)"}`;
+  const src = s.source!;
+  const tgt = s.target!;
+  let dir = "";
+  try {
+    const d = BigInt(tgt.lastValue) - BigInt(src.lastValue);
+    if (d > 0n) dir = ` (target ahead by ${d})`;
+    else if (d < 0n) dir = ` (target BEHIND by ${-d}: new rows could reuse ids)`;
+  } catch {
+    // non-integer renderings cannot happen for sequences; keep the plain text
+  }
+  return `source ${fmt(src)}, target ${fmt(tgt)}${dir}`;
+}
+
+function clip(s: string, max = 300): string {
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}

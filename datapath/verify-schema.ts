@@ -1,0 +1,353 @@
+/**
+ * Schema side of verify: reads the catalog into comparable "object key -> definition text" entries
+ * and diffs two of them. Definitions come from Postgres' own deparsers (pg_get_indexdef,
+ * pg_get_constraintdef, format_type ...) under search_path='' so names are fully qualified.
+ */
+import type { Client } from "pg";
+
+export type Category =
+  | "extension"
+  | "table"
+  | "column"
+  | "constraint"
+  | "index"
+  | "sequence"
+  | "view"
+  | "trigger"
+  | "enum"
+  | "function";
+
+export const CATEGORIES: readonly Category[] = [
+  "extension",
+  "table",
+  "column",
+  "constraint",
+  "index",
+  "sequence",
+  "view",
+  "trigger",
+  "enum",
+  "function",
+];
+
+export interface SchemaObject {
+  category: Category;
+  /** Stable identity across databases, e.g. `public.users.email` for a column. */
+  key: string;
+  /** Owning table key, so a missing table is reported once, not once per column/index. */
+  table?: string;
+  def: string;
+}
+
+export interface TableInfo {
+  key: string;
+  /** Quoted for SQL, e.g. `"public"."Users"`. */
+  qname: string;
+  relkind: string;
+  /** Tables and populated materialized views have rows to hash; partitioned parents don't. */
+  hashable: boolean;
+  heapPages: number;
+  bytes: number;
+  columns: string[];
+  /** Quoted write-time columns used for the recency check. */
+  timeColumns: string[];
+}
+
+export interface CatalogSnapshot {
+  objects: SchemaObject[];
+  tables: Map<string, TableInfo>;
+  /** Sequence key -> quoted name. */
+  sequences: Map<string, string>;
+}
+
+export interface SchemaDifference {
+  category: Category;
+  key: string;
+  change: "missing on target" | "extra on target" | "differs";
+  source: string | null;
+  target: string | null;
+}
+
+/**
+ * Write-time columns: Rails-style created_at/updated_at and close relatives. Other timestamp
+ * columns (expires_at, starts_at, deadline ...) legitimately hold future times, so they are not
+ * evidence of data written after the restore point.
+ */
+export const WRITE_TIME_COLUMN =
+  /^(?:[a-z0-9_]*_)?(?:created|updated|modified|inserted|changed|recorded)(?:_(?:at|on|time|ts|timestamp))?$/i;
+
+// $1 is text[] of schemas, or NULL for "every non-system schema" ("pg_" prefixes are reserved).
+const NSP = (alias: string) =>
+  `(CASE WHEN $1::text[] IS NULL THEN ${alias}.nspname !~ '^pg_' AND ${alias}.nspname <> 'information_schema' ELSE ${alias}.nspname = ANY($1::text[]) END)`;
+
+// Objects created by CREATE EXTENSION are compared via the extension's version, not one by one.
+const NOT_EXT = (classTable: string, oid: string) =>
+  `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '${classTable}'::pg_catalog.regclass AND d.objid = ${oid} AND d.deptype = 'e')`;
+
+const Q_RELATIONS = `
+SELECT c.oid::int8::text AS oid, n.nspname || '.' || c.relname AS key,
+       pg_catalog.format('%I.%I', n.nspname, c.relname) AS qname,
+       c.relkind::text AS relkind, c.relpersistence::text AS persistence, c.relispopulated AS populated,
+       CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partkey,
+       pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound,
+       (SELECT string_agg(pn.nspname || '.' || pc.relname, ',' ORDER BY i.inhseqno)
+          FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent
+          JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) AS parents,
+       CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END AS viewdef,
+       (pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::int)::text AS pages,
+       pg_catalog.pg_table_size(c.oid)::text AS bytes
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_class", "c.oid")}
+ ORDER BY 2`;
+
+const Q_COLUMNS = `
+SELECT n.nspname || '.' || c.relname AS tbl, a.attname AS name, pg_catalog.quote_ident(a.attname) AS qname,
+       row_number() OVER (PARTITION BY c.oid ORDER BY a.attnum) AS ord,
+       pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull,
+       pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) AS def, a.attidentity::text AS ident,
+       a.attgenerated::text AS gen,
+       CASE WHEN a.attcollation <> t.typcollation THEN co.collname END AS coll,
+       a.atttypid IN ('pg_catalog.timestamp'::pg_catalog.regtype, 'pg_catalog.timestamptz'::pg_catalog.regtype) AS is_ts
+  FROM pg_catalog.pg_attribute a
+  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+  LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+  LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
+ WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+   AND ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_class", "c.oid")}
+ ORDER BY 1, 4`;
+
+const Q_CONSTRAINTS = `
+SELECT n.nspname || '.' || c.relname AS tbl, con.conname AS name,
+       con.contype::text || ' ' || pg_catalog.pg_get_constraintdef(con.oid) AS def
+  FROM pg_catalog.pg_constraint con
+  JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE ${NSP("n")} ORDER BY 1, 2`;
+
+const Q_INDEXES = `
+SELECT n.nspname || '.' || c.relname AS tbl, n.nspname || '.' || ic.relname AS key,
+       pg_catalog.pg_get_indexdef(i.indexrelid) || CASE WHEN i.indisvalid THEN '' ELSE ' (INVALID)' END AS def
+  FROM pg_catalog.pg_index i
+  JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+  JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE ${NSP("n")} ORDER BY 2`;
+
+const Q_SEQUENCES = `
+SELECT n.nspname || '.' || c.relname AS key, pg_catalog.format('%I.%I', n.nspname, c.relname) AS qname,
+       pg_catalog.format('%s start %s increment %s min %s max %s cache %s%s',
+         pg_catalog.format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, s.seqmax,
+         s.seqcache, CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END) AS def
+  FROM pg_catalog.pg_sequence s
+  JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_class", "c.oid")} ORDER BY 1`;
+
+const Q_TRIGGERS = `
+SELECT n.nspname || '.' || c.relname AS tbl, t.tgname AS name,
+       pg_catalog.pg_get_triggerdef(t.oid) || CASE t.tgenabled WHEN 'D' THEN ' (DISABLED)' ELSE '' END AS def
+  FROM pg_catalog.pg_trigger t
+  JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE NOT t.tgisinternal AND ${NSP("n")} ORDER BY 1, 2`;
+
+const Q_ENUMS = `
+SELECT n.nspname || '.' || t.typname AS key,
+       string_agg(e.enumlabel, ', ' ORDER BY e.enumsortorder) AS def
+  FROM pg_catalog.pg_type t
+  JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+  JOIN pg_catalog.pg_enum e ON e.enumtypid = t.oid
+ WHERE ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_type", "t.oid")}
+ GROUP BY 1 ORDER BY 1`;
+
+// Bodies are hashed: the report only needs to say "differs", and bodies can be long.
+const Q_FUNCTIONS = `
+SELECT n.nspname || '.' || p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')' AS key,
+       'md5 ' || pg_catalog.md5(pg_catalog.pg_get_functiondef(p.oid)) AS def
+  FROM pg_catalog.pg_proc p
+  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+ WHERE p.prokind IN ('f', 'p') AND ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_proc", "p.oid")}
+ ORDER BY 1`;
+
+const Q_EXTENSIONS = `
+SELECT e.extname AS key, e.extversion || ' in schema ' || n.nspname AS def
+  FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+ ORDER BY 1`;
+
+const RELKIND: Record<string, string> = {
+  r: "table",
+  p: "partitioned table",
+  v: "view",
+  m: "materialized view",
+  f: "foreign table",
+};
+
+type Row = Record<string, string | boolean | null>;
+
+/** Reads one side's catalog. `schemas` null means every non-system schema. */
+export async function readCatalog(
+  client: Client,
+  schemas: string[] | null,
+): Promise<CatalogSnapshot> {
+  const q = async (sql: string, params: unknown[] = [schemas]) =>
+    (await client.query<Row>(sql, params)).rows;
+  // One connection runs one query at a time anyway; sequential keeps errors simple.
+  const rels = await q(Q_RELATIONS);
+  const cols = await q(Q_COLUMNS);
+  const cons = await q(Q_CONSTRAINTS);
+  const idxs = await q(Q_INDEXES);
+  const seqs = await q(Q_SEQUENCES);
+  const trgs = await q(Q_TRIGGERS);
+  const enums = await q(Q_ENUMS);
+  const funcs = await q(Q_FUNCTIONS);
+  const exts = await q(Q_EXTENSIONS, []);
+
+  const objects: SchemaObject[] = [];
+  const tables = new Map<string, TableInfo>();
+  const s = (v: string | boolean | null) => (v === null ? "" : String(v));
+
+  for (const r of rels) {
+    const key = s(r.key);
+    const kind = s(r.relkind);
+    const isView = kind === "v" || kind === "m";
+    const parts = [RELKIND[kind] ?? kind];
+    if (r.persistence === "u") parts.push("unlogged");
+    if (r.partkey) parts.push(`partition by ${s(r.partkey)}`);
+    if (r.parents) parts.push(`inherits ${s(r.parents)}`);
+    if (r.bound) parts.push(s(r.bound));
+    if (kind === "m" && r.populated === false) parts.push("not populated");
+    objects.push({ category: "table", key, def: parts.join("; ") });
+    if (isView) objects.push({ category: "view", key, table: key, def: s(r.viewdef) });
+    if (kind === "r" || kind === "m" || kind === "p") {
+      tables.set(key, {
+        key,
+        qname: s(r.qname),
+        relkind: kind,
+        hashable: kind === "r" || (kind === "m" && r.populated === true),
+        heapPages: Number(r.pages),
+        bytes: Number(r.bytes),
+        columns: [],
+        timeColumns: [],
+      });
+    }
+  }
+  for (const r of cols) {
+    const tbl = s(r.tbl);
+    const name = s(r.name);
+    const def = [`#${s(r.ord)}`, s(r.type)];
+    if (r.notnull) def.push("not null");
+    if (r.def) def.push(`default ${s(r.def)}`);
+    if (r.ident)
+      def.push(
+        r.ident === "a" ? "generated always as identity" : "generated by default as identity",
+      );
+    if (r.gen) def.push("generated stored");
+    if (r.coll) def.push(`collate ${s(r.coll)}`);
+    objects.push({ category: "column", key: `${tbl}.${name}`, table: tbl, def: def.join(" ") });
+    const t = tables.get(tbl);
+    if (t) {
+      t.columns.push(name);
+      if (r.is_ts && WRITE_TIME_COLUMN.test(name)) t.timeColumns.push(s(r.qname));
+    }
+  }
+  for (const r of cons) {
+    objects.push({
+      category: "constraint",
+      key: `${s(r.tbl)}.${s(r.name)}`,
+      table: s(r.tbl),
+      def: s(r.def),
+    });
+  }
+  for (const r of idxs)
+    objects.push({ category: "index", key: s(r.key), table: s(r.tbl), def: s(r.def) });
+  const sequences = new Map<string, string>();
+  for (const r of seqs) {
+    objects.push({ category: "sequence", key: s(r.key), def: s(r.def) });
+    sequences.set(s(r.key), s(r.qname));
+  }
+  for (const r of trgs) {
+    objects.push({
+      category: "trigger",
+      key: `${s(r.tbl)}.${s(r.name)}`,
+      table: s(r.tbl),
+      def: s(r.def),
+    });
+  }
+  for (const r of enums) objects.push({ category: "enum", key: s(r.key), def: s(r.def) });
+  for (const r of funcs) objects.push({ category: "function", key: s(r.key), def: s(r.def) });
+  for (const r of exts) objects.push({ category: "extension", key: s(r.key), def: s(r.def) });
+  return { objects, tables, sequences };
+}
+
+/** Requested schemas that do not exist: a typo must not yield a vacuous IDENTICAL. */
+export async function missingSchemas(client: Client, schemas: string[]): Promise<string[]> {
+  const res = await client.query<{ n: string }>(
+    "SELECT n FROM unnest($1::text[]) AS n WHERE n NOT IN (SELECT nspname FROM pg_catalog.pg_namespace)",
+    [schemas],
+  );
+  return res.rows.map((r) => r.n);
+}
+
+/** Per-category object counts, for the report's "compared" line. */
+export function countByCategory(objects: SchemaObject[]): Record<Category, number> {
+  const out = Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
+  for (const o of objects) out[o.category]++;
+  return out;
+}
+
+/**
+ * Diffs two catalogs. Sub-objects (columns, constraints, indexes, triggers, view text) of a table
+ * that exists on only one side are folded into that table's single difference.
+ */
+export function diffSchemas(source: SchemaObject[], target: SchemaObject[]): SchemaDifference[] {
+  const id = (o: SchemaObject) => `${o.category}\u0000${o.key}`;
+  const src = new Map(source.map((o) => [id(o), o]));
+  const tgt = new Map(target.map((o) => [id(o), o]));
+  const srcTables = new Set(source.filter((o) => o.category === "table").map((o) => o.key));
+  const tgtTables = new Set(target.filter((o) => o.category === "table").map((o) => o.key));
+  const onBoth = (o: SchemaObject) =>
+    o.table === undefined || (srcTables.has(o.table) && tgtTables.has(o.table));
+
+  const out: SchemaDifference[] = [];
+  for (const [k, o] of src) {
+    const t = tgt.get(k);
+    if (!t) {
+      if (onBoth(o))
+        out.push({
+          category: o.category,
+          key: o.key,
+          change: "missing on target",
+          source: o.def,
+          target: null,
+        });
+    } else if (t.def !== o.def) {
+      out.push({
+        category: o.category,
+        key: o.key,
+        change: "differs",
+        source: o.def,
+        target: t.def,
+      });
+    }
+  }
+  for (const [k, t] of tgt) {
+    if (!src.has(k) && onBoth(t)) {
+      out.push({
+        category: t.category,
+        key: t.key,
+        change: "extra on target",
+        source: null,
+        target: t.def,
+      });
+    }
+  }
+  const order = (c: Category) => CATEGORIES.indexOf(c);
+  return out.sort((a, b) => order(a.category) - order(b.category) || cmp(a.key, b.key));
+}
+
+/** Code-point order, so reports sort identically on every machine and locale. */
+export function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

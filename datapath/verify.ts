@@ -1,0 +1,423 @@
+/**
+ * `verify`: mechanically compares a reference database (source, e.g. live) with a candidate
+ * (target, e.g. the point-in-time restore) — schema, row counts, content hashes, sequence
+ * positions and, given --restore-target, whether the target holds writes from after that point.
+ *
+ * Read-only: each side runs inside REPEATABLE READ READ ONLY transactions sharing one snapshot.
+ * No Pulumi imports: this runs in a Kubernetes Job and on laptops.
+ *
+ * Recency rule: per table, the newest value of its write-time columns (timestamp/timestamptz
+ * named created_at, updated_at and relatives, see WRITE_TIME_COLUMN; timestamps without zone
+ * read as UTC, as Rails stores them; 'infinity' ignored). A table whose newest value on the
+ * target is later than --restore-target is a difference: the restore holds writes from after
+ * the point it was meant to stop at. The app sets these columns from its own clock before
+ * commit, so a flag can also mean clock skew; the report shows both sides' values to judge.
+ * Tables without such columns are listed as unchecked (future-dated columns such as expires_at
+ * would give false alarms).
+ */
+import { parseArgs } from "node:util";
+import { describeTarget, PgTarget } from "./connection";
+import { EndpointSpec, identityOf, openSide, resolveEndpoint, Side } from "./verify-conn";
+import { CHUNK_PAGES, hashSide, HashProgress, readSequences, TableDigest } from "./verify-hash";
+import {
+  Difference,
+  describeSequence,
+  formatJson,
+  formatReport,
+  SequenceResult,
+  TableResult,
+  verdictFor,
+  VerifyReport,
+} from "./verify-report";
+import {
+  CatalogSnapshot,
+  cmp,
+  countByCategory,
+  diffSchemas,
+  missingSchemas,
+  readCatalog,
+} from "./verify-schema";
+import { fromEpochMicros, Instant, parseRfc3339 } from "./verify-time";
+
+export { formatJson, formatReport } from "./verify-report";
+export type { VerifyReport } from "./verify-report";
+export type { EndpointSpec } from "./verify-conn";
+
+export interface VerifyOptions {
+  /** Reference database: a URL or how to build one (env var + host/db overrides). */
+  source: EndpointSpec | string;
+  /** Candidate database (e.g. the restored server). */
+  target: EndpointSpec | string;
+  /** RFC 3339 with an explicit offset; enables the recency check. */
+  restoreTarget?: string;
+  /** Schemas to compare; default every non-system schema. */
+  schemas?: string[];
+  /** Connections per side (default 2): tables and block ranges are hashed in parallel. */
+  jobs?: number;
+  /** Progress lines (the CLI sends them to stderr). */
+  progress?: (line: string) => void;
+  /** Block-range size for splitting big tables; tests shrink it to exercise chunking. */
+  chunkPages?: number;
+}
+
+/** A usage or connection problem (exit code 2), as opposed to "differences found". */
+export class VerifyUsageError extends Error {}
+
+const specOf = (s: EndpointSpec | string): EndpointSpec => (typeof s === "string" ? { url: s } : s);
+
+export async function verifyDatabases(opts: VerifyOptions): Promise<VerifyReport> {
+  const started = Date.now();
+  const log = opts.progress ?? (() => undefined);
+  let source: PgTarget;
+  let target: PgTarget;
+  let restoreTarget: Instant | null = null;
+  try {
+    source = resolveEndpoint(specOf(opts.source), "source");
+    target = resolveEndpoint(specOf(opts.target), "target");
+    if (opts.restoreTarget !== undefined) restoreTarget = parseRfc3339(opts.restoreTarget);
+  } catch (err) {
+    throw new VerifyUsageError((err as Error).message);
+  }
+  // Comparing live with itself would print a reassuring IDENTICAL: refuse.
+  if (identityOf(source) === identityOf(target)) {
+    throw new VerifyUsageError(
+      `source and target are the same database (${identityOf(source)}); ` +
+        `use --target-host/--target-name to point at the candidate`,
+    );
+  }
+  const jobs = Math.max(1, Math.min(opts.jobs ?? 2, 8));
+  const schemas = opts.schemas?.length ? [...opts.schemas].sort(cmp) : null;
+
+  const opened = await Promise.allSettled([
+    openSide("source", source, jobs),
+    openSide("target", target, jobs),
+  ]);
+  const sides = opened.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  try {
+    opened.forEach((r, i) => {
+      if (r.status === "rejected") {
+        const url = describeTarget(i === 0 ? source : target);
+        throw new VerifyUsageError(
+          `cannot connect to ${i === 0 ? "source" : "target"} ${url}: ${(r.reason as Error).message}`,
+        );
+      }
+    });
+    return await compare(sides[0], sides[1], {
+      restoreTarget,
+      schemas,
+      jobs,
+      started,
+      log,
+      chunkPages: opts.chunkPages ?? CHUNK_PAGES,
+    });
+  } finally {
+    await Promise.all(sides.map((s) => s.close()));
+  }
+}
+
+interface CompareContext {
+  restoreTarget: Instant | null;
+  schemas: string[] | null;
+  jobs: number;
+  started: number;
+  log: (line: string) => void;
+  chunkPages: number;
+}
+
+async function compare(source: Side, target: Side, ctx: CompareContext): Promise<VerifyReport> {
+  const { log } = ctx;
+  if (ctx.schemas) {
+    const missing = await missingSchemas(source.clients[0], ctx.schemas);
+    if (missing.length) {
+      throw new VerifyUsageError(`schema(s) not found on the source: ${missing.join(", ")}`);
+    }
+  }
+  log(`verify: reading schema of source ${source.redacted} and target ${target.redacted}`);
+  const [srcCat, tgtCat] = await Promise.all([
+    readCatalog(source.clients[0], ctx.schemas),
+    readCatalog(target.clients[0], ctx.schemas),
+  ]);
+  // Sequences are not MVCC: read them as close to the snapshot as possible.
+  const [srcSeq, tgtSeq] = await Promise.all([
+    readSequences(source.clients[0], srcCat.sequences),
+    readSequences(target.clients[0], tgtCat.sequences),
+  ]);
+  const schemaDiffs = diffSchemas(srcCat.objects, tgtCat.objects);
+
+  const common = [...srcCat.tables.keys()]
+    .filter((k) => srcCat.tables.get(k)!.hashable && tgtCat.tables.get(k)?.hashable)
+    .sort(cmp);
+  log(`verify: hashing ${common.length} tables on both sides, ${ctx.jobs} connections each`);
+  const hashStarted = Date.now();
+  const progress = throttledProgress(log);
+  const [srcDigests, tgtDigests] = await Promise.all([
+    hashSide(
+      source,
+      common.map((k) => srcCat.tables.get(k)!),
+      progress,
+    ),
+    hashSide(
+      target,
+      common.map((k) => tgtCat.tables.get(k)!),
+      progress,
+    ),
+  ]);
+  const hashMs = Date.now() - hashStarted;
+
+  const tables = tableResults(srcCat, tgtCat, srcDigests, tgtDigests, ctx.restoreTarget);
+  const sequences = sequenceResults(srcSeq, tgtSeq);
+  const differences = collectDifferences(schemaDiffs, tables, sequences, ctx.restoreTarget);
+
+  const bytesHashed = common.reduce(
+    (n, k) => n + srcCat.tables.get(k)!.bytes + tgtCat.tables.get(k)!.bytes,
+    0,
+  );
+  const rowsHashed = [...srcDigests.values(), ...tgtDigests.values()].reduce(
+    (n, d) => n + d.rows,
+    0,
+  );
+  const elapsedMs = Date.now() - ctx.started;
+  log(
+    `verify: hashed ${(bytesHashed / 1e6).toFixed(1)} MB in ${(hashMs / 1000).toFixed(1)} s ` +
+      `(${(bytesHashed / 1e6 / Math.max(hashMs / 1000, 0.001)).toFixed(1)} MB/s)`,
+  );
+  const endpoint = (s: Side) => ({
+    url: s.redacted,
+    serverVersion: s.serverVersion,
+    connections: s.clients.length,
+  });
+  return {
+    version: 1,
+    verdict: verdictFor(differences.length),
+    identical: differences.length === 0,
+    differenceCount: differences.length,
+    source: endpoint(source),
+    target: endpoint(target),
+    restoreTarget: ctx.restoreTarget?.utc ?? null,
+    schemas: ctx.schemas,
+    schema: {
+      compared: {
+        source: countByCategory(srcCat.objects),
+        target: countByCategory(tgtCat.objects),
+      },
+      differences: schemaDiffs,
+    },
+    tables,
+    sequences,
+    differences,
+    stats: {
+      elapsedMs,
+      jobsPerSide: ctx.jobs,
+      rowsHashed,
+      bytesHashed,
+      mbPerSecond: bytesHashed / 1e6 / Math.max(elapsedMs / 1000, 0.001),
+    },
+  };
+}
+
+function tableResults(
+  srcCat: CatalogSnapshot,
+  tgtCat: CatalogSnapshot,
+  srcDigests: Map<string, TableDigest>,
+  tgtDigests: Map<string, TableDigest>,
+  restoreTarget: Instant | null,
+): TableResult[] {
+  const keys = [...new Set([...srcCat.tables.keys(), ...tgtCat.tables.keys()])].sort(cmp);
+  const side = (d: TableDigest | undefined) =>
+    d
+      ? {
+          rows: d.rows,
+          hash: d.hash,
+          newest: d.newestMicros === null ? null : fromEpochMicros(d.newestMicros).utc,
+        }
+      : null;
+  return keys.flatMap((k) => {
+    const s = srcDigests.get(k);
+    const t = tgtDigests.get(k);
+    if (!s && !t) return []; // partitioned parents, one-sided tables: reported by schema
+    const after =
+      restoreTarget !== null &&
+      t?.newestMicros !== null &&
+      t?.newestMicros !== undefined &&
+      t.newestMicros > restoreTarget.epochMicros;
+    return [
+      {
+        table: k,
+        timeColumns: (tgtCat.tables.get(k) ?? srcCat.tables.get(k))!.timeColumns,
+        source: side(s),
+        target: side(t),
+        rowsMatch: !!s && !!t && s.rows === t.rows,
+        contentMatch: !!s && !!t && s.rows === t.rows && s.hash === t.hash,
+        afterRestoreTarget: after,
+      },
+    ];
+  });
+}
+
+function sequenceResults(
+  src: Map<string, { lastValue: string; isCalled: boolean }>,
+  tgt: Map<string, { lastValue: string; isCalled: boolean }>,
+): SequenceResult[] {
+  const keys = [...src.keys()].filter((k) => tgt.has(k)).sort(cmp);
+  return keys.map((k) => {
+    const s = src.get(k)!;
+    const t = tgt.get(k)!;
+    return {
+      sequence: k,
+      source: s,
+      target: t,
+      match: s.lastValue === t.lastValue && s.isCalled === t.isCalled,
+    };
+  });
+}
+
+function collectDifferences(
+  schemaDiffs: ReturnType<typeof diffSchemas>,
+  tables: TableResult[],
+  sequences: SequenceResult[],
+  restoreTarget: Instant | null,
+): Difference[] {
+  const out: Difference[] = [];
+  for (const d of schemaDiffs) {
+    // Relations say what they are ("materialized view missing on target"), not just "table".
+    const what = d.category === "table" ? (d.source ?? d.target ?? "").split(";")[0] : d.category;
+    out.push({ section: "schema", object: d.key, detail: `${what} ${d.change}` });
+  }
+  for (const t of tables) {
+    if (!t.source || !t.target) continue;
+    if (!t.rowsMatch) {
+      out.push({
+        section: "rows",
+        object: t.table,
+        detail: `source has ${t.source.rows} rows, target has ${t.target.rows}`,
+      });
+    } else if (!t.contentMatch) {
+      // Different counts already imply different content: count each table once.
+      out.push({ section: "content", object: t.table, detail: "same row count, different values" });
+    }
+  }
+  for (const s of sequences) {
+    if (!s.match)
+      out.push({ section: "sequences", object: s.sequence, detail: describeSequence(s) });
+  }
+  for (const t of tables) {
+    if (t.afterRestoreTarget) {
+      out.push({
+        section: "recency",
+        object: t.table,
+        detail: `target's newest ${t.timeColumns.join("/")} ${t.target!.newest} is after the restore target ${restoreTarget!.utc}`,
+      });
+    }
+  }
+  return out;
+}
+
+/** At most one progress line per second per side, plus each side's final line. */
+function throttledProgress(log: (line: string) => void): (p: HashProgress) => void {
+  const last: Record<string, number> = {};
+  return (p) => {
+    const now = Date.now();
+    const done = p.tablesDone === p.tablesTotal;
+    if (!done && now - (last[p.side] ?? 0) < 1000) return;
+    last[p.side] = now;
+    const mbs = p.bytes / 1e6 / Math.max(p.elapsedMs / 1000, 0.001);
+    log(
+      `verify: ${p.side} table ${p.tablesDone}/${p.tablesTotal} (last ${p.table}), ` +
+        `${p.rows.toLocaleString("en-GB")} rows hashed, ${mbs.toFixed(1)} MB/s`,
+    );
+  };
+}
+
+const USAGE = `usage: verify [--source-env VAR] [--source-host H] [--source-name DB]
+              [--target-env VAR] [--target-host H] [--target-name DB]
+              [--source URL] [--target URL] [--restore-target RFC3339-with-offset]
+              [--schema public,...] [--jobs N] [--json]
+  Compares source (reference, e.g. live) with target (candidate, e.g. the PTR server).
+  Both env vars default to DATABASE_URL. Exit: 0 identical, 1 differences, 2 usage/connection error.`;
+
+export interface VerifyIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+const processIo: VerifyIo = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+};
+
+/** CLI entry point (argv excludes the word "verify"); resolves to the exit code. */
+export async function runVerifyCommand(argv: string[], io: VerifyIo = processIo): Promise<number> {
+  let values: Record<string, string | boolean | string[] | undefined>;
+  try {
+    values = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        "source-env": { type: "string" },
+        "source-host": { type: "string" },
+        "source-name": { type: "string" },
+        "target-env": { type: "string" },
+        "target-host": { type: "string" },
+        "target-name": { type: "string" },
+        source: { type: "string" },
+        target: { type: "string" },
+        "restore-target": { type: "string" },
+        schema: { type: "string", multiple: true },
+        jobs: { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    }).values;
+  } catch (err) {
+    io.stderr(`verify: ${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout(`${USAGE}\n`);
+    return 0;
+  }
+  const str = (k: string) => values[k] as string | undefined;
+  for (const side of ["source", "target"]) {
+    if (str(side) !== undefined && str(`${side}-env`) !== undefined) {
+      io.stderr(`verify: give --${side} or --${side}-env, not both\n`);
+      return 2;
+    }
+  }
+  const jobs = str("jobs") === undefined ? 2 : Number(str("jobs"));
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 8) {
+    io.stderr("verify: --jobs must be an integer from 1 to 8\n");
+    return 2;
+  }
+  const spec = (side: string): EndpointSpec => ({
+    url: str(side),
+    env: str(`${side}-env`),
+    host: str(`${side}-host`),
+    database: str(`${side}-name`),
+  });
+  const schemas = ((values.schema as string[] | undefined) ?? [])
+    .flatMap((s) => s.split(","))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  try {
+    const report = await verifyDatabases({
+      source: spec("source"),
+      target: spec("target"),
+      restoreTarget: str("restore-target"),
+      schemas,
+      jobs,
+      progress: (line) => io.stderr(`${line}\n`),
+    });
+    io.stdout(values.json ? formatJson(report) : formatReport(report));
+    return report.identical ? 0 : 1;
+  } catch (err) {
+    // Usage and connection problems, or a query failing mid-run: either way, no verdict.
+    const prefix = err instanceof VerifyUsageError ? "" : "could not complete: ";
+    io.stderr(`verify: error: ${prefix}${(err as Error).message}\n`);
+    return 2;
+  }
+}
+
+if (require.main === module) {
+  void runVerifyCommand(process.argv.slice(2)).then((code) => (process.exitCode = code));
+}

@@ -1,0 +1,144 @@
+/**
+ * Throwaway PostgreSQL servers for the drill: initdb, start/stop, base backup, copy.
+ *
+ * The server refuses to run as root, so when we are root every server-side command runs as the
+ * `postgres` OS user (runuser) over directories that user owns. Self-contained on purpose: the
+ * drill must run on an operator's laptop without the test helpers.
+ */
+import { execFile, execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import { promisify } from "node:util";
+
+const execFileAsync = promisify(execFile);
+
+export const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
+const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+
+/** Runs a PostgreSQL binary (or any command) as the server user. */
+export async function asServerUser(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  const [exe, argv] = isRoot ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
+  const { stdout } = await execFileAsync(exe, argv, { env, maxBuffer: 16 * 1024 * 1024 });
+  return stdout;
+}
+
+export const bin = (name: string) => path.join(PG_BIN, name);
+
+/** Creates a directory owned by the server user (mode 0700). */
+export function serverDir(dir: string): string {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(dir, 0o700);
+  if (isRoot) {
+    const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
+    const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
+    fs.chownSync(dir, uid, gid);
+  }
+  return dir;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Server {
+  name: string;
+  dataDir: string;
+  port: number;
+  logFile: string;
+  url(db?: string): string;
+  stop(): Promise<void>;
+}
+
+const confLines = (settings: Record<string, string>) =>
+  Object.entries(settings)
+    .map(([k, v]) => `${k} = '${v.replace(/'/g, "''")}'`)
+    .join("\n");
+
+/** Appends settings to postgresql.conf (later lines win over the base backup's copy). */
+export function appendConf(dataDir: string, settings: Record<string, string>): void {
+  fs.appendFileSync(
+    path.join(dataDir, "postgresql.conf"),
+    `\n# pg-recovery drill\n${confLines(settings)}\n`,
+  );
+}
+
+export interface Cluster {
+  base: string;
+  password: string;
+  /** initdb with scram auth and this cluster's random password for the `postgres` role. */
+  initdb(dataDir: string, extraArgs?: string[]): Promise<void>;
+  /** Starts a server over an existing data dir on a free loopback port. */
+  start(name: string, dataDir: string, settings: Record<string, string>): Promise<Server>;
+  env(): NodeJS.ProcessEnv;
+}
+
+export function cluster(base: string): Cluster {
+  const password = randomBytes(12).toString("hex");
+  const env = () => ({ ...process.env, PGPASSWORD: password });
+  return {
+    base,
+    password,
+    env,
+    async initdb(dataDir, extraArgs = []) {
+      const pw = path.join(base, "pwfile");
+      fs.writeFileSync(pw, password, { mode: 0o600 });
+      if (isRoot) fs.chownSync(pw, fs.statSync(base).uid, fs.statSync(base).gid);
+      await asServerUser(bin("initdb"), [
+        "-D",
+        dataDir,
+        "-U",
+        "postgres",
+        "--auth=scram-sha-256",
+        `--pwfile=${pw}`,
+        "--encoding=UTF8",
+        "--locale=C.UTF-8",
+        "--no-sync",
+        ...extraArgs,
+      ]);
+      fs.rmSync(pw);
+    },
+    async start(name, dataDir, settings) {
+      const port = await freePort();
+      appendConf(dataDir, {
+        listen_addresses: "127.0.0.1",
+        port: String(port),
+        unix_socket_directories: base,
+        ...settings,
+      });
+      const logFile = path.join(base, `${name}.log`);
+      // -w waits until connections are accepted: for a server in recovery (hot standby) that is
+      // as soon as it is consistent, before any promotion.
+      await asServerUser(bin("pg_ctl"), ["-D", dataDir, "-l", logFile, "-w", "-t", "60", "start"]);
+      let stopped = false;
+      return {
+        name,
+        dataDir,
+        port,
+        logFile,
+        url: (db = "postgres") => `postgres://postgres:${password}@127.0.0.1:${port}/${db}`,
+        stop: async () => {
+          if (stopped) return;
+          stopped = true;
+          await asServerUser(bin("pg_ctl"), ["-D", dataDir, "-m", "fast", "-w", "stop"])
+            .catch(() =>
+              asServerUser(bin("pg_ctl"), ["-D", dataDir, "-m", "immediate", "-w", "stop"]),
+            )
+            .catch(() => undefined);
+        },
+      };
+    },
+  };
+}
