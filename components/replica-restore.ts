@@ -51,15 +51,24 @@ export function loadKubeConfig(context?: string): kube.KubeConfig {
 
 export async function restoreReplicas(kc: kube.KubeConfig, target: ReplicaTarget): Promise<void> {
   const apps = kc.makeApiClient(kube.AppsV1Api);
-  await apps.replaceNamespacedDeploymentScale({
-    name: target.name,
-    namespace: target.namespace,
-    fieldManager: RESTORE_FIELD_MANAGER,
-    body: {
-      apiVersion: "autoscaling/v1",
-      kind: "Scale",
-      metadata: { name: target.name, namespace: target.namespace },
-      spec: { replicas: target.replicas },
-    },
-  });
+  try {
+    await apps.replaceNamespacedDeploymentScale({
+      name: target.name,
+      namespace: target.namespace,
+      fieldManager: RESTORE_FIELD_MANAGER,
+      body: {
+        apiVersion: "autoscaling/v1",
+        kind: "Scale",
+        metadata: { name: target.name, namespace: target.namespace },
+        spec: { replicas: target.replicas },
+      },
+    });
+  } catch (e) {
+    // Thrown from a beforeDelete hook this stops the destroy, so say how to finish by hand.
+    throw new Error(
+      `could not scale ${target.namespace}/${target.name} back to ${target.replicas} replicas ` +
+        `(${(e as Error).message}). Fix access to the cluster and rerun \`pulumi destroy --run-program\`, ` +
+        `or by hand: kubectl -n ${target.namespace} scale deployment ${target.name} --replicas ${target.replicas}`,
+    );
+  }
 }

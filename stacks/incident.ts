@@ -226,6 +226,13 @@ export function parseIncident(raw: RawConfig, now: Date): Incident {
   const deletedAt = v.serverDeletedAt?.trim()
     ? checkedTime("serverDeletedAt", v.serverDeletedAt, now, problems)
     : undefined;
+  if (!v.restoreTime?.trim() && v.serverDeletedAt?.trim()) {
+    problems.push(
+      `${k("serverDeletedAt")} is set but ${k("restoreTime")} is not: reviving the dropped server needs both. ` +
+        `Set ${k("restoreTime")} (>= deletion + 10 minutes) to revive it, or ` +
+        `\`pulumi config rm ${k("serverDeletedAt")}\` to rebuild an empty server and restore from storage.`,
+    );
+  }
   if (v.restoreTime?.trim()) {
     if (!v.serverDeletedAt?.trim()) {
       problems.push(

@@ -318,6 +318,16 @@ describe("config door: parseIncident", () => {
         key: "pg-recovery:serverDeletedAt",
         says: /is required to revive a dropped server.*RFC 3339 with an offset/,
       },
+      {
+        title: "server-gone: serverDeletedAt without restoreTime is not silently ignored",
+        config: raw({
+          scenario: "server-gone",
+          incidentDate: "2024-07-24",
+          serverDeletedAt: "2024-07-24T08:00:00Z",
+        }),
+        key: "pg-recovery:serverDeletedAt",
+        says: /is set but pg-recovery:restoreTime is not.*pulumi config rm pg-recovery:serverDeletedAt/,
+      },
     ];
 
     for (const c of cases) {

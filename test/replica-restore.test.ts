@@ -168,6 +168,11 @@ describe("replica restore", () => {
           restoreReplicas(kc, { namespace: "bat-qa", name: "publish-qa", replicas: 3 }),
           (e: Error) => {
             assert.match(String(e.message ?? e), new RegExp(String(status)));
+            assert.match(
+              e.message,
+              /kubectl -n bat-qa scale deployment publish-qa --replicas 3/,
+              "says how to finish by hand",
+            );
             return true;
           },
         );
