@@ -6,7 +6,7 @@
 import { Client } from "pg";
 import type { verifyDatabases } from "../datapath/verify";
 import { fromEpochMicros } from "../datapath/verify-time";
-import type { Server } from "./drill-pg";
+import type { Server } from "./pg-server";
 import { AccountRow, DDL, Model, TransferRow, Txn } from "./drill-workload";
 
 export interface Check {

@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { Client } from "pg";
 import { verifyDatabases } from "../datapath/verify";
 import { formatRfc3339InZone, parseRfc3339 } from "../datapath/verify-time";
-import { asServerUser, bin, cluster, Server, serverDir } from "./drill-pg";
+import { asServerUser, bin, cluster, Server, serverDir } from "./pg-server";
 import { DDL, sleep, Txn, Writer } from "./drill-workload";
 import { Check, runChecks } from "./drill-checks";
 

@@ -1,9 +1,9 @@
 /**
- * Throwaway PostgreSQL servers for the drill: initdb, start/stop, base backup, copy.
+ * Throwaway PostgreSQL servers on 127.0.0.1 for the drill, the benchmark and the tests: initdb,
+ * start/stop over a data directory in a temp dir.
  *
  * The server refuses to run as root, so when we are root every server-side command runs as the
- * `postgres` OS user (runuser) over directories that user owns. Self-contained on purpose: the
- * drill must run on an operator's laptop without the test helpers.
+ * `postgres` OS user (runuser) over directories that user owns.
  */
 import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -14,7 +14,19 @@ import { promisify } from "node:util";
 
 const execFileAsync = promisify(execFile);
 
-export const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
+/** Server binaries: $PG_BIN, else the newest /usr/lib/postgresql/<major>/bin with initdb. */
+export const PG_BIN = process.env.PG_BIN ?? newestPgBin();
+
+function newestPgBin(): string {
+  const root = "/usr/lib/postgresql";
+  const majors = fs.existsSync(root)
+    ? fs
+        .readdirSync(root)
+        .filter((v) => fs.existsSync(path.join(root, v, "bin", "initdb")))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  return path.join(root, majors[0] ?? "15", "bin");
+}
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
 
 /** Runs a PostgreSQL binary (or any command) as the server user. */
