@@ -4,6 +4,8 @@
  * wall clock is UTC+1, so a zone-less time is refused rather than guessed.
  */
 
+import { formatRfc3339InZone } from "../datapath/verify-time";
+
 const RFC3339 =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|z|[+-]\d{2}:\d{2})?$/;
 
@@ -89,43 +91,20 @@ export function formatUtc(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
-/** `2024-07-24 06:59:00 BST (UTC+01:00)`: how a UK operator reads the same instant. */
+/** `2024-07-24 06:59:00 BST (UTC+01:00) Europe/London`: how a UK operator reads the instant. */
 export function formatLondon(date: Date): string {
-  const parts = new Intl.DateTimeFormat("en-GB", {
-    timeZone: LONDON,
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    second: "2-digit",
-    hourCycle: "h23",
-    timeZoneName: "short",
-  }).formatToParts(date);
-  const get = (t: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === t)?.value ?? "";
-  const offset = londonOffsetMinutes(date);
-  const zone = offset === 0 ? "GMT" : "BST";
-  return (
-    `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}:${get("second")} ` +
-    `${zone} (UTC${offsetText(offset)}) Europe/London`
-  );
+  const local = formatRfc3339InZone(Math.floor(date.getTime() / 1000) * 1000, LONDON);
+  const offset = local.slice(19);
+  return `${local.slice(0, 10)} ${local.slice(11, 19)} ${offset === "+00:00" ? "GMT" : "BST"} (UTC${offset}) ${LONDON}`;
 }
 
 /** Minutes Europe/London is ahead of UTC at `date` (0 or 60). */
 export function londonOffsetMinutes(date: Date): number {
-  const parts = new Intl.DateTimeFormat("en-GB", {
-    timeZone: LONDON,
-    year: "numeric",
-    month: "numeric",
-    day: "numeric",
-    hour: "numeric",
-    minute: "numeric",
-    second: "numeric",
-    hourCycle: "h23",
-  }).formatToParts(date);
-  const n = (t: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === t)?.value);
-  const wall = Date.UTC(n("year"), n("month") - 1, n("day"), n("hour"), n("minute"), n("second"));
-  return Math.round((wall - Math.floor(date.getTime() / 1000) * 1000) / 60_000);
+  const offset = formatRfc3339InZone(Math.floor(date.getTime() / 1000) * 1000, LONDON).slice(19);
+  return (
+    (offset.startsWith("-") ? -1 : 1) *
+    (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6)))
+  );
 }
 
 /** The UTC instant at which London's wall clock shows `wall` (ms of a UTC-encoded wall time). */
