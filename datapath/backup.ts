@@ -1,14 +1,14 @@
 /**
  * backup: pg_dump straight into blob storage, then a manifest that marks it complete.
  *
- * Format: pg_dump custom format (-Fc). It streams (no temp copy of the dump), is compressed per
- * table, and is the only streamable format pg_restore can load with parallel jobs: a dump
+ * Format: pg_dump custom format (-Fc). It streams (no temp copy of the dump) and is the only
+ * streamable format pg_restore can load with parallel jobs: a dump
  * written to a pipe has no data offsets in its table of contents, but pg_restore >= 12 finds
  * the blocks by scanning when the file it reads is seekable, which the restore's downloaded
  * temp file is (checked with PostgreSQL 15 binaries: -j 2 restores a piped dump correctly).
- * Compression: cheapest that still shrinks the transfer. lz4 on pg_dump >= 16 (production's
- * image has 17); gzip level 1 before that (lz4/zstd do not exist there). Uncompressed dumps are
- * 3x larger here and uploading them cost more than gzip-1 CPU saved.
+ * Compression (see planCompression): an uncompressed archive piped through `zstd -1` when the
+ * zstd program is available, else pg_dump's own lz4 (pg_dump >= 16) or gzip level 1. The blob
+ * is still `NAME.dump`; the manifest says how it is wrapped.
  *
  * Consistency: a held REPEATABLE READ transaction exports its snapshot, pg_dump runs with
  * --snapshot, and per-table count(*) runs in that same snapshot while the dump streams, so the
@@ -19,13 +19,14 @@
  * manifest is then written as a new blob, last. Production's container is immutable, so
  * nothing can be "marked" afterwards: no manifest means not complete.
  */
+import { RestError } from "@azure/storage-blob";
 import { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
 import { Client } from "pg";
 import {
   connect,
   describeTarget,
-  ident,
   libpqEnv,
   PgTarget,
   resolveTarget,
@@ -33,10 +34,10 @@ import {
   serverLabel,
   TargetSpec,
 } from "./connection";
-import { Manifest, MANIFEST_FORMAT, serializeManifest, TableCount, toolInfo } from "./manifest";
+import { BackupExistsError } from "./errors";
+import { Manifest, MANIFEST_FORMAT, serializeManifest, toolInfo } from "./manifest";
 import { assertBackupName, dumpBlobName, legacyBlobName, manifestBlobName } from "./naming";
 import { formatBytes, formatRate, LogFn, Progress, stderrLog } from "./progress";
-import { Readable } from "node:stream";
 import { RunningTool, startTool, toolAvailable, toolVersion, ToolVersion } from "./pgtools";
 import {
   describeStorageError,
@@ -48,7 +49,7 @@ import {
   uploadCommitLast,
   uploadSmallNew,
 } from "./storage";
-import { RestError } from "@azure/storage-blob";
+import { countRows, listUserTables, serverInfo } from "./tables";
 
 export interface BackupOptions extends TargetSpec {
   name: string;
@@ -77,7 +78,7 @@ export interface BackupResult {
   seconds: number;
 }
 
-export class BackupExistsError extends Error {}
+export { BackupExistsError };
 
 export async function backup(opts: BackupOptions): Promise<BackupResult> {
   const env = opts.env ?? process.env;
@@ -123,7 +124,14 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
 
     const progress = new Progress(`backup ${name}`, "uploaded", log);
     let tablesDumped = 0;
-    const args = ["--format=custom", `--compress=${plan.pgDump}`, "--no-password", "--verbose"];
+    const args = [
+      "--format=custom",
+      `--compress=${plan.pgDump}`,
+      "--no-password",
+      "--verbose",
+      // Fail clearly instead of hanging behind a migration's exclusive lock.
+      "--lock-wait-timeout=120s",
+    ];
     if (snap.snapshot) args.push(`--snapshot=${snap.snapshot}`);
     const dump = startTool("pg_dump", args, {
       env: libpqEnv(target, env),
@@ -148,16 +156,21 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
         stdio: [dump.child.stdout!, "pipe", "pipe"],
       });
       upload = zstd.child.stdout!;
+      // zstd holds the pipe now; our copy would keep pg_dump's "close" from ever firing.
+      dump.child.stdout!.destroy();
     }
     let sent = 0;
-    upload.on("data", (chunk: Buffer) => {
-      sent += chunk.length;
-      opts.onBytes?.(sent);
-    });
+    async function* counted(): AsyncGenerator<Buffer> {
+      for await (const chunk of upload as AsyncIterable<Buffer>) {
+        sent += chunk.length;
+        opts.onBytes?.(sent);
+        yield chunk;
+      }
+    }
     const children = [dump, ...(zstd ? [zstd] : [])];
     let uploaded;
     try {
-      uploaded = await uploadCommitLast(dumpBlob, upload as AsyncIterable<Buffer>, {
+      uploaded = await uploadCommitLast(dumpBlob, counted(), {
         blockSize: storage.blockSize,
         concurrency: storage.concurrency,
         contentType: "application/octet-stream",
@@ -394,37 +407,12 @@ async function connectOrExplain(target: PgTarget): Promise<Client> {
   }
 }
 
-interface ServerInfo {
-  version: string;
-  versionNum: number;
-  major: number;
-  encoding: string;
-  collate: string;
-  ctype: string;
-}
-
-export async function serverInfo(client: Client): Promise<ServerInfo> {
-  const r = await client.query(
-    `SELECT current_setting('server_version') AS version,
-            current_setting('server_version_num')::int AS num,
-            pg_encoding_to_char(d.encoding) AS encoding, d.datcollate AS collate, d.datctype AS ctype
-       FROM pg_database d WHERE d.datname = current_database()`,
-  );
-  const row = r.rows[0];
-  return {
-    version: row.version,
-    versionNum: row.num,
-    major: Math.floor(row.num / 10000),
-    encoding: row.encoding,
-    collate: row.collate,
-    ctype: row.ctype,
-  };
-}
-
 /** Opens the held transaction and exports its snapshot for pg_dump --snapshot. */
 async function openSnapshot(
   client: Client,
 ): Promise<{ snapshot?: string; at: Date; error?: string }> {
+  // A role-level statement or idle timeout must not kill the counts or the held snapshot.
+  await client.query("SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0");
   await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   try {
     const r = await client.query("SELECT pg_export_snapshot() AS s, now() AS at");
@@ -436,36 +424,4 @@ async function openSnapshot(
     const r = await client.query("SELECT now() AS at");
     return { at: r.rows[0].at, error: (e as Error).message };
   }
-}
-
-/** Ordinary and partition tables whose data pg_dump writes (extension members excluded). */
-export async function listUserTables(
-  client: Client,
-): Promise<{ schema: string; table: string; bytes: number }[]> {
-  const r = await client.query(
-    `SELECT n.nspname AS schema, c.relname AS table, pg_table_size(c.oid)::float8 AS bytes
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind = 'r' AND c.relpersistence <> 't'
-        AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-        AND n.nspname !~ '^pg_(toast|temp_)'
-        AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                         WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-      ORDER BY 1, 2`,
-  );
-  return r.rows;
-}
-
-/** Exact per-table row counts (ONLY: inheritance children are counted as themselves). */
-export async function countRows(
-  client: Client,
-  tables: { schema: string; table: string; bytes?: number }[],
-): Promise<TableCount[]> {
-  const out: TableCount[] = [];
-  for (const t of tables) {
-    const r = await client.query(
-      `SELECT count(*)::bigint AS n FROM ONLY ${ident(t.schema)}.${ident(t.table)}`,
-    );
-    out.push({ schema: t.schema, table: t.table, rows: Number(r.rows[0].n), bytes: t.bytes });
-  }
-  return out;
 }

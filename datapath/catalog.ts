@@ -6,6 +6,7 @@
  * *incomplete*; the nightly workflow's plain `<name>.sql.gz` dumps carry no manifest and are
  * *legacy* (checked for gzip integrity and the dump trailer when restored).
  */
+import { BackupCorruptError } from "./errors";
 import { Manifest, parseManifest } from "./manifest";
 import { BlobKind, normaliseBackupName, parseBlobName } from "./naming";
 import {
@@ -122,6 +123,7 @@ async function customEntry(
 export async function resolveBackup(
   storage: Storage,
   sel: { name?: string; latest?: boolean },
+  log: (line: string) => void = () => undefined,
 ): Promise<BackupEntry> {
   const entries = await catalog(storage);
   const usable = (e: BackupEntry) => e.status === "complete" || e.status === "legacy";
@@ -143,9 +145,8 @@ export async function resolveBackup(
       );
     }
     if (!usable(pick)) {
-      throw new Error(
-        `backup "${name}" is ${pick.status} (${pick.problem}) and cannot be restored; run "list" and pick a complete one`,
-      );
+      const message = `backup "${name}" is ${pick.status} (${pick.problem}) and cannot be restored; nothing was changed. Run "list" and pick a complete one`;
+      throw pick.status === "invalid" ? new BackupCorruptError(message) : new Error(message);
     }
     return pick;
   }
@@ -154,6 +155,9 @@ export async function resolveBackup(
     throw new Error(
       `no complete or legacy backup in ${storage.where}; run "list" to see what exists`,
     );
+  }
+  for (const e of entries.slice(0, entries.indexOf(latest))) {
+    log(`restore: skipping newer backup ${e.name}: ${e.status} (${e.problem})`);
   }
   return latest;
 }

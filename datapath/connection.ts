@@ -224,6 +224,9 @@ export async function connect(t: PgTarget, database = t.database): Promise<Clien
     // An idle session dropped by the server must not crash the process via an unhandled event.
     client.on("error", () => undefined);
     await client.connect();
+    // Restore and backup sessions run long statements (count(*), ANALYZE, renames behind
+    // terminated sessions); a role's statement_timeout must not cut them short.
+    await client.query("SET statement_timeout = 0");
     return client;
   };
   if (mode === "prefer" || mode === "allow") {

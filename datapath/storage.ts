@@ -290,11 +290,13 @@ export async function* downloadOrdered(
   opts: { size: number; etag?: string; chunkSize: number; concurrency: number },
 ): AsyncGenerator<Buffer> {
   const { size, chunkSize, concurrency } = opts;
+  const abort = new AbortController();
   const fetchRange = async (offset: number): Promise<Buffer> => {
     const count = Math.min(chunkSize, size - offset);
     const res = await blob.download(offset, count, {
       conditions: opts.etag ? { ifMatch: opts.etag } : undefined,
       maxRetryRequests: 5,
+      abortSignal: abort.signal,
     });
     const body = res.readableStreamBody;
     if (!body) throw new Error(`no body downloading ${blob.name}`);
@@ -317,9 +319,14 @@ export async function* downloadOrdered(
     }
   };
   fill();
-  while (queue.length > 0) {
-    const buf = await queue.shift()!;
-    fill();
-    yield buf;
+  try {
+    while (queue.length > 0) {
+      const buf = await queue.shift()!;
+      fill();
+      yield buf;
+    }
+  } finally {
+    // The consumer stopped early (an error): do not leave range requests running.
+    abort.abort();
   }
 }
