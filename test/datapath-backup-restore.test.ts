@@ -12,9 +12,7 @@ import {
 } from "@azure/storage-blob";
 import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { ChildProcess, execFile, spawn } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
+import { ChildProcess, execFile } from "node:child_process";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import * as zlib from "node:zlib";
@@ -25,7 +23,7 @@ import { parseManifest } from "../datapath/manifest";
 import { BackupCorruptError, restore, RestoreRefusedError } from "../datapath/restore";
 import { StorageOptions } from "../datapath/storage";
 import { Azurite, DEV_ACCOUNT, DEV_KEY, startAzurite } from "./support/azurite";
-import { freePort, PG_BIN, PgServer, startPostgres } from "./support/postgres";
+import { PG_BIN, PgServer, startPostgres } from "./support/postgres";
 
 const execFileAsync = promisify(execFile);
 const quiet = () => undefined;
@@ -129,73 +127,6 @@ INSERT INTO audit.events (payload, amount_pence) SELECT jsonb_build_object('n', 
 CREATE TABLE empty_table (id int PRIMARY KEY, v text);
 CREATE VIEW provider_names AS SELECT id, name FROM providers;
 `;
-
-/** An Azurite we can kill and start again over the same data (the shared helper deletes it). */
-class RestartableAzurite {
-  private child?: ChildProcess;
-  readonly location = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-test-azurite-"));
-  port = 0;
-
-  get connectionString(): string {
-    return (
-      `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};` +
-      `BlobEndpoint=http://127.0.0.1:${this.port}/${DEV_ACCOUNT};`
-    );
-  }
-
-  async start(): Promise<void> {
-    if (!this.port) this.port = await freePort();
-    this.child = spawn(
-      path.join(ROOT, "node_modules", ".bin", "azurite-blob"),
-      [
-        "--blobHost",
-        "127.0.0.1",
-        "--blobPort",
-        String(this.port),
-        "--location",
-        this.location,
-      ].concat(["--skipApiVersionCheck", "--silent", "--loose"]),
-      { stdio: ["ignore", "pipe", "ignore"] },
-    );
-    this.child.stdout!.resume();
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      try {
-        await BlobServiceClient.fromConnectionString(this.connectionString, {
-          retryOptions: { maxTries: 1 },
-        }).getProperties();
-        return;
-      } catch (e) {
-        if (Date.now() > deadline) throw e;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  }
-
-  /**
-   * Stops the service mid-flight. Azurite keeps its metadata in memory and persists it when it
-   * shuts down (a SIGKILL would also lose blobs committed earlier, which a real store would
-   * not), but after "successfully closed" its process lingers, so it is then killed.
-   */
-  async halt(): Promise<void> {
-    const c = this.child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    const exited = new Promise((r) => c.once("exit", r));
-    const closed = new Promise<void>((resolve) => {
-      c.stdout!.on("data", (d: Buffer) => /successfully closed/.test(String(d)) && resolve());
-      setTimeout(resolve, 5000);
-    });
-    c.kill("SIGTERM");
-    await closed;
-    c.kill("SIGKILL");
-    await exited;
-  }
-
-  async stop(): Promise<void> {
-    await this.halt();
-    fs.rmSync(this.location, { recursive: true, force: true });
-  }
-}
 
 describe("datapath backup/restore (real PostgreSQL + Azurite)", function () {
   this.timeout(120_000);
@@ -402,7 +333,7 @@ describe("datapath backup/restore (real PostgreSQL + Azurite)", function () {
     });
 
     it("storage dying mid-upload: nothing committed, --latest keeps the previous backup", async () => {
-      const store = new RestartableAzurite();
+      const store = new Azurite();
       await store.start();
       try {
         const { env, client } = setup(store.connectionString);
