@@ -177,6 +177,12 @@ export function parseIncident(raw: RawConfig, now: Date): Incident {
     );
   }
 
+  if (promote && !scaleDown) {
+    problems.push(
+      `${k("promote")} is true while ${k("scaleDown")} is false: promotion overwrites the live database, ` +
+        `and writes the app makes meanwhile would be lost. Scale down first: \`pulumi config set ${k("scaleDown")} true\`.`,
+    );
+  }
   if (scenario === "corrupted") {
     if (!v.restoreTime?.trim()) {
       problems.push(

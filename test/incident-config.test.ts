@@ -319,6 +319,17 @@ describe("config door: parseIncident", () => {
         says: /is required to revive a dropped server.*RFC 3339 with an offset/,
       },
       {
+        title: "promote while the app is not scaled down",
+        config: raw({
+          ...corrupted,
+          promote: "true",
+          confirm: QA_LIVE,
+          scaleDown: "false",
+        }),
+        key: "pg-recovery:promote",
+        says: /while pg-recovery:scaleDown is false.*pulumi config set pg-recovery:scaleDown true/,
+      },
+      {
         title: "server-gone: serverDeletedAt without restoreTime is not silently ignored",
         config: raw({
           scenario: "server-gone",
