@@ -107,8 +107,9 @@ async function main(): Promise<number> {
       log,
     });
     const t1 = Date.now();
-    await restore({ url: server.url("tool_target"), name: b.name, env, jobs, log });
+    const r = await restore({ url: server.url("tool_target"), name: b.name, env, jobs, log });
     const t2 = Date.now();
+    const phases = Object.entries(r.timings).map(([k, v]) => `${k} ${v.toFixed(1)} s`);
     const tool: Timed = {
       backupS: (t1 - t0) / 1000,
       restoreS: (t2 - t1) / 1000,
@@ -140,6 +141,7 @@ async function main(): Promise<number> {
           `| ${name} | ${t.backupS.toFixed(1)} s | ${t.restoreS.toFixed(1)} s | ${total(t).toFixed(1)} s | ${mbps(total(t))} | ${(t.bytesStored / MB).toFixed(0)} MB |`,
       ),
       "",
+      `this tool's restore phases: ${phases.join(", ")}`,
       `speed-up end to end: ${(total(runbook) / total(tool)).toFixed(2)}x (target >= 2x)`,
       `verify src vs restored: ${verifyS.toFixed(1)} s, ${mbps(verifyS)} MB/s per side (${report.differences.length} differences)`,
     ];
