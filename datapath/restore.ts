@@ -13,6 +13,7 @@
  *  5. swap by renaming both databases in one transaction, keeping the old one as
  *     `<db>_pre_restore_<tag>` for the incident review. <tag> derives from the backup name.
  */
+import { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -68,6 +69,8 @@ export interface RestoreOptions extends TargetSpec {
   /** maintenance_work_mem for the restore sessions (index builds); default 512MB. */
   maintenanceWorkMem?: string;
   log?: LogFn;
+  /** Fault-injection hook for tests: the pg_restore/psql child loading the fresh copy. */
+  onLoadStarted?: (child: ChildProcess) => void;
 }
 
 export interface RestoreResult {
@@ -143,6 +146,8 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     );
   }
   const admin = await connectMaintenance(target);
+  // Signal handling for everything that follows; see Interruption for why.
+  const interruption = new Interruption(log);
   try {
     const lock = await admin.query("SELECT pg_try_advisory_lock(hashtext($1)) AS ok", [
       `pg-recovery restore ${db}`,
@@ -170,7 +175,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     try {
       let t = Date.now();
       const file = path.join(tmp, entry.blob);
-      await fetchVerified(storage, entry, file, env, log);
+      await interruption.race(fetchVerified(storage, entry, file, env, log));
       timings.download = (Date.now() - t) / 1000;
 
       t = Date.now();
@@ -188,17 +193,35 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
           // Session settings for a bulk load; nothing here survives the restore sessions.
           PGOPTIONS: `-c synchronous_commit=off -c maintenance_work_mem=${opts.maintenanceWorkMem ?? env.PG_RESTORE_MAINTENANCE_WORK_MEM ?? "512MB"}`,
         };
-        if (entry.format === "custom") {
-          await restoreCustom(file, names.scratch, jobs, restoreEnv, secrets, log, entry);
-        } else {
-          await restorePlain(file, restoreEnv, secrets, log, entry);
-        }
+        const onLoadStarted = (child: ChildProcess) => {
+          interruption.child = child;
+          opts.onLoadStarted?.(child);
+        };
+        interruption.check();
+        await interruption.race(
+          entry.format === "custom"
+            ? restoreCustom(
+                file,
+                names.scratch,
+                jobs,
+                restoreEnv,
+                secrets,
+                log,
+                entry,
+                onLoadStarted,
+              )
+            : restorePlain(file, restoreEnv, secrets, log, entry, onLoadStarted),
+        );
+        interruption.child = undefined;
         timings.restore = (Date.now() - t) / 1000;
         t = Date.now();
-        counts = await verifyRestored(target, names.scratch, entry, jobs, log);
+        counts = await interruption.race(verifyRestored(target, names.scratch, entry, jobs, log));
         timings.verify = (Date.now() - t) / 1000;
         t = Date.now();
         const kept = live.exists ? await freeName(admin, names.kept) : undefined;
+        interruption.check();
+        // From here a signal no longer aborts: swapIn holds it until the renames are done.
+        interruption.disarm();
         await swapIn(admin, target, {
           live,
           scratch: names.scratch,
@@ -239,6 +262,72 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     }
   } finally {
     await admin.end().catch(() => undefined);
+    // Re-delivers a signal that stopped (or arrived during) the restore, now cleaned up.
+    interruption.release();
+  }
+}
+
+/**
+ * SIGINT/SIGTERM (Ctrl-C, `kill`, a Job deleted or past its deadline) during a restore.
+ * Without handlers Node exits on the spot: the partial `<db>_restore_<tag>` copy (a full-size
+ * database on the live server) stays behind, and a pg_restore that only the Node process was
+ * signalled about keeps loading into it as an orphan. Instead, until the swap starts, a signal
+ * fails the restore like any other error: the loading child is stopped, the partial copy
+ * dropped, the temp file removed, and then the signal is re-delivered so the process still
+ * ends by it. During the swap swapIn() holds signals itself, so the swap completes (never half).
+ */
+class Interruption {
+  signal?: NodeJS.Signals;
+  child?: ChildProcess;
+  private armed = true;
+  private abort?: (e: Error) => void;
+  private readonly handler = (sig: NodeJS.Signals) => {
+    if (this.signal) return;
+    this.signal = sig;
+    if (!this.armed) return;
+    this.log(`restore: ${sig} received; stopping and dropping the partial copy`);
+    if (this.child && this.child.exitCode === null) this.child.kill("SIGTERM");
+    this.abort?.(this.error());
+  };
+
+  constructor(private readonly log: LogFn) {
+    process.on("SIGINT", this.handler);
+    process.on("SIGTERM", this.handler);
+  }
+
+  private error(): Error {
+    return new Error(`restore interrupted by ${this.signal}; the target was not changed`);
+  }
+
+  /** Throws when a signal arrived while no step was being raced. */
+  check(): void {
+    if (this.signal && this.armed) throw this.error();
+  }
+
+  /** Settles with `work`, or rejects as soon as a signal arrives. */
+  async race<T>(work: Promise<T>): Promise<T> {
+    this.check();
+    work.catch(() => undefined); // may settle after we stopped waiting
+    try {
+      return await Promise.race([
+        work,
+        new Promise<never>((_, reject) => {
+          this.abort = reject;
+        }),
+      ]);
+    } finally {
+      this.abort = undefined;
+    }
+  }
+
+  disarm(): void {
+    this.armed = false;
+  }
+
+  release(): void {
+    process.off("SIGINT", this.handler);
+    process.off("SIGTERM", this.handler);
+    if (this.signal) process.kill(process.pid, this.signal);
   }
 }
 
@@ -256,6 +345,7 @@ async function restoreCustom(
   secrets: string[],
   log: LogFn,
   entry: BackupEntry,
+  onLoadStarted?: (child: ChildProcess) => void,
 ): Promise<void> {
   // Reading the table of contents checks the archive is loadable before a long restore.
   const toc = await runTool("pg_restore", ["--list", file], { env, secrets });
@@ -284,6 +374,7 @@ async function restoreCustom(
       },
     },
   );
+  onLoadStarted?.(run.child);
   await run.done;
   progress.setTables(dataItems, dataItems);
   progress.finish();
@@ -295,6 +386,7 @@ async function restorePlain(
   secrets: string[],
   log: LogFn,
   entry: BackupEntry,
+  onLoadStarted?: (child: ChildProcess) => void,
 ): Promise<void> {
   log(`restore: psql (ON_ERROR_STOP=1, single transaction) into ${env.PGDATABASE}`);
   const progress = new Progress(`restore ${entry.name}`, "restored (compressed)", log, entry.size);
@@ -307,6 +399,7 @@ async function restorePlain(
       stdio: ["pipe", "ignore", "pipe"],
     },
   );
+  onLoadStarted?.(run.child);
   const input = fs.createReadStream(file);
   input.on("data", (d) => progress.addBytes(d.length));
   try {

@@ -15,7 +15,9 @@ export type Category =
   | "view"
   | "trigger"
   | "enum"
-  | "function";
+  | "function"
+  | "policy"
+  | "large object";
 
 export const CATEGORIES: readonly Category[] = [
   "extension",
@@ -28,6 +30,8 @@ export const CATEGORIES: readonly Category[] = [
   "trigger",
   "enum",
   "function",
+  "policy",
+  "large object",
 ];
 
 export interface SchemaObject {
@@ -88,6 +92,7 @@ const Q_RELATIONS = `
 SELECT c.oid::int8::text AS oid, n.nspname || '.' || c.relname AS key,
        pg_catalog.format('%I.%I', n.nspname, c.relname) AS qname,
        c.relkind::text AS relkind, c.relpersistence::text AS persistence, c.relispopulated AS populated,
+       c.relrowsecurity AS rls, c.relforcerowsecurity AS rls_forced,
        CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partkey,
        pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound,
        (SELECT string_agg(pn.nspname || '.' || pc.relname, ',' ORDER BY i.inhseqno)
@@ -176,6 +181,31 @@ SELECT e.extname AS key, e.extversion || ' in schema ' || n.nspname AS def
   FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
  ORDER BY 1`;
 
+// Row-level security policies: a restore that lost one would silently widen access.
+const Q_POLICIES = `
+SELECT n.nspname || '.' || c.relname AS tbl, p.polname AS name,
+       pg_catalog.concat_ws(' ', CASE WHEN p.polpermissive THEN 'permissive' ELSE 'restrictive' END,
+         'for ' || p.polcmd::text,
+         'to ' || (SELECT string_agg(CASE WHEN r = 0 THEN 'public' ELSE pg_catalog.pg_get_userbyid(r) END, ',' ORDER BY 1)
+                     FROM pg_catalog.unnest(p.polroles) AS r),
+         'using (' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) || ')',
+         'with check (' || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) || ')') AS def
+  FROM pg_catalog.pg_policy p
+  JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE ${NSP("n")} ORDER BY 1, 2`;
+
+// Large objects live outside every table (pg_dump carries them as BLOBs; restore keeps their
+// OIDs). Compared as one object per database: count, OIDs and content digest.
+const Q_LARGE_OBJECTS = `
+SELECT count(*)::text AS n, pg_catalog.md5(coalesce(string_agg(oid::text, ',' ORDER BY oid), '')) AS oids
+  FROM pg_catalog.pg_largeobject_metadata`;
+// lo_get needs read access to each object (owner or superuser, unless lo_compat_privileges);
+// whole objects are read into memory, so this suits the usual few small attachments.
+const Q_LARGE_OBJECT_CONTENT = `
+SELECT pg_catalog.md5(coalesce(string_agg(pg_catalog.md5(pg_catalog.lo_get(oid)), '' ORDER BY oid), '')) AS h
+  FROM pg_catalog.pg_largeobject_metadata`;
+
 const RELKIND: Record<string, string> = {
   r: "table",
   p: "partitioned table",
@@ -203,6 +233,8 @@ export async function readCatalog(
   const enums = await q(Q_ENUMS);
   const funcs = await q(Q_FUNCTIONS);
   const exts = await q(Q_EXTENSIONS, []);
+  const pols = await q(Q_POLICIES);
+  const los = await largeObjects(client);
 
   const objects: SchemaObject[] = [];
   const tables = new Map<string, TableInfo>();
@@ -214,6 +246,7 @@ export async function readCatalog(
     const isView = kind === "v" || kind === "m";
     const parts = [RELKIND[kind] ?? kind];
     if (r.persistence === "u") parts.push("unlogged");
+    if (r.rls) parts.push(r.rls_forced ? "row level security forced" : "row level security");
     if (r.partkey) parts.push(`partition by ${s(r.partkey)}`);
     if (r.parents) parts.push(`inherits ${s(r.parents)}`);
     if (r.bound) parts.push(s(r.bound));
@@ -278,7 +311,36 @@ export async function readCatalog(
   for (const r of enums) objects.push({ category: "enum", key: s(r.key), def: s(r.def) });
   for (const r of funcs) objects.push({ category: "function", key: s(r.key), def: s(r.def) });
   for (const r of exts) objects.push({ category: "extension", key: s(r.key), def: s(r.def) });
+  for (const r of pols) {
+    objects.push({
+      category: "policy",
+      key: `${s(r.tbl)}.${s(r.name)}`,
+      table: s(r.tbl),
+      def: s(r.def),
+    });
+  }
+  if (los) objects.push({ category: "large object", key: "pg_largeobject", def: los });
   return { objects, tables, sequences };
+}
+
+/**
+ * One definition text for all large objects, or null when there are none. Reading content can
+ * be refused (non-owner without superuser): then only count and OIDs are compared, and the
+ * text says so. A savepoint keeps the refusal from aborting the snapshot transaction.
+ */
+async function largeObjects(client: Client): Promise<string | null> {
+  const meta = (await client.query<{ n: string; oids: string }>(Q_LARGE_OBJECTS)).rows[0];
+  if (meta.n === "0") return null;
+  let content: string;
+  await client.query("SAVEPOINT pg_recovery_lo");
+  try {
+    content = `content md5 ${(await client.query<{ h: string }>(Q_LARGE_OBJECT_CONTENT)).rows[0].h}`;
+    await client.query("RELEASE SAVEPOINT pg_recovery_lo");
+  } catch (e) {
+    await client.query("ROLLBACK TO SAVEPOINT pg_recovery_lo");
+    content = `content not compared (${(e as Error).message})`;
+  }
+  return `${meta.n} large objects, oids md5 ${meta.oids}, ${content}`;
 }
 
 /** Requested schemas that do not exist: a typo must not yield a vacuous IDENTICAL. */
