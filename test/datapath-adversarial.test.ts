@@ -575,28 +575,42 @@ describe("datapath adversarial: unseen schemas and mid-flight faults", function 
   describe("faults mid-backup", () => {
     it("source connection dropped (pg_terminate_backend of pg_dump) mid-dump: nothing complete, name reusable", async () => {
       const env = envFor();
-      let terminated: Promise<unknown> | undefined;
-      await assert.rejects(
-        backup({
-          name: "bulk_dropped",
-          url: pg.url("bulk"),
-          env,
-          log: quiet,
-          jobs: 1,
-          storage: { blockSize: 256 * 1024 },
-          onBytes: (n) => {
-            if (n > 1024 * 1024 && !terminated) {
-              terminated = pg.query(
-                "postgres",
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pg_dump'",
-              );
-            }
-          },
-        }),
-        /nothing was marked complete.*pg_dump exited with code 1/s,
+      // Deterministic "mid-dump": pg_dump is frozen (SIGSTOP) as it announces the first table's
+      // data, with the big table still to come; its backend is ended; then it runs on into the
+      // dropped connection. (Waiting for uploaded bytes raced a fast dump to the finish, and a
+      // held table lock parks the tool's own catalog queries before pg_dump even starts.)
+      let terminated: { rows: { pg_terminate_backend: boolean }[] } | undefined;
+      let frozen: Promise<void> | undefined;
+      const dumping = backup({
+        name: "bulk_dropped",
+        url: pg.url("bulk"),
+        env,
+        log: quiet,
+        jobs: 1,
+        onDumpStarted: (child) => {
+          child.stderr?.on("data", (d: Buffer) => {
+            if (frozen || !/dumping contents of table "public\.a_small"/.test(String(d))) return;
+            child.kill("SIGSTOP");
+            frozen = (async () => {
+              try {
+                terminated = (await pg.query(
+                  "postgres",
+                  "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pg_dump'",
+                )) as unknown as typeof terminated;
+              } finally {
+                child.kill("SIGCONT");
+              }
+            })();
+          });
+        },
+      });
+      await assert.rejects(dumping, /nothing was marked complete.*pg_dump exited with code 1/s);
+      await frozen;
+      assert.deepEqual(
+        terminated?.rows,
+        [{ pg_terminate_backend: true }],
+        "pg_dump's backend was ended",
       );
-      const t = (await terminated) as { rows: { pg_terminate_backend: boolean }[] };
-      assert.deepEqual(t.rows, [{ pg_terminate_backend: true }], "pg_dump's backend was ended");
       assert.deepEqual(
         (await listBackups({ env })).filter((e) => e.status === "complete"),
         [],
