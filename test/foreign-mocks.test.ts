@@ -12,11 +12,16 @@ const ROOT = path.resolve(__dirname, "..");
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Declared = { type: string; name: string; inputs: any };
 
-function runUnderPlainMocks(stack: string, sets: string[]) {
+function runUnderPlainMocks(stack: string, sets: string[], preview = false) {
   const out = execFileSync(
     path.join(ROOT, "node_modules", ".bin", "ts-node"),
     ["--transpile-only", path.join(__dirname, "support", "foreign-mocks-run.ts"), stack, ...sets],
-    { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+    {
+      cwd: ROOT,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, PREVIEW: String(preview) },
+    },
   );
   return JSON.parse(out) as { errors: string[]; declared: Declared[] };
 }
@@ -38,6 +43,27 @@ describe("the program under plain, foreign mocks", function () {
     assert.deepEqual(patches.map((p) => p.inputs.metadata.name).sort(), [
       "publish-production",
       "publish-production-worker",
+    ]);
+  });
+
+  it("declares the promotion under preview mocks too (unknown outputs don't break it)", () => {
+    const run = runUnderPlainMocks(
+      "production",
+      [
+        "scenario=corrupted",
+        "incidentDate=2026-11-20",
+        "restoreTime=2026-11-20T05:59:00Z",
+        "promote=true",
+        "confirm=s189p01-ptt-pd-pg",
+      ],
+      true,
+    );
+    assert.deepEqual(run.errors, []);
+    const jobs = run.declared.filter((r) => r.type === "kubernetes:batch/v1:Job");
+    assert.deepEqual(jobs.map((j) => j.name).sort(), [
+      "adhoc-backup-job",
+      "promotion-job",
+      "validation-job",
     ]);
   });
 

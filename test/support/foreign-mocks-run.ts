@@ -20,7 +20,7 @@ pulumi.runtime.setMocks(
   },
   "pg-recovery",
   stack,
-  false,
+  process.env.PREVIEW === "true",
 );
 pulumi.runtime.setAllConfig(
   loadStackConfig(stack, Object.fromEntries(sets.map((s) => s.split(/=(.*)/s).slice(0, 2)))),
