@@ -20,6 +20,7 @@ import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
 import * as zlib from "node:zlib";
 import { Client } from "pg";
+import { indexArchiveOffsets } from "./archive-index";
 import { BackupEntry, resolveBackup } from "./catalog";
 import {
   confirmationFor,
@@ -347,6 +348,19 @@ async function restoreCustom(
   entry: BackupEntry,
   onLoadStarted?: (child: ChildProcess) => void,
 ): Promise<void> {
+  if (jobs > 1) {
+    // A streamed dump carries no data offsets; without them parallel pg_restore cannot schedule
+    // big tables first and each worker re-reads the archive to find its table.
+    const t = Date.now();
+    const indexed = indexArchiveOffsets(file);
+    log(
+      "skipped" in indexed
+        ? `restore: archive left unindexed (${indexed.skipped}); pg_restore will scan it`
+        : indexed.alreadySet
+          ? "restore: archive already carries data offsets"
+          : `restore: indexed ${indexed.indexed} data blocks of the archive in ${((Date.now() - t) / 1000).toFixed(1)}s`,
+    );
+  }
   // Reading the table of contents checks the archive is loadable before a long restore.
   const toc = await runTool("pg_restore", ["--list", file], { env, secrets });
   const dataItems = toc.split("\n").filter((l) => /^\d+; \d+ \d+ TABLE DATA /.test(l)).length;
