@@ -41,6 +41,9 @@ const EVENT_BYTES = 330;
 interface Timed {
   backupS: number;
   restoreS: number;
+  /** Busy CPU-seconds of the whole machine (server, clients, Azurite) during each phase. */
+  backupCpu: number;
+  restoreCpu: number;
   bytesStored: number;
   /** The tool's restore phases (download, restore, verify, swap), seconds. */
   phases?: Record<string, number>;
@@ -162,6 +165,8 @@ async function main(): Promise<number> {
     const dumpFloorS = (Date.now() - d0) / 1000;
 
     const total = (t: Timed) => t.backupS + t.restoreS;
+    const cpuOf = (t: Timed) => t.backupCpu + t.restoreCpu;
+    const cores = os.cpus().length;
     const med = (p: PathName, f: (t: Timed) => number) => median(results[p].map(f));
     const mbps = (s: number) => (dbBytes / MB / s).toFixed(1);
     const toolTotal = med("tool", total);
@@ -174,16 +179,18 @@ async function main(): Promise<number> {
     const out = [
       `database: ${(dbBytes / MB).toFixed(0)} MB (pgbench scale ${scale} + ${events} event rows), ${os.cpus().length} cores, PostgreSQL ${path.basename(path.dirname(path.dirname(bin("x"))))}, jobs ${jobs}, ${runs} run(s), medians`,
       "",
-      "| path | backup (dump+upload) | restore (download+load) | end to end | MB/s end to end | stored |",
-      "|---|---|---|---|---|---|",
+      "| path | backup (dump+upload) | restore (download+load) | end to end | MB/s end to end | CPU busy (all cores) | cores used | stored |",
+      "|---|---|---|---|---|---|---|---|",
       ...(Object.keys(LABELS) as PathName[]).map((p) => {
         const t = med(p, total);
-        return `| ${LABELS[p]} | ${med(p, (x) => x.backupS).toFixed(1)} s | ${med(p, (x) => x.restoreS).toFixed(1)} s | ${t.toFixed(1)} s | ${mbps(t)} | ${(med(p, (x) => x.bytesStored) / MB).toFixed(0)} MB |`;
+        const cpu = med(p, cpuOf);
+        return `| ${LABELS[p]} | ${med(p, (x) => x.backupS).toFixed(1)} s | ${med(p, (x) => x.restoreS).toFixed(1)} s | ${t.toFixed(1)} s | ${mbps(t)} | ${cpu.toFixed(1)} CPU-s | ${(cpu / t).toFixed(2)} of ${cores} | ${(med(p, (x) => x.bytesStored) / MB).toFixed(0)} MB |`;
       }),
       "",
       `this tool's restore phases: ${phaseNames.map((k) => `${k} ${med("tool", (t) => t.phases?.[k] ?? 0).toFixed(1)} s`).join(", ")}`,
       `speed-up end to end: ${(med("workflows", total) / toolTotal).toFixed(2)}x vs the workflows, ${(med("streamed", total) / toolTotal).toFixed(2)}x vs streamed (target >= 2x); per run ${perRun.join(", ")}`,
-      `server-side work alone: dump ${dumpFloorS.toFixed(1)} s (pg_dump -Fc -Z0 to /dev/null) + load ${loadFloorS.toFixed(1)} s (the tool's pg_restore phase) = ${(dumpFloorS + loadFloorS).toFixed(1)} s; 2x the workflows needs <= ${(med("workflows", total) / 2).toFixed(1)} s end to end`,
+      `server-side work alone: dump ${dumpFloorS.toFixed(1)} s (pg_dump -Fc -Z0 to /dev/null) + load ${loadFloorS.toFixed(1)} s (the tool's pg_restore phase) = ${(dumpFloorS + loadFloorS).toFixed(1)} s`,
+      `CPU bound: the tool's ${med("tool", cpuOf).toFixed(1)} CPU-s cannot finish in under ${(med("tool", cpuOf) / cores).toFixed(1)} s on ${cores} cores; 2x the workflows needs <= ${(med("workflows", total) / 2).toFixed(1)} s end to end`,
       `verify src vs restored: ${verifyS.toFixed(1)} s, ${mbps(verifyS)} MB/s per side (${report.differences.length} differences)`,
     ];
     process.stdout.write(`${out.join("\n")}\n`);
@@ -221,7 +228,7 @@ async function runbookAsWorkflows(b: Bench, i: number): Promise<Timed> {
   const dumped = path.join(b.work, `dump-${i}.sql.gz`);
   const fetched = path.join(b.work, `fetched-${i}.sql.gz`);
 
-  const t0 = Date.now();
+  const t0 = mark();
   await run(
     bin("pg_dump"),
     [
@@ -240,10 +247,10 @@ async function runbookAsWorkflows(b: Bench, i: number): Promise<Timed> {
   );
   // azcopy uploads and downloads in parallel 8 MB blocks; so do these.
   await blob.uploadFile(dumped, { blockSize: 8 * MB, concurrency: 4 });
-  const t1 = Date.now();
+  const t1 = mark();
   await settle(b);
 
-  const t2 = Date.now();
+  const t2 = mark();
   fs.writeFileSync(
     fetched,
     await blob.downloadToBuffer(0, undefined, { blockSize: 8 * MB, concurrency: 4 }),
@@ -255,11 +262,11 @@ async function runbookAsWorkflows(b: Bench, i: number): Promise<Timed> {
     stdio: [gzip.stdout, "ignore", "inherit"],
   });
   await Promise.all([exited(gzip, "gzip"), exited(psql, "psql")]);
-  const t3 = Date.now();
+  const t3 = mark();
   const size = fs.statSync(dumped).size;
   fs.rmSync(dumped);
   fs.rmSync(fetched);
-  return { backupS: (t1 - t0) / 1000, restoreS: (t3 - t2) / 1000, bytesStored: size };
+  return { ...phases(t0, t1, t2, t3), bytesStored: size };
 }
 
 async function runbookStreamed(b: Bench, i: number): Promise<Timed> {
@@ -267,7 +274,7 @@ async function runbookStreamed(b: Bench, i: number): Promise<Timed> {
   const blob = container.getBlockBlobClient(`${BACKUP_NAME}.sql.gz`);
   const env = pgEnv(b.server, b.password);
 
-  const t0 = Date.now();
+  const t0 = mark();
   const dump = spawn(
     bin("pg_dump"),
     ["-E", "utf8", "--clean", "--if-exists", "--no-owner", "--compress=1", "-d", "src"],
@@ -276,10 +283,10 @@ async function runbookStreamed(b: Bench, i: number): Promise<Timed> {
   const dumped = exited(dump, "pg_dump");
   await blob.uploadStream(dump.stdout, 8 * MB, 4);
   await dumped;
-  const t1 = Date.now();
+  const t1 = mark();
   await settle(b);
 
-  const t2 = Date.now();
+  const t2 = mark();
   await query(b.server.url(), "CREATE DATABASE runbook_target");
   const psql = spawn(bin("psql"), ["-q", "-v", "ON_ERROR_STOP=1", "-d", "runbook_target"], {
     env,
@@ -294,11 +301,10 @@ async function runbookStreamed(b: Bench, i: number): Promise<Timed> {
     psql.stdin,
   );
   await loaded;
-  const t3 = Date.now();
+  const t3 = mark();
   const props = await blob.getProperties();
   return {
-    backupS: (t1 - t0) / 1000,
-    restoreS: (t3 - t2) / 1000,
+    ...phases(t0, t1, t2, t3),
     bytesStored: props.contentLength ?? 0,
   };
 }
@@ -311,7 +317,7 @@ async function toolPath(b: Bench, i: number): Promise<Timed> {
     AZURE_STORAGE_CONNECTION_STRING: b.azurite.connectionString,
     BACKUP_CONTAINER: container,
   };
-  const t0 = Date.now();
+  const t0 = mark();
   const made = await backup({
     url: b.server.url("src"),
     name: BACKUP_NAME,
@@ -319,9 +325,9 @@ async function toolPath(b: Bench, i: number): Promise<Timed> {
     jobs: b.jobs,
     log: b.log,
   });
-  const t1 = Date.now();
+  const t1 = mark();
   await settle(b);
-  const t2 = Date.now();
+  const t2 = mark();
   const r = await restore({
     url: b.server.url("tool_target"),
     name: made.name,
@@ -329,12 +335,39 @@ async function toolPath(b: Bench, i: number): Promise<Timed> {
     jobs: b.jobs,
     log: b.log,
   });
-  const t3 = Date.now();
+  const t3 = mark();
   return {
-    backupS: (t1 - t0) / 1000,
-    restoreS: (t3 - t2) / 1000,
+    ...phases(t0, t1, t2, t3),
     bytesStored: made.manifest.dump.size,
     phases: r.timings,
+  };
+}
+
+interface Mark {
+  wall: number;
+  busy: number;
+}
+
+/** Wall clock and the machine's busy CPU time (all cores, /proc/stat), in seconds. */
+function mark(): Mark {
+  const f = fs
+    .readFileSync("/proc/stat", "utf8")
+    .split("\n")[0]
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  // user nice system idle iowait irq softirq steal: everything but idle and iowait is busy.
+  const busy = f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0);
+  return { wall: Date.now() / 1000, busy: busy / 100 };
+}
+
+function phases(t0: Mark, t1: Mark, t2: Mark, t3: Mark) {
+  return {
+    backupS: t1.wall - t0.wall,
+    restoreS: t3.wall - t2.wall,
+    backupCpu: t1.busy - t0.busy,
+    restoreCpu: t3.busy - t2.busy,
   };
 }
 
