@@ -352,7 +352,7 @@ async function restoreCustom(
     // A streamed dump carries no data offsets; without them parallel pg_restore cannot schedule
     // big tables first and each worker re-reads the archive to find its table.
     const t = Date.now();
-    const indexed = indexArchiveOffsets(file);
+    const indexed = await indexArchiveOffsets(file);
     log(
       "skipped" in indexed
         ? `restore: archive left unindexed (${indexed.skipped}); pg_restore will scan it`

@@ -83,7 +83,10 @@ describe("datapath archive offsets (streamed pg_dump -Fc, indexed for parallel r
       );
       assert.ok(data.some((e) => e.desc === "BLOBS"));
 
-      assert.deepEqual(indexArchiveOffsets(piped), { indexed: data.length, alreadySet: false });
+      assert.deepEqual(await indexArchiveOffsets(piped), {
+        indexed: data.length,
+        alreadySet: false,
+      });
 
       const oracle = readArchiveToc(seekable);
       const after = readArchiveToc(piped);
@@ -98,7 +101,7 @@ describe("datapath archive offsets (streamed pg_dump -Fc, indexed for parallel r
   it("parallel pg_restore loads the indexed archive completely", async () => {
     const piped = path.join(dir, "restore.dump");
     await dump(piped, "pipe");
-    assert.equal("indexed" in indexArchiveOffsets(piped), true);
+    assert.equal("indexed" in (await indexArchiveOffsets(piped)), true);
     await pg.createDatabase("copy");
     const child = spawn(
       path.join(PG_BIN, "pg_restore"),
@@ -122,7 +125,7 @@ describe("datapath archive offsets (streamed pg_dump -Fc, indexed for parallel r
     const seekable = path.join(dir, "already.dump");
     await dump(seekable, "file");
     const bytes = fs.readFileSync(seekable);
-    assert.deepEqual(indexArchiveOffsets(seekable), { indexed: 0, alreadySet: true });
+    assert.deepEqual(await indexArchiveOffsets(seekable), { indexed: 0, alreadySet: true });
     assert.ok(fs.readFileSync(seekable).equals(bytes));
   });
 
@@ -132,15 +135,15 @@ describe("datapath archive offsets (streamed pg_dump -Fc, indexed for parallel r
     const whole = fs.readFileSync(piped);
     const cut = whole.subarray(0, Math.floor(whole.length * 0.6));
     fs.writeFileSync(piped, cut);
-    const r = indexArchiveOffsets(piped);
+    const r = await indexArchiveOffsets(piped);
     assert.ok("skipped" in r && /ends/.test(r.skipped), JSON.stringify(r));
     assert.ok(fs.readFileSync(piped).equals(cut));
   });
 
-  it("refuses what is not a custom archive (plain SQL, unknown versions)", () => {
+  it("refuses what is not a custom archive (plain SQL, unknown versions)", async () => {
     const plain = path.join(dir, "plain.sql");
     fs.writeFileSync(plain, "--\n-- PostgreSQL database dump\n--\nSELECT 1;\n");
-    const r1 = indexArchiveOffsets(plain);
+    const r1 = await indexArchiveOffsets(plain);
     assert.ok("skipped" in r1 && /not a pg_dump custom archive/.test(r1.skipped));
 
     const future = path.join(dir, "future.dump");
@@ -148,7 +151,7 @@ describe("datapath archive offsets (streamed pg_dump -Fc, indexed for parallel r
       future,
       Buffer.from([..."PGDMP"].map((c) => c.charCodeAt(0)).concat([1, 99, 0, 4, 8, 1])),
     );
-    const r2 = indexArchiveOffsets(future);
+    const r2 = await indexArchiveOffsets(future);
     assert.ok("skipped" in r2 && /version 1\.99\.0 not known/.test(r2.skipped), JSON.stringify(r2));
   });
 });
