@@ -357,7 +357,7 @@ async function restoreCustom(
       "skipped" in indexed
         ? `restore: archive left unindexed (${indexed.skipped}); pg_restore will scan it`
         : indexed.alreadySet
-          ? "restore: archive already carries data offsets"
+          ? "restore: archive needs no indexing (offsets present, or no data)"
           : `restore: indexed ${indexed.indexed} data blocks of the archive in ${((Date.now() - t) / 1000).toFixed(1)}s`,
     );
   }

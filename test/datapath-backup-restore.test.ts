@@ -201,13 +201,19 @@ describe("datapath backup/restore (real PostgreSQL + Azurite)", function () {
     assert.match(manifest.server.version, /^15/);
     assert.ok(manifest.tool.version);
 
+    const restoreLog: string[] = [];
     const res = await restore({
       name: "ptt_test_adhoc_2024-07-24",
       url: pg.url("app_copy"),
       env,
-      log: quiet,
+      log: (l) => restoreLog.push(l),
     });
     assert.equal(res.keptDatabase, undefined);
+    // The streamed archive had its data offsets filled in before the parallel load.
+    assert.ok(
+      restoreLog.some((l) => /indexed \d+ data blocks of the archive/.test(l)),
+      restoreLog.join("\n"),
+    );
     assert.deepEqual(await fingerprint(pg, "app_copy"), source);
     // The runbook's validation step, mechanically: schema, rows, content hashes, sequences.
     const report = await verifyDatabases({ source: pg.url("app"), target: pg.url("app_copy") });
