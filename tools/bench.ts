@@ -139,7 +139,9 @@ async function main(): Promise<number> {
       for (const p of order) {
         log(`-- run ${i + 1}/${runs}: ${LABELS[p]}`);
         const t = await paths[p](b, i);
-        log(`   backup ${t.backupS.toFixed(1)} s, restore ${t.restoreS.toFixed(1)} s`);
+        log(
+          `   backup ${t.backupS.toFixed(1)} s (${t.backupCpu.toFixed(1)} CPU-s), restore ${t.restoreS.toFixed(1)} s (${t.restoreCpu.toFixed(1)} CPU-s)`,
+        );
         results[p].push(t);
       }
     }
