@@ -407,9 +407,11 @@ describe("datapath adversarial: unseen schemas and mid-flight faults", function 
   describe("faults mid-restore: the target stays exactly as it was, no scratch left", () => {
     let env: NodeJS.ProcessEnv;
     let live: Record<string, string>;
-    const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-adv-tmp-"));
+    // Made in before(), not at load time: a skipped or filtered suite must not leave it behind.
+    let tempDir: string;
 
     before(async () => {
+      tempDir = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-adv-tmp-"));
       env = envFor();
       await backup({ name: "bulk_adhoc", url: pg.url("bulk"), env, log: quiet });
       await pg.createDatabase("live");
@@ -420,7 +422,9 @@ describe("datapath adversarial: unseen schemas and mid-flight faults", function 
       live = await fingerprint(pg, "live");
     });
 
-    after(() => fs.rmSync(tempDir, { recursive: true, force: true }));
+    after(() => {
+      if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
+    });
 
     async function assertUntouched(what: string) {
       assert.deepEqual(await fingerprint(pg, "live"), live, `${what}: live changed`);
