@@ -25,6 +25,10 @@ export const DATA_TOOL_ENV = {
   tmpDir: "TMPDIR",
 } as const;
 
+/** How promotion writes the restored data into live (see `pg-recovery-data promote --help`). */
+export const PROMOTION_MODES = ["whole", "tables", "merge"] as const;
+export type PromotionMode = (typeof PROMOTION_MODES)[number];
+
 /** The container used when neither `--container` nor `$BACKUP_CONTAINER` names one. */
 export const DEFAULT_CONTAINER = "database-backup";
 
@@ -98,6 +102,22 @@ export const COMMANDS = {
     restoreTarget: text("restore-target"),
     schema: list("schema"),
     jobs: count("jobs", 8),
+    json: bool("json"),
+  },
+  promote: {
+    fromEnv: text("from-env"),
+    fromHost: text("from-host"),
+    fromName: text("from-name"),
+    toEnv: text("to-env"),
+    toHost: text("to-host"),
+    toName: text("to-name"),
+    restoreTarget: text("restore-target"),
+    mode: text("mode"),
+    tables: list("tables"),
+    plan: bool("plan"),
+    confirm: text("confirm"),
+    incident: text("incident"),
+    jobs: count("jobs", 64),
     json: bool("json"),
   },
 } as const satisfies Record<string, Record<string, FlagSpec>>;
