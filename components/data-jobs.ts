@@ -8,6 +8,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { buildArgv, DATA_TOOL_ENV, Invocation } from "../contract/data-tool";
 import { dataToolJob, SecretKey } from "./data-tool-job";
 
 /** What every data job needs: where it runs and which secrets it reads. */
@@ -25,7 +26,13 @@ export interface DataJobCommon {
   labels?: Record<string, string>;
 }
 
-const DB_ENV = "DATABASE_URL";
+const DB_ENV = DATA_TOOL_ENV.databaseUrl;
+
+/** One container of a data job: the data tool with the contract's flags. */
+const step = (name: string, invocation: Invocation<pulumi.Input<string>>) => ({
+  name,
+  args: buildArgv(invocation),
+});
 
 function common(args: DataJobCommon) {
   return {
@@ -35,9 +42,9 @@ function common(args: DataJobCommon) {
     labels: args.labels,
     secretEnv: {
       [DB_ENV]: args.databaseUrl,
-      AZURE_STORAGE_CONNECTION_STRING: args.storageConnectionString,
+      [DATA_TOOL_ENV.storageConnectionString]: args.storageConnectionString,
     },
-    env: { BACKUP_CONTAINER: args.container, TMPDIR: "/work" },
+    env: { [DATA_TOOL_ENV.container]: args.container, [DATA_TOOL_ENV.tmpDir]: "/work" },
   };
 }
 
@@ -59,7 +66,10 @@ export class AdhocBackup extends pulumi.ComponentResource {
       {
         ...common(args),
         steps: [
-          { name: "backup", args: ["backup", "--name", args.backupName, "--db-env", DB_ENV] },
+          step("backup", {
+            command: "backup",
+            options: { name: args.backupName, dbEnv: DB_ENV },
+          }),
         ],
       },
       { parent: this },
@@ -91,20 +101,15 @@ export class RestoreValidation extends pulumi.ComponentResource {
         // product, so `pulumi up` doesn't wait on or fail with it.
         skipAwait: true,
         steps: [
-          {
-            name: "verify",
-            args: [
-              "verify",
-              "--source-env",
-              DB_ENV,
-              "--target-env",
-              DB_ENV,
-              "--target-host",
-              args.restoredHost,
-              "--restore-target",
-              args.restoreTimeUtc,
-            ],
-          },
+          step("verify", {
+            command: "verify",
+            options: {
+              sourceEnv: DB_ENV,
+              targetEnv: DB_ENV,
+              targetHost: args.restoredHost,
+              restoreTarget: args.restoreTimeUtc,
+            },
+          }),
         ],
       },
       { parent: this },
@@ -134,30 +139,14 @@ export class Promotion extends pulumi.ComponentResource {
       {
         ...common(args),
         steps: [
-          {
-            name: "backup-restored",
-            args: [
-              "backup",
-              "--name",
-              args.backupName,
-              "--db-env",
-              DB_ENV,
-              "--db-host",
-              args.restoredHost,
-            ],
-          },
-          {
-            name: "restore-into-live",
-            args: [
-              "restore",
-              "--name",
-              args.backupName,
-              "--db-env",
-              DB_ENV,
-              "--confirm",
-              args.confirmTarget,
-            ],
-          },
+          step("backup-restored", {
+            command: "backup",
+            options: { name: args.backupName, dbEnv: DB_ENV, dbHost: args.restoredHost },
+          }),
+          step("restore-into-live", {
+            command: "restore",
+            options: { name: args.backupName, dbEnv: DB_ENV, confirm: args.confirmTarget },
+          }),
         ],
       },
       { parent: this },
@@ -193,12 +182,18 @@ export class RestoreFromStorage extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const which = args.backupName ? ["--name", args.backupName] : ["--latest"];
     dataToolJob(
       `${name}-job`,
       {
         ...common({ ...args, databaseUrl: { name: target.metadata.name, key: DB_ENV } }),
-        steps: [{ name: "restore", args: ["restore", ...which, "--db-env", DB_ENV] }],
+        steps: [
+          step("restore", {
+            command: "restore",
+            options: args.backupName
+              ? { name: args.backupName, dbEnv: DB_ENV }
+              : { latest: true, dbEnv: DB_ENV },
+          }),
+        ],
       },
       { parent: this },
     );

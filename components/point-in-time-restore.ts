@@ -10,7 +10,7 @@
  */
 import * as dbforpostgresql from "@pulumi/azure-native/dbforpostgresql";
 import * as pulumi from "@pulumi/pulumi";
-import { formatLondon, formatUtc } from "../stacks/restore-time";
+import { formatLondon, formatUtc } from "../contract/time";
 
 export const RESTORE_TIME_TAG = "pg-recovery-restore-time";
 

@@ -9,7 +9,7 @@
 import * as dbforpostgresql from "@pulumi/azure-native/dbforpostgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { formatUtc } from "../stacks/restore-time";
+import { formatUtc } from "../contract/time";
 import { PrivateNetwork } from "./point-in-time-restore";
 
 export interface ServerSpec {
@@ -23,18 +23,24 @@ export interface ServerSpec {
   database: string;
 }
 
-export interface ServerRebuildArgs {
+interface ServerRebuildCommon {
   resourceGroupName: string;
   location: string;
   serverName: string;
   network: PrivateNetwork;
-  /** Revive the dropped server at this point in time... */
-  revive?: { droppedServerId: pulumi.Input<string>; restoreTime: Date };
-  /** ...or create an empty server from this spec. Exactly one of the two. */
-  create?: ServerSpec;
+  /** Default 6h: a revive or a create can take hours. */
   createTimeout?: string;
   tags?: Record<string, string>;
 }
+
+/** Revive the dropped server at a point in time, or create an empty one from a spec: one of the two. */
+export type ServerRebuildArgs = ServerRebuildCommon &
+  (
+    | { revive: { droppedServerId: pulumi.Input<string>; restoreTime: Date }; create?: never }
+    | { create: ServerSpec; revive?: never }
+  );
+
+export const SERVER_REBUILD_DEFAULTS = { createTimeout: "6h" } as const;
 
 export class ServerRebuild extends pulumi.ComponentResource {
   readonly server: dbforpostgresql.Server;
@@ -46,6 +52,7 @@ export class ServerRebuild extends pulumi.ComponentResource {
 
   constructor(name: string, args: ServerRebuildArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pg-recovery:index:ServerRebuild", name, {}, opts);
+    // The type says it; untyped callers are told at run time.
     if (!!args.revive === !!args.create) {
       throw new Error(`ServerRebuild ${name}: set exactly one of revive or create`);
     }
@@ -58,7 +65,10 @@ export class ServerRebuild extends pulumi.ComponentResource {
       parent: this,
       // It is the production server from now on: never deleted by the overlay.
       retainOnDelete: true,
-      customTimeouts: { create: args.createTimeout ?? "6h", update: "2h" },
+      customTimeouts: {
+        create: args.createTimeout ?? SERVER_REBUILD_DEFAULTS.createTimeout,
+        update: "2h",
+      },
     };
 
     if (args.revive) {
@@ -80,7 +90,7 @@ export class ServerRebuild extends pulumi.ComponentResource {
         },
       );
     } else {
-      const spec = args.create!;
+      const spec = args.create;
       const password = new random.RandomPassword(
         `${name}-admin-password`,
         { length: 32, special: false },

@@ -195,7 +195,7 @@ export function parseCommand<C extends Command>(command: C, argv: string[]): Par
       multiple: spec.kind === "list" ? true : undefined,
     };
   }
-  let values: Record<string, string | boolean | string[] | undefined>;
+  let values: Record<string, unknown>;
   try {
     values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
   } catch (e) {

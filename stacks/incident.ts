@@ -3,8 +3,9 @@
  * description of the incident. Every mistake is reported here, before any resource is declared,
  * with the key that is wrong and how to fix it.
  */
+import { FREEZE_DEFAULTS } from "../components/pipeline-freeze";
+import { formatUtc, parseRestoreTime } from "../contract/time";
 import { Environment, parseEnvironment } from "./environment";
-import { formatUtc, parseRestoreTime } from "./restore-time";
 
 export const PROJECT = "pg-recovery";
 export const SCENARIOS = ["none", "corrupted", "server-gone"] as const;
@@ -26,7 +27,8 @@ export const CONFIG_KEYS = [
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
-export const DEFAULT_REQUIRED_REVIEWS = 6;
+/** The freeze's own default: one source, the component's. */
+export const DEFAULT_REQUIRED_REVIEWS = FREEZE_DEFAULTS.requiredApprovingReviewCount;
 /** Azure revives a dropped server only from a point at least this long after the drop... */
 export const REVIVE_MIN_DELAY_MS = 10 * 60_000;
 /** ...and only within this long of the drop. */
@@ -50,15 +52,21 @@ export interface CorruptedIncident extends IncidentCommon {
   promote: boolean;
 }
 
-export interface ServerGoneIncident extends IncidentCommon {
-  scenario: "server-gone";
-  /** `revive`: ReviveDropped at `restoreTime`; `rebuild`: new empty server + restore from storage. */
-  mode: "revive" | "rebuild";
-  restoreTime?: Date;
-  serverDeletedAt?: Date;
-  /** Restore the latest complete backup into the rebuilt (new, empty) server. */
-  restoreFromStorage: boolean;
-}
+/** `revive`: ReviveDropped at `restoreTime`; `rebuild`: new empty server + restore from storage. */
+export type ServerGoneIncident = IncidentCommon & { scenario: "server-gone" } & (
+    | {
+        mode: "revive";
+        restoreTime: Date;
+        serverDeletedAt: Date;
+        restoreFromStorage: false;
+      }
+    | {
+        mode: "rebuild";
+        restoreTime?: undefined;
+        /** Restore the latest complete backup into the rebuilt (new, empty) server. */
+        restoreFromStorage: true;
+      }
+  );
 
 export interface SteadyState {
   scenario: "none";
@@ -208,12 +216,14 @@ export function parseIncident(raw: RawConfig, now: Date): Incident {
           `\`pulumi config rm ${k("ptrServerName")}\` to use ${liveServer}-ptr.`,
       );
     }
-    if (problems.length || !env || !restoreTime) throw new IncidentConfigError(problems);
+    if (problems.length || !env || !restoreTime || !incidentDate || requiredReviews === undefined) {
+      throw new IncidentConfigError(problems);
+    }
     return {
       scenario,
       env,
-      incidentDate: incidentDate!,
-      requiredReviews: requiredReviews!,
+      incidentDate,
+      requiredReviews,
       scaleDown,
       restoreTime,
       ptrServerName,
@@ -265,20 +275,21 @@ export function parseIncident(raw: RawConfig, now: Date): Incident {
       }
     }
   }
-  if (problems.length || !env) throw new IncidentConfigError(problems);
-  const mode = restoreTime ? "revive" : "rebuild";
-  return {
-    scenario,
-    env,
-    incidentDate: incidentDate!,
-    requiredReviews: requiredReviews!,
-    scaleDown,
-    mode,
-    restoreTime,
-    serverDeletedAt: deletedAt,
-    // The rebuilt server is new and empty, so restoring into it overwrites nothing.
-    restoreFromStorage: mode === "rebuild",
-  };
+  if (problems.length || !env || !incidentDate || requiredReviews === undefined) {
+    throw new IncidentConfigError(problems);
+  }
+  const common = { scenario, env, incidentDate, requiredReviews, scaleDown } as const;
+  if (restoreTime && deletedAt) {
+    return {
+      ...common,
+      mode: "revive",
+      restoreTime,
+      serverDeletedAt: deletedAt,
+      restoreFromStorage: false,
+    };
+  }
+  // The rebuilt server is new and empty, so restoring into it overwrites nothing.
+  return { ...common, mode: "rebuild", restoreFromStorage: true };
 }
 
 function checkedTime(

@@ -1,13 +1,10 @@
 /**
  * Composes the recovery overlay for one incident. Reads like the runbook: freeze, maintenance,
  * scale-down, ad-hoc backup, point-in-time restore (or server rebuild), validation, promotion.
+ * What lives outside Kubernetes comes from a `Platform` (Azure and GitHub by default).
  */
-import * as authorization from "@pulumi/azure-native/authorization";
-import * as dbforpostgresql from "@pulumi/azure-native/dbforpostgresql";
-import * as github from "@pulumi/github";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { BackupStorageAccess } from "../components/backup-storage-access";
 import {
   AdhocBackup,
   DataJobCommon,
@@ -17,10 +14,9 @@ import {
 } from "../components/data-jobs";
 import { MaintenanceMode } from "../components/maintenance-mode";
 import { k8sName, overlayLabels } from "../components/naming";
-import { PipelineFreeze } from "../components/pipeline-freeze";
-import { PointInTimeRestore, PrivateNetwork } from "../components/point-in-time-restore";
-import { ScaleDown } from "../components/scale-down";
-import { ServerRebuild } from "../components/server-rebuild";
+import { replicaRestoreHook, ScaleDown } from "../components/scale-down";
+import { incidentBackupNames } from "../contract/backup-names";
+import { formatLondon, formatUtc } from "../contract/time";
 import { readIncident } from "./config";
 import { Environment } from "./environment";
 import {
@@ -30,17 +26,13 @@ import {
   PROJECT,
   ServerGoneIncident,
 } from "./incident";
-import { replicaRestoreHook } from "./replica-restore-hook";
-import { formatLondon, formatUtc } from "./restore-time";
-
-/** Backup names exactly as the runbook and today's workflows spell them. */
-export const backupNames = (short: string, date: string) => ({
-  adhoc: `ptt_${short}_adhoc_${date}`,
-  restoredCopy: `ptt_${short}_${date}-restore-to-ptr`,
-});
+import { azureAndGitHub, Platform } from "./platform";
 
 /** The program: validate everything first, then declare. Returns the stack outputs. */
-export async function recoveryOverlay(now: Date = new Date()): Promise<Record<string, unknown>> {
+export async function recoveryOverlay(
+  now: Date = new Date(),
+  platform: Platform = azureAndGitHub,
+): Promise<Record<string, unknown>> {
   let incident: Incident;
   try {
     incident = readIncident(now);
@@ -59,14 +51,10 @@ export async function recoveryOverlay(now: Date = new Date()): Promise<Record<st
 
   const env = incident.env;
   // Checked before anything is declared: a restore time outside the retention is a config error.
-  const live =
-    incident.scenario === "corrupted" ? await lookUpLiveServer(env, incident) : undefined;
-  const providers = {
-    kubernetes: new k8s.Provider("kubernetes", { context: env.kubernetes.context }),
-    github: new github.Provider("github", { owner: env.github.owner }),
-  };
+  const live = incident.scenario === "corrupted" ? await platform.preflight(incident) : undefined;
+  const kubernetes = new k8s.Provider("kubernetes", { context: env.kubernetes.context });
   const opts: pulumi.ComponentResourceOptions = {
-    providers: [providers.kubernetes, providers.github],
+    providers: [kubernetes, ...platform.providers(env)],
   };
   const labels = (component: string) => overlayLabels(component, incident.incidentDate);
   const ns = env.kubernetes.namespace;
@@ -76,20 +64,8 @@ export async function recoveryOverlay(now: Date = new Date()): Promise<Record<st
   };
 
   // 1. Freeze the delivery pipeline: a deploy would undo everything below.
-  const freeze = new PipelineFreeze(
-    "freeze",
-    {
-      repository: env.github.repository,
-      rulesetName: `pg-recovery freeze (incident ${incident.incidentDate})`,
-      requiredApprovingReviewCount: incident.requiredReviews,
-      branches:
-        env.github.defaultBranch === "main"
-          ? undefined
-          : [`refs/heads/${env.github.defaultBranch}`],
-    },
-    opts,
-  );
-  outputs.freeze = { requiredApprovingReviews: freeze.requiredApprovingReviewCount };
+  const freeze = platform.freeze(incident, opts);
+  outputs.freeze = { requiredApprovingReviews: freeze.requiredApprovingReviews };
 
   // 2. Maintenance mode on every public host; temporary hosts keep reaching the app.
   const maintenance = new MaintenanceMode(
@@ -106,7 +82,7 @@ export async function recoveryOverlay(now: Date = new Date()): Promise<Record<st
       appService: env.kubernetes.webService,
       labels: labels("maintenance"),
     },
-    { ...opts, dependsOn: [freeze] },
+    { ...opts, dependsOn: [freeze.resource] },
   );
   outputs.maintenance = {
     hosts: maintenance.maintenanceHosts,
@@ -131,35 +107,29 @@ export async function recoveryOverlay(now: Date = new Date()): Promise<Record<st
   outputs.replicasBeforeIncident =
     scaleDown?.replicasBeforeIncident ?? "not scaled down (pg-recovery:scaleDown=false)";
 
-  const storageAccess = new BackupStorageAccess(
-    "backup-storage-access",
-    {
-      accountName: env.azure.backupStorage.account,
-      resourceGroupName: env.azure.backupStorage.resourceGroup,
-      namespace: ns,
-      secretName: k8sName("pgr", incident.incidentDate, "storage"),
-      labels: labels("backup-storage-access"),
-    },
+  const storageSecret = platform.backupStorage(
+    incident,
+    k8sName("pgr", incident.incidentDate, "storage"),
+    labels("backup-storage-access"),
     opts,
   );
   const jobBase = (component: string): Omit<DataJobCommon, "databaseUrl"> => ({
     namespace: ns,
     image: env.dataTool.image,
     jobName: k8sName("pgr", incident.incidentDate, component),
-    storageConnectionString: storageAccess.secretKey,
+    storageConnectionString: storageSecret,
     container: env.azure.backupStorage.container,
     labels: labels(component),
   });
-  // Looked up once, and only by jobs that talk to the live server.
-  let appDatabase: DataJobCommon["databaseUrl"] | undefined;
-  const dataJob = (component: string): DataJobCommon => ({
-    ...jobBase(component),
-    databaseUrl: (appDatabase ??= appDatabaseUrl(env, providers.kubernetes)),
-  });
-  const network = privateNetwork(env);
-  const names = backupNames(env.shortName, incident.incidentDate);
 
   if (incident.scenario === "corrupted") {
+    // Looked up once, and only by jobs that talk to the live server.
+    const databaseUrl = appDatabaseUrl(env, kubernetes);
+    const dataJob = (component: string): DataJobCommon => ({
+      ...jobBase(component),
+      databaseUrl,
+    });
+    const names = incidentBackupNames(env.shortName, incident.incidentDate);
     // 4. Ad-hoc backup of live, after writes have stopped: evidence for the incident review.
     const adhoc = new AdhocBackup(
       "adhoc-backup",
@@ -167,36 +137,14 @@ export async function recoveryOverlay(now: Date = new Date()): Promise<Record<st
       { ...opts, dependsOn: scaleDown ? [scaleDown] : [] },
     );
     // 5. Point-in-time restore into a new server.
-    const ptr = new PointInTimeRestore(
-      "point-in-time-restore",
-      {
-        resourceGroupName: env.azure.resourceGroup,
-        location: env.azure.location,
-        sourceServerId: live!.id,
-        serverName: incident.ptrServerName,
-        restoreTime: incident.restoreTime,
-        network,
-        database: env.azure.server.database,
-        namespace: ns,
-        retainOnDelete: incident.retainRestoredServer,
-        tags: { "pg-recovery-incident-date": incident.incidentDate },
-      },
-      opts,
-    );
+    const ptr = platform.pointInTimeRestore(incident, live!, opts);
     // 6. Validation: the restored data against live, mechanically.
     const validation = new RestoreValidation(
       "validation",
       { ...dataJob("validation"), restoredHost: ptr.fqdn, restoreTimeUtc: ptr.restoreTimeUtc },
-      { ...opts, dependsOn: [ptr] },
+      { ...opts, dependsOn: [ptr.resource] },
     );
-    outputs.pointInTimeRestore = {
-      serverName: incident.ptrServerName,
-      fqdn: ptr.fqdn,
-      restoreTimeUtc: ptr.restoreTimeUtc,
-      restoreTimeLondon: ptr.restoreTimeLondon,
-      connect: ptr.connectHint,
-      keptOnDestroy: incident.retainRestoredServer,
-    };
+    outputs.pointInTimeRestore = ptr.outputs;
     outputs.adhocBackup = names.adhoc;
     outputs.validationReport = validation.reportCommand;
     // 7. Promotion: only with promote=true AND confirm naming the live server (checked at the door).
@@ -209,7 +157,7 @@ export async function recoveryOverlay(now: Date = new Date()): Promise<Record<st
           backupName: names.restoredCopy,
           confirmTarget: `${env.azure.server.name}/${env.azure.server.database}`,
         },
-        { ...opts, dependsOn: [adhoc, ptr, ...(scaleDown ? [scaleDown] : [])] },
+        { ...opts, dependsOn: [adhoc, ptr.resource, ...(scaleDown ? [scaleDown] : [])] },
       );
       outputs.promotion = { job: promotion.jobName, backup: names.restoredCopy };
     } else {
@@ -218,7 +166,7 @@ export async function recoveryOverlay(now: Date = new Date()): Promise<Record<st
         `pg-recovery:confirm ${env.azure.server.name}, then pulumi up`;
     }
   } else {
-    declareServerGone(incident, env, network, jobBase, opts, outputs);
+    declareServerGone(incident, platform, jobBase, opts, outputs);
   }
   outputs.restoreTime = restoreTimeOutputs(incident);
   return outputs;
@@ -226,59 +174,31 @@ export async function recoveryOverlay(now: Date = new Date()): Promise<Record<st
 
 function declareServerGone(
   incident: ServerGoneIncident,
-  env: Environment,
-  network: PrivateNetwork,
+  platform: Platform,
   jobBase: (component: string) => Omit<DataJobCommon, "databaseUrl">,
   opts: pulumi.ComponentResourceOptions,
   outputs: Record<string, unknown>,
 ): void {
-  const server = env.azure.server;
-  const rebuild = new ServerRebuild(
-    "server-rebuild",
-    {
-      resourceGroupName: env.azure.resourceGroup,
-      location: env.azure.location,
-      serverName: server.name,
-      network,
-      revive:
-        incident.mode === "revive"
-          ? { droppedServerId: serverId(env, server.name), restoreTime: incident.restoreTime! }
-          : undefined,
-      create:
-        incident.mode === "rebuild"
-          ? {
-              version: server.version,
-              skuName: server.sku.name,
-              skuTier: server.sku.tier,
-              storageSizeGB: server.storageSizeGB,
-              highAvailability: server.highAvailability,
-              backupRetentionDays: server.backupRetentionDays,
-              administratorLogin: server.administratorLogin,
-              database: server.database,
-            }
-          : undefined,
-      tags: { "pg-recovery-incident-date": incident.incidentDate },
-    },
-    opts,
-  );
-  outputs.serverRebuild = { mode: rebuild.mode, serverName: server.name, fqdn: rebuild.fqdn };
-  if (incident.restoreFromStorage && rebuild.administratorPassword) {
+  const server = incident.env.azure.server;
+  const rebuilt = platform.serverRebuild(incident, opts);
+  outputs.serverRebuild = rebuilt.outputs;
+  if (incident.restoreFromStorage && rebuilt.administratorPassword) {
     const restore = new RestoreFromStorage(
       "restore-from-storage",
       {
         ...jobBase("restore-from-storage"),
         // The new server has a new admin password; the job reads a URL built from it, kept secret.
-        targetDatabaseUrl: pulumi.interpolate`postgres://${server.administratorLogin}:${rebuild.administratorPassword}@${rebuild.fqdn}:5432/${server.database}?sslmode=require`,
+        targetDatabaseUrl: pulumi.interpolate`postgres://${server.administratorLogin}:${rebuilt.administratorPassword}@${rebuilt.fqdn}:5432/${server.database}?sslmode=require`,
         targetSecretName: k8sName("pgr", incident.incidentDate, "rebuilt-db"),
       },
-      { ...opts, dependsOn: [rebuild] },
+      { ...opts, dependsOn: rebuilt.resource ? [rebuilt.resource] : [] },
     );
     outputs.restoreFromStorage = {
       job: restore.jobName,
       backup: "latest complete backup",
       afterwards: `update the app's DATABASE_URL secret with the new admin password (pulumi stack output --show-secrets)`,
     };
-    outputs.administratorPassword = rebuild.administratorPassword;
+    outputs.administratorPassword = rebuilt.administratorPassword;
   }
 }
 
@@ -310,52 +230,7 @@ function appDatabaseUrl(env: Environment, provider: k8s.Provider): DataJobCommon
   return { name, key: s.key };
 }
 
-async function lookUpLiveServer(env: Environment, incident: CorruptedIncident) {
-  const server = env.azure.server;
-  let live: dbforpostgresql.GetServerResult;
-  try {
-    live = await dbforpostgresql.getServer({
-      resourceGroupName: env.azure.resourceGroup,
-      serverName: server.name,
-    });
-  } catch (e) {
-    throw new pulumi.RunError(
-      `pg-recovery: could not read the live server ${env.azure.resourceGroup}/${server.name} ` +
-        `(${(e as Error).message}). If it is gone, use pg-recovery:scenario server-gone; ` +
-        `otherwise check your Azure login and the subscription (azure-native:subscriptionId).`,
-    );
-  }
-  const earliest = live.backup?.earliestRestoreDate
-    ? new Date(live.backup.earliestRestoreDate)
-    : undefined;
-  if (earliest && !Number.isNaN(earliest.getTime()) && incident.restoreTime < earliest) {
-    throw new pulumi.RunError(
-      new IncidentConfigError([
-        `${PROJECT}:restoreTime ${formatUtc(incident.restoreTime)} is before the earliest restore point of ` +
-          `${server.name}, ${formatUtc(earliest)} (${formatLondon(earliest)}); backups are kept ` +
-          `${live.backup?.backupRetentionDays ?? "?"} days. Choose a later time, or restore an older backup from storage.`,
-      ]).message,
-    );
-  }
-  return { id: live.id ?? serverId(env, server.name) };
-}
-
 function restoreTimeOutputs(incident: CorruptedIncident | ServerGoneIncident) {
   const t = incident.restoreTime;
   return t ? { utc: formatUtc(t), europeLondon: formatLondon(t) } : "none (rebuild from storage)";
-}
-
-const subscriptionId = () => authorization.getClientConfigOutput().subscriptionId;
-
-function serverId(env: Environment, name: string): pulumi.Output<string> {
-  return pulumi.interpolate`/subscriptions/${subscriptionId()}/resourceGroups/${env.azure.resourceGroup}/providers/Microsoft.DBforPostgreSQL/flexibleServers/${name}`;
-}
-
-function privateNetwork(env: Environment): PrivateNetwork {
-  const n = env.azure.network;
-  const sub = subscriptionId();
-  return {
-    delegatedSubnetResourceId: pulumi.interpolate`/subscriptions/${sub}/resourceGroups/${n.resourceGroup}/providers/Microsoft.Network/virtualNetworks/${n.virtualNetwork}/subnets/${n.subnet}`,
-    privateDnsZoneArmResourceId: pulumi.interpolate`/subscriptions/${sub}/resourceGroups/${n.privateDnsZone.resourceGroup}/providers/Microsoft.Network/privateDnsZones/${n.privateDnsZone.name}`,
-  };
 }

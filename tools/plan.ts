@@ -13,7 +13,7 @@ import {
   loadStackConfig,
   OfflineRun,
   StackConfigError,
-} from "./offline";
+} from "../harness/offline";
 
 const USAGE = `usage: npm run plan -- --stack <production|qa> [--set key=value ...] [--json]
   --stack   stack whose Pulumi.<stack>.yaml to use

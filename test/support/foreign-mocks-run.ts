@@ -4,7 +4,8 @@
  * resources as JSON on stdout. Usage: ts-node foreign-mocks-run.ts <stack> [key=value ...]
  */
 import * as pulumi from "@pulumi/pulumi";
-import { loadStackConfig } from "../../tools/offline";
+import { waitForRPCs } from "../../harness/sdk-internals";
+import { loadStackConfig } from "../../harness/stack-config";
 
 const [stack, ...sets] = process.argv.slice(2);
 const declared: { type: string; name: string; inputs: unknown }[] = [];
@@ -34,6 +35,7 @@ process.on("unhandledRejection", (e) => errors.push(String((e as Error)?.message
   } catch (e) {
     errors.push((e as Error).message);
   }
-  await new Promise((r) => setTimeout(r, 500));
+  // Every registration the program started has been answered: nothing is left to record.
+  await waitForRPCs().catch((e: Error) => errors.push(e.message));
   process.stdout.write(JSON.stringify({ errors, declared }));
 })();

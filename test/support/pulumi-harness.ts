@@ -1,5 +1,5 @@
 /**
- * Helpers for the Pulumi-side tests. Everything goes through tools/offline.ts (evaluateOffline /
+ * Helpers for the Pulumi-side tests. Everything goes through harness/offline.ts (evaluateOffline /
  * captureResources), which installs the process-global mocks once; nothing here calls setMocks.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- declared inputs are untyped JSON here */
@@ -14,7 +14,7 @@ import {
   OfflineRun,
   ROOT,
   StackConfig,
-} from "../../tools/offline";
+} from "../../harness/offline";
 
 export { ROOT };
 export type Stack = "production" | "qa";

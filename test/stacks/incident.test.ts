@@ -13,7 +13,7 @@ import {
   parseIncident,
   RawConfig,
   ServerGoneIncident,
-} from "../stacks/incident";
+} from "../../stacks/incident";
 import {
   FACTS,
   NOW,
@@ -21,7 +21,7 @@ import {
   stackConfig,
   stackFacts,
   TYPES,
-} from "./support/pulumi-harness";
+} from "../support/pulumi-harness";
 
 const QA_LIVE = FACTS.qa.live;
 /** A clock for the door tests: summer, so that offsets matter. */

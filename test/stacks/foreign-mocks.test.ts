@@ -7,7 +7,7 @@ import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 
-const ROOT = path.resolve(__dirname, "..");
+const ROOT = path.resolve(__dirname, "../..");
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Declared = { type: string; name: string; inputs: any };
@@ -15,7 +15,12 @@ type Declared = { type: string; name: string; inputs: any };
 function runUnderPlainMocks(stack: string, sets: string[], preview = false) {
   const out = execFileSync(
     path.join(ROOT, "node_modules", ".bin", "ts-node"),
-    ["--transpile-only", path.join(__dirname, "support", "foreign-mocks-run.ts"), stack, ...sets],
+    [
+      "--transpile-only",
+      path.join(__dirname, "..", "support", "foreign-mocks-run.ts"),
+      stack,
+      ...sets,
+    ],
     {
       cwd: ROOT,
       encoding: "utf8",

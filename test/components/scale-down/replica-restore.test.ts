@@ -1,5 +1,5 @@
 /**
- * Replica restore on destroy (components/replica-restore.ts, stacks/replica-restore-hook.ts):
+ * Replica restore on destroy (components/scale-down/):
  * before a scale-down patch is deleted, the captured replica count is written back through the
  * scale subresource. Exercised against a tiny fake Kubernetes API server on loopback.
  */
@@ -15,9 +15,9 @@ import {
   RESTORE_FIELD_MANAGER,
   restoreReplicas,
   targetFromPatchInputs,
-} from "../components/replica-restore";
-import { RESTORE_HOOK_NAME, replicaRestoreHook } from "../stacks/replica-restore-hook";
-import { FACTS, ofType, runScenario, STACKS, TYPES } from "./support/pulumi-harness";
+} from "../../../components/scale-down/replica-restore";
+import { RESTORE_HOOK_NAME, replicaRestoreHook } from "../../../components/scale-down";
+import { FACTS, ofType, runScenario, STACKS, TYPES } from "../../support/pulumi-harness";
 
 interface Seen {
   method: string;

@@ -7,31 +7,28 @@
  * to mocks, so they are captured from the registration requests.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { parse as parseYaml } from "yaml";
+import { PROJECT } from "../stacks/incident";
+import {
+  DeclaredOptions,
+  installRecordingMocks,
+  NO_OPTIONS,
+  Registration,
+  waitForRPCs,
+} from "./sdk-internals";
+import { StackConfig } from "./stack-config";
 
-// waitForRPCs is internal to the SDK, but it is how to know every registration has finished.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const sdkSettings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
+export { DeclaredOptions };
+export {
+  loadStackConfig,
+  qualify,
+  ROOT,
+  STACKS,
+  StackConfig,
+  StackConfigError,
+} from "./stack-config";
 
-export const ROOT = path.resolve(__dirname, "..");
-export const STACKS = ["production", "qa"] as const;
-export const PROJECT = "pg-recovery";
 export const OFFLINE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000";
 export const OFFLINE_REPLICAS = 2;
-
-export interface DeclaredOptions {
-  parent?: string;
-  provider?: string;
-  retainOnDelete: boolean;
-  protect: boolean;
-  ignoreChanges: string[];
-  dependsOn: string[];
-  customTimeouts?: { create?: string; update?: string; delete?: string };
-  deleteBeforeReplace: boolean;
-  beforeDeleteHooks: string[];
-}
 
 export interface DeclaredResource {
   type: string;
@@ -51,46 +48,6 @@ export interface OfflineRun {
   offlineAnswers: string[];
 }
 
-/** Stack config as `pulumi config` would hold it: `ns:key` -> string (objects as JSON). */
-export type StackConfig = Record<string, string>;
-
-export class StackConfigError extends Error {}
-
-/** Pulumi.yaml defaults, then Pulumi.<stack>.yaml, then `--set` overrides. */
-export function loadStackConfig(stack: string, sets: Record<string, string> = {}): StackConfig {
-  const stackFile = path.join(ROOT, `Pulumi.${stack}.yaml`);
-  if (!fs.existsSync(stackFile)) {
-    throw new StackConfigError(
-      `no stack file Pulumi.${stack}.yaml; known stacks: ${STACKS.join(", ")} (use --stack <name>).`,
-    );
-  }
-  const project = parseYaml(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as {
-    config?: Record<string, { default?: unknown }>;
-  };
-  const config: StackConfig = {};
-  for (const [key, decl] of Object.entries(project.config ?? {})) {
-    if (decl && typeof decl === "object" && "default" in decl && decl.default !== undefined) {
-      config[qualify(key)] = stringify(decl.default);
-    }
-  }
-  const stackYaml = (parseYaml(fs.readFileSync(stackFile, "utf8")) ?? {}) as {
-    config?: Record<string, unknown>;
-  };
-  for (const [key, value] of Object.entries(stackYaml.config ?? {}))
-    config[qualify(key)] = stringify(value);
-  for (const [key, value] of Object.entries(sets)) config[qualify(key)] = value;
-  return config;
-}
-
-/** `scenario` -> `pg-recovery:scenario`; keys of other namespaces stay as they are. */
-export function qualify(key: string): string {
-  return key.includes(":") ? key : `${PROJECT}:${key}`;
-}
-
-function stringify(value: unknown): string {
-  return typeof value === "string" ? value : JSON.stringify(value);
-}
-
 interface FactsView {
   azure?: {
     resourceGroup?: string;
@@ -99,23 +56,38 @@ interface FactsView {
   kubernetes?: { deployments?: { name: string; replicas?: number }[] };
 }
 
-let current: { config: StackConfig; now: Date; run: OfflineRun } | undefined;
-let mocksInstalled = false;
+/**
+ * The harness's state. Pulumi's mocks are process-wide, so there is one of these per process;
+ * `run` is the evaluation in progress (runs never overlap: each waits for its RPCs).
+ */
+const recorder = {
+  installed: false,
+  run: undefined as { config: StackConfig; now: Date; result: OfflineRun } | undefined,
+  /** Registrations seen by the monitor, by `type::name`, waiting for `newResource`. */
+  pending: new Map<string, Registration>(),
+  take(type: string, name: string): Registration | undefined {
+    const key = `${type}::${name}`;
+    const registration = this.pending.get(key);
+    this.pending.delete(key);
+    return registration;
+  },
+};
 
 function facts(): FactsView {
   try {
-    return JSON.parse(current?.config[`${PROJECT}:environment`] ?? "{}") as FactsView;
+    return JSON.parse(recorder.run?.config[`${PROJECT}:environment`] ?? "{}") as FactsView;
   } catch {
     return {};
   }
 }
 
 function subscription(): string {
-  return current?.config["azure-native:subscriptionId"] ?? OFFLINE_SUBSCRIPTION;
+  return recorder.run?.config["azure-native:subscriptionId"] ?? OFFLINE_SUBSCRIPTION;
 }
 
 function note(text: string) {
-  if (current && !current.run.offlineAnswers.includes(text)) current.run.offlineAnswers.push(text);
+  const answers = recorder.run?.result.offlineAnswers;
+  if (answers && !answers.includes(text)) answers.push(text);
 }
 
 const mocks: pulumi.runtime.Mocks = {
@@ -153,16 +125,17 @@ const mocks: pulumi.runtime.Mocks = {
       };
     }
     // The engine marks these outputs secret (e.g. RandomPassword.result); mocks don't, so do it here.
-    for (const key of takeSecretOutputs(args.type, args.name)) {
+    const registration = recorder.take(args.type, args.name);
+    for (const key of registration?.additionalSecretOutputs ?? []) {
       if (key in state) state[key] = pulumi.secret(state[key]);
     }
-    current?.run.resources.push({
+    recorder.run?.result.resources.push({
       type: args.type,
       name: args.name,
       read,
       component: args.custom === false,
       inputs,
-      options: takeOptions(args.type, args.name),
+      options: registration?.options ?? NO_OPTIONS,
     });
     return { id: args.custom === false ? undefined : id, state };
   },
@@ -172,7 +145,7 @@ const mocks: pulumi.runtime.Mocks = {
     switch (args.token) {
       case "azure-native:dbforpostgresql:getServer": {
         const retention = f.azure?.server?.backupRetentionDays ?? 7;
-        const now = current?.now ?? new Date();
+        const now = recorder.run?.now ?? new Date();
         const earliest = new Date(
           Math.floor(now.getTime() / 3600_000) * 3600_000 - retention * 86400_000,
         );
@@ -214,74 +187,13 @@ const mocks: pulumi.runtime.Mocks = {
   },
 };
 
-/** Options of registrations seen by the monitor, by `type::name`, waiting for newResource. */
-const pendingOptions = new Map<string, DeclaredOptions>();
-/** `additionalSecretOutputs` of those registrations, by `type::name`. */
-const pendingSecretOutputs = new Map<string, string[]>();
-
-function takeSecretOutputs(type: string, name: string): string[] {
-  const key = `${type}::${name}`;
-  const outputs = pendingSecretOutputs.get(key) ?? [];
-  pendingSecretOutputs.delete(key);
-  return outputs;
-}
-
-function takeOptions(type: string, name: string): DeclaredOptions {
-  const key = `${type}::${name}`;
-  const options = pendingOptions.get(key);
-  pendingOptions.delete(key);
-  return (
-    options ?? {
-      retainOnDelete: false,
-      protect: false,
-      ignoreChanges: [],
-      dependsOn: [],
-      deleteBeforeReplace: false,
-      beforeDeleteHooks: [],
-    }
+function installMocks(): void {
+  if (recorder.installed) return;
+  recorder.installed = true;
+  installRecordingMocks(mocks, PROJECT, "offline", (r) =>
+    recorder.pending.set(`${r.type}::${r.name}`, r),
   );
 }
-
-/* eslint-disable @typescript-eslint/no-explicit-any */
-function installMocks(): void {
-  if (mocksInstalled) return;
-  mocksInstalled = true;
-  pulumi.runtime.setMocks(mocks, PROJECT, "offline", false);
-  const monitor = pulumi.runtime.getMonitor() as any;
-  const register = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req: any, callback: any) => {
-    const timeouts = req.getCustomtimeouts?.();
-    const hooks = req.getHooks?.();
-    pendingOptions.set(`${req.getType()}::${req.getName()}`, {
-      parent: req.getParent() || undefined,
-      provider: req.getProvider() || undefined,
-      retainOnDelete: !!req.getRetainondelete?.(),
-      protect: !!req.getProtect?.(),
-      ignoreChanges: req.getIgnorechangesList?.() ?? [],
-      dependsOn: req.getDependenciesList?.() ?? [],
-      customTimeouts: timeouts
-        ? {
-            create: timeouts.getCreate() || undefined,
-            update: timeouts.getUpdate() || undefined,
-            delete: timeouts.getDelete() || undefined,
-          }
-        : undefined,
-      deleteBeforeReplace: !!req.getDeletebeforereplace?.(),
-      beforeDeleteHooks: hooks?.getBeforeDeleteList?.() ?? [],
-    });
-    pendingSecretOutputs.set(
-      `${req.getType()}::${req.getName()}`,
-      req.getAdditionalsecretoutputsList?.() ?? [],
-    );
-    return register(req, callback);
-  };
-  // The mock monitor has no hook RPC; accepting registrations lets the program bind its delete
-  // hooks as it does under the engine, so tests can see the binding.
-  if (typeof monitor.registerResourceHook !== "function") {
-    monitor.registerResourceHook = (_req: any, callback: any) => callback(null, {});
-  }
-}
-/* eslint-enable @typescript-eslint/no-explicit-any */
 
 /** Evaluates the program once with `config`, at clock time `now`. */
 export async function evaluateOffline(
@@ -290,26 +202,26 @@ export async function evaluateOffline(
 ): Promise<OfflineRun> {
   installMocks();
   const run: OfflineRun = { resources: [], outputs: {}, offlineAnswers: [] };
-  current = { config, now, run };
+  recorder.run = { config, now, result: run };
   pulumi.runtime.setAllConfig(config);
   try {
     // Imported late: the program must load after the mocks are in place.
     const { recoveryOverlay } = await import("../stacks/overlay");
     const outputs = await recoveryOverlay(now);
     run.outputs = await resolveOutputs(outputs);
-    await sdkSettings.waitForRPCs();
+    await waitForRPCs();
     return run;
   } catch (e) {
     await settleInFlight();
     throw e;
   } finally {
-    current = undefined;
+    recorder.run = undefined;
   }
 }
 
 /** After a failed run: lets registrations already in flight land in it, not in the next run. */
 async function settleInFlight(): Promise<void> {
-  await sdkSettings.waitForRPCs().catch(() => undefined);
+  await waitForRPCs().catch(() => undefined);
 }
 
 /** Resolves nested Outputs to plain values; secrets come back as `[secret]`, never in clear. */
@@ -346,17 +258,17 @@ export async function captureResources(
 ): Promise<DeclaredResource[]> {
   installMocks();
   const run: OfflineRun = { resources: [], outputs: {}, offlineAnswers: [] };
-  current = { config, now, run };
+  recorder.run = { config, now, result: run };
   pulumi.runtime.setAllConfig(config);
   try {
     const result = declare();
     await resolveValue(result instanceof Promise ? await result : undefined);
-    await sdkSettings.waitForRPCs();
+    await waitForRPCs();
     return run.resources;
   } catch (e) {
     await settleInFlight();
     throw e;
   } finally {
-    current = undefined;
+    recorder.run = undefined;
   }
 }

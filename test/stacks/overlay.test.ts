@@ -5,7 +5,7 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- declared inputs are untyped JSON here */
 import * as assert from "node:assert/strict";
-import { DeclaredResource, evaluateOffline, OfflineRun } from "../tools/offline";
+import { DeclaredResource, evaluateOffline, OfflineRun } from "../../harness/offline";
 import {
   FACTS,
   INCIDENT,
@@ -25,7 +25,7 @@ import {
   STACKS,
   TYPES,
   unwrapSecrets,
-} from "./support/pulumi-harness";
+} from "../support/pulumi-harness";
 
 const COMPONENT = (name: string) => `pg-recovery:index:${name}`;
 const componentTypes = (run: OfflineRun) =>
@@ -330,10 +330,28 @@ describe("the program, per stack and scenario (real stack files)", function () {
 
       it("no Kubernetes object or Azure name collides", () => {
         for (const scenario of SCENARIO_NAMES) {
-          const ids = managed(runs[scenario].resources)
+          const declared = managed(runs[scenario].resources);
+          const ids = declared
             .filter((r) => r.type.startsWith("kubernetes:"))
             .map((r) => `${r.type}/${(r.inputs as any).metadata.name}`);
           assert.equal(new Set(ids).size, ids.length, `${scenario}: ${ids.join(", ")}`);
+          // Azure identities: resource group, server and (for databases) database name.
+          const azure = declared
+            .filter((r) => r.type.startsWith("azure-native:"))
+            .map((r) => {
+              const i = r.inputs as any;
+              return `${r.type}/${i.resourceGroupName}/${i.serverName}/${i.databaseName ?? ""}`;
+            });
+          assert.equal(new Set(azure).size, azure.length, `${scenario}: ${azure.join(", ")}`);
+          // A restore creates a NEW server: it never reuses the live server's name.
+          if (scenario.startsWith("corrupted")) {
+            const servers = ofType(declared, TYPES.server).map((r) => (r.inputs as any).serverName);
+            assert.ok(servers.length > 0, `${scenario}: no server declared`);
+            assert.ok(
+              !servers.includes(f.live),
+              `${scenario}: ${servers.join(", ")} reuses ${f.live}`,
+            );
+          }
         }
       });
     });

@@ -5,11 +5,7 @@
  * destroy without it rather than silently skipping the restore.
  */
 import * as pulumi from "@pulumi/pulumi";
-import {
-  loadKubeConfig,
-  restoreReplicas,
-  targetFromPatchInputs,
-} from "../components/replica-restore";
+import { loadKubeConfig, restoreReplicas, targetFromPatchInputs } from "./replica-restore";
 
 export const RESTORE_HOOK_NAME = "pg-recovery-restore-replicas";
 

@@ -6,9 +6,9 @@
 import * as assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import * as path from "node:path";
-import { formatUtc } from "../stacks/restore-time";
-import { evaluateOffline } from "../tools/offline";
-import { FAKETIME, managed, ROOT, stackConfig, TS_NODE } from "./support/pulumi-harness";
+import { formatUtc } from "../../contract/time";
+import { evaluateOffline } from "../../harness/offline";
+import { FAKETIME, managed, ROOT, stackConfig, TS_NODE } from "../support/pulumi-harness";
 
 interface Result {
   code: number;

@@ -12,9 +12,9 @@ import {
   MAINTENANCE_PORT,
   maintenanceHtml,
   nginxConfig,
-} from "../components/maintenance-page";
-import { MAINTENANCE_DEFAULTS } from "../components/maintenance-mode";
-import { freePort } from "./support/postgres";
+} from "../../components/maintenance-page";
+import { MAINTENANCE_DEFAULTS } from "../../components/maintenance-mode";
+import { freePort } from "../support/postgres";
 
 const NGINX = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((p) => fs.existsSync(p));
 

@@ -1,0 +1,200 @@
+/**
+ * The parts of the overlay that live outside Kubernetes: the GitHub freeze and the Azure side
+ * (the live server read, the point-in-time restore, the rebuilt server, the storage key). The
+ * composition asks a `Platform` for them, so a program that has no Azure or GitHub (the
+ * real-engine suite against a local API server) can stand in for exactly these and still run
+ * every Kubernetes resource from the product's own composition.
+ */
+import * as authorization from "@pulumi/azure-native/authorization";
+import * as github from "@pulumi/github";
+import * as pulumi from "@pulumi/pulumi";
+import { BackupStorageAccess } from "../components/backup-storage-access";
+import { SecretKey } from "../components/data-tool-job";
+import { PipelineFreeze } from "../components/pipeline-freeze";
+import { PointInTimeRestore, PrivateNetwork } from "../components/point-in-time-restore";
+import { ServerRebuild } from "../components/server-rebuild";
+import { Environment } from "./environment";
+import { CorruptedIncident, ServerGoneIncident } from "./incident";
+import { checkLiveServer, LiveServer } from "./preflight";
+
+type ActiveIncident = CorruptedIncident | ServerGoneIncident;
+
+/** The restored (PTR) server, as the data jobs and the outputs see it. */
+export interface RestoredServer {
+  fqdn: pulumi.Input<string>;
+  /** The instant really restored to, UTC. */
+  restoreTimeUtc: pulumi.Input<string>;
+  outputs: Record<string, unknown>;
+}
+
+/** The server brought back under the live name (server gone). */
+export interface RebuiltServer {
+  fqdn: pulumi.Input<string>;
+  /** Set when the server is new: its admin password (secret). */
+  administratorPassword?: pulumi.Output<string>;
+  resource?: pulumi.Resource;
+  outputs: Record<string, unknown>;
+}
+
+export interface Freeze {
+  resource: pulumi.Resource;
+  requiredApprovingReviews: pulumi.Input<number>;
+}
+
+export interface Platform {
+  /** Read-only checks before anything is declared (corrupted: the live server and retention). */
+  preflight(incident: CorruptedIncident): Promise<LiveServer>;
+  /** Providers besides Kubernetes that the overlay's components use. */
+  providers(env: Environment): pulumi.ProviderResource[];
+  /** Runbook 4: freeze the delivery pipeline. */
+  freeze(incident: ActiveIncident, opts: pulumi.ComponentResourceOptions): Freeze;
+  /** The backup storage connection string, as a Kubernetes secret key for the data jobs. */
+  backupStorage(
+    incident: ActiveIncident,
+    secretName: string,
+    labels: Record<string, string>,
+    opts: pulumi.ComponentResourceOptions,
+  ): SecretKey;
+  /** Corrupted 3: the point-in-time restore into a new server. */
+  pointInTimeRestore(
+    incident: CorruptedIncident,
+    live: LiveServer,
+    opts: pulumi.ComponentResourceOptions,
+  ): RestoredServer & { resource: pulumi.Resource };
+  /** Server gone 1: revive or rebuild the server under its original name. */
+  serverRebuild(incident: ServerGoneIncident, opts: pulumi.ComponentResourceOptions): RebuiltServer;
+}
+
+/** Azure Database for PostgreSQL and a GitHub ruleset: what production runs on. */
+export const azureAndGitHub: Platform = {
+  preflight: (incident) =>
+    checkLiveServer(incident, () => serverId(incident.env, incident.env.azure.server.name)),
+
+  providers: (env) => [new github.Provider("github", { owner: env.github.owner })],
+
+  freeze: (incident, opts) => {
+    const gh = incident.env.github;
+    const freeze = new PipelineFreeze(
+      "freeze",
+      {
+        repository: gh.repository,
+        rulesetName: `pg-recovery freeze (incident ${incident.incidentDate})`,
+        requiredApprovingReviewCount: incident.requiredReviews,
+        branches: gh.defaultBranch === "main" ? undefined : [`refs/heads/${gh.defaultBranch}`],
+      },
+      opts,
+    );
+    return { resource: freeze, requiredApprovingReviews: freeze.requiredApprovingReviewCount };
+  },
+
+  backupStorage: (incident, secretName, labels, opts) => {
+    const storage = incident.env.azure.backupStorage;
+    return new BackupStorageAccess(
+      "backup-storage-access",
+      {
+        accountName: storage.account,
+        resourceGroupName: storage.resourceGroup,
+        namespace: incident.env.kubernetes.namespace,
+        secretName,
+        labels,
+      },
+      opts,
+    ).secretKey;
+  },
+
+  pointInTimeRestore: (incident, live, opts) => {
+    const env = incident.env;
+    const ptr = new PointInTimeRestore(
+      "point-in-time-restore",
+      {
+        resourceGroupName: env.azure.resourceGroup,
+        location: env.azure.location,
+        sourceServerId: live.id,
+        serverName: incident.ptrServerName,
+        restoreTime: incident.restoreTime,
+        network: privateNetwork(env),
+        database: env.azure.server.database,
+        namespace: env.kubernetes.namespace,
+        retainOnDelete: incident.retainRestoredServer,
+        tags: { "pg-recovery-incident-date": incident.incidentDate },
+      },
+      opts,
+    );
+    return {
+      resource: ptr,
+      fqdn: ptr.fqdn,
+      restoreTimeUtc: ptr.restoreTimeUtc,
+      outputs: {
+        serverName: incident.ptrServerName,
+        fqdn: ptr.fqdn,
+        restoreTimeUtc: ptr.restoreTimeUtc,
+        restoreTimeLondon: ptr.restoreTimeLondon,
+        connect: ptr.connectHint,
+        keptOnDestroy: incident.retainRestoredServer,
+      },
+    };
+  },
+
+  serverRebuild: (incident, opts) => {
+    const env = incident.env;
+    const server = env.azure.server;
+    const common = {
+      resourceGroupName: env.azure.resourceGroup,
+      location: env.azure.location,
+      serverName: server.name,
+      network: privateNetwork(env),
+      tags: { "pg-recovery-incident-date": incident.incidentDate },
+    };
+    const rebuild =
+      incident.mode === "revive"
+        ? new ServerRebuild(
+            "server-rebuild",
+            {
+              ...common,
+              revive: {
+                droppedServerId: serverId(env, server.name),
+                restoreTime: incident.restoreTime,
+              },
+            },
+            opts,
+          )
+        : new ServerRebuild(
+            "server-rebuild",
+            {
+              ...common,
+              create: {
+                version: server.version,
+                skuName: server.sku.name,
+                skuTier: server.sku.tier,
+                storageSizeGB: server.storageSizeGB,
+                highAvailability: server.highAvailability,
+                backupRetentionDays: server.backupRetentionDays,
+                administratorLogin: server.administratorLogin,
+                database: server.database,
+              },
+            },
+            opts,
+          );
+    return {
+      resource: rebuild,
+      fqdn: rebuild.fqdn,
+      administratorPassword: rebuild.administratorPassword,
+      outputs: { mode: rebuild.mode, serverName: server.name, fqdn: rebuild.fqdn },
+    };
+  },
+};
+
+const subscriptionId = () => authorization.getClientConfigOutput().subscriptionId;
+
+function serverId(env: Environment, name: string): pulumi.Output<string> {
+  return pulumi.interpolate`/subscriptions/${subscriptionId()}/resourceGroups/${env.azure.resourceGroup}/providers/Microsoft.DBforPostgreSQL/flexibleServers/${name}`;
+}
+
+function privateNetwork(env: Environment): PrivateNetwork {
+  const n = env.azure.network;
+  const sub = subscriptionId();
+  return {
+    delegatedSubnetResourceId: pulumi.interpolate`/subscriptions/${sub}/resourceGroups/${n.resourceGroup}/providers/Microsoft.Network/virtualNetworks/${n.virtualNetwork}/subnets/${n.subnet}`,
+    privateDnsZoneArmResourceId: pulumi.interpolate`/subscriptions/${sub}/resourceGroups/${n.privateDnsZone.resourceGroup}/providers/Microsoft.Network/privateDnsZones/${n.privateDnsZone.name}`,
+  };
+}

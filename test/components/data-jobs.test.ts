@@ -1,0 +1,211 @@
+/**
+ * data jobs alone (captureResources under the offline harness): what it declares, with which
+ * inputs and which resource options.
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any -- declared inputs are untyped JSON here */
+import * as assert from "node:assert/strict";
+import {
+  AdhocBackup,
+  DataJobCommon,
+  Promotion,
+  RestoreFromStorage,
+  RestoreValidation,
+} from "../../components/data-jobs";
+import { DeclaredResource } from "../../harness/offline";
+import { declareAlone } from "../support/components";
+import {
+  isSecretValue,
+  jobSteps,
+  managed,
+  one,
+  plainStrings,
+  TYPES,
+} from "../support/pulumi-harness";
+
+describe("data jobs", () => {
+  const common = (jobName: string): DataJobCommon => ({
+    namespace: "bat-qa",
+    image: "ghcr.io/dfe-digital/pg-recovery-data:0.1.0",
+    jobName,
+    databaseUrl: { name: "publish-qa-app-secret", key: "DATABASE_URL" },
+    storageConnectionString: { name: "pgr-storage", key: "connection-string" },
+    container: "database-backup",
+  });
+  /** RestoreFromStorage takes no app DATABASE_URL: it writes its own target secret. */
+  const withoutDatabaseUrl = (jobName: string): Omit<DataJobCommon, "databaseUrl"> => {
+    const c = common(jobName);
+    return Object.fromEntries(Object.entries(c).filter(([k]) => k !== "databaseUrl")) as Omit<
+      DataJobCommon,
+      "databaseUrl"
+    >;
+  };
+  const PTR_FQDN = "s189t01-ptt-qa-pg-ptr.postgres.database.azure.com";
+
+  /** Common Job shape: no retries, secrets only by reference, no credentials in clear. */
+  function assertSafeJob(job: DeclaredResource, databaseSecret = "publish-qa-app-secret") {
+    const i = job.inputs as any;
+    assert.equal(i.metadata.namespace, "bat-qa");
+    assert.equal(i.spec.backoffLimit, 0, "a data move is never retried blindly");
+    assert.equal(i.spec.template.spec.restartPolicy, "Never");
+    for (const step of jobSteps(job)) {
+      assert.equal(step.image ?? (step as any).image, "ghcr.io/dfe-digital/pg-recovery-data:0.1.0");
+      const env = Object.fromEntries(step.env.map((e: any) => [e.name, e]));
+      assert.deepEqual(env.DATABASE_URL.valueFrom, {
+        secretKeyRef: { name: databaseSecret, key: "DATABASE_URL" },
+      });
+      assert.deepEqual(env.AZURE_STORAGE_CONNECTION_STRING.valueFrom, {
+        secretKeyRef: { name: "pgr-storage", key: "connection-string" },
+      });
+      for (const e of step.env) {
+        if (e.value === undefined) {
+          assert.ok(e.valueFrom?.secretKeyRef, `${e.name} must come from a secretKeyRef`);
+        } else {
+          assert.doesNotMatch(
+            String(e.value),
+            /postgres(ql)?:\/\/|AccountKey=|password/i,
+            `${e.name}`,
+          );
+        }
+      }
+      for (const arg of step.args) {
+        assert.doesNotMatch(
+          String(arg),
+          /postgres(ql)?:\/\/|AccountKey=|password=/i,
+          `argument ${arg}`,
+        );
+      }
+    }
+  }
+
+  it("AdhocBackup: `backup --name ptt_<short>_adhoc_<date> --db-env DATABASE_URL`", async () => {
+    const { resources } = await declareAlone(
+      () =>
+        new AdhocBackup("adhoc-backup", {
+          ...common("pgr-2024-07-24-adhoc-backup"),
+          backupName: "ptt_qa_adhoc_2024-07-24",
+        }),
+    );
+    const job = one(resources, TYPES.job);
+    assert.equal((job.inputs as any).metadata.name, "pgr-2024-07-24-adhoc-backup");
+    assert.deepEqual(
+      jobSteps(job).map((s) => s.args),
+      [["backup", "--name", "ptt_qa_adhoc_2024-07-24", "--db-env", "DATABASE_URL"]],
+    );
+    assertSafeJob(job);
+  });
+
+  it("RestoreValidation: `verify` the PTR against live at the restore target, without blocking up", async () => {
+    const { resources } = await declareAlone(
+      () =>
+        new RestoreValidation("validation", {
+          ...common("pgr-2024-07-24-validation"),
+          restoredHost: PTR_FQDN,
+          restoreTimeUtc: "2024-07-24T05:59:00Z",
+        }),
+    );
+    const job = one(resources, TYPES.job);
+    assert.deepEqual(
+      jobSteps(job).map((s) => s.args),
+      [
+        [
+          "verify",
+          "--source-env",
+          "DATABASE_URL",
+          "--target-env",
+          "DATABASE_URL",
+          "--target-host",
+          PTR_FQDN,
+          "--restore-target",
+          "2024-07-24T05:59:00Z",
+        ],
+      ],
+    );
+    assert.equal((job.inputs as any).metadata.annotations["pulumi.com/skipAwait"], "true");
+    assertSafeJob(job);
+  });
+
+  it("Promotion: back up the PTR (init container), then restore into live with --confirm", async () => {
+    const { resources } = await declareAlone(
+      () =>
+        new Promotion("promotion", {
+          ...common("pgr-2024-07-24-promotion"),
+          restoredHost: PTR_FQDN,
+          backupName: "ptt_qa_2024-07-24-restore-to-ptr",
+          confirmTarget: "s189t01-ptt-qa-pg/ptt_qa",
+        }),
+    );
+    const job = one(resources, TYPES.job);
+    const spec = (job.inputs as any).spec.template.spec;
+    assert.equal(spec.initContainers.length, 1, "the backup must finish before the restore starts");
+    assert.deepEqual(spec.initContainers[0].args, [
+      "backup",
+      "--name",
+      "ptt_qa_2024-07-24-restore-to-ptr",
+      "--db-env",
+      "DATABASE_URL",
+      "--db-host",
+      PTR_FQDN,
+    ]);
+    assert.equal(spec.containers.length, 1);
+    assert.deepEqual(spec.containers[0].args, [
+      "restore",
+      "--name",
+      "ptt_qa_2024-07-24-restore-to-ptr",
+      "--db-env",
+      "DATABASE_URL",
+      "--confirm",
+      "s189t01-ptt-qa-pg/ptt_qa",
+    ]);
+    assertSafeJob(job);
+  });
+
+  it("RestoreFromStorage: the new server's URL only in a Secret; `restore --latest` by default", async () => {
+    const url =
+      "postgres://psqladmin:s3cr3t-pw@s189t01-ptt-qa-pg.postgres.database.azure.com:5432/ptt_qa";
+    const { resources } = await declareAlone(() => {
+      const rest = withoutDatabaseUrl("pgr-2024-07-24-restore-from-storage");
+      return new RestoreFromStorage("restore-from-storage", {
+        ...rest,
+        targetDatabaseUrl: url,
+        targetSecretName: "pgr-2024-07-24-rebuilt-db",
+      });
+    });
+    const secret = one(resources, TYPES.secret);
+    const si = secret.inputs as any;
+    assert.equal(si.metadata.name, "pgr-2024-07-24-rebuilt-db");
+    assert.ok(
+      isSecretValue(si.stringData),
+      "the URL carries the admin password: it must be secret",
+    );
+    assert.equal((si.stringData as any).value.DATABASE_URL, url);
+
+    const job = one(resources, TYPES.job);
+    assert.deepEqual(
+      jobSteps(job).map((s) => s.args),
+      [["restore", "--latest", "--db-env", "DATABASE_URL"]],
+    );
+    assertSafeJob(job, "pgr-2024-07-24-rebuilt-db");
+    for (const r of managed(resources)) {
+      assert.ok(
+        !plainStrings(r.inputs).some((s) => s.includes("s3cr3t-pw")),
+        `${r.name} holds the password in clear`,
+      );
+    }
+  });
+
+  it("RestoreFromStorage: a named backup instead of --latest", async () => {
+    const { resources } = await declareAlone(() => {
+      const rest = withoutDatabaseUrl("pgr-named");
+      return new RestoreFromStorage("restore-named", {
+        ...rest,
+        backupName: "ptt_qa_2024-07-23",
+        targetDatabaseUrl: "postgres://x",
+        targetSecretName: "pgr-named-db",
+      });
+    });
+    assert.deepEqual(
+      jobSteps(one(resources, TYPES.job)).map((s) => s.args),
+      [["restore", "--name", "ptt_qa_2024-07-23", "--db-env", "DATABASE_URL"]],
+    );
+  });
+});

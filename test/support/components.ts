@@ -1,0 +1,46 @@
+/**
+ * Shared setup of the component tests: declare one component alone under the offline harness,
+ * resolve its outputs, and check that two instances don't collide.
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any -- declared inputs are untyped JSON here */
+import * as assert from "node:assert/strict";
+import { captureResources, DeclaredResource, resolveOutputs } from "../../harness/offline";
+import { managed } from "./pulumi-harness";
+
+/** Runs `declare` alone; also resolves the outputs it returns. */
+export async function declareAlone<T>(
+  declare: () => T,
+  outputsOf: (component: T) => Record<string, unknown> = () => ({}),
+  config: Record<string, string> = {},
+): Promise<{ resources: DeclaredResource[]; outputs: Record<string, any> }> {
+  let outputs: Record<string, any> = {};
+  const resources = await captureResources(async () => {
+    const component = declare();
+    outputs = await resolveOutputs(outputsOf(component));
+  }, config);
+  return { resources, outputs };
+}
+
+export const parentOf = (r: DeclaredResource) => r.options.parent ?? "";
+
+/** Resource names and, for objects the component creates, their Kubernetes identities. */
+export function identities(resources: DeclaredResource[]) {
+  const urns = managed(resources).map((r) => `${r.type}::${r.name}`);
+  const k8sObjects = managed(resources)
+    .filter((r) => r.type.startsWith("kubernetes:") && !r.type.endsWith("Patch"))
+    .map(
+      (r) =>
+        `${r.type}::${(r.inputs as any).metadata.namespace}/${(r.inputs as any).metadata.name}`,
+    );
+  return { urns, k8sObjects };
+}
+
+export function assertNoCollisions(resources: DeclaredResource[]) {
+  const { urns, k8sObjects } = identities(resources);
+  assert.equal(new Set(urns).size, urns.length, `duplicate resource names: ${urns.join(", ")}`);
+  assert.equal(
+    new Set(k8sObjects).size,
+    k8sObjects.length,
+    `duplicate objects: ${k8sObjects.join(", ")}`,
+  );
+}
