@@ -26,9 +26,9 @@ import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
 import { createGunzip } from "node:zlib";
 import { Client } from "pg";
-import { backup } from "../datapath/backup";
-import { restore } from "../datapath/restore";
-import { verifyDatabases } from "../datapath/verify";
+import { backup } from "../datapath/backup/backup";
+import { restore } from "../datapath/restore/restore";
+import { verifyDatabases } from "../datapath/verify/verify";
 import { Azurite, startAzurite } from "./azurite";
 import { bin, cluster, serverDir, Server } from "./pg-server";
 

@@ -4,8 +4,8 @@
  * does not depend on verify at all (so a bug in verify cannot hide a bad restore).
  */
 import { Client } from "pg";
-import type { verifyDatabases } from "../datapath/verify";
-import { fromEpochMicros } from "../datapath/verify-time";
+import type { verifyDatabases } from "../datapath/verify/verify";
+import { fromEpochMicros } from "../contract/time";
 import type { Server } from "./pg-server";
 import { AccountRow, DDL, Model, TransferRow, Txn } from "./drill-workload";
 

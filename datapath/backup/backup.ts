@@ -33,12 +33,18 @@ import {
   secretsOf,
   serverLabel,
   TargetSpec,
-} from "./connection";
-import { BackupExistsError } from "./errors";
-import { Manifest, MANIFEST_FORMAT, serializeManifest, toolInfo } from "./manifest";
-import { assertBackupName, dumpBlobName, legacyBlobName, manifestBlobName } from "./naming";
-import { formatBytes, formatRate, LogFn, Progress, stderrLog } from "./progress";
-import { RunningTool, startTool, toolAvailable, toolVersion, ToolVersion } from "./pgtools";
+} from "../postgres/connection";
+import { BackupExistsError } from "../errors";
+import { Manifest, MANIFEST_FORMAT, serializeManifest, toolInfo } from "../storage/manifest";
+import {
+  assertBackupName,
+  dumpBlobName,
+  legacyBlobName,
+  manifestBlobName,
+} from "../storage/naming";
+import { formatBytes, formatRate, LogFn, Progress, stderrLog } from "../progress";
+import { RunningTool, startTool, toolVersion } from "../postgres/pgtools";
+import { Compression, planCompression } from "./compression";
 import {
   describeStorageError,
   downloadOrdered,
@@ -48,8 +54,10 @@ import {
   StorageOptions,
   uploadCommitLast,
   uploadSmallNew,
-} from "./storage";
-import { countRows, listUserTables, serverInfo } from "./tables";
+} from "../storage/blobs";
+import { countRows, listUserTables, serverInfo } from "../postgres/tables";
+
+export type { Compression } from "./compression";
 
 export interface BackupOptions extends TargetSpec {
   name: string;
@@ -309,94 +317,6 @@ async function ensureContainer(storage: Storage): Promise<void> {
     if (e instanceof RestError && (e.statusCode === 403 || e.statusCode === 409)) return;
     throw e;
   }
-}
-
-export type Compression = "auto" | "zstd" | "gzip" | "lz4" | "none";
-
-interface CompressionPlan {
-  /** pg_dump --compress value. */
-  pgDump: string;
-  /** pg_dump's own compression, as recorded in the manifest. */
-  compression: string;
-  /** Whole-stream compression applied after pg_dump. */
-  wrapper: "zstd" | "none";
-  label: string;
-}
-
-/**
- * How the dump is compressed (measured on a 1 GB database, 2 cores, PostgreSQL 15):
- * pg_dump's own gzip-1 costs 4.6 CPU-s on the dump side and again on restore (inflate in
- * pg_restore), uncompressed dumps are 3x larger to move. An uncompressed custom archive piped
- * through `zstd -1` costs ~1.8 CPU-s, is 20% smaller than gzip-1, and decompresses (while
- * downloading) in 0.5 s, so pg_restore reads plain data. So: zstd when the binary exists
- * (any pg_dump version); else lz4 inside pg_dump >= 16 (if built with it); else gzip-1.
- */
-async function planCompression(
-  pgDump: ToolVersion,
-  env: NodeJS.ProcessEnv,
-  wanted: Compression,
-): Promise<CompressionPlan> {
-  const zstd: CompressionPlan = {
-    pgDump: "0",
-    compression: "none",
-    wrapper: "zstd",
-    label: "zstd -1 over an uncompressed archive",
-  };
-  const gzip: CompressionPlan = {
-    pgDump: "1",
-    compression: "gzip:1",
-    wrapper: "none",
-    label: "pg_dump gzip level 1",
-  };
-  const lz4: CompressionPlan = {
-    pgDump: "lz4",
-    compression: "lz4",
-    wrapper: "none",
-    label: "pg_dump lz4",
-  };
-  const none: CompressionPlan = {
-    pgDump: "0",
-    compression: "none",
-    wrapper: "none",
-    label: "uncompressed",
-  };
-  switch (wanted) {
-    case "zstd":
-      if (!(await toolAvailable("zstd", env))) {
-        throw new Error("compression zstd needs the zstd program: install it or set ZSTD_BIN");
-      }
-      return zstd;
-    case "gzip":
-      return gzip;
-    case "none":
-      return none;
-    case "lz4":
-      if (pgDump.major < 16) throw new Error(`pg_dump ${pgDump.major} has no lz4 (needs 16+)`);
-      return lz4;
-    case "auto":
-      if (await toolAvailable("zstd", env)) return zstd;
-      if (pgDump.major >= 16 && (await pgDumpSupportsLz4(env))) return lz4;
-      return gzip;
-    default:
-      throw new Error(`unknown compression "${String(wanted)}": use auto, zstd, gzip, lz4 or none`);
-  }
-}
-
-/** An unsupported --compress method is rejected while parsing options, before connecting. */
-async function pgDumpSupportsLz4(env: NodeJS.ProcessEnv): Promise<boolean> {
-  const probeEnv = {
-    ...env,
-    PGHOST: "/nonexistent-pg-recovery-probe",
-    PGPORT: "1",
-    PGCONNECT_TIMEOUT: "1",
-  };
-  const probe = startTool(
-    "pg_dump",
-    ["--format=custom", "--compress=lz4", "--schema-only", "--no-password"],
-    { env: probeEnv },
-  );
-  await probe.done.catch(() => undefined);
-  return !/compress/i.test(probe.stderrTail());
 }
 
 async function connectOrExplain(target: PgTarget): Promise<Client> {

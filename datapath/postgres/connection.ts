@@ -6,6 +6,8 @@
 import * as fs from "node:fs";
 import * as net from "node:net";
 import { Client, ClientConfig } from "pg";
+import { DATA_TOOL_ENV } from "../../contract/data-tool";
+import { ConfigError } from "../errors";
 
 export interface PgTarget {
   host: string;
@@ -55,7 +57,7 @@ const CLEARED_ENV = [
   ...Object.values(PARAM_ENV),
 ];
 
-export class ConnectionConfigError extends Error {}
+export class ConnectionConfigError extends ConfigError {}
 
 /** Reads and parses the URL named by the spec, applying overrides. */
 export function resolveTarget(
@@ -64,7 +66,7 @@ export function resolveTarget(
 ): PgTarget {
   let raw = spec.url;
   if (raw === undefined) {
-    const name = spec.dbEnv ?? "DATABASE_URL";
+    const name = spec.dbEnv ?? DATA_TOOL_ENV.databaseUrl;
     raw = env[name];
     if (!raw) {
       throw new ConnectionConfigError(

@@ -6,6 +6,7 @@
 import { ChildProcess, execFile, spawn, SpawnOptions } from "node:child_process";
 import * as path from "node:path";
 import { promisify } from "node:util";
+import { DATA_TOOL_ENV } from "../../contract/data-tool";
 
 const execFileAsync = promisify(execFile);
 
@@ -14,7 +15,8 @@ export type PgTool = "pg_dump" | "pg_restore" | "psql" | "zstd";
 /** PostgreSQL tools from $PG_BIN (else PATH); zstd from $ZSTD_BIN (else PATH). */
 export function pgToolPath(tool: PgTool, env: NodeJS.ProcessEnv = process.env): string {
   if (tool === "zstd") return env.ZSTD_BIN ?? "zstd";
-  return env.PG_BIN ? path.join(env.PG_BIN, tool) : tool;
+  const dir = env[DATA_TOOL_ENV.pgBin];
+  return dir ? path.join(dir, tool) : tool;
 }
 
 export class PgToolError extends Error {

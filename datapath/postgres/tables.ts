@@ -1,7 +1,7 @@
 /** Catalog queries shared by backup and restore: server facts, user tables, exact row counts. */
 import { Client } from "pg";
 import { ident } from "./connection";
-import { TableCount } from "./manifest";
+import { TableCount } from "../storage/manifest";
 
 export interface ServerInfo {
   version: string;

@@ -8,11 +8,11 @@ import { once } from "node:events";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
-import { BackupEntry } from "./catalog";
-import { BackupCorruptError } from "./errors";
-import { formatBytes, LogFn, Progress } from "./progress";
-import { PgToolError, RunningTool, startTool } from "./pgtools";
-import { describeStorageError, downloadOrdered, Storage } from "./storage";
+import { BackupEntry } from "../storage/catalog";
+import { BackupCorruptError } from "../errors";
+import { formatBytes, LogFn, Progress } from "../progress";
+import { PgToolError, RunningTool, startTool } from "../postgres/pgtools";
+import { describeStorageError, downloadOrdered, Storage } from "../storage/blobs";
 
 /**
  * Downloads the backup's blob to `file`, checking it on the way: size and sha256 against the

@@ -3,12 +3,19 @@
  * creating/dropping the fresh copy, and the swap by rename that puts it in place.
  */
 import { Client } from "pg";
-import { BackupEntry } from "./catalog";
-import { confirmationFor, connect, describeTarget, ident, literal, PgTarget } from "./connection";
-import { RestoreRefusedError } from "./errors";
-import { fitIdentifier } from "./naming";
-import { LogFn } from "./progress";
-import { listUserTables } from "./tables";
+import { BackupEntry } from "../storage/catalog";
+import {
+  confirmationFor,
+  connect,
+  describeTarget,
+  ident,
+  literal,
+  PgTarget,
+} from "../postgres/connection";
+import { RestoreRefusedError } from "../errors";
+import { fitIdentifier } from "../storage/naming";
+import { LogFn } from "../progress";
+import { listUserTables } from "../postgres/tables";
 
 export async function connectMaintenance(target: PgTarget): Promise<Client> {
   let lastError: unknown;

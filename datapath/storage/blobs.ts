@@ -17,6 +17,8 @@ import {
   StoragePipelineOptions,
 } from "@azure/storage-blob";
 import { createHash, randomBytes } from "node:crypto";
+import { DATA_TOOL_ENV, DEFAULT_CONTAINER } from "../../contract/data-tool";
+import { ConfigError } from "../errors";
 
 export interface RetryOptions {
   maxTries?: number;
@@ -52,20 +54,19 @@ export interface Storage {
   concurrency: number;
 }
 
-export const DEFAULT_CONTAINER = "database-backup";
 const DEFAULT_BLOCK = 8 * 1024 * 1024;
 
-export class StorageConfigError extends Error {}
+export class StorageConfigError extends ConfigError {}
 
 export function openStorage(
   opts: StorageOptions = {},
   env: NodeJS.ProcessEnv = process.env,
 ): Storage {
-  const containerName = opts.container ?? env.BACKUP_CONTAINER ?? DEFAULT_CONTAINER;
+  const containerName = opts.container ?? env[DATA_TOOL_ENV.container] ?? DEFAULT_CONTAINER;
   const pipeline: StoragePipelineOptions = { retryOptions: { ...opts.retry } };
-  const connectionString = opts.connectionString ?? env.AZURE_STORAGE_CONNECTION_STRING;
-  const accountUrl = opts.accountUrl ?? env.AZURE_STORAGE_ACCOUNT_URL;
-  const sas = (opts.sasToken ?? env.AZURE_STORAGE_SAS_TOKEN)?.replace(/^\?/, "");
+  const connectionString = opts.connectionString ?? env[DATA_TOOL_ENV.storageConnectionString];
+  const accountUrl = opts.accountUrl ?? env[DATA_TOOL_ENV.storageAccountUrl];
+  const sas = (opts.sasToken ?? env[DATA_TOOL_ENV.storageSasToken])?.replace(/^\?/, "");
   let service: BlobServiceClient;
   const secrets: string[] = [];
   if (connectionString) {
@@ -151,10 +152,6 @@ export async function listBlobs(storage: Storage): Promise<BlobInfo[]> {
     });
   }
   return out;
-}
-
-export async function blobExists(blob: BlobClient): Promise<boolean> {
-  return blob.exists();
 }
 
 export interface UploadResult {
@@ -275,10 +272,6 @@ export async function uploadSmallNew(
     blobHTTPHeaders: { blobContentType: contentType },
     transactionalContentMD5: createHash("md5").update(buf).digest(),
   });
-}
-
-export async function downloadSmall(blob: BlobClient): Promise<Buffer> {
-  return blob.downloadToBuffer();
 }
 
 /**

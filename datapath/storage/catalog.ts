@@ -6,7 +6,7 @@
  * *incomplete*; the nightly workflow's plain `<name>.sql.gz` dumps carry no manifest and are
  * *legacy* (checked for gzip integrity and the dump trailer when restored).
  */
-import { BackupCorruptError } from "./errors";
+import { BackupCorruptError } from "../errors";
 import { Manifest, parseManifest } from "./manifest";
 import { BlobKind, normaliseBackupName, parseBlobName } from "./naming";
 import {
@@ -16,7 +16,7 @@ import {
   openStorage,
   Storage,
   StorageOptions,
-} from "./storage";
+} from "./blobs";
 
 export type BackupStatus = "complete" | "incomplete" | "legacy" | "invalid";
 

@@ -3,16 +3,17 @@
  * read-only sessions that all see one snapshot.
  *
  * URL parsing, redaction and TLS (libpq sslmode semantics, default "prefer": Azure Flexible
- * Server requires TLS) come from connection.ts so there is one implementation of each.
+ * Server requires TLS) come from postgres/connection.ts so there is one implementation of each.
  */
 import type { Client } from "pg";
+import { DATA_TOOL_ENV } from "../../contract/data-tool";
 import {
   ConnectionConfigError,
   connect as connectTarget,
   describeTarget,
   PgTarget,
   resolveTarget,
-} from "./connection";
+} from "../postgres/connection";
 
 export interface EndpointSpec {
   /** Literal URL (laptops/tests); wins over env. */
@@ -33,15 +34,19 @@ export function resolveEndpoint(
 ): PgTarget {
   let url = spec.url;
   if (url === undefined) {
-    const name = spec.env ?? "DATABASE_URL";
+    const name = spec.env ?? DATA_TOOL_ENV.databaseUrl;
     url = environment[name];
-    if (!url) throw new Error(`environment variable ${name} (for the ${label}) is not set`);
+    if (!url) {
+      throw new ConnectionConfigError(`environment variable ${name} (for the ${label}) is not set`);
+    }
   }
   try {
     return resolveTarget({ url, dbHost: spec.host, dbName: spec.database }, environment);
   } catch (err) {
     if (err instanceof ConnectionConfigError) {
-      throw new Error(`${label}: ${err.message.replace("--db-name", `--${label}-name`)}`);
+      throw new ConnectionConfigError(
+        `${label}: ${err.message.replace("--db-name", `--${label}-name`)}`,
+      );
     }
     throw err;
   }

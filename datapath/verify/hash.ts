@@ -6,7 +6,7 @@
  * hashtextextended(r::text, seed) for two fixed seeds, each folded mod 2^64: 128 bits of digest.
  *  - r::text is the row's record rendering: every column, NULL as an empty field and the empty
  *    string as "" — so (1,NULL) renders `(1,)` and (1,'') renders `(1,"")`, and they differ.
- *    Renderings are made comparable by the session settings in verify-conn.ts.
+ *    Renderings are made comparable by the session settings in connect.ts.
  *  - A sum (not XOR) keeps duplicate rows from cancelling; count catches pure duplicates too.
  *    A single changed row goes unnoticed only if both 64-bit hashes of old and new rendering
  *    collide (~2^-128 for accidental changes). It is not cryptographic: it guards against
@@ -19,8 +19,8 @@
  *    the partial sums added, regardless of where rows physically sit on each side.
  */
 import type { Client } from "pg";
-import type { Side } from "./verify-conn";
-import type { TableInfo } from "./verify-schema";
+import type { Side } from "./connect";
+import type { TableInfo } from "./schema";
 
 const SEED_A = "5381";
 const SEED_B = "-7046029254386353131";

@@ -2,7 +2,7 @@
  * The verify report: a stable, machine-readable structure (--json) and its human rendering.
  * Everything except `stats` is deterministic for the same two databases.
  */
-import type { Category, SchemaDifference } from "./verify-schema";
+import type { Category, SchemaDifference } from "./schema";
 
 export type Section = "schema" | "rows" | "content" | "sequences" | "recency";
 
@@ -15,7 +15,7 @@ export interface Difference {
 
 export interface TableSideResult {
   rows: number;
-  /** 32 hex digits (see verify-hash.ts). */
+  /** 32 hex digits (see hash.ts). */
   hash: string;
   /** Newest write-time value, RFC 3339 UTC, or null. */
   newest: string | null;

@@ -4,7 +4,7 @@
  * positions and, given --restore-target, whether the target holds writes from after that point.
  *
  * Read-only: each side runs inside REPEATABLE READ READ ONLY transactions sharing one snapshot.
- * No Pulumi imports: this runs in a Kubernetes Job and on laptops.
+ * The command line around it is datapath/commands/verify.ts.
  *
  * Recency rule: per table, the newest value of its write-time columns (timestamp/timestamptz
  * named created_at, updated_at and relatives, see WRITE_TIME_COLUMN; timestamps without zone
@@ -15,20 +15,19 @@
  * Tables without such columns are listed as unchecked (future-dated columns such as expires_at
  * would give false alarms).
  */
-import { parseArgs } from "node:util";
-import { describeTarget, PgTarget } from "./connection";
-import { EndpointSpec, identityOf, openSide, resolveEndpoint, Side } from "./verify-conn";
-import { CHUNK_PAGES, hashSide, HashProgress, readSequences, TableDigest } from "./verify-hash";
+import { UsageError } from "../../contract/data-tool";
+import { fromEpochMicros, Instant, parseRfc3339 } from "../../contract/time";
+import { describeTarget } from "../postgres/connection";
+import { EndpointSpec, identityOf, openSide, resolveEndpoint, Side } from "./connect";
+import { CHUNK_PAGES, hashSide, HashProgress, readSequences, TableDigest } from "./hash";
 import {
   Difference,
   describeSequence,
-  formatJson,
-  formatReport,
   SequenceResult,
   TableResult,
   verdictFor,
   VerifyReport,
-} from "./verify-report";
+} from "./report";
 import {
   CatalogSnapshot,
   cmp,
@@ -36,12 +35,11 @@ import {
   diffSchemas,
   missingSchemas,
   readCatalog,
-} from "./verify-schema";
-import { fromEpochMicros, Instant, parseRfc3339 } from "./verify-time";
+} from "./schema";
 
-export { formatJson, formatReport } from "./verify-report";
-export type { VerifyReport } from "./verify-report";
-export type { EndpointSpec } from "./verify-conn";
+export { formatJson, formatReport } from "./report";
+export type { VerifyReport } from "./report";
+export type { EndpointSpec } from "./connect";
 
 export interface VerifyOptions {
   /** Reference database: a URL or how to build one (env var + host/db overrides). */
@@ -58,29 +56,31 @@ export interface VerifyOptions {
   progress?: (line: string) => void;
   /** Block-range size for splitting big tables; tests shrink it to exercise chunking. */
   chunkPages?: number;
+  /** Where `env` endpoint specs are looked up (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
-
-/** A usage or connection problem (exit code 2), as opposed to "differences found". */
-export class VerifyUsageError extends Error {}
 
 const specOf = (s: EndpointSpec | string): EndpointSpec => (typeof s === "string" ? { url: s } : s);
 
 export async function verifyDatabases(opts: VerifyOptions): Promise<VerifyReport> {
   const started = Date.now();
   const log = opts.progress ?? (() => undefined);
-  let source: PgTarget;
-  let target: PgTarget;
+  const env = opts.env ?? process.env;
+  // Configuration problems (ConnectionConfigError) and a malformed restore target are the
+  // caller's to fix: both fail before any connection is opened.
+  const source = resolveEndpoint(specOf(opts.source), "source", env);
+  const target = resolveEndpoint(specOf(opts.target), "target", env);
   let restoreTarget: Instant | null = null;
-  try {
-    source = resolveEndpoint(specOf(opts.source), "source");
-    target = resolveEndpoint(specOf(opts.target), "target");
-    if (opts.restoreTarget !== undefined) restoreTarget = parseRfc3339(opts.restoreTarget);
-  } catch (err) {
-    throw new VerifyUsageError((err as Error).message);
+  if (opts.restoreTarget !== undefined) {
+    try {
+      restoreTarget = parseRfc3339(opts.restoreTarget);
+    } catch (err) {
+      throw new UsageError(`--restore-target: ${(err as Error).message}`);
+    }
   }
   // Comparing live with itself would print a reassuring IDENTICAL: refuse.
   if (identityOf(source) === identityOf(target)) {
-    throw new VerifyUsageError(
+    throw new UsageError(
       `source and target are the same database (${identityOf(source)}); ` +
         `use --target-host/--target-name to point at the candidate`,
     );
@@ -97,7 +97,7 @@ export async function verifyDatabases(opts: VerifyOptions): Promise<VerifyReport
     opened.forEach((r, i) => {
       if (r.status === "rejected") {
         const url = describeTarget(i === 0 ? source : target);
-        throw new VerifyUsageError(
+        throw new Error(
           `cannot connect to ${i === 0 ? "source" : "target"} ${url}: ${(r.reason as Error).message}`,
         );
       }
@@ -129,7 +129,7 @@ async function compare(source: Side, target: Side, ctx: CompareContext): Promise
   if (ctx.schemas) {
     const missing = await missingSchemas(source.clients[0], ctx.schemas);
     if (missing.length) {
-      throw new VerifyUsageError(`schema(s) not found on the source: ${missing.join(", ")}`);
+      throw new UsageError(`schema(s) not found on the source: ${missing.join(", ")}`);
     }
   }
   log(`verify: reading schema of source ${source.redacted} and target ${target.redacted}`);
@@ -326,98 +326,4 @@ function throttledProgress(log: (line: string) => void): (p: HashProgress) => vo
         `${p.rows.toLocaleString("en-GB")} rows hashed, ${mbs.toFixed(1)} MB/s`,
     );
   };
-}
-
-const USAGE = `usage: verify [--source-env VAR] [--source-host H] [--source-name DB]
-              [--target-env VAR] [--target-host H] [--target-name DB]
-              [--source URL] [--target URL] [--restore-target RFC3339-with-offset]
-              [--schema public,...] [--jobs N] [--json]
-  Compares source (reference, e.g. live) with target (candidate, e.g. the PTR server).
-  Both env vars default to DATABASE_URL. Exit: 0 identical, 1 differences, 2 usage/connection error.`;
-
-export interface VerifyIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
-
-const processIo: VerifyIo = {
-  stdout: (t) => process.stdout.write(t),
-  stderr: (t) => process.stderr.write(t),
-};
-
-/** CLI entry point (argv excludes the word "verify"); resolves to the exit code. */
-export async function runVerifyCommand(argv: string[], io: VerifyIo = processIo): Promise<number> {
-  let values: Record<string, string | boolean | string[] | undefined>;
-  try {
-    values = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        "source-env": { type: "string" },
-        "source-host": { type: "string" },
-        "source-name": { type: "string" },
-        "target-env": { type: "string" },
-        "target-host": { type: "string" },
-        "target-name": { type: "string" },
-        source: { type: "string" },
-        target: { type: "string" },
-        "restore-target": { type: "string" },
-        schema: { type: "string", multiple: true },
-        jobs: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    }).values;
-  } catch (err) {
-    io.stderr(`verify: ${(err as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  if (values.help) {
-    io.stdout(`${USAGE}\n`);
-    return 0;
-  }
-  const str = (k: string) => values[k] as string | undefined;
-  for (const side of ["source", "target"]) {
-    if (str(side) !== undefined && str(`${side}-env`) !== undefined) {
-      io.stderr(`verify: give --${side} or --${side}-env, not both\n`);
-      return 2;
-    }
-  }
-  const jobs = str("jobs") === undefined ? 2 : Number(str("jobs"));
-  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 8) {
-    io.stderr("verify: --jobs must be an integer from 1 to 8\n");
-    return 2;
-  }
-  const spec = (side: string): EndpointSpec => ({
-    url: str(side),
-    env: str(`${side}-env`),
-    host: str(`${side}-host`),
-    database: str(`${side}-name`),
-  });
-  const schemas = ((values.schema as string[] | undefined) ?? [])
-    .flatMap((s) => s.split(","))
-    .map((s) => s.trim())
-    .filter(Boolean);
-  try {
-    const report = await verifyDatabases({
-      source: spec("source"),
-      target: spec("target"),
-      restoreTarget: str("restore-target"),
-      schemas,
-      jobs,
-      progress: (line) => io.stderr(`${line}\n`),
-    });
-    io.stdout(values.json ? formatJson(report) : formatReport(report));
-    return report.identical ? 0 : 1;
-  } catch (err) {
-    // Usage and connection problems, or a query failing mid-run: either way, no verdict.
-    const prefix = err instanceof VerifyUsageError ? "" : "could not complete: ";
-    io.stderr(`verify: error: ${prefix}${(err as Error).message}\n`);
-    return 2;
-  }
-}
-
-if (require.main === module) {
-  void runVerifyCommand(process.argv.slice(2)).then((code) => (process.exitCode = code));
 }

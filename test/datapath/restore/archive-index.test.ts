@@ -9,8 +9,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
-import { indexArchiveOffsets, readArchiveToc } from "../datapath/archive-index";
-import { PG_BIN, PgServer, startPostgres } from "./support/postgres";
+import { indexArchiveOffsets, readArchiveToc } from "../../../datapath/restore/archive-index";
+import { PG_BIN, PgServer, startPostgres } from "../../support/postgres";
 
 const SCHEMA = `
   CREATE TABLE accounts (id int PRIMARY KEY, name text NOT NULL);

@@ -1,0 +1,100 @@
+/**
+ * What every command shares: the injected Io (stdout, stderr, environment), the one usage text,
+ * flag checks beyond the contract's parser, and scrubbing secrets from whatever gets printed.
+ */
+import { backupNameProblem } from "../../contract/backup-names";
+import { DATA_TOOL, DATA_TOOL_ENV, DEFAULT_CONTAINER, UsageError } from "../../contract/data-tool";
+import { LogFn } from "../progress";
+import { normaliseBackupName } from "../storage/naming";
+
+/** Where a command writes and what it reads: the process's, or a test's. */
+export interface Io {
+  /** The summary or report (stdout: what scripts capture). */
+  out: (s: string) => void;
+  /** Progress and errors (stderr). */
+  err: (s: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+export const processIo: Io = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+  env: process.env,
+};
+
+/** Progress lines to stderr, one per call. */
+export const logTo =
+  (io: Io): LogFn =>
+  (line) =>
+    io.err(`${line}\n`);
+
+export const USAGE = `usage: ${DATA_TOOL} <command> [flags]
+
+  backup  --name NAME [--db-env VAR] [--db-host HOST] [--db-name DB] [--jobs N]
+          [--container C] [--verify-readback]
+  list    [--container C] [--json]
+  restore (--name NAME | --latest) [--db-env VAR] [--db-host HOST] [--db-name DB]
+          [--confirm SERVER/DATABASE] [--jobs N] [--container C] [--temp-dir DIR]
+  verify  [--source URL | --source-env VAR] [--source-host HOST] [--source-name DB]
+          [--target URL | --target-env VAR] [--target-host HOST] [--target-name DB]
+          [--restore-target RFC3339-with-offset] [--schema S,...] [--jobs N] [--json]
+
+The database URL is read from $${DATA_TOOL_ENV.databaseUrl} (or the variable named by --db-env);
+--db-host and --db-name replace its host and database. verify compares a source (reference,
+e.g. live) with a target (candidate, e.g. the PTR server); both variables default to
+$${DATA_TOOL_ENV.databaseUrl}. Storage: $${DATA_TOOL_ENV.storageConnectionString}, or
+$${DATA_TOOL_ENV.storageAccountUrl} with $${DATA_TOOL_ENV.storageSasToken}; container --container, else
+$${DATA_TOOL_ENV.container}, else ${DEFAULT_CONTAINER}. PostgreSQL client tools come from $${DATA_TOOL_ENV.pgBin},
+else PATH.
+
+Restoring over a database that holds tables needs --confirm SERVER/DATABASE, where SERVER is the
+first DNS label of the host (s189p01-ptt-pd-pg for s189p01-ptt-pd-pg.postgres.database.azure.com)
+or the whole host when it is an IP address.
+
+Exit codes: 0 ok; 1 failed, refused, or (verify) differences found; 2 usage or configuration.
+`;
+
+/**
+ * The backup name given with --name: `NAME.sql.gz`/`.dump`/`.manifest.json` are accepted when
+ * `acceptBlobName` (restore), and a name that could not be a backup (a path, `..`, spaces) is a
+ * usage error before anything is touched.
+ */
+export function backupNameFlag(name: string, acceptBlobName = false): string {
+  const normalised = acceptBlobName ? normaliseBackupName(name) : name;
+  const problem = backupNameProblem(normalised);
+  if (problem) throw new UsageError(`--name: ${problem}`);
+  return normalised;
+}
+
+/** Secrets that may reach an error message through a library: scrub them whatever happened. */
+export function envSecrets(env: NodeJS.ProcessEnv): string[] {
+  const out: string[] = [];
+  const cs = env[DATA_TOOL_ENV.storageConnectionString];
+  if (cs) {
+    out.push(cs);
+    for (const m of cs.matchAll(/(?:AccountKey|SharedAccessSignature)=([^;]+)/gi)) out.push(m[1]);
+  }
+  const sas = env[DATA_TOOL_ENV.storageSasToken]?.replace(/^\?/, "");
+  if (sas) {
+    out.push(sas);
+    const sig = new URLSearchParams(sas).get("sig");
+    if (sig) out.push(sig, encodeURIComponent(sig));
+  }
+  for (const v of Object.values(env)) {
+    if (!v || !/^postgres(ql)?:\/\//.test(v)) continue;
+    try {
+      const pw = new URL(v).password;
+      if (pw) out.push(pw, decodeURIComponent(pw));
+    } catch {
+      // not a URL after all: nothing to scrub
+    }
+  }
+  return out;
+}
+
+export function redact(text: string, secrets: string[]): string {
+  return secrets
+    .filter((s) => s && s.length >= 4)
+    .sort((a, b) => b.length - a.length)
+    .reduce((acc, s) => acc.split(s).join("***"), text);
+}
