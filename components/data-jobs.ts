@@ -10,6 +10,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { buildArgv, DATA_TOOL_ENV, Invocation } from "../contract/data-tool";
 import { dataToolJob, SecretKey } from "./data-tool-job";
+import { k8sName } from "./naming";
 
 /** What every data job needs: where it runs and which secrets it reads. */
 export interface DataJobCommon {
@@ -83,6 +84,8 @@ export interface RestoreValidationArgs extends DataJobCommon {
   restoredHost: pulumi.Input<string>;
   /** The restore target, UTC: rows newer than this in the PTR are flagged. */
   restoreTimeUtc: pulumi.Input<string>;
+  /** Tables the operator has named for promotion so far: the plan evaluates them too. */
+  promotionTables?: string[];
 }
 
 export class RestoreValidation extends pulumi.ComponentResource {
@@ -92,7 +95,7 @@ export class RestoreValidation extends pulumi.ComponentResource {
   constructor(name: string, args: RestoreValidationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pg-recovery:index:RestoreValidation", name, {}, opts);
     this.jobName = args.jobName;
-    this.reportCommand = `kubectl -n ${args.namespace} logs job/${args.jobName}`;
+    this.reportCommand = `kubectl -n ${args.namespace} logs job/${args.jobName} --all-containers --prefix`;
     dataToolJob(
       `${name}-job`,
       {
@@ -100,6 +103,8 @@ export class RestoreValidation extends pulumi.ComponentResource {
         // PTR and live are expected to differ (that is the corruption): the report is the
         // product, so `pulumi up` doesn't wait on or fail with it.
         skipAwait: true,
+        // Side by side: verify exits 1 on differences, which must not stop the plan.
+        parallel: true,
         steps: [
           step("verify", {
             command: "verify",
@@ -110,6 +115,15 @@ export class RestoreValidation extends pulumi.ComponentResource {
               restoreTarget: args.restoreTimeUtc,
             },
           }),
+          // What each promotion mode would write and lose, read before choosing one.
+          step("promotion-plan", {
+            command: "promote",
+            options: {
+              ...promoteEndpoints(args.restoredHost, args.restoreTimeUtc),
+              tables: args.promotionTables?.length ? args.promotionTables : undefined,
+              plan: true,
+            },
+          }),
         ],
       },
       { parent: this },
@@ -118,40 +132,86 @@ export class RestoreValidation extends pulumi.ComponentResource {
   }
 }
 
+/** From the restored (PTR) server to live, both reached with the app's credentials. */
+const promoteEndpoints = (
+  restoredHost: pulumi.Input<string>,
+  restoreTimeUtc: pulumi.Input<string>,
+) => ({
+  fromEnv: DB_ENV,
+  fromHost: restoredHost,
+  toEnv: DB_ENV,
+  restoreTarget: restoreTimeUtc,
+});
+
 export interface PromotionArgs extends DataJobCommon {
   restoredHost: pulumi.Input<string>;
-  /** Backup name of the PTR copy, `ptt_<short>_<date>-restore-to-ptr`. */
-  backupName: string;
+  /** The instant the PTR was restored to, UTC. */
+  restoreTimeUtc: pulumi.Input<string>;
+  /** `whole`, or `tables`/`merge` with the damaged tables. */
+  promotion: { mode: "whole" } | { mode: "tables" | "merge"; tables: string[] };
   /** `<live server>/<database>`: the exact target the operator confirmed. */
   confirmTarget: string;
+  /** Names what promote keeps of the replaced rows (e.g. a schema for the incident review). */
+  incident: string;
+  /** Backup name of the archival PTR copy, `ptt_<short>_<date>-restore-to-ptr`. */
+  backupName: string;
 }
 
+/**
+ * Runbook "back up the PTR, restore it into live", loss-aware: `promote` copies straight from
+ * the PTR server into live (whole database, or only the damaged tables); the archival backup of
+ * the PTR that the runbook keeps for the review runs as its own Job, off the critical path.
+ */
 export class Promotion extends pulumi.ComponentResource {
   readonly jobName: string;
+  readonly archiveJobName: string;
   readonly backupName: string;
 
   constructor(name: string, args: PromotionArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pg-recovery:index:Promotion", name, {}, opts);
     this.jobName = args.jobName;
+    this.archiveJobName = k8sName(args.jobName, "archive");
     this.backupName = args.backupName;
     dataToolJob(
       `${name}-job`,
       {
         ...common(args),
         steps: [
-          step("backup-restored", {
-            command: "backup",
-            options: { name: args.backupName, dbEnv: DB_ENV, dbHost: args.restoredHost },
-          }),
-          step("restore-into-live", {
-            command: "restore",
-            options: { name: args.backupName, dbEnv: DB_ENV, confirm: args.confirmTarget },
+          step("promote", {
+            command: "promote",
+            options: {
+              ...promoteEndpoints(args.restoredHost, args.restoreTimeUtc),
+              mode: args.promotion.mode,
+              tables: args.promotion.mode === "whole" ? undefined : args.promotion.tables,
+              confirm: args.confirmTarget,
+              incident: args.incident,
+            },
           }),
         ],
       },
       { parent: this },
     );
-    this.registerOutputs({ jobName: args.jobName, backupName: args.backupName });
+    dataToolJob(
+      `${name}-archive-job`,
+      {
+        ...common({ ...args, jobName: this.archiveJobName }),
+        // The review copy: `pulumi up` does not wait for it, and promotion does not need it.
+        skipAwait: true,
+        steps: [
+          step("backup-restored", {
+            command: "backup",
+            options: { name: args.backupName, dbEnv: DB_ENV, dbHost: args.restoredHost },
+          }),
+        ],
+      },
+      { parent: this },
+    );
+    this.registerOutputs({
+      jobName: args.jobName,
+      archiveJobName: this.archiveJobName,
+      backupName: args.backupName,
+      mode: args.promotion.mode,
+    });
   }
 }
 

@@ -16,8 +16,12 @@ export interface DataToolJobSpec {
   /** Kubernetes name of the Job (derived from the incident date, so deterministic). */
   jobName: string;
   image: string;
-  /** Steps run in order: all but the last as init containers, so a failure stops the rest. */
+  /**
+   * Steps run in order: all but the last as init containers, so a failure stops the rest.
+   * With `parallel`, all run side by side as containers of the one pod.
+   */
   steps: { name: string; args: pulumi.Input<string>[] }[];
+  parallel?: boolean;
   /** Environment variable name -> secret key it is read from. */
   secretEnv: Record<string, SecretKey>;
   env?: Record<string, pulumi.Input<string>>;
@@ -74,8 +78,8 @@ export function dataToolJob(
             restartPolicy: "Never",
             automountServiceAccountToken: false,
             securityContext: { runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000 },
-            initContainers: steps.slice(0, -1).map(container),
-            containers: [container(steps[steps.length - 1])],
+            initContainers: spec.parallel ? [] : steps.slice(0, -1).map(container),
+            containers: spec.parallel ? steps.map(container) : [container(steps[steps.length - 1])],
             // Scratch space for downloads before a parallel restore.
             volumes: [{ name: "work", emptyDir: {} }],
           },

@@ -4,6 +4,7 @@
  * with the key that is wrong and how to fix it.
  */
 import { FREEZE_DEFAULTS } from "../components/pipeline-freeze";
+import { PROMOTION_MODES, PromotionMode } from "../contract/data-tool";
 import { formatUtc, parseRestoreTime } from "../contract/time";
 import { Environment, parseEnvironment } from "./environment";
 
@@ -22,6 +23,8 @@ export const CONFIG_KEYS = [
   "retainRestoredServer",
   "scaleDown",
   "promote",
+  "promotionMode",
+  "promotionTables",
   "confirm",
   "environment",
 ] as const;
@@ -48,9 +51,17 @@ export interface CorruptedIncident extends IncidentCommon {
   restoreTime: Date;
   ptrServerName: string;
   retainRestoredServer: boolean;
-  /** Copy the PTR data back into live; only set after `confirm` named the live server. */
-  promote: boolean;
+  /**
+   * Copy the PTR data back into live; only set after `confirm` named the live server and a mode
+   * was chosen (each mode loses different data, so there is no default).
+   */
+  promotion?: Promotion;
+  /** Tables named for promotion (also evaluated by the validation job's plan). */
+  promotionTables: string[];
 }
+
+export type Promotion =
+  { mode: "whole" } | { mode: Exclude<PromotionMode, "whole">; tables: string[] };
 
 /** `revive`: ReviveDropped at `restoreTime`; `rebuild`: new empty server + restore from storage. */
 export type ServerGoneIncident = IncidentCommon & { scenario: "server-gone" } & (
@@ -151,6 +162,8 @@ export function parseIncident(raw: RawConfig, now: Date): Incident {
   }
   const scaleDown = parseBoolean("scaleDown", v.scaleDown, true, problems);
   const promote = parseBoolean("promote", v.promote, false, problems);
+  const promotionMode = parsePromotionMode(v.promotionMode, problems);
+  const promotionTables = parseTables(v.promotionTables, problems);
   const retainRestoredServer = parseBoolean(
     "retainRestoredServer",
     v.retainRestoredServer,
@@ -182,6 +195,44 @@ export function parseIncident(raw: RawConfig, now: Date): Incident {
       `${k("promote")} is true but ${k("confirm")} is not set. Promotion overwrites the live database ` +
         `${liveServer}/${env?.azure.server.database}; confirm that exact target: ` +
         `\`pulumi config set ${k("confirm")} ${liveServer}\` (or set ${k("promote")} false to stop before it).`,
+    );
+  }
+
+  if (scenario !== "corrupted") {
+    for (const key of ["promotionMode", "promotionTables"] as const) {
+      if (v[key]?.trim()) {
+        problems.push(
+          `${k(key)} only applies to the corrupted scenario (promotion copies the restored server back into live). ` +
+            `Remove it: \`pulumi config rm ${k(key)}\`.`,
+        );
+      }
+    }
+  } else if (promote && promotionMode === undefined && !v.promotionMode?.trim()) {
+    problems.push(
+      `${k("promote")} is true but ${k("promotionMode")} is not set. Each mode loses different data, so ` +
+        `choose after reading the promotion plan in the validation report: whole (live becomes the ` +
+        `restored database: every write since the restore time is lost), tables (only the named tables ` +
+        `go back to the restore time), merge (only re-inserts rows deleted since the restore time, in ` +
+        `the named tables). \`pulumi config set ${k("promotionMode")} tables\`.`,
+    );
+  }
+  if (scenario === "corrupted" && promotionMode === "whole" && promotionTables.length > 0) {
+    problems.push(
+      `${k("promotionTables")} is set but ${k("promotionMode")} is whole, which replaces every table: ` +
+        `the list would be ignored. Remove it (\`pulumi config rm ${k("promotionTables")}\`) or ` +
+        `choose tables or merge: \`pulumi config set ${k("promotionMode")} tables\`.`,
+    );
+  }
+  if (
+    scenario === "corrupted" &&
+    (promotionMode === "tables" || promotionMode === "merge") &&
+    promotionTables.length === 0 &&
+    !v.promotionTables?.trim()
+  ) {
+    problems.push(
+      `${k("promotionMode")} ${promotionMode} needs ${k("promotionTables")}: the damaged tables, as ` +
+        `schema.table, comma-separated (the validation report lists the tables that differ): ` +
+        `\`pulumi config set ${k("promotionTables")} public.courses,public.sites\`.`,
     );
   }
 
@@ -228,7 +279,13 @@ export function parseIncident(raw: RawConfig, now: Date): Incident {
       restoreTime,
       ptrServerName,
       retainRestoredServer,
-      promote: promote && confirm === liveServer,
+      promotion:
+        promote && confirm === liveServer && promotionMode
+          ? promotionMode === "whole"
+            ? { mode: "whole" }
+            : { mode: promotionMode, tables: promotionTables }
+          : undefined,
+      promotionTables,
     };
   }
 
@@ -312,6 +369,56 @@ function checkedTime(
     return undefined;
   }
   return parsed.utc;
+}
+
+function parsePromotionMode(
+  text: string | undefined,
+  problems: string[],
+): PromotionMode | undefined {
+  const t = text?.trim();
+  if (!t) return undefined;
+  if ((PROMOTION_MODES as readonly string[]).includes(t)) return t as PromotionMode;
+  const hint = suggest(t, PROMOTION_MODES);
+  problems.push(
+    `${k("promotionMode")} "${t}" is not a promotion mode. Use one of ${PROMOTION_MODES.join(", ")}` +
+      `${hint ? ` (did you mean ${hint}?)` : ""}: \`pulumi config set ${k("promotionMode")} tables\`.`,
+  );
+  return undefined;
+}
+
+const TABLE_RE = /^[A-Za-z_][A-Za-z0-9_$]{0,62}\.[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
+
+/** `public.a,public.b`, or a YAML list in the stack file (which Pulumi hands over as JSON). */
+function parseTables(text: string | undefined, problems: string[]): string[] {
+  const t = text?.trim();
+  if (!t) return [];
+  let items: unknown[];
+  if (t.startsWith("[")) {
+    try {
+      const parsed: unknown = JSON.parse(t);
+      items = Array.isArray(parsed) ? parsed : [parsed];
+    } catch {
+      items = [t];
+    }
+  } else items = t.split(",");
+  const tables = items.map((x) => String(x).trim());
+  const bad = tables.filter((x) => !TABLE_RE.test(x));
+  if (bad.length > 0) {
+    problems.push(
+      `${k("promotionTables")} has ${bad.map((b) => `"${b}"`).join(", ")}: each entry must be schema.table ` +
+        `(unquoted identifiers), comma-separated: \`pulumi config set ${k("promotionTables")} public.courses,public.sites\`.`,
+    );
+    return [];
+  }
+  const dupes = tables.filter((x, i) => tables.indexOf(x) !== i);
+  if (dupes.length > 0) {
+    const unique = [...new Set(tables)];
+    problems.push(
+      `${k("promotionTables")} names ${[...new Set(dupes)].join(", ")} more than once; list each ` +
+        `table once: \`pulumi config set ${k("promotionTables")} ${unique.join(",")}\`.`,
+    );
+  }
+  return [...new Set(tables)];
 }
 
 function parseBoolean(key: ConfigKey, text: string | undefined, dflt: boolean, problems: string[]) {

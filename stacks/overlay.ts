@@ -141,29 +141,44 @@ export async function recoveryOverlay(
     // 6. Validation: the restored data against live, mechanically.
     const validation = new RestoreValidation(
       "validation",
-      { ...dataJob("validation"), restoredHost: ptr.fqdn, restoreTimeUtc: ptr.restoreTimeUtc },
+      {
+        ...dataJob("validation"),
+        restoredHost: ptr.fqdn,
+        restoreTimeUtc: ptr.restoreTimeUtc,
+        promotionTables: incident.promotionTables,
+      },
       { ...opts, dependsOn: [ptr.resource] },
     );
     outputs.pointInTimeRestore = ptr.outputs;
     outputs.adhocBackup = names.adhoc;
     outputs.validationReport = validation.reportCommand;
-    // 7. Promotion: only with promote=true AND confirm naming the live server (checked at the door).
-    if (incident.promote) {
+    // 7. Promotion: only with promote=true, a mode, AND confirm naming the live server (checked
+    // at the door).
+    if (incident.promotion) {
       const promotion = new Promotion(
         "promotion",
         {
           ...dataJob("promotion"),
           restoredHost: ptr.fqdn,
-          backupName: names.restoredCopy,
+          restoreTimeUtc: ptr.restoreTimeUtc,
+          promotion: incident.promotion,
           confirmTarget: `${env.azure.server.name}/${env.azure.server.database}`,
+          incident: incident.incidentDate,
+          backupName: names.restoredCopy,
         },
         { ...opts, dependsOn: [adhoc, ptr.resource, ...(scaleDown ? [scaleDown] : [])] },
       );
-      outputs.promotion = { job: promotion.jobName, backup: names.restoredCopy };
+      outputs.promotion = {
+        job: promotion.jobName,
+        mode: incident.promotion.mode,
+        tables: incident.promotion.mode === "whole" ? "all" : incident.promotion.tables,
+        archivalBackup: { job: promotion.archiveJobName, backup: names.restoredCopy },
+      };
     } else {
       outputs.promotion =
-        `not declared: after validating, set pg-recovery:promote true and ` +
-        `pg-recovery:confirm ${env.azure.server.name}, then pulumi up`;
+        `not declared: read the promotion plan in the validation report (${validation.reportCommand}), then ` +
+        `set pg-recovery:promotionMode (whole|tables|merge), pg-recovery:promotionTables for tables/merge, ` +
+        `pg-recovery:promote true and pg-recovery:confirm ${env.azure.server.name}, then pulumi up`;
     }
   } else {
     declareServerGone(incident, platform, jobBase, opts, outputs);

@@ -16,6 +16,7 @@ import { declareAlone } from "../support/components";
 import {
   isSecretValue,
   jobSteps,
+  ofType,
   managed,
   one,
   plainStrings,
@@ -94,7 +95,7 @@ describe("data jobs", () => {
     assertSafeJob(job);
   });
 
-  it("RestoreValidation: `verify` the PTR against live at the restore target, without blocking up", async () => {
+  it("RestoreValidation: `verify` the PTR against live and the promotion plan, side by side, without blocking up", async () => {
     const { resources } = await declareAlone(
       () =>
         new RestoreValidation("validation", {
@@ -104,10 +105,13 @@ describe("data jobs", () => {
         }),
     );
     const job = one(resources, TYPES.job);
+    const spec = (job.inputs as any).spec.template.spec;
+    assert.deepEqual(spec.initContainers, []);
     assert.deepEqual(
-      jobSteps(job).map((s) => s.args),
+      jobSteps(job).map((s) => [s.name, ...s.args]),
       [
         [
+          "verify",
           "verify",
           "--source-env",
           "DATABASE_URL",
@@ -118,46 +122,93 @@ describe("data jobs", () => {
           "--restore-target",
           "2024-07-24T05:59:00Z",
         ],
+        [
+          "promotion-plan",
+          "promote",
+          "--from-env",
+          "DATABASE_URL",
+          "--from-host",
+          PTR_FQDN,
+          "--to-env",
+          "DATABASE_URL",
+          "--restore-target",
+          "2024-07-24T05:59:00Z",
+          "--plan",
+        ],
       ],
     );
     assert.equal((job.inputs as any).metadata.annotations["pulumi.com/skipAwait"], "true");
     assertSafeJob(job);
   });
 
-  it("Promotion: back up the PTR (init container), then restore into live with --confirm", async () => {
-    const { resources } = await declareAlone(
-      () =>
-        new Promotion("promotion", {
-          ...common("pgr-2024-07-24-promotion"),
-          restoredHost: PTR_FQDN,
-          backupName: "ptt_qa_2024-07-24-restore-to-ptr",
-          confirmTarget: "s189t01-ptt-qa-pg/ptt_qa",
-        }),
-    );
-    const job = one(resources, TYPES.job);
-    const spec = (job.inputs as any).spec.template.spec;
-    assert.equal(spec.initContainers.length, 1, "the backup must finish before the restore starts");
-    assert.deepEqual(spec.initContainers[0].args, [
-      "backup",
-      "--name",
-      "ptt_qa_2024-07-24-restore-to-ptr",
-      "--db-env",
-      "DATABASE_URL",
-      "--db-host",
-      PTR_FQDN,
-    ]);
-    assert.equal(spec.containers.length, 1);
-    assert.deepEqual(spec.containers[0].args, [
-      "restore",
-      "--name",
-      "ptt_qa_2024-07-24-restore-to-ptr",
-      "--db-env",
-      "DATABASE_URL",
-      "--confirm",
-      "s189t01-ptt-qa-pg/ptt_qa",
-    ]);
-    assertSafeJob(job);
-  });
+  for (const promotion of [
+    { mode: "whole" as const },
+    { mode: "tables" as const, tables: ["public.courses"] },
+    { mode: "merge" as const, tables: ["public.courses", "public.sites"] },
+  ]) {
+    it(`Promotion (${promotion.mode}): promote from the PTR into live with --confirm; archival backup apart`, async () => {
+      const { resources } = await declareAlone(
+        () =>
+          new Promotion("promotion", {
+            ...common("pgr-2024-07-24-promotion"),
+            restoredHost: PTR_FQDN,
+            restoreTimeUtc: "2024-07-24T05:59:00Z",
+            promotion,
+            confirmTarget: "s189t01-ptt-qa-pg/ptt_qa",
+            incident: "2024-07-24",
+            backupName: "ptt_qa_2024-07-24-restore-to-ptr",
+          }),
+      );
+      const jobs = ofType(resources, TYPES.job);
+      assert.deepEqual(jobs.map((j) => j.name).sort(), ["promotion-archive-job", "promotion-job"]);
+      const promote = one(resources, TYPES.job, "promotion-job");
+      const tables =
+        promotion.mode !== "whole" && promotion.tables
+          ? promotion.tables.flatMap((t) => ["--tables", t])
+          : [];
+      assert.deepEqual(
+        jobSteps(promote).map((s) => s.args),
+        [
+          [
+            "promote",
+            "--from-env",
+            "DATABASE_URL",
+            "--from-host",
+            PTR_FQDN,
+            "--to-env",
+            "DATABASE_URL",
+            "--restore-target",
+            "2024-07-24T05:59:00Z",
+            "--mode",
+            promotion.mode,
+            ...tables,
+            "--confirm",
+            "s189t01-ptt-qa-pg/ptt_qa",
+            "--incident",
+            "2024-07-24",
+          ],
+        ],
+      );
+      assert.equal((promote.inputs as any).metadata.annotations, undefined, "up waits for it");
+      const archive = one(resources, TYPES.job, "promotion-archive-job");
+      assert.deepEqual(
+        jobSteps(archive).map((s) => s.args),
+        [
+          [
+            "backup",
+            "--name",
+            "ptt_qa_2024-07-24-restore-to-ptr",
+            "--db-env",
+            "DATABASE_URL",
+            "--db-host",
+            PTR_FQDN,
+          ],
+        ],
+      );
+      assert.equal((archive.inputs as any).metadata.annotations["pulumi.com/skipAwait"], "true");
+      for (const job of jobs) assertSafeJob(job);
+    });
+  }
 
   it("RestoreFromStorage: the new server's URL only in a Secret; `restore --latest` by default", async () => {
     const url =

@@ -59,6 +59,7 @@ describe("the program under plain, foreign mocks", function () {
         "incidentDate=2026-11-20",
         "restoreTime=2026-11-20T05:59:00Z",
         "promote=true",
+        "promotionMode=whole",
         "confirm=s189p01-ptt-pd-pg",
       ],
       true,
@@ -67,6 +68,7 @@ describe("the program under plain, foreign mocks", function () {
     const jobs = run.declared.filter((r) => r.type === "kubernetes:batch/v1:Job");
     assert.deepEqual(jobs.map((j) => j.name).sort(), [
       "adhoc-backup-job",
+      "promotion-archive-job",
       "promotion-job",
       "validation-job",
     ]);

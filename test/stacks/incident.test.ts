@@ -87,18 +87,49 @@ describe("config door: parseIncident", () => {
       assert.equal(incident.requiredReviews, 6);
       assert.equal(incident.scaleDown, true);
       assert.equal(incident.retainRestoredServer, true);
-      assert.equal(incident.promote, false);
+      assert.equal(incident.promotion, undefined);
     });
 
-    it("corrupted: promote only with confirm naming the live server", () => {
+    it("corrupted: promote only with confirm naming the live server and a chosen mode", () => {
       const incident = door({
         ...corrupted,
         promote: "true",
+        promotionMode: "whole",
         confirm: QA_LIVE,
       }) as CorruptedIncident;
-      assert.equal(incident.promote, true);
+      assert.deepEqual(incident.promotion, { mode: "whole" });
       // confirm alone authorises nothing
-      assert.equal((door({ ...corrupted, confirm: QA_LIVE }) as CorruptedIncident).promote, false);
+      assert.equal(
+        (door({ ...corrupted, confirm: QA_LIVE, promotionMode: "whole" }) as CorruptedIncident)
+          .promotion,
+        undefined,
+      );
+    });
+
+    it("corrupted: tables and merge carry the named tables, from a list or a YAML sequence", () => {
+      const tables = door({
+        ...corrupted,
+        promote: "true",
+        promotionMode: "tables",
+        promotionTables: "public.courses, public.sites",
+        confirm: QA_LIVE,
+      }) as CorruptedIncident;
+      assert.deepEqual(tables.promotion, {
+        mode: "tables",
+        tables: ["public.courses", "public.sites"],
+      });
+      const merge = door({
+        ...corrupted,
+        promote: "true",
+        promotionMode: "merge",
+        promotionTables: JSON.stringify(["public.courses"]),
+        confirm: QA_LIVE,
+      }) as CorruptedIncident;
+      assert.deepEqual(merge.promotion, { mode: "merge", tables: ["public.courses"] });
+      // Named before promoting: the validation job's plan evaluates them.
+      const named = door({ ...corrupted, promotionTables: "public.courses" }) as CorruptedIncident;
+      assert.equal(named.promotion, undefined);
+      assert.deepEqual(named.promotionTables, ["public.courses"]);
     });
 
     it("requiredReviews 1 and 10 are the bounds", () => {
@@ -269,6 +300,62 @@ describe("config door: parseIncident", () => {
         says: /"s189p01-ptt-pd-pg" does not match the live server "s189t01-ptt-qa-pg".*pulumi config set pg-recovery:confirm s189t01-ptt-qa-pg/,
       },
       {
+        title: "promote without a promotion mode",
+        config: raw({ ...corrupted, promote: "true", confirm: QA_LIVE }),
+        key: "pg-recovery:promotionMode",
+        says: /pg-recovery:promote is true but pg-recovery:promotionMode is not set.*whole.*tables.*merge.*pulumi config set pg-recovery:promotionMode tables/,
+      },
+      {
+        title: "an unknown promotion mode",
+        config: raw({ ...corrupted, promotionMode: "tabels" }),
+        key: "pg-recovery:promotionMode",
+        says: /"tabels" is not a promotion mode.*did you mean tables\?/,
+      },
+      {
+        title: "tables mode without tables",
+        config: raw({ ...corrupted, promote: "true", confirm: QA_LIVE, promotionMode: "tables" }),
+        key: "pg-recovery:promotionMode",
+        says: /pg-recovery:promotionMode tables needs pg-recovery:promotionTables/,
+      },
+      {
+        title: "merge mode without tables",
+        config: raw({ ...corrupted, promotionMode: "merge" }),
+        key: "pg-recovery:promotionMode",
+        says: /pg-recovery:promotionMode merge needs pg-recovery:promotionTables/,
+      },
+      {
+        title: "whole mode with tables",
+        config: raw({ ...corrupted, promotionMode: "whole", promotionTables: "public.courses" }),
+        key: "pg-recovery:promotionTables",
+        says: /is set but pg-recovery:promotionMode is whole.*would be ignored/,
+      },
+      {
+        title: "a table without its schema",
+        config: raw({ ...corrupted, promotionMode: "tables", promotionTables: "courses" }),
+        key: "pg-recovery:promotionTables",
+        says: /"courses": each entry must be schema.table/,
+      },
+      {
+        title: "a table named twice",
+        config: raw({
+          ...corrupted,
+          promotionMode: "merge",
+          promotionTables: "public.a,public.b,public.a",
+        }),
+        key: "pg-recovery:promotionTables",
+        says: /names public.a more than once/,
+      },
+      {
+        title: "promotion mode outside the corrupted scenario",
+        config: raw({
+          scenario: "server-gone",
+          incidentDate: "2024-07-24",
+          promotionMode: "whole",
+        }),
+        key: "pg-recovery:promotionMode",
+        says: /only applies to the corrupted scenario/,
+      },
+      {
         title: "promote outside the corrupted scenario",
         config: raw({ scenario: "server-gone", incidentDate: "2024-07-24", promote: "true" }),
         key: "pg-recovery:promote",
@@ -323,6 +410,7 @@ describe("config door: parseIncident", () => {
         config: raw({
           ...corrupted,
           promote: "true",
+          promotionMode: "whole",
           confirm: QA_LIVE,
           scaleDown: "false",
         }),

@@ -148,8 +148,10 @@ describe("the program, per stack and scenario (real stack files)", function () {
           );
         });
 
-        it("validates the PTR against live at the restore target", () => {
+        it("validates the PTR against live at the restore target, beside the promotion plan", () => {
           const job = jobByName(runs.corrupted, "validation-job");
+          const spec = (job.inputs as any).spec.template.spec;
+          assert.deepEqual(spec.initContainers, [], "verify exits 1 on differences: side by side");
           assert.deepEqual(
             jobSteps(job).map((s) => s.args),
             [
@@ -164,8 +166,33 @@ describe("the program, per stack and scenario (real stack files)", function () {
                 "--restore-target",
                 INCIDENT.restoreTime,
               ],
+              [
+                "promote",
+                "--from-env",
+                "DATABASE_URL",
+                "--from-host",
+                `${f.live}-ptr.postgres.database.azure.com`,
+                "--to-env",
+                "DATABASE_URL",
+                "--restore-target",
+                INCIDENT.restoreTime,
+                "--plan",
+              ],
             ],
           );
+          assert.match(String(runs.corrupted.outputs.validationReport), /--all-containers/);
+        });
+
+        it("the plan evaluates the tables already named for promotion", () => {
+          const job = jobByName(runs["corrupted+promote"], "validation-job");
+          const plan = jobSteps(job).find((s) => s.name === "promotion-plan")!;
+          assert.deepEqual(plan.args.slice(-5), [
+            "--tables",
+            "public.courses",
+            "--tables",
+            "public.sites",
+            "--plan",
+          ]);
         });
 
         it("outputs the restore time in UTC and London", () => {
@@ -188,22 +215,52 @@ describe("the program, per stack and scenario (real stack files)", function () {
       });
 
       describe("corrupted + promote + confirm", () => {
-        it("adds the promotion job, and only that", () => {
+        it("adds the promotion job and the archival backup job, and only those", () => {
           const base = planShape(runs.corrupted.resources).map((r) => `${r.type}::${r.name}`);
           const promoted = planShape(runs["corrupted+promote"].resources).map(
             (r) => `${r.type}::${r.name}`,
           );
+          assert.deepEqual(promoted.filter((n) => !base.includes(n)).sort(), [
+            `${TYPES.job}::promotion-archive-job`,
+            `${TYPES.job}::promotion-job`,
+          ]);
+        });
+
+        it("promotes straight from the PTR into live, only the named tables, confirming <live>/<database>", () => {
+          const job = jobByName(runs["corrupted+promote"], "promotion-job");
           assert.deepEqual(
-            promoted.filter((n) => !base.includes(n)),
-            [`${TYPES.job}::promotion-job`],
+            jobSteps(job).map((s) => s.args),
+            [
+              [
+                "promote",
+                "--from-env",
+                "DATABASE_URL",
+                "--from-host",
+                `${f.live}-ptr.postgres.database.azure.com`,
+                "--to-env",
+                "DATABASE_URL",
+                "--restore-target",
+                "2026-11-24T12:00:00Z",
+                "--mode",
+                "tables",
+                "--tables",
+                "public.courses",
+                "--tables",
+                "public.sites",
+                "--confirm",
+                `${f.live}/${f.database}`,
+                "--incident",
+                "2026-11-24",
+              ],
+            ],
           );
         });
 
-        it("backs up the PTR, then restores it into live confirming <live>/<database>", () => {
-          const job = jobByName(runs["corrupted+promote"], "promotion-job");
+        it("writes the runbook's archival backup of the PTR off the critical path", () => {
+          const archive = jobByName(runs["corrupted+promote"], "promotion-archive-job");
           const name = `ptt_${f.short}_2026-11-24-restore-to-ptr`;
           assert.deepEqual(
-            jobSteps(job).map((s) => s.args),
+            jobSteps(archive).map((s) => s.args),
             [
               [
                 "backup",
@@ -214,17 +271,14 @@ describe("the program, per stack and scenario (real stack files)", function () {
                 "--db-host",
                 `${f.live}-ptr.postgres.database.azure.com`,
               ],
-              [
-                "restore",
-                "--name",
-                name,
-                "--db-env",
-                "DATABASE_URL",
-                "--confirm",
-                `${f.live}/${f.database}`,
-              ],
             ],
           );
+          const i = archive.inputs as any;
+          assert.equal(i.metadata.annotations["pulumi.com/skipAwait"], "true");
+          assert.equal(i.metadata.name, "pgr-2026-11-24-promotion-archive");
+          // Promotion does not wait for it: it is a sibling, not a dependency.
+          const promote = jobByName(runs["corrupted+promote"], "promotion-job");
+          assert.ok(!promote.options.dependsOn.some((u) => u.endsWith("::promotion-archive-job")));
         });
 
         it("runs only after the ad-hoc backup, the PTR and the scale-down", () => {

@@ -84,6 +84,8 @@ export function scenarioSets(stack: Stack, scenario: ScenarioName): Record<strin
         incidentDate,
         restoreTime,
         promote: "true",
+        promotionMode: "tables",
+        promotionTables: "public.courses,public.sites",
         confirm: FACTS[stack].live,
       };
     case "server-gone rebuild":
