@@ -28,6 +28,13 @@ import { k8sName } from "./naming";
 export const NGINX_CANARY = "nginx.ingress.kubernetes.io/canary";
 export const NGINX_CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight";
 export const NGINX_DEFAULT_BACKEND = "nginx.ingress.kubernetes.io/default-backend";
+/**
+ * The Kubernetes provider waits for an Ingress to get a load-balancer address AND for every
+ * backend Service to have endpoints. During an incident the app's backends may have none (it is
+ * crashing, or scaled to 0), so that wait would hold maintenance mode hostage for 10 minutes and
+ * then fail `pulumi up`. The page's readiness is awaited on its Deployment instead.
+ */
+export const SKIP_AWAIT = { "pulumi.com/skipAwait": "true" } as const;
 
 export interface PublicHost {
   host: string;
@@ -171,7 +178,7 @@ export class MaintenanceMode extends pulumi.ComponentResource {
               name: k8sName(a.namePrefix, "maint", h.host),
               namespace: a.namespace,
               labels: a.labels,
-              annotations: { [NGINX_CANARY]: "true", [NGINX_CANARY_WEIGHT]: "100" },
+              annotations: { [NGINX_CANARY]: "true", [NGINX_CANARY_WEIGHT]: "100", ...SKIP_AWAIT },
             },
             spec: {
               ingressClassName: a.ingressClassName,
@@ -206,6 +213,7 @@ export class MaintenanceMode extends pulumi.ComponentResource {
               name: k8sName(a.namePrefix, "temp", host),
               namespace: a.namespace,
               labels: a.labels,
+              annotations: SKIP_AWAIT,
             },
             spec: {
               ingressClassName: a.ingressClassName,
