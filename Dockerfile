@@ -7,6 +7,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.datapath.json ./
+COPY contract ./contract
 COPY datapath ./datapath
 RUN npx tsc -p tsconfig.datapath.json
 
