@@ -1,0 +1,554 @@
+/**
+ * `tables` and `merge`: the chosen tables take rows from the PTR copy, in ONE transaction on live.
+ * Any failure (an error, a refusal, the connection dropped, the process killed) before COMMIT
+ * leaves live exactly as it was: the server rolls the transaction back.
+ *
+ * In the transaction, in order:
+ *  1. lock the chosen tables (EXCLUSIVE: reads go on, writes wait) and the tables joined to them
+ *     by foreign keys (SHARE), failing fast if the app still holds them;
+ *  2. recreate a chosen table dropped since T from its definition at T;
+ *  3. stream each chosen table's rows at T (the PTR snapshot) into a temporary staging table
+ *     (COPY, no storage in between);
+ *  4. check, exactly and before writing: no row outside the chosen tables would be deleted,
+ *     changed or left without the row it references; no restored row references a row live no
+ *     longer has; (merge) no re-inserted row collides with a live row on a unique key. Any hit
+ *     refuses with the constraint and rows named;
+ *  5. tables: keep every row about to be deleted or overwritten in `pgr_<incident>_replaced`;
+ *  6. with the chosen tables' user triggers disabled (so rows end exactly as at T), apply the
+ *     difference: insert rows missing from live, update rows that differ, delete rows added
+ *     since T (tables), or only insert the missing rows (merge). Changed rows are updated in
+ *     place, never deleted and re-inserted, so ON DELETE actions never fire for them;
+ *  7. check the result against the staging copy (tables: same rows and content hash);
+ *  8. raise the tables' sequences to at least the restored maximum; COMMIT.
+ */
+import type { Client } from "pg";
+import { Column, DbModel, TableModel } from "./catalog";
+import { copyBetween } from "./copy";
+import { describeFk, intoConsequence } from "./foreign-keys";
+import { ChosenTable, parentFirst, PromoteRefusedError } from "./selection";
+
+export interface ApplyOptions {
+  mode: "tables" | "merge";
+  /** A session on the PTR copy inside its snapshot, with the comparable session settings. */
+  ptr: Client;
+  /** A session on live, not in a transaction, with the same settings. */
+  live: Client;
+  ptrModel: DbModel;
+  liveModel: DbModel;
+  chosen: ChosenTable[];
+  /** Schema for the replaced rows (tables mode), e.g. pgr_2024_07_24_replaced. */
+  keepSchema: string;
+  /** The restore target, for comments on what was kept. */
+  restoreTarget: string;
+  /** The definition at T of a table dropped since (pg_dump --schema-only of it). */
+  definitionAtT: (t: TableModel) => Promise<string>;
+  /** How long to wait for a lock the app holds before giving up. Default 10 s. */
+  lockTimeoutMs?: number;
+  log?: (line: string) => void;
+  /**
+   * Bytes streamed so far into a table's staging copy (progress; tests inject faults here: a
+   * returned promise holds the copy until it settles).
+   */
+  onCopyChunk?: (table: string, bytes: number) => void | Promise<void>;
+}
+
+export interface TableOutcome {
+  table: string;
+  recreated: boolean;
+  rowsAtT: number;
+  inserted: number;
+  updated: number;
+  deleted: number;
+  /** Rows kept in the replaced schema (tables mode). */
+  kept: number;
+  keptIn?: string;
+}
+
+export interface SequenceOutcome {
+  sequence: string;
+  from: string;
+  to: string;
+}
+
+export interface ApplyResult {
+  mode: "tables" | "merge";
+  tables: TableOutcome[];
+  sequences: SequenceOutcome[];
+  keepSchema?: string;
+  triggersDisabled: string[];
+  bytesCopied: number;
+  /** Foreign keys of other tables into a recreated table: they did not survive its drop. */
+  notRecreated: string[];
+}
+
+interface Staged {
+  c: ChosenTable;
+  t: TableModel;
+  stage: string;
+  recreated: boolean;
+  rowsAtT: number;
+}
+
+const SAMPLE = 5;
+
+export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
+  const log = o.log ?? (() => undefined);
+  const live = o.live;
+  const ordered = parentFirst(o.chosen, o.ptrModel);
+  const set = new Set(ordered.map((c) => c.atT.key));
+  const result: ApplyResult = {
+    mode: o.mode,
+    tables: [],
+    sequences: [],
+    triggersDisabled: [],
+    bytesCopied: 0,
+    notRecreated: [],
+  };
+  await live.query("BEGIN ISOLATION LEVEL READ COMMITTED");
+  try {
+    await live.query(`SET LOCAL lock_timeout = ${Math.max(1, o.lockTimeoutMs ?? 10_000)}`);
+    await lockTables(live, o, set);
+
+    const staged: Staged[] = [];
+    for (const [i, c] of ordered.entries()) {
+      let recreated = false;
+      if (!c.live) {
+        log(`promote: ${c.atT.key} was dropped since T; recreating it from its definition at T`);
+        await runDefinition(live, await o.definitionAtT(c.atT));
+        recreated = true;
+        result.notRecreated.push(
+          ...o.ptrModel.foreignKeys
+            .filter((fk) => fk.parent === c.atT.key && !set.has(fk.child))
+            .map(describeFk),
+        );
+      }
+      const t = c.atT;
+      const stage = `pg_temp.pgr_stage_${i + 1}`;
+      const cols = t.copyColumns.map((x) => x.q).join(", ");
+      await live.query(
+        `CREATE TEMP TABLE pgr_stage_${i + 1} ON COMMIT DROP AS SELECT ${cols} FROM ONLY ${t.q} WITH NO DATA`,
+      );
+      log(`promote: copying ${t.key} as at T into staging`);
+      const copied = await copyBetween(
+        o.ptr,
+        `COPY (SELECT ${cols} FROM ONLY ${t.q}) TO STDOUT`,
+        live,
+        `COPY ${stage} (${cols}) FROM STDIN`,
+        (n) => {
+          result.bytesCopied += n;
+          return o.onCopyChunk?.(t.key, result.bytesCopied);
+        },
+      );
+      if (copied.rowsIn !== copied.rowsOut) {
+        throw new Error(
+          `${t.key}: ${copied.rowsOut} rows read at T but ${copied.rowsIn} staged; nothing was written`,
+        );
+      }
+      await live.query(`ANALYZE ${stage}`);
+      staged.push({ c, t, stage, recreated, rowsAtT: copied.rowsIn });
+    }
+
+    const refusals = await checkBeforeWriting(live, o, staged, set);
+    if (refusals.length) {
+      throw new PromoteRefusedError(
+        `refused, nothing was written (${o.mode} mode):\n  ${refusals.join("\n  ")}`,
+      );
+    }
+
+    let kept = new Map<string, { kept: number; keptIn?: string }>();
+    if (o.mode === "tables") {
+      result.keepSchema = o.keepSchema;
+      kept = await keepReplacedRows(live, o, staged);
+    }
+    result.triggersDisabled = await setUserTriggers(live, o.liveModel, set, "disable");
+    const counts = await applyDifference(live, o.mode, staged);
+    await setUserTriggers(live, o.liveModel, set, "restore");
+    result.tables = staged.map((s) => ({
+      table: s.t.key,
+      recreated: s.recreated,
+      rowsAtT: s.rowsAtT,
+      ...counts.get(s.t.key)!,
+      kept: kept.get(s.t.key)?.kept ?? 0,
+      keptIn: kept.get(s.t.key)?.keptIn,
+    }));
+    await checkResult(live, o.mode, staged);
+    result.sequences = await raiseSequences(o.ptr, live, staged);
+    await live.query("COMMIT");
+    return result;
+  } catch (e) {
+    await live.query("ROLLBACK").catch(() => undefined);
+    throw e;
+  }
+}
+
+async function lockTables(live: Client, o: ApplyOptions, set: Set<string>): Promise<void> {
+  const chosen = [...set].map((k) => o.liveModel.tables.get(k)).filter((t) => t !== undefined);
+  const neighbours = new Set<string>();
+  for (const fk of o.liveModel.foreignKeys) {
+    if (set.has(fk.parent) && !set.has(fk.child)) neighbours.add(fk.child);
+    if (set.has(fk.child) && !set.has(fk.parent)) neighbours.add(fk.parent);
+  }
+  try {
+    if (chosen.length) {
+      await live.query(`LOCK TABLE ${chosen.map((t) => t.q).join(", ")} IN EXCLUSIVE MODE`);
+    }
+    const others = [...neighbours].map((k) => o.liveModel.tables.get(k)).filter((t) => t);
+    if (others.length) {
+      await live.query(`LOCK TABLE ${others.map((t) => t!.q).join(", ")} IN SHARE MODE`);
+    }
+  } catch (e) {
+    if ((e as { code?: string }).code === "55P03") {
+      throw new PromoteRefusedError(
+        `the chosen tables (or tables referencing them) are in use by other sessions; scale the app down first. Nothing was written. (${(e as Error).message})`,
+      );
+    }
+    throw e;
+  }
+}
+
+/** Runs pg_dump's schema script for one table in this transaction (psql meta lines dropped). */
+async function runDefinition(live: Client, ddl: string): Promise<void> {
+  const sql = ddl
+    .split("\n")
+    .filter((l) => !l.startsWith("\\"))
+    .join("\n");
+  await live.query(sql);
+  // The script resets session settings (search_path, lock_timeout...); put ours back.
+  await live.query("SELECT pg_catalog.set_config('search_path', '', false)");
+}
+
+const colsOf = (t: TableModel, names: string[]) =>
+  names.map((n) => t.columns.find((c) => c.name === n)!);
+const eq = (a: string, b: string, cols: Column[]) =>
+  cols.map((c) => `${a}.${c.q} = ${b}.${c.q}`).join(" AND ");
+const notNull = (a: string, cols: Column[]) =>
+  cols.map((c) => `${a}.${c.q} IS NOT NULL`).join(" AND ");
+const render = (a: string, cols: Column[]) =>
+  `'(' || concat_ws(', ', ${cols.map((c) => `${a}.${c.q}::pg_catalog.text`).join(", ")}) || ')'`;
+const rowText = (a: string, t: TableModel) =>
+  `ROW(${t.copyColumns.map((c) => `${a}.${c.q}`).join(", ")})::pg_catalog.text`;
+
+/** Rows matching `where`: how many and a few, rendered by `label`. */
+async function sample(
+  live: Client,
+  from: string,
+  where: string,
+  label: string,
+): Promise<{ n: number; rows: string[] }> {
+  const r = await live.query<{ l: string; n: string }>(
+    `SELECT ${label} AS l, count(*) OVER ()::pg_catalog.text AS n FROM ${from} WHERE ${where} LIMIT ${SAMPLE}`,
+  );
+  return { n: r.rows.length ? Number(r.rows[0].n) : 0, rows: r.rows.map((x) => x.l) };
+}
+
+/** Exact checks on live against the staged rows; each problem names the constraint and rows. */
+async function checkBeforeWriting(
+  live: Client,
+  o: ApplyOptions,
+  staged: Staged[],
+  set: Set<string>,
+): Promise<string[]> {
+  const problems: string[] = [];
+  const stageOf = new Map(staged.map((s) => [s.t.key, s]));
+  // Rows the mode adds to a chosen table: all staged rows (tables) or those live lacks (merge).
+  const added = (s: Staged, a: string) =>
+    o.mode === "tables"
+      ? "TRUE"
+      : `NOT EXISTS (SELECT 1 FROM ONLY ${s.t.q} x WHERE ${eq("x", a, colsOf(s.t, s.t.pk!))})`;
+
+  for (const fk of o.liveModel.foreignKeys) {
+    if (o.mode !== "tables" || !set.has(fk.parent) || set.has(fk.child)) continue;
+    // Into the set: outside rows whose referenced row the chosen table will not have.
+    const child = o.liveModel.tables.get(fk.child)!;
+    const s = stageOf.get(fk.parent)!;
+    const cc = colsOf(child, fk.childColumns);
+    const pc = colsOf(s.t, fk.parentColumns);
+    const match = fk.childColumns.map((_, i) => `p.${pc[i].q} = c.${cc[i].q}`).join(" AND ");
+    const label = child.pk
+      ? `${render("c", colsOf(child, child.pk))} || ' -> ' || ${render("c", cc)}`
+      : render("c", cc);
+    const hit = await sample(
+      live,
+      `ONLY ${child.q} c`,
+      `${notNull("c", cc)} AND NOT EXISTS (SELECT 1 FROM ${s.stage} p WHERE ${match})`,
+      label,
+    );
+    if (hit.n) {
+      problems.push(
+        `${fk.name} (${describeFk(fk)}): ${intoConsequence(fk, hit.n)}; rows${child.pk ? " (key -> reference)" : ""}: ${hit.rows.join(", ")}${hit.n > SAMPLE ? ", ..." : ""}`,
+      );
+    }
+  }
+
+  for (const fk of o.ptrModel.foreignKeys) {
+    if (!set.has(fk.child)) continue;
+    const s = stageOf.get(fk.child)!;
+    const cc = colsOf(s.t, fk.childColumns);
+    const inSet = set.has(fk.parent);
+    if (inSet && o.mode === "tables") continue; // both sides as at T: consistent
+    const parentNow = o.liveModel.tables.get(fk.parent);
+    const parentStage = stageOf.get(fk.parent);
+    const refs: string[] = [];
+    if (parentNow) {
+      const pc = colsOf(parentNow, fk.parentColumns);
+      refs.push(
+        `EXISTS (SELECT 1 FROM ONLY ${parentNow.q} p WHERE ${fk.childColumns.map((_, i) => `p.${pc[i].q} = c.${cc[i].q}`).join(" AND ")})`,
+      );
+    }
+    if (inSet && parentStage) {
+      const pc = colsOf(parentStage.t, fk.parentColumns);
+      refs.push(
+        `EXISTS (SELECT 1 FROM ${parentStage.stage} p WHERE ${fk.childColumns.map((_, i) => `p.${pc[i].q} = c.${cc[i].q}`).join(" AND ")})`,
+      );
+    }
+    const hit = await sample(
+      live,
+      `${s.stage} c`,
+      `${notNull("c", cc)} AND ${added(s, "c")} AND NOT (${refs.length ? refs.join(" OR ") : "FALSE"})`,
+      `${render("c", colsOf(s.t, s.t.pk!))} || ' -> ' || ${render("c", cc)}`,
+    );
+    if (hit.n) {
+      problems.push(
+        `${fk.name} (${describeFk(fk)}): ${hit.n} rows of ${fk.child} to restore reference ${fk.parent} rows that live no longer has; rows (key -> reference): ${hit.rows.join(", ")}${hit.n > SAMPLE ? ", ..." : ""}`,
+      );
+    }
+  }
+
+  if (o.mode === "merge") {
+    for (const s of staged) {
+      const live_t = o.liveModel.tables.get(s.t.key);
+      if (!live_t) continue;
+      for (const u of live_t.uniques) {
+        const uc = colsOf(s.t, u.columns);
+        const hit = await sample(
+          live,
+          `${s.stage} c`,
+          `${notNull("c", uc)} AND ${added(s, "c")} AND EXISTS (SELECT 1 FROM ONLY ${s.t.q} x WHERE ${eq("x", "c", uc)})`,
+          `${render("c", colsOf(s.t, s.t.pk!))} || ' ' || ${render("c", uc)}`,
+        );
+        if (hit.n) {
+          problems.push(
+            `${u.name} (unique ${s.t.key} (${u.columns.join(", ")})): ${hit.n} rows to re-insert collide with rows live has now; rows (key value): ${hit.rows.join(", ")}${hit.n > SAMPLE ? ", ..." : ""}`,
+          );
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+function fitName(base: string): string {
+  if (Buffer.byteLength(base) <= 63) return base;
+  // Keep it unique when truncated: a short hash of the full name at the end.
+  let h = 0;
+  for (const ch of base) h = (Math.imul(h, 31) + ch.charCodeAt(0)) >>> 0;
+  const tag = `_${h.toString(36)}`;
+  let s = base;
+  while (Buffer.byteLength(s) + tag.length > 63) s = s.slice(0, -1);
+  return s + tag;
+}
+
+const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
+const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/** Copies the rows about to be deleted or overwritten into the incident's schema. */
+async function keepReplacedRows(
+  live: Client,
+  o: ApplyOptions,
+  staged: Staged[],
+): Promise<Map<string, { kept: number; keptIn?: string }>> {
+  const out = new Map<string, { kept: number; keptIn?: string }>();
+  await live.query(`CREATE SCHEMA IF NOT EXISTS ${quote(o.keepSchema)}`);
+  await live.query(
+    `COMMENT ON SCHEMA ${quote(o.keepSchema)} IS ${literal(`rows replaced by pg-recovery promote --mode tables (restore target ${o.restoreTarget}); drop after the incident review`)}`,
+  );
+  for (const s of staged) {
+    if (s.recreated) continue; // nothing on live to replace
+    let name = fitName(`${s.t.schema}__${s.t.name}`);
+    for (let i = 2; ; i++) {
+      const exists = await live.query("SELECT pg_catalog.to_regclass($1) IS NOT NULL AS e", [
+        `${quote(o.keepSchema)}.${quote(name)}`,
+      ]);
+      if (!exists.rows[0].e) break;
+      name = fitName(`${s.t.schema}__${s.t.name}_${i}`);
+    }
+    const target = `${quote(o.keepSchema)}.${quote(name)}`;
+    const pk = colsOf(s.t, s.t.pk!);
+    const r = await live.query(
+      `CREATE TABLE ${target} AS SELECT x.* FROM ONLY ${s.t.q} x
+        WHERE NOT EXISTS (SELECT 1 FROM ${s.stage} s WHERE ${eq("s", "x", pk)} AND ${rowText("s", s.t)} = ${rowText("x", s.t)})`,
+    );
+    await live.query(
+      `COMMENT ON TABLE ${target} IS ${literal(`rows of ${s.t.key} deleted or overwritten by pg-recovery promote --mode tables at ${new Date().toISOString()} (restore target ${o.restoreTarget})`)}`,
+    );
+    out.set(s.t.key, { kept: r.rowCount ?? 0, keptIn: `${o.keepSchema}.${name}` });
+  }
+  return out;
+}
+
+/**
+ * Disables the enabled user triggers of the chosen tables, or puts them back as they were
+ * (ALTER TABLE is transactional: a rollback restores them too).
+ */
+async function setUserTriggers(
+  live: Client,
+  model: DbModel,
+  set: Set<string>,
+  how: "disable" | "restore",
+): Promise<string[]> {
+  const names: string[] = [];
+  for (const t of model.triggers) {
+    if (!set.has(t.table) || t.enabled === "D") continue;
+    const table = model.tables.get(t.table)!;
+    const enable = { O: "ENABLE", A: "ENABLE ALWAYS", R: "ENABLE REPLICA" }[t.enabled] ?? "ENABLE";
+    await live.query(
+      `ALTER TABLE ${table.q} ${how === "disable" ? "DISABLE" : enable} TRIGGER ${quote(t.name)}`,
+    );
+    names.push(`${t.table}.${t.name}`);
+  }
+  return names;
+}
+
+type Counts = Pick<TableOutcome, "inserted" | "updated" | "deleted">;
+
+/**
+ * The writes. First order: inserts and updates parent-first (a restored row finds the row it
+ * references), then deletes child-first (no chosen row still references a deleted one). If that
+ * trips a unique key (a row added since T holds a value a restored row needs) or a foreign key,
+ * the other order is tried from a savepoint: deletes first, then inserts and updates.
+ */
+async function applyDifference(
+  live: Client,
+  mode: "tables" | "merge",
+  staged: Staged[],
+): Promise<Map<string, Counts>> {
+  const run = async (deletesFirst: boolean) => {
+    const counts = new Map<string, Counts>(
+      staged.map((s) => [s.t.key, { inserted: 0, updated: 0, deleted: 0 }]),
+    );
+    const del = async () => {
+      if (mode !== "tables") return;
+      for (const s of [...staged].reverse()) {
+        const pk = colsOf(s.t, s.t.pk!);
+        const r = await live.query(
+          `DELETE FROM ONLY ${s.t.q} AS x WHERE NOT EXISTS (SELECT 1 FROM ${s.stage} s WHERE ${eq("s", "x", pk)})`,
+        );
+        counts.get(s.t.key)!.deleted = r.rowCount ?? 0;
+      }
+    };
+    if (deletesFirst) await del();
+    for (const s of staged) {
+      const pk = colsOf(s.t, s.t.pk!);
+      const cols = s.t.copyColumns;
+      const list = cols.map((c) => c.q).join(", ");
+      const ins = await live.query(
+        `INSERT INTO ${s.t.q} (${list}) OVERRIDING SYSTEM VALUE
+         SELECT ${cols.map((c) => `s.${c.q}`).join(", ")} FROM ${s.stage} s
+          WHERE NOT EXISTS (SELECT 1 FROM ONLY ${s.t.q} x WHERE ${eq("x", "s", pk)})`,
+      );
+      counts.get(s.t.key)!.inserted = ins.rowCount ?? 0;
+      const rest = cols.filter((c) => !s.t.pk!.includes(c.name));
+      if (mode === "tables" && rest.length) {
+        const upd = await live.query(
+          `UPDATE ONLY ${s.t.q} AS x SET (${rest.map((c) => c.q).join(", ")}) = ROW(${rest.map((c) => `s.${c.q}`).join(", ")})
+             FROM ${s.stage} s
+            WHERE ${eq("x", "s", pk)} AND ${rowText("x", s.t)} IS DISTINCT FROM ${rowText("s", s.t)}`,
+        );
+        counts.get(s.t.key)!.updated = upd.rowCount ?? 0;
+      }
+    }
+    if (!deletesFirst) await del();
+    return counts;
+  };
+  await live.query("SAVEPOINT pgr_apply");
+  try {
+    return await run(false);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (mode !== "tables" || (code !== "23505" && code !== "23503")) throw e;
+    await live.query("ROLLBACK TO SAVEPOINT pgr_apply");
+    return run(true);
+  }
+}
+
+/** The chosen tables now hold what the staging copy holds (tables), or gained exactly it (merge). */
+async function checkResult(
+  live: Client,
+  mode: "tables" | "merge",
+  staged: Staged[],
+): Promise<void> {
+  for (const s of staged) {
+    const digest = async (from: string, a: string) =>
+      (
+        await live.query<{ n: string; h: string }>(
+          `SELECT count(*)::text AS n, coalesce(sum(pg_catalog.hashtextextended(${rowText(a, s.t)}, 0)), 0)::text AS h FROM ${from} ${a}`,
+        )
+      ).rows[0];
+    if (mode === "tables") {
+      const [x, y] = await Promise.all([digest(`ONLY ${s.t.q}`, "x"), digest(s.stage, "x")]);
+      if (x.n !== y.n || x.h !== y.h) {
+        throw new Error(
+          `${s.t.key} does not match its state at T after the copy (${x.n} rows vs ${y.n}); rolled back, nothing was written`,
+        );
+      }
+    } else {
+      const pk = colsOf(s.t, s.t.pk!);
+      const missing = await live.query<{ n: string }>(
+        `SELECT count(*)::text AS n FROM ${s.stage} s WHERE NOT EXISTS (SELECT 1 FROM ONLY ${s.t.q} x WHERE ${eq("x", "s", pk)})`,
+      );
+      if (missing.rows[0].n !== "0") {
+        throw new Error(
+          `${s.t.key}: ${missing.rows[0].n} rows at T still missing after the merge; rolled back, nothing was written`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * Sequences owned by the chosen tables end at least at the largest value restored (and never
+ * below where live or the PTR copy had them). setval is not transactional, so this runs last,
+ * just before COMMIT: a failure here can leave a sequence higher, never lower.
+ */
+async function raiseSequences(
+  ptr: Client,
+  live: Client,
+  staged: Staged[],
+): Promise<SequenceOutcome[]> {
+  const out: SequenceOutcome[] = [];
+  for (const s of staged) {
+    for (const seq of s.t.sequences) {
+      const col = s.t.columns.find((c) => c.name === seq.column)!;
+      const now = (
+        await live.query<{ v: string; called: boolean }>(
+          `SELECT last_value::text AS v, is_called AS called FROM ${seq.q}`,
+        )
+      ).rows[0];
+      const atT = (
+        await ptr.query<{ v: string; called: boolean }>(
+          `SELECT last_value::text AS v, is_called AS called FROM ${seq.q}`,
+        )
+      ).rows[0];
+      const max = (
+        await live.query<{ m: string | null }>(
+          `SELECT max(${col.q})::pg_catalog.int8::text AS m FROM ONLY ${s.t.q}`,
+        )
+      ).rows[0].m;
+      const used = (v: { v: string; called: boolean }) =>
+        v.called ? BigInt(v.v) : BigInt(v.v) - 1n;
+      const current = used(now);
+      let target = current;
+      for (const c of [used(atT), max === null ? null : BigInt(max)]) {
+        if (c !== null && c > target) target = c;
+      }
+      if (target > current) {
+        await live.query("SELECT pg_catalog.setval($1::pg_catalog.regclass, $2::int8, true)", [
+          seq.q,
+          target.toString(),
+        ]);
+        out.push({ sequence: seq.q, from: current.toString(), to: target.toString() });
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,315 @@
+/**
+ * What promote needs to know about one side's schema: user tables with their columns, primary
+ * key, unique keys, owned sequences and size; foreign keys with their actions; user triggers.
+ * Read in the side's snapshot; names are rendered fully qualified (callers run with
+ * search_path = '').
+ */
+import type { Client } from "pg";
+
+export interface Column {
+  name: string;
+  /** Quoted identifier. */
+  q: string;
+  type: string;
+  typeOid: number;
+  notNull: boolean;
+  /** Generated (stored) columns are computed by the server: never copied. */
+  generated: boolean;
+  /** "a" GENERATED ALWAYS AS IDENTITY, "d" BY DEFAULT, "" none. */
+  identity: string;
+}
+
+export interface UniqueKey {
+  /** The constraint's name, else the unique index's. */
+  name: string;
+  columns: string[];
+}
+
+export interface OwnedSequence {
+  /** Quoted, schema-qualified. */
+  q: string;
+  column: string;
+}
+
+export interface TableModel {
+  /** `schema.table` as stored (unquoted): the name people type and reports print. */
+  key: string;
+  schema: string;
+  name: string;
+  /** Quoted, schema-qualified. */
+  q: string;
+  columns: Column[];
+  /** Columns whose values are copied (all but generated ones). */
+  copyColumns: Column[];
+  /** Primary key columns in key order; undefined when the table has none. */
+  pk?: string[];
+  uniques: UniqueKey[];
+  sequences: OwnedSequence[];
+  /** pg_table_size: heap + TOAST, what copying the rows reads. */
+  bytes: number;
+  /** The planner's estimate; exact counts come from the comparison. */
+  estimatedRows: number;
+  /** Quoted `created_at` / `updated_at` when the table has them as timestamps. */
+  createdAt?: string;
+  updatedAt?: string;
+  /** Columns, key and constraints in one comparable text: equal signatures load the same rows. */
+  signature: string[];
+}
+
+/** pg_constraint's action letters. */
+export type FkAction = "a" | "r" | "c" | "n" | "d";
+export const FK_ACTION: Record<FkAction, string> = {
+  a: "NO ACTION",
+  r: "RESTRICT",
+  c: "CASCADE",
+  n: "SET NULL",
+  d: "SET DEFAULT",
+};
+
+export interface ForeignKey {
+  name: string;
+  /** Referencing table key and columns. */
+  child: string;
+  childColumns: string[];
+  /** Referenced table key and columns. */
+  parent: string;
+  parentColumns: string[];
+  onDelete: FkAction;
+  onUpdate: FkAction;
+  deferrable: boolean;
+  definition: string;
+}
+
+export interface Trigger {
+  table: string;
+  name: string;
+  /** pg_trigger.tgenabled: O origin, D disabled, R replica, A always. */
+  enabled: string;
+  definition: string;
+}
+
+export interface DbModel {
+  tables: Map<string, TableModel>;
+  /** Partitioned parents: their rows live in their partitions, which are listed as tables. */
+  partitioned: string[];
+  foreignKeys: ForeignKey[];
+  triggers: Trigger[];
+}
+
+const USER_NS = `n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'`;
+const NOT_EXT = `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e')`;
+
+export async function readModel(client: Client): Promise<DbModel> {
+  const rels = await client.query<{
+    oid: string;
+    schema: string;
+    name: string;
+    q: string;
+    relkind: string;
+    bytes: string;
+    est: string;
+  }>(
+    `SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name,
+            pg_catalog.format('%I.%I', n.nspname, c.relname) AS q, c.relkind::text AS relkind,
+            pg_catalog.pg_table_size(c.oid)::text AS bytes,
+            greatest(c.reltuples, 0)::int8::text AS est
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' AND ${USER_NS} AND ${NOT_EXT}
+      ORDER BY 2, 3`,
+  );
+  const byOid = new Map<string, TableModel>();
+  const tables = new Map<string, TableModel>();
+  const partitioned: string[] = [];
+  for (const r of rels.rows) {
+    const key = `${r.schema}.${r.name}`;
+    if (r.relkind === "p") {
+      partitioned.push(key);
+      continue;
+    }
+    const t: TableModel = {
+      key,
+      schema: r.schema,
+      name: r.name,
+      q: r.q,
+      columns: [],
+      copyColumns: [],
+      uniques: [],
+      sequences: [],
+      bytes: Number(r.bytes),
+      estimatedRows: Number(r.est),
+      signature: [],
+    };
+    byOid.set(r.oid, t);
+    tables.set(key, t);
+  }
+  const oids = [...byOid.keys()];
+  const partitionedOids = await client.query<{ oid: string; key: string }>(
+    `SELECT c.oid::int8::text AS oid, n.nspname || '.' || c.relname AS key
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'p' AND ${USER_NS}`,
+  );
+  const keyOf = (oid: string) =>
+    byOid.get(oid)?.key ?? partitionedOids.rows.find((p) => p.oid === oid)?.key;
+
+  const cols = await client.query<{
+    oid: string;
+    name: string;
+    q: string;
+    type: string;
+    typoid: number;
+    notnull: boolean;
+    gen: string;
+    ident: string;
+    genexpr: string | null;
+  }>(
+    `SELECT a.attrelid::int8::text AS oid, a.attname AS name, pg_catalog.quote_ident(a.attname) AS q,
+            pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.atttypid::int AS typoid,
+            a.attnotnull AS notnull, a.attgenerated::text AS gen, a.attidentity::text AS ident,
+            CASE WHEN a.attgenerated <> '' THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) END AS genexpr
+       FROM pg_catalog.pg_attribute a
+       LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+      WHERE a.attrelid = ANY($1::int8[]::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
+      ORDER BY a.attrelid, a.attnum`,
+    [oids],
+  );
+  for (const c of cols.rows) {
+    const t = byOid.get(c.oid)!;
+    const col: Column = {
+      name: c.name,
+      q: c.q,
+      type: c.type,
+      typeOid: c.typoid,
+      notNull: c.notnull,
+      generated: c.gen !== "",
+      identity: c.ident,
+    };
+    t.columns.push(col);
+    if (!col.generated) t.copyColumns.push(col);
+    t.signature.push(
+      `column ${c.name} ${c.type}${c.notnull ? " NOT NULL" : ""}${c.genexpr ? ` GENERATED (${c.genexpr})` : ""}`,
+    );
+    const ts = c.type.startsWith("timestamp");
+    if (ts && c.name === "created_at") t.createdAt = c.q;
+    if (ts && c.name === "updated_at") t.updatedAt = c.q;
+  }
+
+  const cons = await client.query<{
+    oid: string;
+    name: string;
+    type: string;
+    cols: string[];
+    fcols: string[] | null;
+    foid: string | null;
+    del: string;
+    upd: string;
+    deferrable: boolean;
+    def: string;
+  }>(
+    `SELECT con.conrelid::int8::text AS oid, con.conname AS name, con.contype::text AS type,
+            (SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(con.conkey) WITH ORDINALITY k(n, i)
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n) AS cols,
+            (SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(con.confkey) WITH ORDINALITY k(n, i)
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n) AS fcols,
+            nullif(con.confrelid, 0)::int8::text AS foid, con.confdeltype::text AS del,
+            con.confupdtype::text AS upd, con.condeferrable AS deferrable,
+            pg_catalog.pg_get_constraintdef(con.oid) AS def
+       FROM pg_catalog.pg_constraint con
+       JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE ${USER_NS} AND con.contype IN ('p', 'u', 'f', 'c', 'x')
+      ORDER BY 1, 2`,
+  );
+  const foreignKeys: ForeignKey[] = [];
+  for (const c of cons.rows) {
+    const t = byOid.get(c.oid);
+    if (t) t.signature.push(`constraint ${c.name} ${c.type} ${c.def}`);
+    if (t && c.type === "p") t.pk = c.cols;
+    if (c.type === "f") {
+      const child = keyOf(c.oid);
+      const parent = keyOf(c.foid!);
+      if (!child || !parent) continue;
+      foreignKeys.push({
+        name: c.name,
+        child,
+        childColumns: c.cols,
+        parent,
+        parentColumns: c.fcols ?? [],
+        onDelete: c.del as FkAction,
+        onUpdate: c.upd as FkAction,
+        deferrable: c.deferrable,
+        definition: c.def,
+      });
+    }
+  }
+
+  // Unique keys by index: a unique index without a constraint conflicts just the same.
+  const uniq = await client.query<{ oid: string; name: string; cols: string[] }>(
+    `SELECT i.indrelid::int8::text AS oid,
+            coalesce(con.conname, ic.relname) AS name,
+            (SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, i)
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) AS cols
+       FROM pg_catalog.pg_index i
+       JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+       LEFT JOIN pg_catalog.pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'u'
+      WHERE i.indrelid = ANY($1::int8[]::oid[]) AND i.indisunique AND NOT i.indisprimary
+        AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL AND NOT (0 = ANY(i.indkey::int2[]))
+      ORDER BY 1, 2`,
+    [oids],
+  );
+  for (const u of uniq.rows) byOid.get(u.oid)?.uniques.push({ name: u.name, columns: u.cols });
+
+  const seqs = await client.query<{ oid: string; q: string; col: string }>(
+    `SELECT d.refobjid::int8::text AS oid, pg_catalog.format('%I.%I', sn.nspname, s.relname) AS q,
+            a.attname AS col
+       FROM pg_catalog.pg_depend d
+       JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+       JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
+       JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+      WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+        AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+        AND d.deptype IN ('a', 'i') AND d.refobjid = ANY($1::int8[]::oid[])
+      ORDER BY 1, 2`,
+    [oids],
+  );
+  for (const s of seqs.rows) byOid.get(s.oid)?.sequences.push({ q: s.q, column: s.col });
+
+  const trg = await client.query<{ oid: string; name: string; enabled: string; def: string }>(
+    `SELECT t.tgrelid::int8::text AS oid, t.tgname AS name, t.tgenabled::text AS enabled,
+            pg_catalog.pg_get_triggerdef(t.oid) AS def
+       FROM pg_catalog.pg_trigger t
+      WHERE NOT t.tgisinternal AND t.tgrelid = ANY($1::int8[]::oid[])
+      ORDER BY 1, 2`,
+    [oids],
+  );
+  const triggers: Trigger[] = trg.rows.map((t) => ({
+    table: byOid.get(t.oid)!.key,
+    name: t.name,
+    enabled: t.enabled,
+    definition: t.def,
+  }));
+  for (const t of tables.values()) t.signature.sort();
+  return { tables, partitioned, foreignKeys, triggers };
+}
+
+/** Lines of one signature missing from the other, for "schema differs" messages. */
+export function signatureDifferences(ptr: TableModel, live: TableModel): string[] {
+  const a = new Set(ptr.signature);
+  const b = new Set(live.signature);
+  return [
+    ...ptr.signature.filter((s) => !b.has(s)).map((s) => `at T only: ${s}`),
+    ...live.signature.filter((s) => !a.has(s)).map((s) => `live only: ${s}`),
+  ];
+}
+
+/** True when rows of `ptr` load into `live` column for column (same order and types). */
+export function sameRowShape(ptr: TableModel, live: TableModel): boolean {
+  return (
+    ptr.columns.length === live.columns.length &&
+    ptr.columns.every(
+      (c, i) =>
+        c.name === live.columns[i].name &&
+        c.type === live.columns[i].type &&
+        c.generated === live.columns[i].generated,
+    )
+  );
+}

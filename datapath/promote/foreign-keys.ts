@@ -1,0 +1,152 @@
+/**
+ * Foreign keys across the boundary of the chosen tables, and what a mode would do to them:
+ *  - into the set (a table outside references a chosen table): `tables` removes the chosen
+ *    table's rows written after T; an outside row referencing one of them would be deleted
+ *    (CASCADE), changed (SET NULL/DEFAULT) or left pointing at nothing (NO ACTION/RESTRICT, the
+ *    statement fails). All three are refused. `merge` only adds rows: never a problem.
+ *  - out of the set (a chosen table references a table outside): the restored rows need their
+ *    referenced rows on live; one deleted since T is refused.
+ * Computed read-only across the two servers by streaming keys (compare.ts's anti-join), so the
+ * plan can show it; the modes check again exactly, inside their transaction, before writing.
+ */
+import type { Client } from "pg";
+import { FK_ACTION, ForeignKey, DbModel, TableModel } from "./catalog";
+import { antiJoin, KeyKind, keyKind, orderExpr, textExpr } from "./compare";
+
+export type Direction = "into" | "out";
+
+export interface Crossing {
+  fk: ForeignKey;
+  direction: Direction;
+  /** Rows the mode cannot keep consistent; 0 when there are none. */
+  violations: number;
+  samples: string[];
+  /** What the violation means, in words (empty when there is none). */
+  consequence: string;
+  /** True when the numbers come from rows at T some of which live already holds (merge). */
+  upperBound: boolean;
+}
+
+const isInt = (t: TableModel, col: string) =>
+  keyKind(t.columns.find((c) => c.name === col)!) === "int";
+
+function kindsFor(child: TableModel, parent: TableModel, fk: ForeignKey): KeyKind[] {
+  return fk.childColumns.map((c, i) =>
+    isInt(child, c) && isInt(parent, fk.parentColumns[i]) ? "int" : "text",
+  );
+}
+
+function groupedKeysSql(t: TableModel, cols: string[], kinds: KeyKind[]): string {
+  const a = `"c"`;
+  const cs = cols.map((n) => t.columns.find((c) => c.name === n)!);
+  return (
+    `SELECT ${cs.map((c) => textExpr(a, c)).join(", ")}, count(*)::pg_catalog.text FROM ONLY ${t.q} AS ${a}` +
+    ` WHERE ${cs.map((c) => `${a}.${c.q} IS NOT NULL`).join(" AND ")}` +
+    ` GROUP BY ${cs.map((c) => `${a}.${c.q}`).join(", ")}` +
+    ` ORDER BY ${cs.map((c, i) => orderExpr(a, c, kinds[i])).join(", ")}`
+  );
+}
+
+function keysSql(t: TableModel, cols: string[], kinds: KeyKind[]): string {
+  const a = `"p"`;
+  const cs = cols.map((n) => t.columns.find((c) => c.name === n)!);
+  return (
+    `SELECT ${cs.map((c) => textExpr(a, c)).join(", ")} FROM ONLY ${t.q} AS ${a}` +
+    ` WHERE ${cs.map((c) => `${a}.${c.q} IS NOT NULL`).join(" AND ")}` +
+    ` ORDER BY ${cs.map((c, i) => orderExpr(a, c, kinds[i])).join(", ")}`
+  );
+}
+
+export function describeFk(fk: ForeignKey): string {
+  return `${fk.name} on ${fk.child} (${fk.childColumns.join(", ")}) -> ${fk.parent} (${fk.parentColumns.join(", ")}) ON DELETE ${FK_ACTION[fk.onDelete]}${fk.onUpdate !== "a" ? ` ON UPDATE ${FK_ACTION[fk.onUpdate]}` : ""}`;
+}
+
+/** Words for "outside rows would lose the row they reference" under the key's actions. */
+export function intoConsequence(fk: ForeignKey, rows: number): string {
+  const action = fk.onDelete;
+  if (action === "c") return `would delete ${rows} rows of ${fk.child} (ON DELETE CASCADE)`;
+  if (action === "n" || action === "d") {
+    return `would change ${rows} rows of ${fk.child} (ON DELETE ${FK_ACTION[action]})`;
+  }
+  return `${rows} rows of ${fk.child} would lose the ${fk.parent} row they reference (ON DELETE ${FK_ACTION[action]})`;
+}
+
+/** The foreign keys crossing the set's boundary; `tablesOnly` skips the row checks. */
+export function crossingKeys(
+  ptr: DbModel,
+  live: DbModel,
+  set: Set<string>,
+): { fk: ForeignKey; direction: Direction }[] {
+  const out: { fk: ForeignKey; direction: Direction }[] = [];
+  // Into the set: as live has them (they act on live's rows).
+  for (const fk of live.foreignKeys) {
+    if (set.has(fk.parent) && !set.has(fk.child)) out.push({ fk, direction: "into" });
+  }
+  // Out of the set: as they were at T (the restored rows carry them).
+  for (const fk of ptr.foreignKeys) {
+    if (set.has(fk.child) && !set.has(fk.parent)) out.push({ fk, direction: "out" });
+  }
+  return out;
+}
+
+/**
+ * Checks every crossing key for `mode` by streaming keys from both sides. `ptr` and `live` are
+ * sessions in their snapshots.
+ */
+export async function checkCrossings(
+  ptrClient: Client,
+  liveClient: Client,
+  ptr: DbModel,
+  live: DbModel,
+  set: Set<string>,
+  mode: "tables" | "merge",
+): Promise<Crossing[]> {
+  const out: Crossing[] = [];
+  for (const { fk, direction } of crossingKeys(ptr, live, set)) {
+    if (direction === "into") {
+      // merge only adds rows to the chosen tables: nothing outside can lose its reference.
+      if (mode === "merge") {
+        out.push({ fk, direction, violations: 0, samples: [], consequence: "", upperBound: false });
+        continue;
+      }
+      const child = live.tables.get(fk.child)!;
+      const parentAtT = ptr.tables.get(fk.parent)!;
+      const kinds = kindsFor(child, parentAtT, fk);
+      const r = await antiJoin(
+        { client: liveClient, sql: groupedKeysSql(child, fk.childColumns, kinds) },
+        [{ client: ptrClient, sql: keysSql(parentAtT, fk.parentColumns, kinds) }],
+        kinds,
+      );
+      out.push({
+        fk,
+        direction,
+        violations: r.rows,
+        samples: r.samples,
+        consequence: r.rows ? intoConsequence(fk, r.rows) : "",
+        upperBound: false,
+      });
+    } else {
+      const childAtT = ptr.tables.get(fk.child)!;
+      const parentNow = live.tables.get(fk.parent);
+      const kinds = parentNow
+        ? kindsFor(childAtT, parentNow, fk)
+        : fk.childColumns.map((): KeyKind => "text");
+      const r = await antiJoin(
+        { client: ptrClient, sql: groupedKeysSql(childAtT, fk.childColumns, kinds) },
+        parentNow ? [{ client: liveClient, sql: keysSql(parentNow, fk.parentColumns, kinds) }] : [],
+        kinds,
+      );
+      out.push({
+        fk,
+        direction,
+        violations: r.rows,
+        samples: r.samples,
+        consequence: r.rows
+          ? `${r.rows} rows of ${fk.child} at T reference ${fk.parent} rows that live no longer has`
+          : "",
+        upperBound: mode === "merge",
+      });
+    }
+  }
+  return out;
+}

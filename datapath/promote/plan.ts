@@ -1,0 +1,259 @@
+/**
+ * `promote --plan`: what each mode would write and lose, read-only on both servers.
+ *
+ * Per user table, by primary key, between the PTR copy (state at T) and live: rows deleted,
+ * changed and added since T, and the newest created_at/updated_at on each side; then per mode
+ * the rows it writes, restores and loses, the bytes it copies; the foreign keys crossing the
+ * chosen tables and what the mode would do to them; the user triggers on the chosen tables;
+ * tables without a primary key. Each side is read inside one snapshot (REPEATABLE READ), tables
+ * compared in parallel over `jobs` sessions per side.
+ */
+import type { Client } from "pg";
+import type { PromotionMode } from "../../contract/data-tool";
+import { DbModel, Trigger } from "./catalog";
+import { diffTable, newestWrites, TableDiff } from "./compare";
+import { checkCrossings, Crossing, describeFk } from "./foreign-keys";
+import { ChosenTable } from "./selection";
+
+export interface Newest {
+  createdAt: string | null;
+  updatedAt: string | null;
+}
+
+export interface TableReport extends TableDiff {
+  status: "on both" | "dropped since T" | "created since T";
+  /** PTR size of the table (what copying it reads). */
+  bytes: number;
+  newestAtT: Newest;
+  newestLive: Newest;
+  /** The PTR copy holds a created_at/updated_at later than T (clock skew, or the wrong PTR). */
+  writesAfterTAtT: boolean;
+}
+
+export interface ModeSummary {
+  mode: PromotionMode;
+  /** Tables the mode writes. */
+  tables: string[];
+  bytesToCopy: number;
+  inserts: number;
+  updates: number;
+  deletes: number;
+  /** Rows brought back to their state at T (deleted or changed since). */
+  restores: number;
+  /** Rows written after T that the mode discards (added, or the post-T version of a change). */
+  loses: number;
+  /** Tables that exist only on live and disappear. */
+  losesTables: string[];
+  /** merge: rows changed since T that stay as they are on live. */
+  notRepaired: number;
+  /** Counts that could not be known (no primary key or a different row shape). */
+  uncertain: string[];
+  /** Why the mode would be refused; empty when it would run. */
+  refusals: string[];
+}
+
+export interface PromotionPlan {
+  restoreTarget: string;
+  ptr: string;
+  live: string;
+  mode?: PromotionMode;
+  chosen: string[];
+  tables: TableReport[];
+  tablesWithoutPrimaryKey: string[];
+  modes: ModeSummary[];
+  foreignKeys: Crossing[];
+  /** Foreign keys into a chosen table dropped since T: not recreated with it. */
+  droppedReferences: string[];
+  triggers: Trigger[];
+  seconds: number;
+}
+
+export interface PlanInput {
+  /** Sessions per side, all in that side's snapshot; [0] also runs the key checks. */
+  ptr: Client[];
+  live: Client[];
+  ptrModel: DbModel;
+  liveModel: DbModel;
+  restoreTarget: { utc: string; epochMicros: bigint };
+  ptrName: string;
+  liveName: string;
+  mode?: PromotionMode;
+  /** Resolved --tables, when given. */
+  chosen?: ChosenTable[];
+  /** Problems resolving --tables (the plan still reports everything else). */
+  chosenProblems?: string[];
+  log?: (line: string) => void;
+}
+
+const micros = (s: string | null) => (s ? Date.parse(s) * 1000 : null);
+
+export async function buildPlan(p: PlanInput): Promise<PromotionPlan> {
+  const started = Date.now();
+  const log = p.log ?? (() => undefined);
+  const keys = [...new Set([...p.ptrModel.tables.keys(), ...p.liveModel.tables.keys()])].sort();
+  const reports = new Array<TableReport>(keys.length);
+  let next = 0;
+  let done = 0;
+  const pairs = Math.min(p.ptr.length, p.live.length);
+  const tMicros = Number(p.restoreTarget.epochMicros);
+  await Promise.all(
+    Array.from({ length: pairs }, async (_, w) => {
+      while (next < keys.length) {
+        const i = next++;
+        reports[i] = await reportTable(keys[i], p, p.ptr[w], p.live[w], tMicros);
+        done++;
+        log(`promote plan: compared ${keys[i]} (${done}/${keys.length})`);
+      }
+    }),
+  );
+
+  const chosen = p.chosen ?? [];
+  const set = new Set(chosen.map((c) => c.atT.key));
+  const crossings =
+    chosen.length > 0
+      ? await checkCrossings(p.ptr[0], p.live[0], p.ptrModel, p.liveModel, set, "tables")
+      : [];
+  const mergeCrossings =
+    chosen.length > 0
+      ? await checkCrossings(p.ptr[0], p.live[0], p.ptrModel, p.liveModel, set, "merge")
+      : [];
+  const byKey = new Map(reports.map((r) => [r.key, r]));
+  const modes: ModeSummary[] = [wholeSummary(reports, p.ptrModel)];
+  if (chosen.length || p.chosenProblems?.length) {
+    modes.push(chosenSummary("tables", chosen, byKey, crossings, p.chosenProblems ?? []));
+    modes.push(chosenSummary("merge", chosen, byKey, mergeCrossings, p.chosenProblems ?? []));
+  }
+  const droppedReferences = p.ptrModel.foreignKeys
+    .filter((fk) => set.has(fk.parent) && !set.has(fk.child) && !p.liveModel.tables.has(fk.parent))
+    .map(describeFk);
+  return {
+    restoreTarget: p.restoreTarget.utc,
+    ptr: p.ptrName,
+    live: p.liveName,
+    mode: p.mode,
+    chosen: [...set],
+    tables: reports,
+    tablesWithoutPrimaryKey: keys.filter((k) => {
+      const t = p.ptrModel.tables.get(k) ?? p.liveModel.tables.get(k)!;
+      return !t.pk;
+    }),
+    modes,
+    // Into-the-set keys are the same for both modes' report; out-of-set ones say "upper bound"
+    // for merge, so show the tables-mode figures and the merge refusals in its summary.
+    foreignKeys: crossings,
+    droppedReferences,
+    triggers: p.liveModel.triggers.filter((t) => set.has(t.table)),
+    seconds: (Date.now() - started) / 1000,
+  };
+}
+
+async function reportTable(
+  key: string,
+  p: PlanInput,
+  ptr: Client,
+  live: Client,
+  tMicros: number,
+): Promise<TableReport> {
+  const atT = p.ptrModel.tables.get(key);
+  const now = p.liveModel.tables.get(key);
+  const none: Newest = { createdAt: null, updatedAt: null };
+  if (atT && now) {
+    const [d, na, nl] = await Promise.all([
+      diffTable(ptr, live, atT, now),
+      newestWrites(ptr, atT),
+      newestWrites(live, now),
+    ]);
+    return finish({ ...d, status: "on both", bytes: atT.bytes, newestAtT: na, newestLive: nl });
+  }
+  const only = (atT ?? now)!;
+  const client = atT ? ptr : live;
+  const rows = Number(
+    (await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${only.q}`)).rows[0].n,
+  );
+  const newest = await newestWrites(client, only);
+  return finish({
+    key,
+    method: only.pk ? "primary key" : "content",
+    atT: atT ? rows : 0,
+    live: atT ? 0 : rows,
+    deleted: atT ? rows : 0,
+    changed: 0,
+    added: atT ? 0 : rows,
+    samples: { deleted: [], changed: [], added: [] },
+    status: atT ? "dropped since T" : "created since T",
+    bytes: atT ? atT.bytes : 0,
+    newestAtT: atT ? newest : none,
+    newestLive: atT ? none : newest,
+  });
+
+  function finish(r: Omit<TableReport, "writesAfterTAtT">): TableReport {
+    const n = [micros(r.newestAtT.createdAt), micros(r.newestAtT.updatedAt)];
+    return { ...r, writesAfterTAtT: n.some((m) => m !== null && m > tMicros) };
+  }
+}
+
+function wholeSummary(reports: TableReport[], ptr: DbModel): ModeSummary {
+  const s = empty("whole", [...ptr.tables.keys()]);
+  for (const r of reports) {
+    s.bytesToCopy += r.bytes;
+    s.inserts += r.atT;
+    s.restores += r.deleted + (r.changed ?? 0);
+    s.loses += r.added + (r.changed ?? 0);
+    if (r.status === "created since T") s.losesTables.push(r.key);
+    if (r.changed === null && r.status === "on both") s.uncertain.push(r.key);
+  }
+  return s;
+}
+
+function chosenSummary(
+  mode: "tables" | "merge",
+  chosen: ChosenTable[],
+  byKey: Map<string, TableReport>,
+  crossings: Crossing[],
+  problems: string[],
+): ModeSummary {
+  const s = empty(
+    mode,
+    chosen.map((c) => c.atT.key),
+  );
+  s.refusals.push(...problems);
+  for (const c of chosen) {
+    const r = byKey.get(c.atT.key)!;
+    s.bytesToCopy += r.bytes;
+    const changed = r.changed ?? 0;
+    if (r.changed === null) s.uncertain.push(r.key);
+    s.inserts += r.deleted;
+    s.restores += r.deleted;
+    if (mode === "tables") {
+      s.updates += changed;
+      s.deletes += r.added;
+      s.restores += changed;
+      s.loses += r.added + changed;
+    } else s.notRepaired += changed;
+  }
+  for (const x of crossings) {
+    if (x.violations > 0) {
+      s.refusals.push(
+        `${x.fk.name} (${x.fk.child} -> ${x.fk.parent}): ${x.consequence}${x.upperBound ? " (at most; checked exactly before writing)" : ""}; e.g. key ${x.samples.join(", ")}`,
+      );
+    }
+  }
+  return s;
+}
+
+function empty(mode: PromotionMode, tables: string[]): ModeSummary {
+  return {
+    mode,
+    tables,
+    bytesToCopy: 0,
+    inserts: 0,
+    updates: 0,
+    deletes: 0,
+    restores: 0,
+    loses: 0,
+    losesTables: [],
+    notRepaired: 0,
+    uncertain: [],
+    refusals: [],
+  };
+}

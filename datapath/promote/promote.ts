@@ -1,0 +1,317 @@
+/**
+ * `promote`: copy the point-in-time restore (PTR, the state at T) into live, in one of three
+ * modes, or (--plan) show what each mode would write and lose. Straight from the PTR server: no
+ * storage on the critical path (the archival backup of the PTR is a separate `backup` run).
+ *
+ * Everything is checked before anything is written, and every refusal leaves live untouched:
+ * --confirm must name live exactly; chosen tables must exist at T, have a primary key and the same
+ * columns and constraints on both sides; foreign keys must not carry the change outside the
+ * chosen tables (see foreign-keys.ts and apply.ts).
+ */
+import type { Client } from "pg";
+import { PROMOTION_MODES, PromotionMode, UsageError } from "../../contract/data-tool";
+import { Instant, parseRfc3339 } from "../../contract/time";
+import { ConfigError } from "../errors";
+import {
+  confirmationFor,
+  connect,
+  describeTarget,
+  libpqEnv,
+  PgTarget,
+  secretsOf,
+} from "../postgres/connection";
+import { runTool } from "../postgres/pgtools";
+import { LogFn } from "../progress";
+import {
+  EndpointSpec,
+  identityOf,
+  openSide,
+  resolveEndpoint,
+  SESSION_SETTINGS,
+  Side,
+} from "../verify/connect";
+import { applyChosen, ApplyResult } from "./apply";
+import { DbModel, readModel, TableModel } from "./catalog";
+import { checkCrossings, describeFk } from "./foreign-keys";
+import { buildPlan, PromotionPlan } from "./plan";
+import { ChosenTable, PromoteRefusedError, resolveTables } from "./selection";
+import { promoteWhole, WholeResult } from "./whole";
+
+export { PromoteRefusedError };
+
+export interface PromoteOptions {
+  /** The PTR database (the state at T). */
+  from: EndpointSpec;
+  /** Live. */
+  to: EndpointSpec;
+  restoreTarget?: string;
+  mode?: string;
+  tables?: string[];
+  plan?: boolean;
+  confirm?: string;
+  /** Names the schema keeping replaced rows: pgr_<incident>_replaced. */
+  incident?: string;
+  jobs?: number;
+  env?: NodeJS.ProcessEnv;
+  log?: LogFn;
+  /** Tests: how long tables mode waits for locks; progress/fault hook during its copy. */
+  lockTimeoutMs?: number;
+  onCopyChunk?: (table: string, bytes: number) => void | Promise<void>;
+}
+
+export type PromoteOutcome =
+  | { kind: "plan"; plan: PromotionPlan }
+  | { kind: "applied"; result: ApplyResult; target: string; seconds: number }
+  | { kind: "whole"; result: WholeResult; target: string; seconds: number };
+
+const DEFAULT_JOBS = 2;
+
+/** `pgr_<incident>_replaced`, a plain lower-case identifier whatever the incident is called. */
+export function keepSchemaName(incident: string): string {
+  const tag = incident
+    .toLowerCase()
+    .replace(/[^a-z0-9_]+/g, "_")
+    .replace(/^_+|_+$/g, "");
+  return `pgr_${tag.slice(0, 63 - "pgr__replaced".length)}_replaced`;
+}
+
+/** The default incident tag: the restore target, e.g. 20240724t055900z. */
+export function incidentTag(t: Instant): string {
+  return t.utc.replace(/\.\d+/, "").replace(/[-:]/g, "").toLowerCase();
+}
+
+export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
+  const env = o.env ?? process.env;
+  const log = o.log ?? (() => undefined);
+  const started = Date.now();
+
+  if (!o.restoreTarget) {
+    throw new UsageError(
+      "promote needs --restore-target (the PTR's point in time, RFC 3339 with offset)",
+    );
+  }
+  let target: Instant;
+  try {
+    target = parseRfc3339(o.restoreTarget);
+  } catch (e) {
+    throw new UsageError(`--restore-target: ${(e as Error).message}`);
+  }
+  const mode = o.mode as PromotionMode | undefined;
+  if (mode !== undefined && !PROMOTION_MODES.includes(mode)) {
+    throw new UsageError(`--mode must be one of ${PROMOTION_MODES.join(", ")}, got "${o.mode}"`);
+  }
+  if (!o.plan && mode === undefined) {
+    throw new UsageError(
+      `promote needs --mode ${PROMOTION_MODES.join("|")} (or --plan to compare them)`,
+    );
+  }
+  if (o.plan && o.confirm !== undefined) {
+    throw new UsageError("give --plan (changes nothing) or --confirm (writes), not both");
+  }
+  const chosenNames = o.tables ?? [];
+  if (!o.plan && (mode === "tables" || mode === "merge") && chosenNames.length === 0) {
+    throw new UsageError(`--mode ${mode} needs --tables schema.table,... (the tables to repair)`);
+  }
+  if (!o.plan && mode === "whole" && chosenNames.length) {
+    throw new UsageError("--mode whole replaces every table: drop --tables, or use --mode tables");
+  }
+  const jobs = o.jobs ?? DEFAULT_JOBS;
+
+  const ptr = resolveEndpoint(o.from, "target", env);
+  const live = resolveEndpoint(o.to, "source", env);
+  if (identityOf(ptr) === identityOf(live)) {
+    throw new ConfigError(
+      `the PTR (--from) and live (--to) are the same database (${identityOf(live)}); point --from-host/--from-name at the restored server`,
+    );
+  }
+  const expected = confirmationFor(live);
+  if (!o.plan) {
+    if (o.confirm === undefined) {
+      throw new PromoteRefusedError(
+        `promote --mode ${mode} writes into live ${expected}: rerun with --confirm ${expected} (or --plan to see what it would do). Nothing was written.`,
+      );
+    }
+    if (o.confirm !== expected) {
+      throw new PromoteRefusedError(
+        `--confirm "${o.confirm}" does not match live ${expected} (server = first DNS label of the host); nothing was written`,
+      );
+    }
+  }
+
+  const size = o.plan || mode === "whole" ? Math.max(1, jobs) : 1;
+  const sides = await Promise.allSettled([
+    openSide("target", ptr, size),
+    openSide("source", live, o.plan ? size : 1),
+  ]);
+  const opened = sides.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  try {
+    sides.forEach((s, i) => {
+      if (s.status === "rejected") {
+        const which = i === 0 ? `the PTR ${describeTarget(ptr)}` : `live ${describeTarget(live)}`;
+        throw new Error(`cannot connect to ${which}: ${(s.reason as Error).message}`);
+      }
+    });
+    const [ptrSide, liveSide] = opened as [Side, Side];
+    log(`promote: reading the schema of the PTR ${ptrSide.redacted} and live ${liveSide.redacted}`);
+    const [ptrModel, liveModel] = await Promise.all([
+      readModel(ptrSide.clients[0]),
+      readModel(liveSide.clients[0]),
+    ]);
+
+    if (o.plan) {
+      let chosen: ChosenTable[] | undefined;
+      const problems: string[] = [];
+      if (chosenNames.length) {
+        try {
+          chosen = resolveTables(chosenNames, ptrModel, liveModel);
+        } catch (e) {
+          if (!(e instanceof PromoteRefusedError)) throw e;
+          problems.push(
+            ...e.message
+              .split("\n")
+              .slice(1)
+              .map((l) => l.trim()),
+          );
+        }
+      }
+      const plan = await buildPlan({
+        ptr: ptrSide.clients,
+        live: liveSide.clients,
+        ptrModel,
+        liveModel,
+        restoreTarget: target,
+        ptrName: shortName(ptr),
+        liveName: shortName(live),
+        mode,
+        chosen,
+        chosenProblems: problems,
+        log,
+      });
+      return { kind: "plan", plan };
+    }
+
+    if (mode === "whole") {
+      // The swap ends every session on live: ours first.
+      await liveSide.close();
+      const leader = ptrSide.clients[0];
+      const snapshot = await leader
+        .query<{ s: string }>("SELECT pg_catalog.pg_export_snapshot() AS s")
+        .then((r) => r.rows[0].s)
+        .catch(() => undefined);
+      const result = await promoteWhole({
+        ptr,
+        ptrSessions: ptrSide.clients,
+        snapshot,
+        tables: [...ptrModel.tables.values()],
+        live,
+        confirmed: true,
+        tag: incidentTag(target).slice(0, 15),
+        jobs,
+        env,
+        secrets: [...secretsOf(ptr), ...secretsOf(live)],
+        log,
+        sessionSettings: SESSION_SETTINGS,
+      });
+      return {
+        kind: "whole",
+        result,
+        target: expected,
+        seconds: (Date.now() - started) / 1000,
+      };
+    }
+
+    const chosen = resolveTables(chosenNames, ptrModel, liveModel);
+    if (mode === "tables") {
+      await refuseCrossings(ptrSide.clients[0], liveSide.clients[0], ptrModel, liveModel, chosen);
+    }
+    // The live snapshot is done with: the writes run in their own session and transaction.
+    await liveSide.close();
+    const writer = await openWriter(live);
+    try {
+      const result = await applyChosen({
+        mode: mode as "tables" | "merge",
+        ptr: ptrSide.clients[0],
+        live: writer,
+        ptrModel,
+        liveModel,
+        chosen,
+        keepSchema: keepSchemaName(o.incident ?? incidentTag(target)),
+        restoreTarget: target.utc,
+        definitionAtT: (t) => definitionAtT(ptr, t, env),
+        lockTimeoutMs: o.lockTimeoutMs,
+        log,
+        onCopyChunk: o.onCopyChunk,
+      });
+      return {
+        kind: "applied",
+        result,
+        target: expected,
+        seconds: (Date.now() - started) / 1000,
+      };
+    } finally {
+      await writer.end().catch(() => undefined);
+    }
+  } finally {
+    await Promise.all(opened.map((s) => s.close().catch(() => undefined)));
+  }
+}
+
+/** server/database, as --confirm spells it. */
+function shortName(t: PgTarget): string {
+  return confirmationFor(t);
+}
+
+/**
+ * The tables-mode key checks, read-only, so a refusal costs no copy. (merge only adds rows, so
+ * nothing outside can lose a reference, and its out-of-set figures are upper bounds: it relies
+ * on the exact check inside its transaction.)
+ */
+async function refuseCrossings(
+  ptr: Client,
+  live: Client,
+  ptrModel: DbModel,
+  liveModel: DbModel,
+  chosen: ChosenTable[],
+): Promise<void> {
+  const set = new Set(chosen.map((c) => c.atT.key));
+  const crossings = await checkCrossings(ptr, live, ptrModel, liveModel, set, "tables");
+  const hits = crossings.filter((x) => x.violations > 0);
+  if (hits.length) {
+    throw new PromoteRefusedError(
+      `refused, nothing was written (tables mode):\n  ${hits
+        .map(
+          (x) =>
+            `${x.fk.name} (${describeFk(x.fk)}): ${x.consequence}; keys: ${x.samples.join(", ")}${x.violations > x.samples.length ? ", ..." : ""}`,
+        )
+        .join("\n  ")}`,
+    );
+  }
+}
+
+async function openWriter(live: PgTarget): Promise<Client> {
+  const c = await connect({
+    ...live,
+    params: { application_name: "pg-recovery-promote", ...live.params },
+  });
+  for (const [k, v] of Object.entries(SESSION_SETTINGS)) {
+    await c.query("SELECT pg_catalog.set_config($1, $2, false)", [k, v]);
+  }
+  return c;
+}
+
+/** pg_dump's definition of one table at T (to recreate it when it was dropped since). */
+async function definitionAtT(
+  ptr: PgTarget,
+  t: TableModel,
+  env: NodeJS.ProcessEnv,
+): Promise<string> {
+  return runTool(
+    "pg_dump",
+    [
+      "--schema-only",
+      "--no-owner",
+      `--table=${`"${t.schema.replace(/"/g, '""')}"."${t.name.replace(/"/g, '""')}"`}`,
+    ],
+    { env: libpqEnv(ptr, env), secrets: secretsOf(ptr) },
+  );
+}

@@ -1,0 +1,385 @@
+/**
+ * `whole`: live becomes the PTR database, copied straight from the PTR server into a fresh
+ * database on the live server (no storage round trip), checked, then swapped in by rename with
+ * the old database kept, as restore does (restore/swap.ts).
+ *
+ * The copy, all in one snapshot of the PTR database (the leader session exports it):
+ *  1. `pg_dump --format=custom` of everything but the table rows (schema, sequence values,
+ *     large objects, materialized view refreshes): small, written to a temp file;
+ *  2. pg_restore's pre-data section into the fresh database (tables, no indexes yet);
+ *  3. every table's rows streamed server to server, `jobs` tables at a time, largest first,
+ *     `COPY ... TO STDOUT (FORMAT binary)` on the PTR side into `COPY ... FROM STDIN (FREEZE)`
+ *     on the fresh database. A big table's source is a psql child (libpq does the per-row work,
+ *     which costs this process ~1 µs a row); a small one goes through a session here (a psql
+ *     start costs ~75 ms, which dominates small tables);
+ *  4. pg_restore's data section (sequence values, large objects) and then its post-data section
+ *     with `-j jobs` (indexes, constraints, triggers in parallel);
+ *  5. row counts of the fresh copy against the PTR snapshot's, and ANALYZE.
+ * Any failure before the swap drops the fresh database: live is untouched.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { Client } from "pg";
+import {
+  connect,
+  dbnameConninfo,
+  describeTarget,
+  ident,
+  libpqEnv,
+  literal,
+  PgTarget,
+} from "../postgres/connection";
+import { runTool, startTool } from "../postgres/pgtools";
+import { formatBytes, LogFn, Progress } from "../progress";
+import { Interruption } from "../restore/interruption";
+import {
+  connectMaintenance,
+  databaseExists,
+  dropDatabase,
+  freeName,
+  inspectLive,
+  swapIn,
+} from "../restore/swap";
+import { fitIdentifier } from "../storage/naming";
+import { copyBetween, copyInto } from "./copy";
+import type { TableModel } from "./catalog";
+
+export interface WholeOptions {
+  /** The PTR database. */
+  ptr: PgTarget;
+  /**
+   * PTR sessions inside the snapshot the copy reads ([0] exported it and must stay open until
+   * the end); small tables are streamed through them.
+   */
+  ptrSessions: Client[];
+  /** The snapshot exported by ptrLeader; undefined when the server refused to export one. */
+  snapshot?: string;
+  /** User tables at T (their rows are copied). */
+  tables: TableModel[];
+  live: PgTarget;
+  confirmed: boolean;
+  /** Short tag for the derived database names (from the restore target). */
+  tag: string;
+  jobs: number;
+  env: NodeJS.ProcessEnv;
+  secrets: string[];
+  log: LogFn;
+  /** Session settings both COPY ends use (text renderings must agree for the text fallback). */
+  sessionSettings: Readonly<Record<string, string>>;
+}
+
+export interface WholeResult {
+  database: string;
+  keptDatabase?: string;
+  tables: number;
+  rows: number;
+  bytes: number;
+  timings: { schema: number; copy: number; postData: number; verify: number; swap: number };
+}
+
+/** Tables from this size (pg_table_size) are streamed by a psql child rather than this process. */
+const BIG_TABLE = 16 * 1024 * 1024;
+
+/** `-c` options setting the session parameters in a psql session. */
+const psqlSettings = (s: Readonly<Record<string, string>>) =>
+  Object.entries(s).flatMap(([k, v]) => ["-c", `SET ${k} = ${literal(v)}`]);
+
+/** A pg_dump pattern matching exactly this table (quotes make every character literal). */
+const exactPattern = (t: TableModel) =>
+  `"${t.schema.replace(/"/g, '""')}"."${t.name.replace(/"/g, '""')}"`;
+
+export async function promoteWhole(o: WholeOptions): Promise<WholeResult> {
+  const { log, live } = o;
+  const db = live.database;
+  const scratchBase = fitIdentifier(db, `_promote_${o.tag}`);
+  const admin = await connectMaintenance(live);
+  const interruption = new Interruption(log);
+  const timings = { schema: 0, copy: 0, postData: 0, verify: 0, swap: 0 };
+  let scratch: string | undefined;
+  const tmp = fs.mkdtempSync(path.join(o.env.PG_RECOVERY_TMPDIR ?? os.tmpdir(), "pgr-promote-"));
+  try {
+    const lock = await admin.query("SELECT pg_try_advisory_lock(hashtext($1)) AS ok", [
+      `pg-recovery restore ${db}`,
+    ]);
+    if (!lock.rows[0].ok) {
+      throw new Error(`another restore or promotion into ${db} is running; wait for it to finish`);
+    }
+    const liveState = await inspectLive(admin, live, log);
+    scratch = scratchBase;
+    if (await databaseExists(admin, scratch)) {
+      log(`promote: dropping ${scratch}, left over from an earlier failed promotion`);
+      await dropDatabase(admin, scratch);
+    }
+    let t = Date.now();
+    const dumpFile = path.join(tmp, "schema.dump");
+    const ptrEnv = libpqEnv(o.ptr, o.env);
+    // Every table whose rows we stream ourselves is excluded from the dump's data.
+    await interruption.race(
+      runTool(
+        "pg_dump",
+        [
+          "--format=custom",
+          "--compress=0",
+          ...(o.snapshot ? [`--snapshot=${o.snapshot}`] : []),
+          ...o.tables.map((x) => `--exclude-table-data=${exactPattern(x)}`),
+          `--file=${dumpFile}`,
+        ],
+        { env: ptrEnv, secrets: o.secrets },
+      ),
+    );
+    const enc = await o.ptrSessions[0].query<{ e: string; c: string; t: string }>(
+      `SELECT pg_catalog.pg_encoding_to_char(encoding) AS e, datcollate AS c, datctype AS t
+         FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()`,
+    );
+    await createFresh(admin, scratch, enc.rows[0]);
+    const scratchEnv = {
+      ...libpqEnv(live, o.env, scratch),
+      PGOPTIONS: `-c synchronous_commit=off -c maintenance_work_mem=${o.env.PG_RESTORE_MAINTENANCE_WORK_MEM ?? "512MB"}`,
+    };
+    const restoreSection = async (section: string, jobs = 1) =>
+      interruption.race(
+        runTool(
+          "pg_restore",
+          [
+            "--format=custom",
+            "--no-owner",
+            "--exit-on-error",
+            `--section=${section}`,
+            `--jobs=${jobs}`,
+            `--dbname=${dbnameConninfo(scratch!)}`,
+            dumpFile,
+          ],
+          { env: scratchEnv, secrets: o.secrets },
+        ),
+      );
+    await restoreSection("pre-data");
+    timings.schema = (Date.now() - t) / 1000;
+
+    t = Date.now();
+    const copied = await copyTables(o, scratch, interruption);
+    timings.copy = (Date.now() - t) / 1000;
+
+    t = Date.now();
+    // Row counts of the snapshot while the indexes build: the two run on different servers in
+    // production.
+    const [atT] = await Promise.all([
+      countRows(o.ptrSessions[0], o.tables),
+      restoreSection("data").then(() => restoreSection("post-data", o.jobs)),
+    ]);
+    timings.postData = (Date.now() - t) / 1000;
+
+    t = Date.now();
+    const problems = o.tables
+      .filter((x) => copied.get(x.key) !== atT.get(x.key))
+      .map((x) => `${x.key}: ${atT.get(x.key)} rows at T, ${copied.get(x.key)} copied`);
+    if (problems.length) {
+      throw new Error(`the fresh copy does not match the PTR database: ${problems.join("; ")}`);
+    }
+    await analyze(live, scratch, o.tables, o.jobs);
+    timings.verify = (Date.now() - t) / 1000;
+
+    t = Date.now();
+    const kept = liveState.exists
+      ? await freeName(admin, fitIdentifier(db, `_pre_promote_${o.tag}`))
+      : undefined;
+    interruption.check();
+    interruption.disarm();
+    await swapIn(admin, live, {
+      live: liveState,
+      scratch,
+      kept,
+      confirmed: o.confirmed,
+      backup: `the PTR database ${describeTarget(o.ptr)}`,
+      log,
+    });
+    scratch = undefined;
+    timings.swap = (Date.now() - t) / 1000;
+    const rows = [...copied.values()].reduce((a, b) => a + b, 0);
+    return {
+      database: db,
+      keptDatabase: kept,
+      tables: o.tables.length,
+      rows,
+      bytes: o.tables.reduce((a, x) => a + x.bytes, 0),
+      timings,
+    };
+  } catch (e) {
+    if (scratch) {
+      log(`promote: failed; dropping the partial copy ${scratch}; ${db} was not changed`);
+      await dropDatabase(admin, scratch).catch((d) =>
+        log(`promote: could not drop ${scratch}: ${(d as Error).message}`),
+      );
+    }
+    throw e;
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    await admin.end().catch(() => undefined);
+    interruption.release();
+  }
+}
+
+async function createFresh(
+  admin: Client,
+  name: string,
+  src: { e: string; c: string; t: string },
+): Promise<void> {
+  const base = `CREATE DATABASE ${ident(name)} TEMPLATE template0 ENCODING ${literal(src.e)}`;
+  try {
+    await admin.query(`${base} LC_COLLATE ${literal(src.c)} LC_CTYPE ${literal(src.t)}`);
+  } catch (e) {
+    // A locale the live server does not have (other OS image): the server default, as restore.
+    if (!/locale|collation|incompatible/i.test((e as Error).message)) throw e;
+    await admin.query(base);
+  }
+}
+
+/** Streams every table's rows, `jobs` at a time, biggest first; resolves to rows per table. */
+async function copyTables(
+  o: WholeOptions,
+  scratch: string,
+  interruption: Interruption,
+): Promise<Map<string, number>> {
+  const queue = [...o.tables].sort((a, b) => b.bytes - a.bytes);
+  const total = queue.reduce((a, x) => a + x.bytes, 0);
+  const progress = new Progress("promote whole: copy", "", o.log);
+  const rows = new Map<string, number>();
+  let done = 0;
+  const workers = Math.max(1, Math.min(o.jobs, queue.length));
+  o.log(
+    `promote: streaming ${queue.length} tables (${formatBytes(total)} at T) from ${describeTarget(o.ptr)}, ${workers} at a time`,
+  );
+  const sinks: Client[] = [];
+  let failed = false;
+  try {
+    for (let i = 0; i < workers; i++) sinks.push(await connect(o.live, scratch));
+    for (const s of sinks) {
+      for (const [k, v] of Object.entries(o.sessionSettings)) {
+        await s.query("SELECT pg_catalog.set_config($1, $2, false)", [k, v]);
+      }
+      await s.query("SET synchronous_commit = off");
+    }
+    await Promise.all(
+      sinks.map(async (sink, w) => {
+        while (!failed && queue.length) {
+          const t = queue.shift()!;
+          const via = t.bytes >= BIG_TABLE ? undefined : o.ptrSessions[w];
+          try {
+            rows.set(t.key, await interruption.race(copyOne(o, t, sink, "binary", via)));
+          } catch (e) {
+            // A type without binary I/O functions (some extensions' types): text works for all.
+            if (!/binary (output|input) function|no binary/i.test((e as Error).message)) {
+              failed = true;
+              throw e;
+            }
+            await sink.query("ROLLBACK").catch(() => undefined);
+            rows.set(t.key, await interruption.race(copyOne(o, t, sink, "text", via)));
+          }
+          progress.setTables(++done, o.tables.length);
+        }
+      }),
+    );
+    progress.finish();
+    return rows;
+  } finally {
+    await Promise.all(sinks.map((s) => s.end().catch(() => undefined)));
+  }
+}
+
+async function copyOne(
+  o: WholeOptions,
+  t: TableModel,
+  sink: Client,
+  format: "binary" | "text",
+  via?: Client,
+): Promise<number> {
+  const cols = t.copyColumns.map((c) => c.q).join(", ");
+  const fmt = format === "binary" ? " (FORMAT binary)" : "";
+  const out = `COPY ${t.q} (${cols}) TO STDOUT${fmt}`;
+  const into = `COPY ${t.q} (${cols}) FROM STDIN (FORMAT ${format}, FREEZE)`;
+  // FREEZE needs the table created or truncated in the same transaction; it spares the first
+  // reads after the swap from setting hint bits on every page.
+  await sink.query("BEGIN");
+  await sink.query(`TRUNCATE ${t.q}`);
+  if (via) {
+    try {
+      const r = await copyBetween(via, out, sink, into);
+      await sink.query("COMMIT");
+      return r.rowsIn;
+    } catch (e) {
+      await sink.query("ROLLBACK").catch(() => undefined);
+      throw e;
+    }
+  }
+  const source = startTool(
+    "psql",
+    [
+      "-X",
+      "-q",
+      "-v",
+      "ON_ERROR_STOP=1",
+      ...psqlSettings(o.sessionSettings),
+      "-c",
+      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+      ...(o.snapshot ? ["-c", `SET TRANSACTION SNAPSHOT ${literal(o.snapshot)}`] : []),
+      "-c",
+      out,
+      "-c",
+      "COMMIT",
+    ],
+    { env: libpqEnv(o.ptr, o.env), secrets: o.secrets, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  try {
+    const n = await copyInto(source.child.stdout!, sink, into);
+    await source.done;
+    await sink.query("COMMIT");
+    return n;
+  } catch (e) {
+    source.child.kill("SIGTERM");
+    await sink.query("ROLLBACK").catch(() => undefined);
+    // psql's own message says more than "unexpected EOF" on the sink.
+    const why = await source.done.then(
+      () => undefined,
+      (x: Error) => x,
+    );
+    throw why ?? e;
+  }
+}
+
+async function countRows(ptr: Client, tables: TableModel[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const t of tables) {
+    const r = await ptr.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${t.q}`);
+    out.set(t.key, Number(r.rows[0].n));
+  }
+  return out;
+}
+
+/** Per-table ANALYZE in parallel: the app's first queries need planner statistics. */
+async function analyze(
+  live: PgTarget,
+  database: string,
+  tables: TableModel[],
+  jobs: number,
+): Promise<void> {
+  const queue = [...tables];
+  const clients: Client[] = [];
+  try {
+    for (let i = 0; i < Math.max(1, Math.min(jobs, tables.length)); i++) {
+      clients.push(await connect(live, database));
+    }
+    await Promise.all(
+      clients.map(async (c) => {
+        while (queue.length) await c.query(`ANALYZE ${queue.shift()!.q}`);
+      }),
+    );
+    await clients[0].query(
+      `DO $$ DECLARE r record; BEGIN
+         FOR r IN SELECT c.oid::regclass AS t FROM pg_class c WHERE c.relkind = 'p' LOOP
+           EXECUTE 'ANALYZE ' || r.t;
+         END LOOP; END $$`,
+    );
+  } finally {
+    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+  }
+}

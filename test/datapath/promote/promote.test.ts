@@ -1,0 +1,510 @@
+/**
+ * promote against two real PostgreSQL servers (the PTR at T, and live with writes after T and a
+ * corruption): --plan's numbers, each mode's end state (chosen tables exactly as at T by content,
+ * every other table keeping every row written after T), and refusals and a mid-copy failure
+ * leaving live untouched.
+ */
+import assert from "node:assert/strict";
+import { parseCommand, UsageError } from "../../../contract/data-tool";
+import { promoteCommand } from "../../../datapath/commands/promote";
+import { ConfigError } from "../../../datapath/errors";
+
+// TEMP until the CLI registers promote: main()'s mapping of errors to exit codes.
+async function main(
+  argv: string[],
+  io: { out: (s: string) => void; err: (s: string) => void; env: NodeJS.ProcessEnv },
+): Promise<number> {
+  try {
+    const args = argv.slice(1);
+    const o: Record<string, unknown> = {};
+    for (let i = 0; i < args.length; i++) {
+      const f = args[i].replace(/^--/, "").replace(/-(.)/g, (_, c) => c.toUpperCase());
+      if (f === "plan" || f === "json") o[f] = true;
+      else if (f === "tables") {
+        if (args[i + 1] === "") throw new UsageError("--tables needs a value");
+        o.tables = args[++i].split(",");
+      } else if (f === "jobs") o.jobs = Number(args[++i]);
+      else o[f] = args[++i];
+    }
+    void parseCommand;
+    return await promoteCommand(o, io);
+  } catch (e) {
+    io.err(`promote: ${(e as Error).message}\n`);
+    return e instanceof UsageError || e instanceof ConfigError ? 2 : 1;
+  }
+}
+import { promote } from "../../../datapath/promote/promote";
+import { AFTER_T, fingerprint, RESTORE_TARGET, scalar, usePair } from "./fixture";
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+async function run(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
+  let out = "";
+  let err = "";
+  const code = await main(
+    [
+      "promote",
+      "--from-env",
+      "PTR_URL",
+      "--to-env",
+      "LIVE_URL",
+      "--restore-target",
+      RESTORE_TARGET,
+      ...args,
+    ],
+    { out: (s) => (out += s), err: (s) => (err += s), env },
+  );
+  return { code, out, err };
+}
+
+const confirmFor = (db: string) => `127.0.0.1/${db}`;
+
+describe("promote (real PostgreSQL: PTR server and live server)", function () {
+  this.timeout(180_000);
+  const pair = usePair();
+
+  /** Live = T + writes after T + `corruption`; returns the database name. */
+  async function incident(corruption: string, extraSeed = ""): Promise<string> {
+    const db = await pair.fresh(extraSeed);
+    await pair.live.query(db, AFTER_T);
+    await pair.live.query(db, corruption);
+    return db;
+  }
+
+  const unchanged = async (db: string, before: Map<string, unknown>) => {
+    assert.deepEqual(await fingerprint(pair.live.url(db)), before, "live changed");
+    const schemas = await scalar<string>(
+      pair.live,
+      db,
+      "SELECT count(*)::text FROM pg_namespace WHERE nspname LIKE 'pgr_%'",
+    );
+    assert.equal(schemas, "0", "an incident schema was left behind");
+  };
+
+  describe("--plan", () => {
+    it("reports per table rows deleted, changed and added since T, and per mode what is written and lost, changing nothing", async () => {
+      const db = await incident("UPDATE posts SET title = 'oops'; DELETE FROM tags;");
+      const before = await fingerprint(pair.live.url(db));
+      const r = await run(pair.env(db), "--plan", "--tables", "public.posts,public.tags", "--json");
+      assert.equal(r.code, 0, r.err);
+      const plan = JSON.parse(r.out);
+      const t = (k: string) => plan.tables.find((x: { key: string }) => x.key === k);
+      assert.deepEqual(pick(t("public.posts"), ["atT", "live", "deleted", "changed", "added"]), {
+        atT: 1000,
+        live: 1050,
+        deleted: 0,
+        changed: 1000,
+        added: 50,
+      });
+      assert.deepEqual(pick(t("public.users"), ["atT", "live", "deleted", "changed", "added"]), {
+        atT: 200,
+        live: 220,
+        deleted: 0,
+        changed: 5,
+        added: 20,
+      });
+      assert.deepEqual(pick(t("public.tags"), ["atT", "live", "deleted", "changed", "added"]), {
+        atT: 50,
+        live: 0,
+        deleted: 50,
+        changed: 0,
+        added: 0,
+      });
+      assert.deepEqual(pick(t("public.comments"), ["deleted", "changed", "added"]), {
+        deleted: 0,
+        changed: 0,
+        added: 100,
+      });
+      assert.equal(t("public.audit_log").method, "content");
+      assert.equal(t("public.audit_log").sameContent, false);
+      assert.equal(t("public.users").newestLive.createdAt, "2025-06-01T12:05:20.000000Z");
+      assert.equal(t("public.users").newestAtT.updatedAt, "2025-05-02T03:20:00.000000Z");
+      assert.equal(t("public.posts").writesAfterTAtT, false);
+      assert.deepEqual(plan.tablesWithoutPrimaryKey, ["public.audit_log"]);
+
+      const mode = (m: string) => plan.modes.find((x: { mode: string }) => x.mode === m);
+      // whole: every row written after T goes (20 + 5 users, 50 + 1000 posts, 100 comments, 1
+      // setting, and the audit log's 30 extra rows, counted without a key); the 5 users, 1000
+      // posts and 50 tags of T come back.
+      assert.equal(mode("whole").loses, 25 + 1050 + 100 + 1 + 30);
+      assert.equal(mode("whole").restores, 5 + 1000 + 50);
+      assert.deepEqual(
+        pick(mode("tables"), ["inserts", "updates", "deletes", "restores", "loses"]),
+        { inserts: 50, updates: 1000, deletes: 50, restores: 1050, loses: 1050 },
+      );
+      assert.deepEqual(pick(mode("merge"), ["inserts", "loses", "notRepaired"]), {
+        inserts: 50,
+        loses: 0,
+        notRepaired: 1000,
+      });
+      assert.deepEqual(mode("tables").refusals, []);
+      assert.deepEqual(
+        plan.foreignKeys.map((f: { name: string; direction: string; violations: number }) => [
+          f.name,
+          f.direction,
+          f.violations,
+        ]),
+        [
+          ["comments_post_id_fkey", "into", 0],
+          ["posts_user_id_fkey", "out", 0],
+        ],
+      );
+      assert.deepEqual(
+        plan.triggers.map((x: { name: string }) => x.name),
+        ["posts_touch"],
+      );
+      await unchanged(db, before);
+
+      const text = await run(pair.env(db), "--plan", "--tables", "public.posts,public.tags");
+      assert.equal(text.code, 0, text.err);
+      assert.match(text.out, /public\.posts\s+1,000\s+1,050\s+0\s+1,000\s+50/);
+      assert.match(text.out, /tables: public\.posts, public\.tags take their content at T/);
+      assert.match(text.out, /posts_touch/);
+    });
+
+    it("shows the cascade a tables promotion would cause, naming the constraint and keys", async () => {
+      const db = await incident(
+        "INSERT INTO posts (user_id, title, created_at, updated_at) VALUES (201, 'by a new user', now(), now());",
+      );
+      const r = await run(pair.env(db), "--plan", "--tables", "public.users", "--json");
+      assert.equal(r.code, 0, r.err);
+      const plan = JSON.parse(r.out);
+      const fk = plan.foreignKeys.find((f: { name: string }) => f.name === "posts_user_id_fkey");
+      assert.equal(fk.violations, 1);
+      assert.deepEqual(fk.samples, ["(201)"]);
+      const tables = plan.modes.find((x: { mode: string }) => x.mode === "tables");
+      assert.match(
+        tables.refusals.join("\n"),
+        /would delete 1 rows of public\.posts \(ON DELETE CASCADE\)/,
+      );
+    });
+  });
+
+  describe("--mode tables", () => {
+    it("puts the chosen tables back exactly as at T and keeps every row written after T elsewhere", async () => {
+      const db = await incident("UPDATE posts SET title = 'oops'; DELETE FROM tags;");
+      const atT = await fingerprint(pair.ptr.url(db));
+      const before = await fingerprint(pair.live.url(db));
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "tables",
+        "--tables",
+        "public.posts,tags",
+        "--incident",
+        "2025-06-01",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(r.code, 0, r.err);
+      const after = await fingerprint(pair.live.url(db));
+      // Chosen tables: content as at T (the trigger did not re-stamp updated_at).
+      assert.deepEqual(after.get("public.posts"), atT.get("public.posts"));
+      assert.deepEqual(after.get("public.tags"), atT.get("public.tags"));
+      // Every other table: exactly as live had it, writes after T included.
+      for (const k of ["public.users", "public.comments", "public.audit_log", "public.settings"]) {
+        assert.deepEqual(after.get(k), before.get(k), k);
+      }
+      assert.equal(after.get("public.users")!.rows, 220);
+      assert.equal(after.get("public.comments")!.rows, 3100);
+      // The replaced rows are kept for the review: 1000 overwritten + 50 added since T.
+      assert.equal(
+        await scalar(
+          pair.live,
+          db,
+          "SELECT count(*)::text FROM pgr_2025_06_01_replaced.public__posts",
+        ),
+        "1050",
+      );
+      // The sequence is never lowered below what live handed out.
+      assert.equal(
+        await scalar(pair.live, db, "SELECT last_value::text FROM posts_id_seq"),
+        "1050",
+      );
+      assert.equal(
+        await scalar(
+          pair.live,
+          db,
+          "SELECT tgenabled::text FROM pg_trigger WHERE tgname = 'posts_touch'",
+        ),
+        "O",
+      );
+      assert.match(
+        r.out,
+        /public\.posts\s+1,000\s+0\s+1,000\s+50\s+1,050 in pgr_2025_06_01_replaced/,
+      );
+    });
+
+    it("recreates a table dropped since T with its rows at T and raises its sequence", async () => {
+      const db = await incident("DROP TABLE subscribers;");
+      const atT = await fingerprint(pair.ptr.url(db));
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "tables",
+        "--tables",
+        "public.subscribers",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(r.code, 0, r.err);
+      const after = await fingerprint(pair.live.url(db));
+      assert.deepEqual(after.get("public.subscribers"), atT.get("public.subscribers"));
+      assert.equal(await scalar(pair.live, db, "SELECT nextval('subscribers_id_seq')::text"), "11");
+      assert.match(r.out, /public\.subscribers \(recreated\)/);
+    });
+
+    it("refuses a cascade outside the chosen tables before writing, naming the constraint and rows", async () => {
+      const db = await incident(
+        "INSERT INTO posts (user_id, title, created_at, updated_at) VALUES (201, 'by a new user', now(), now());",
+      );
+      const before = await fingerprint(pair.live.url(db));
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "tables",
+        "--tables",
+        "public.users",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(r.code, 1);
+      assert.match(r.err, /posts_user_id_fkey/);
+      assert.match(r.err, /would delete 1 rows of public\.posts \(ON DELETE CASCADE\)/);
+      assert.match(r.err, /\(201\)/);
+      assert.match(r.err, /nothing was written/);
+      await unchanged(db, before);
+    });
+
+    it("refuses when a kept row would lose the row it references", async () => {
+      const db = await incident(
+        `INSERT INTO comments (post_id, body, created_at) VALUES (1050, 'on a post written after T', now());
+         UPDATE posts SET title = 'oops';`,
+      );
+      const before = await fingerprint(pair.live.url(db));
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "tables",
+        "--tables",
+        "public.posts",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(r.code, 1);
+      assert.match(r.err, /comments_post_id_fkey/);
+      assert.match(
+        r.err,
+        /1 rows of public\.comments would lose the public\.posts row they reference \(ON DELETE NO ACTION\)/,
+      );
+      assert.match(r.err, /\(1050\)/);
+      await unchanged(db, before);
+    });
+
+    it("refuses tables without a primary key, unknown tables, and a schema that differs, all at once", async () => {
+      const db = await incident("ALTER TABLE tags ADD COLUMN colour text;");
+      const before = await fingerprint(pair.live.url(db));
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "tables",
+        "--tables",
+        "public.audit_log,public.nope,public.tags",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(r.code, 1);
+      assert.match(r.err, /public\.audit_log has no primary key/);
+      assert.match(r.err, /table public\.nope does not exist/);
+      assert.match(
+        r.err,
+        /public\.tags: schema differs between T and live \(live only: column colour text\)/,
+      );
+      await unchanged(db, before);
+    });
+
+    it("rolls everything back when the live connection is killed during the copy", async () => {
+      const db = await incident("UPDATE posts SET title = 'oops'; DELETE FROM tags;");
+      const before = await fingerprint(pair.live.url(db));
+      let killed = 0;
+      await assert.rejects(
+        promote({
+          from: { env: "PTR_URL" },
+          to: { env: "LIVE_URL" },
+          restoreTarget: RESTORE_TARGET,
+          mode: "tables",
+          // tags first copied, then posts: the kill lands after tags' rows are staged.
+          tables: ["public.tags", "public.posts"],
+          confirm: confirmFor(db),
+          env: pair.env(db),
+          onCopyChunk: async (table) => {
+            if (table !== "public.posts" || killed++) return;
+            await pair.live.query(
+              "postgres",
+              "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pg-recovery-promote' AND datname = $1",
+              [db],
+            );
+          },
+        }),
+        /terminat|Connection|closed/i,
+      );
+      assert.equal(killed > 0, true);
+      await unchanged(db, before);
+    });
+
+    it("rolls everything back when the PTR connection is killed during the copy", async () => {
+      const db = await incident("UPDATE posts SET title = 'oops';");
+      const before = await fingerprint(pair.live.url(db));
+      let killed = 0;
+      await assert.rejects(
+        promote({
+          from: { env: "PTR_URL" },
+          to: { env: "LIVE_URL" },
+          restoreTarget: RESTORE_TARGET,
+          mode: "tables",
+          tables: ["public.posts"],
+          confirm: confirmFor(db),
+          env: pair.env(db),
+          onCopyChunk: async () => {
+            if (killed++) return;
+            await pair.ptr.query(
+              "postgres",
+              "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+              [db],
+            );
+          },
+        }),
+      );
+      await unchanged(db, before);
+    });
+  });
+
+  describe("--mode merge", () => {
+    it("re-inserts the rows at T missing from live and changes nothing else", async () => {
+      const db = await incident("DELETE FROM comments; UPDATE posts SET title = 'oops';");
+      const atT = await fingerprint(pair.ptr.url(db));
+      const before = await fingerprint(pair.live.url(db));
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "merge",
+        "--tables",
+        "public.comments",
+        "--confirm",
+        confirmFor(db),
+        "--json",
+      );
+      assert.equal(r.code, 0, r.err);
+      const result = JSON.parse(r.out);
+      assert.equal(result.tables[0].inserted, 3000);
+      const after = await fingerprint(pair.live.url(db));
+      // The comments of T are back (the 100 written after T were deleted by the corruption).
+      assert.deepEqual(after.get("public.comments"), atT.get("public.comments"));
+      for (const k of [
+        "public.users",
+        "public.posts",
+        "public.tags",
+        "public.audit_log",
+        "public.settings",
+      ]) {
+        assert.deepEqual(after.get(k), before.get(k), k);
+      }
+      assert.equal(after.get("public.posts")!.rows, 1050);
+    });
+
+    it("refuses a re-inserted row that collides with a live row on a unique key", async () => {
+      const db = await incident(
+        "DELETE FROM subscribers WHERE id = 3; INSERT INTO subscribers (email) VALUES ('s3@example.com');",
+      );
+      const before = await fingerprint(pair.live.url(db));
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "merge",
+        "--tables",
+        "public.subscribers",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(r.code, 1);
+      assert.match(r.err, /subscribers_email_key/);
+      assert.match(r.err, /\(3\) \(s3@example\.com\)/);
+      await unchanged(db, before);
+    });
+  });
+
+  describe("--mode whole", () => {
+    it("replaces live with the PTR database straight from the PTR server, keeping the old one", async () => {
+      const db = await incident("UPDATE posts SET title = 'oops'; DELETE FROM tags;");
+      const atT = await fingerprint(pair.ptr.url(db));
+      const before = await fingerprint(pair.live.url(db));
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "whole",
+        "--confirm",
+        confirmFor(db),
+        "--jobs",
+        "3",
+      );
+      assert.equal(r.code, 0, r.err);
+      assert.deepEqual(await fingerprint(pair.live.url(db)), atT);
+      const kept = /previous database is now (\S+)/.exec(r.out)?.[1];
+      assert.ok(kept, r.out);
+      assert.deepEqual(await fingerprint(pair.live.url(kept)), before);
+      // Indexes, constraints and triggers came back too.
+      assert.equal(
+        await scalar(
+          pair.live,
+          db,
+          "SELECT count(*)::text FROM pg_trigger WHERE tgname = 'posts_touch'",
+        ),
+        "1",
+      );
+      await assert.rejects(
+        pair.live.query(
+          db,
+          "INSERT INTO posts (user_id, title, created_at, updated_at) VALUES (99999, 'x', now(), now())",
+        ),
+        /posts_user_id_fkey/,
+      );
+    });
+  });
+
+  describe("refusals before anything is touched", () => {
+    it("a missing or wrong --confirm, and usage mistakes", async () => {
+      const db = await incident("DELETE FROM tags;");
+      const before = await fingerprint(pair.live.url(db));
+      const missing = await run(pair.env(db), "--mode", "merge", "--tables", "public.tags");
+      assert.equal(missing.code, 1);
+      assert.match(missing.err, new RegExp(`--confirm 127\\.0\\.0\\.1/${db}`));
+      const wrong = await run(pair.env(db), "--mode", "whole", "--confirm", "127.0.0.1/other");
+      assert.equal(wrong.code, 1);
+      assert.match(wrong.err, /does not match live/);
+      const empty = await run(pair.env(db), "--mode", "tables", "--confirm", confirmFor(db));
+      assert.equal(empty.code, 2);
+      assert.match(empty.err, /needs --tables/);
+      const blank = await run(
+        pair.env(db),
+        "--mode",
+        "tables",
+        "--tables",
+        "",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(blank.code, 2);
+      const mode = await run(pair.env(db), "--mode", "partial", "--confirm", confirmFor(db));
+      assert.equal(mode.code, 2);
+      await unchanged(db, before);
+    });
+  });
+});
+
+function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.map((k) => [k, o[k]]));
+}
