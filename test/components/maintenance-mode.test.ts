@@ -86,6 +86,14 @@ describe("MaintenanceMode", () => {
     }
   });
 
+  it("its own Ingresses skip the provider's wait for the app's endpoints (none during an incident)", () => {
+    const own = ofType(resources, TYPES.ingress);
+    assert.equal(own.length, 4);
+    for (const r of own) {
+      assert.equal((r.inputs as any).metadata.annotations["pulumi.com/skipAwait"], "true", r.name);
+    }
+  });
+
   it("one IngressPatch per app Ingress that ONLY adds the default-backend annotation", () => {
     const patches = ofType(resources, TYPES.ingressPatch);
     assert.deepEqual(patches.map((p) => (p.inputs as any).metadata.name).sort(), [
