@@ -138,7 +138,11 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
           result.bytesCopied += n;
           return o.onCopyChunk?.(t.key, result.bytesCopied);
         },
-      );
+      ).catch((e: Error) => {
+        throw new Error(`copying ${t.key} from the PTR: ${e.message}; nothing was written`, {
+          cause: e,
+        });
+      });
       if (copied.rowsIn !== copied.rowsOut) {
         throw new Error(
           `${t.key}: ${copied.rowsOut} rows read at T but ${copied.rowsIn} staged; nothing was written`,

@@ -124,6 +124,12 @@ class CopyIn extends Writable {
 
   handleCopyInResponse(): void {
     this.ready = true;
+    // The source failed before the server was ready: end COPY IN now, or the session waits in
+    // it forever and every later query on it queues behind.
+    if (this.destroyed) {
+      this.connection?.sendCopyFail("aborted: the source failed");
+      return;
+    }
     const w = this.waiting;
     this.waiting = undefined;
     w?.();
@@ -202,6 +208,21 @@ export async function copyBetween(
   onChunk?: (bytes: number) => void | Promise<void>,
 ): Promise<CopyResult> {
   const out = new CopyOut(fromSql);
+  from.query(out as unknown as Submittable);
+  const r = await copyIn(out, to, toSql, onChunk);
+  return { rowsOut: out.rowCount ?? -1, rowsIn: r.rows, bytes: r.bytes };
+}
+
+/**
+ * Streams any COPY-format byte stream (a CopyOut, or a `psql -c "COPY ... TO STDOUT"` child's
+ * stdout) into `toSql` on `to`; resolves with the rows the target took and the bytes streamed.
+ */
+export async function copyIn(
+  source: NodeJS.ReadableStream,
+  to: Client,
+  toSql: string,
+  onChunk?: (bytes: number) => void | Promise<void>,
+): Promise<{ rows: number; bytes: number }> {
   const inn = new CopyIn(toSql);
   let bytes = 0;
   const counter = new Transform({
@@ -212,23 +233,7 @@ export async function copyBetween(
       else cb(null, chunk);
     },
   });
-  from.query(out as unknown as Submittable);
   to.query(inn as unknown as Submittable);
-  await pipeline(out, counter, inn);
-  return { rowsOut: out.rowCount ?? -1, rowsIn: inn.rowCount ?? -1, bytes };
-}
-
-/**
- * Streams any COPY-format byte stream (e.g. a `psql -c "COPY ... TO STDOUT"` child's stdout)
- * into `toSql` on `to`; resolves with the rows the target took.
- */
-export async function copyInto(
-  source: NodeJS.ReadableStream,
-  to: Client,
-  toSql: string,
-): Promise<number> {
-  const inn = new CopyIn(toSql);
-  to.query(inn as unknown as Submittable);
-  await pipeline(source, inn);
-  return inn.rowCount ?? -1;
+  await pipeline(source, counter, inn);
+  return { rows: inn.rowCount ?? -1, bytes };
 }

@@ -54,7 +54,7 @@ export interface PromoteOptions {
   jobs?: number;
   env?: NodeJS.ProcessEnv;
   log?: LogFn;
-  /** Tests: how long tables mode waits for locks; progress/fault hook during its copy. */
+  /** Tests: how long tables mode waits for locks; a progress/fault hook during the copy. */
   lockTimeoutMs?: number;
   onCopyChunk?: (table: string, bytes: number) => void | Promise<void>;
 }
@@ -211,6 +211,7 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
         secrets: [...secretsOf(ptr), ...secretsOf(live)],
         log,
         sessionSettings: SESSION_SETTINGS,
+        onCopyChunk: o.onCopyChunk,
       });
       return {
         kind: "whole",

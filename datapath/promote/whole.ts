@@ -42,7 +42,7 @@ import {
   swapIn,
 } from "../restore/swap";
 import { fitIdentifier } from "../storage/naming";
-import { copyBetween, copyInto } from "./copy";
+import { copyBetween, copyIn } from "./copy";
 import type { TableModel } from "./catalog";
 
 export interface WholeOptions {
@@ -67,6 +67,8 @@ export interface WholeOptions {
   log: LogFn;
   /** Session settings both COPY ends use (text renderings must agree for the text fallback). */
   sessionSettings: Readonly<Record<string, string>>;
+  /** Per chunk of a table's rows (tests inject faults here; a promise holds the copy). */
+  onCopyChunk?: (table: string, bytes: number) => void | Promise<void>;
 }
 
 export interface WholeResult {
@@ -270,7 +272,9 @@ async function copyTables(
             // A type without binary I/O functions (some extensions' types): text works for all.
             if (!/binary (output|input) function|no binary/i.test((e as Error).message)) {
               failed = true;
-              throw e;
+              throw new Error(`copying ${t.key} from the PTR: ${(e as Error).message}`, {
+                cause: e,
+              });
             }
             await sink.query("ROLLBACK").catch(() => undefined);
             rows.set(t.key, await interruption.race(copyOne(o, t, sink, "text", via)));
@@ -303,7 +307,7 @@ async function copyOne(
   await sink.query(`TRUNCATE ${t.q}`);
   if (via) {
     try {
-      const r = await copyBetween(via, out, sink, into);
+      const r = await copyBetween(via, out, sink, into, (n) => o.onCopyChunk?.(t.key, n));
       await sink.query("COMMIT");
       return r.rowsIn;
     } catch (e) {
@@ -330,10 +334,10 @@ async function copyOne(
     { env: libpqEnv(o.ptr, o.env), secrets: o.secrets, stdio: ["ignore", "pipe", "pipe"] },
   );
   try {
-    const n = await copyInto(source.child.stdout!, sink, into);
+    const r = await copyIn(source.child.stdout!, sink, into, (n) => o.onCopyChunk?.(t.key, n));
     await source.done;
     await sink.query("COMMIT");
-    return n;
+    return r.rows;
   } catch (e) {
     source.child.kill("SIGTERM");
     await sink.query("ROLLBACK").catch(() => undefined);

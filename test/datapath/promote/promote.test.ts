@@ -383,6 +383,31 @@ describe("promote (real PostgreSQL: PTR server and live server)", function () {
     });
   });
 
+  it("tables: refuses restored rows that reference a row deleted from live since T", async () => {
+    // User 7 and (by cascade) their posts go after T; the posts at T still reference user 7.
+    const db = await incident(
+      "DELETE FROM comments WHERE post_id IN (SELECT id FROM posts WHERE user_id = 7); DELETE FROM users WHERE id = 7;",
+    );
+    const before = await fingerprint(pair.live.url(db));
+    const r = await run(
+      pair.env(db),
+      "--mode",
+      "tables",
+      "--tables",
+      "public.posts",
+      "--confirm",
+      confirmFor(db),
+    );
+    assert.equal(r.code, 1);
+    assert.match(r.err, /posts_user_id_fkey/);
+    assert.match(
+      r.err,
+      /5 rows of public\.posts at T reference public\.users rows that live no longer has/,
+    );
+    assert.match(r.err, /\(7\)/);
+    await unchanged(db, before);
+  });
+
   describe("--mode merge", () => {
     it("re-inserts the rows at T missing from live and changes nothing else", async () => {
       const db = await incident("DELETE FROM comments; UPDATE posts SET title = 'oops';");
@@ -473,6 +498,38 @@ describe("promote (real PostgreSQL: PTR server and live server)", function () {
         /posts_user_id_fkey/,
       );
     });
+  });
+
+  it("whole: drops the partial copy and leaves live as it was when the PTR connection dies mid-copy", async () => {
+    const db = await incident("UPDATE posts SET title = 'oops';");
+    const before = await fingerprint(pair.live.url(db));
+    let killed = 0;
+    await assert.rejects(
+      promote({
+        from: { env: "PTR_URL" },
+        to: { env: "LIVE_URL" },
+        restoreTarget: RESTORE_TARGET,
+        mode: "whole",
+        confirm: confirmFor(db),
+        env: pair.env(db),
+        onCopyChunk: async () => {
+          if (killed++) return;
+          await pair.ptr.query(
+            "postgres",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            [db],
+          );
+        },
+      }),
+    );
+    assert.ok(killed > 0);
+    await unchanged(db, before);
+    const left = await pair.live.query(
+      "postgres",
+      "SELECT datname FROM pg_database WHERE datname LIKE $1",
+      [`${db}_%`],
+    );
+    assert.deepEqual(left.rows, [], "the partial copy was left behind");
   });
 
   describe("refusals before anything is touched", () => {
