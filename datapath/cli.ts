@@ -12,6 +12,7 @@ import { Command, EXIT, Options, parseArgv, UsageError } from "../contract/data-
 import { backupCommand } from "./commands/backup";
 import { envSecrets, Io, processIo, redact, USAGE } from "./commands/io";
 import { listCommand } from "./commands/list";
+import { promoteCommand } from "./commands/promote";
 import { restoreCommand } from "./commands/restore";
 import { verifyCommand } from "./commands/verify";
 import { ConfigError } from "./errors";
@@ -26,7 +27,7 @@ const COMMAND_MODULES: { [C in Command]: Run<C> | undefined } = {
   list: listCommand,
   restore: restoreCommand,
   verify: verifyCommand,
-  promote: undefined,
+  promote: promoteCommand,
 };
 
 const HELP = ["help", "--help", "-h"];

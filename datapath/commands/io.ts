@@ -38,6 +38,10 @@ export const USAGE = `usage: ${DATA_TOOL} <command> [flags]
   verify  [--source URL | --source-env VAR] [--source-host HOST] [--source-name DB]
           [--target URL | --target-env VAR] [--target-host HOST] [--target-name DB]
           [--restore-target RFC3339-with-offset] [--schema S,...] [--jobs N] [--json]
+  promote [--from-env VAR] [--from-host HOST] [--from-name DB] [--to-env VAR] [--to-host HOST]
+          [--to-name DB] --restore-target RFC3339-with-offset [--tables SCHEMA.TABLE,...]
+          (--plan [--mode M] | --mode whole|tables|merge --confirm SERVER/DATABASE)
+          [--incident NAME] [--jobs N] [--json]
 
 The database URL is read from $${DATA_TOOL_ENV.databaseUrl} (or the variable named by --db-env);
 --db-host and --db-name replace its host and database. verify compares a source (reference,
@@ -47,9 +51,14 @@ $${DATA_TOOL_ENV.storageAccountUrl} with $${DATA_TOOL_ENV.storageSasToken}; cont
 $${DATA_TOOL_ENV.container}, else ${DEFAULT_CONTAINER}. PostgreSQL client tools come from $${DATA_TOOL_ENV.pgBin},
 else PATH.
 
-Restoring over a database that holds tables needs --confirm SERVER/DATABASE, where SERVER is the
-first DNS label of the host (s189p01-ptt-pd-pg for s189p01-ptt-pd-pg.postgres.database.azure.com)
-or the whole host when it is an IP address.
+promote copies the point-in-time restore (--from: the PTR server, e.g. --from-host its FQDN) into
+live (--to) straight from server to server: whole (live becomes the PTR database), tables (only
+the named tables go back to the restore target) or merge (only re-insert the rows of the named
+tables deleted since). --plan writes nothing and shows what each mode would write and lose.
+
+Restoring over a database that holds tables, and promote without --plan, need --confirm
+SERVER/DATABASE, where SERVER is the first DNS label of the host (s189p01-ptt-pd-pg for
+s189p01-ptt-pd-pg.postgres.database.azure.com) or the whole host when it is an IP address.
 
 Exit codes: 0 ok; 1 failed, refused, or (verify) differences found; 2 usage or configuration.
 `;
