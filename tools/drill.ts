@@ -19,6 +19,12 @@ import { formatRfc3339InZone, parseRfc3339 } from "../contract/time";
 import { asServerUser, bin, cluster, Server, serverDir } from "./pg-server";
 import { DDL, sleep, Txn, Writer } from "./drill-workload";
 import { Check, runChecks } from "./drill-checks";
+import {
+  formatRehearsal,
+  PromotionRehearsal,
+  rehearsePromotion,
+  ShopWriter,
+} from "./drill-promotion";
 
 export interface DrillOptions {
   /** Seconds of application writes (T falls about 60% of the way in). Default 6. */
@@ -40,6 +46,8 @@ export interface DrillResult {
   phasesMs: Record<string, number>;
   totalMs: number;
   dir: string;
+  /** Each promotion mode run on a copy of the corrupted `shop` database (drill-promotion.ts). */
+  promotion: PromotionRehearsal;
 }
 
 /** No transaction starts within this many ms of T: commits fall clearly on one side. */
@@ -114,6 +122,8 @@ export async function runDrill(opts: DrillOptions = {}): Promise<DrillResult> {
     let T = 0;
     let tTyped = "";
     let corruptionAt = "";
+    let shopLegit = new Map<string, Map<string, string>>();
+    const shop = await ShopWriter.setup(primary);
     try {
       await writer.init();
       await app.query(DDL);
@@ -146,6 +156,7 @@ export async function runDrill(opts: DrillOptions = {}): Promise<DrillResult> {
         // T on a whole second, as an operator types it (and as Azure PTR's 1 s resolution allows).
         T = Math.ceil((w0 + seconds * 600) / 1000) * 1000;
         tTyped = formatRfc3339InZone(T, zone);
+        shop.start();
         await writer.runUntil(Math.max(w0 + seconds * 1000, T + 1000), T, QUIET_MS);
         log(
           `   restore target T = ${tTyped} (${zone}); ${writer.log.length} transactions committed`,
@@ -157,9 +168,12 @@ export async function runDrill(opts: DrillOptions = {}): Promise<DrillResult> {
         await app.query("UPDATE accounts SET balance = 0"); // the classic: no WHERE
         await app.query("DELETE FROM transfers");
         log(`   at ${corruptionAt}: UPDATE accounts SET balance = 0; DELETE FROM transfers`);
+        shopLegit = await shop.corrupt(300);
+        log("   shop: UPDATE orders without WHERE; DELETE FROM order_lines; DROP TABLE notes");
       });
     } finally {
       await app.end().catch(() => undefined);
+      await shop.stop().catch(() => undefined);
     }
 
     const serverCommitMicros = await phase("archive WAL", async () => {
@@ -215,6 +229,10 @@ export async function runDrill(opts: DrillOptions = {}): Promise<DrillResult> {
       }),
     );
 
+    const promotion = await phase("promotion modes", () =>
+      rehearsePromotion({ primary, restored, restoreTarget: tTyped, legit: shopLegit, log }),
+    );
+
     const totalMs = Date.now() - started;
     log("");
     log(`restore target T:  ${tTyped}  (UTC ${new Date(T).toISOString()})`);
@@ -229,11 +247,15 @@ export async function runDrill(opts: DrillOptions = {}): Promise<DrillResult> {
     log("checks:");
     for (const c of checked.checks)
       log(`  ${c.ok ? "PASS" : "FAIL"}  ${c.name}${c.detail ? `: ${c.detail}` : ""}`);
+    for (const line of formatRehearsal(promotion)) log(line);
+    log("promotion checks:");
+    for (const c of promotion.checks)
+      log(`  ${c.ok ? "PASS" : "FAIL"}  ${c.name}${c.detail ? `: ${c.detail}` : ""}`);
     log("phases:");
     for (const [name, ms] of Object.entries(phasesMs))
       log(`  ${name.padEnd(30)} ${(ms / 1000).toFixed(2)} s`);
     log(`  ${"total".padEnd(30)} ${(totalMs / 1000).toFixed(2)} s`);
-    const ok = checked.checks.every((c) => c.ok);
+    const ok = checked.checks.every((c) => c.ok) && promotion.checks.every((c) => c.ok);
     log(ok ? "DRILL PASSED" : "DRILL FAILED");
     if (opts.keep) log(`kept ${base}`);
     return {
@@ -245,6 +267,7 @@ export async function runDrill(opts: DrillOptions = {}): Promise<DrillResult> {
       phasesMs,
       totalMs,
       dir: base,
+      promotion,
     };
   } catch (err) {
     if (interrupted) throw new Error("interrupted");
