@@ -15,6 +15,7 @@ import {
   ROOT,
   StackConfig,
 } from "../../harness/offline";
+import { isSecretValue } from "../../harness/sdk-internals";
 
 export { ROOT };
 export type Stack = "production" | "qa";
@@ -181,17 +182,7 @@ export const TYPES = {
   githubProvider: "pulumi:providers:github",
 } as const;
 
-// Secrets reach the mocks as `{<sig key>: <secret sig>, value}` (see @pulumi/pulumi runtime/rpc).
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-
-export function isSecretValue(value: unknown): value is { value: unknown } {
-  return (
-    !!value &&
-    typeof value === "object" &&
-    (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG
-  );
-}
+export { isSecretValue };
 
 /** The same value with every secret wrapper replaced by its plain content. */
 export function unwrapSecrets(value: unknown): unknown {
