@@ -27,6 +27,7 @@ import {
   ServerGoneIncident,
 } from "./incident";
 import { azureAndGitHub, Platform } from "./platform";
+import { LiveServer } from "./preflight";
 
 /** The program: validate everything first, then declare. Returns the stack outputs. */
 export async function recoveryOverlay(
@@ -51,7 +52,13 @@ export async function recoveryOverlay(
 
   const env = incident.env;
   // Checked before anything is declared: a restore time outside the retention is a config error.
-  const live = incident.scenario === "corrupted" ? await platform.preflight(incident) : undefined;
+  type Path =
+    | { incident: CorruptedIncident; live: LiveServer }
+    | { incident: ServerGoneIncident; live?: undefined };
+  const path: Path =
+    incident.scenario === "corrupted"
+      ? { incident, live: await platform.preflight(incident) }
+      : { incident };
   const kubernetes = new k8s.Provider("kubernetes", { context: env.kubernetes.context });
   const opts: pulumi.ComponentResourceOptions = {
     providers: [kubernetes, ...platform.providers(env)],
@@ -122,78 +129,89 @@ export async function recoveryOverlay(
     labels: labels(component),
   });
 
-  if (incident.scenario === "corrupted") {
-    // Looked up once, and only by jobs that talk to the live server.
-    const databaseUrl = appDatabaseUrl(env, kubernetes);
-    const dataJob = (component: string): DataJobCommon => ({
-      ...jobBase(component),
-      databaseUrl,
-    });
-    const names = incidentBackupNames(env.shortName, incident.incidentDate);
-    // 4. Ad-hoc backup of live, after writes have stopped: evidence for the incident review.
-    const adhoc = new AdhocBackup(
-      "adhoc-backup",
-      { ...dataJob("adhoc-backup"), backupName: names.adhoc },
-      { ...opts, dependsOn: scaleDown ? [scaleDown] : [] },
-    );
-    // 5. Point-in-time restore into a new server.
-    const ptr = platform.pointInTimeRestore(incident, live!, opts);
-    // 6. Validation: the restored data against live, mechanically.
-    const validation = new RestoreValidation(
-      "validation",
-      {
-        ...dataJob("validation"),
-        restoredHost: ptr.fqdn,
-        restoreTimeUtc: ptr.restoreTimeUtc,
-        promotionTables: incident.promotionTables,
-      },
-      { ...opts, dependsOn: [ptr.resource] },
-    );
-    outputs.pointInTimeRestore = ptr.outputs;
-    outputs.adhocBackup = names.adhoc;
-    outputs.validationReport = validation.reportCommand;
-    // 7. Promotion: only with promote=true, a mode, AND confirm naming the live server (checked
-    // at the door).
-    if (incident.promotion) {
-      const promotion = new Promotion(
-        "promotion",
-        {
-          ...dataJob("promotion"),
-          restoredHost: ptr.fqdn,
-          restoreTimeUtc: ptr.restoreTimeUtc,
-          promotion: incident.promotion,
-          confirmTarget: `${env.azure.server.name}/${env.azure.server.database}`,
-          incident: incident.incidentDate,
-          backupName: names.restoredCopy,
-        },
-        { ...opts, dependsOn: [adhoc, ptr.resource, ...(scaleDown ? [scaleDown] : [])] },
-      );
-      outputs.promotion = {
-        job: promotion.jobName,
-        mode: incident.promotion.mode,
-        tables: incident.promotion.mode === "whole" ? "all" : incident.promotion.tables,
-        archivalBackup: { job: promotion.archiveJobName, backup: names.restoredCopy },
-      };
-    } else {
-      outputs.promotion =
-        `not declared: read the promotion plan in the validation report (${validation.reportCommand}), then ` +
-        `set pg-recovery:promotionMode (whole|tables|merge), pg-recovery:promotionTables for tables/merge, ` +
-        `pg-recovery:promote true and pg-recovery:confirm ${env.azure.server.name}, then pulumi up`;
-    }
-  } else {
-    declareServerGone(incident, platform, jobBase, opts, outputs);
-  }
+  const context: Context = { platform, kubernetes, opts, jobBase, scaleDown, outputs };
+  if (path.live) declareCorrupted(path.incident, path.live, context);
+  else declareServerGone(path.incident, context);
   outputs.restoreTime = restoreTimeOutputs(incident);
   return outputs;
 }
 
-function declareServerGone(
-  incident: ServerGoneIncident,
-  platform: Platform,
-  jobBase: (component: string) => Omit<DataJobCommon, "databaseUrl">,
-  opts: pulumi.ComponentResourceOptions,
-  outputs: Record<string, unknown>,
-): void {
+/** What both incident paths declare into. */
+interface Context {
+  platform: Platform;
+  kubernetes: k8s.Provider;
+  opts: pulumi.ComponentResourceOptions;
+  jobBase: (component: string) => Omit<DataJobCommon, "databaseUrl">;
+  scaleDown?: ScaleDown;
+  outputs: Record<string, unknown>;
+}
+
+/** Corrupted 2-6: ad-hoc backup, point-in-time restore, validation, promotion. */
+function declareCorrupted(incident: CorruptedIncident, live: LiveServer, ctx: Context): void {
+  const { platform, kubernetes, opts, jobBase, scaleDown, outputs } = ctx;
+  const env = incident.env;
+  // Looked up once, and only by jobs that talk to the live server.
+  const databaseUrl = appDatabaseUrl(env, kubernetes);
+  const dataJob = (component: string): DataJobCommon => ({
+    ...jobBase(component),
+    databaseUrl,
+  });
+  const names = incidentBackupNames(env.shortName, incident.incidentDate);
+  // 4. Ad-hoc backup of live, after writes have stopped: evidence for the incident review.
+  const adhoc = new AdhocBackup(
+    "adhoc-backup",
+    { ...dataJob("adhoc-backup"), backupName: names.adhoc },
+    { ...opts, dependsOn: scaleDown ? [scaleDown] : [] },
+  );
+  // 5. Point-in-time restore into a new server.
+  const ptr = platform.pointInTimeRestore(incident, live, opts);
+  // 6. Validation: the restored data against live, mechanically.
+  const validation = new RestoreValidation(
+    "validation",
+    {
+      ...dataJob("validation"),
+      restoredHost: ptr.fqdn,
+      restoreTimeUtc: ptr.restoreTimeUtc,
+      promotionTables: incident.promotionTables,
+    },
+    { ...opts, dependsOn: [ptr.resource] },
+  );
+  outputs.pointInTimeRestore = ptr.outputs;
+  outputs.adhocBackup = names.adhoc;
+  outputs.validationReport = validation.reportCommand;
+  // 7. Promotion: only with promote=true, a mode, AND confirm naming the live server (checked
+  // at the door).
+  if (incident.promotion) {
+    const promotion = new Promotion(
+      "promotion",
+      {
+        ...dataJob("promotion"),
+        restoredHost: ptr.fqdn,
+        restoreTimeUtc: ptr.restoreTimeUtc,
+        promotion: incident.promotion,
+        confirmTarget: `${env.azure.server.name}/${env.azure.server.database}`,
+        incident: incident.incidentDate,
+        backupName: names.restoredCopy,
+      },
+      { ...opts, dependsOn: [adhoc, ptr.resource, ...(scaleDown ? [scaleDown] : [])] },
+    );
+    outputs.promotion = {
+      job: promotion.jobName,
+      mode: incident.promotion.mode,
+      tables: incident.promotion.mode === "whole" ? "all" : incident.promotion.tables,
+      archivalBackup: { job: promotion.archiveJobName, backup: names.restoredCopy },
+    };
+  } else {
+    outputs.promotion =
+      `not declared: read the promotion plan in the validation report (${validation.reportCommand}), then ` +
+      `set pg-recovery:promotionMode (whole|tables|merge), pg-recovery:promotionTables for tables/merge, ` +
+      `pg-recovery:promote true and pg-recovery:confirm ${env.azure.server.name}, then pulumi up`;
+  }
+}
+
+/** Server gone: revive or rebuild the server, then (rebuilt) restore from storage. */
+function declareServerGone(incident: ServerGoneIncident, ctx: Context): void {
+  const { platform, opts, jobBase, outputs } = ctx;
   const server = incident.env.azure.server;
   const rebuilt = platform.serverRebuild(incident, opts);
   outputs.serverRebuild = rebuilt.outputs;
