@@ -3,6 +3,8 @@
 //   index.ts -> stacks/ (composition, config door) -> components/ -> contract/ (leaf)
 //   datapath/ (the data tool) -> contract/ only; no Pulumi
 //   harness/ (offline mocks) and tools/ sit on top; tests and e2e may import anything.
+//   runner/ (the incident runner, `pg-recovery`) is the top: it may import stacks/, harness/,
+//   contract/ and components/; nothing imports it (tests aside).
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
@@ -12,6 +14,9 @@ const notFrom = (folders, why) =>
     group: [`**/${folder}`, `**/${folder}/**`],
     message: `${why} (see eslint.config.mjs for the direction of dependencies).`,
   }));
+
+/** Nothing but tests imports the runner: it is the top of the house. */
+const notRunner = notFrom(["runner"], "Nothing imports the runner (runner/ is the top)");
 
 const layer = (files, patterns) => ({
   files,
@@ -42,6 +47,7 @@ export default tseslint.config(
         ["stacks", "components", "datapath", "harness", "tools", "index"],
         "contract/ is a leaf: it imports nothing of the project",
       ),
+      ...notRunner,
     ],
   ),
   layer(
@@ -52,6 +58,7 @@ export default tseslint.config(
         ["stacks", "components", "harness", "tools", "index"],
         "The data tool imports only contract/",
       ),
+      ...notRunner,
     ],
   ),
   layer(
@@ -61,6 +68,7 @@ export default tseslint.config(
         ["stacks", "datapath", "harness", "tools", "index"],
         "Components import only leaf modules (contract/) and each other",
       ),
+      ...notRunner,
     ],
   ),
   layer(
@@ -70,10 +78,22 @@ export default tseslint.config(
         ["datapath", "harness", "tools", "index"],
         "The composition imports components, contract/ and the config door",
       ),
+      ...notRunner,
     ],
   ),
   layer(
     ["harness/**/*.ts"],
-    [...notFrom(["tools", "datapath"], "The harness runs the program; it is not a tool")],
+    [
+      ...notFrom(["tools", "datapath"], "The harness runs the program; it is not a tool"),
+      ...notRunner,
+    ],
+  ),
+  layer(["tools/**/*.ts", "index.ts", "e2e/program/**/*.ts"], notRunner),
+  layer(
+    ["runner/**/*.ts"],
+    notFrom(
+      ["datapath", "tools", "index", "e2e"],
+      "The runner drives the program (stacks/, components/, contract/) and the harness; the data tool runs in Jobs",
+    ),
   ),
 );

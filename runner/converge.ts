@@ -1,0 +1,136 @@
+/**
+ * One step of an incident, the same way every time: the config it needs goes through the door
+ * first; then the config is set, a preview is summarised in the runbook's words, the operator
+ * confirms by naming the environment, and `up` (or `destroy --run-program`) runs with progress.
+ *
+ * Resumable because it is declarative: a rerun computes the same config, finds it already set,
+ * and the preview shows only what is left (nothing, once converged, and then no question is
+ * asked). Bad input changes nothing: the door refuses before any write, and a refused
+ * confirmation or a failed preview puts back the config values this run changed.
+ */
+import { Incident } from "../stacks/incident";
+import { confirm } from "./confirm";
+import { applyChange, changedKeys, ConfigChange, passDoor } from "./door";
+import { ChangePlan, changesOf, ConfigMap, EngineError, UpdateOutcome } from "./engine";
+import { Refusal } from "./io";
+import { Session } from "./session";
+import { renderSummary, summarise } from "./summary";
+
+export interface StepResult {
+  incident: Incident;
+  plan: ChangePlan;
+  /** Absent when there was nothing to change. */
+  outcome?: UpdateOutcome;
+}
+
+export interface StepSpec {
+  change: ConfigChange;
+  /** The update's message in the backend's history. */
+  message: string;
+  /** Heading of the summary, e.g. "What start will do on qa". */
+  heading: string;
+  yes?: string;
+  /** Called once the operator has confirmed, before `up` (e.g. to start following Jobs). */
+  onConfirmed?: (plan: ChangePlan) => void;
+  /** Extra lines under the summary (warnings the operator must read before confirming). */
+  warnings?: (plan: ChangePlan, incident: Incident) => string[];
+}
+
+const progress = (s: Session) => (line: string) => s.io.err(line);
+
+/** Puts back the values of `keys` as they were in `before` (removing the ones it lacked). */
+async function restoreConfig(s: Session, before: ConfigMap, keys: string[]): Promise<void> {
+  if (keys.length === 0) return;
+  const set = Object.fromEntries(keys.filter((k) => before[k]).map((k) => [k, before[k]]));
+  const remove = keys.filter((k) => !before[k]);
+  await s.stack.setConfig(set);
+  await s.stack.removeConfig(remove);
+  s.note("config", `config put back as it was: ${keys.join(", ")}`, { keys });
+}
+
+export async function convergeStep(s: Session, spec: StepSpec): Promise<StepResult> {
+  const before = await s.stack.config();
+  const after = applyChange(before, spec.change);
+  // The door first: a refusal here has written nothing.
+  const incident = passDoor(after, s.now);
+  const touched = changedKeys(before, after);
+  if (touched.length) {
+    await s.stack.setConfig(
+      Object.fromEntries(touched.filter((k) => after[k]).map((k) => [k, after[k]])),
+    );
+    await s.stack.removeConfig(touched.filter((k) => !after[k]));
+    s.note(
+      "config",
+      `config set: ${touched.map((k) => `${k}=${after[k]?.value ?? "(removed)"}`).join(", ")}`,
+      {
+        set: Object.fromEntries(touched.filter((k) => after[k]).map((k) => [k, after[k].value])),
+        removed: touched.filter((k) => !after[k]),
+      },
+    );
+  }
+
+  s.io.err(`Previewing on ${s.stack.name} ...`);
+  let plan: ChangePlan;
+  try {
+    plan = await s.stack.preview(progress(s));
+  } catch (e) {
+    await restoreConfig(s, before, touched);
+    if (e instanceof EngineError) {
+      s.note("refused", `preview failed: ${e.problems.join(" | ")}`);
+      throw new Refusal(`${e.message}\nNothing was changed.`);
+    }
+    throw e;
+  }
+  const summary = renderSummary(plan, spec.heading);
+  s.io.out(summary);
+  const warnings = spec.warnings?.(plan, incident) ?? [];
+  for (const w of warnings) s.io.out(`  WARNING: ${w}`);
+  s.note("preview", summary, {
+    lines: summarise(plan).map((l) => `${l.step.title}: ${l.text}`),
+    counts: plan.counts,
+    warnings,
+  });
+
+  if (changesOf(plan).length === 0) return { incident, plan };
+
+  const answer = await confirm(s.io, incident.env.name, spec.yes);
+  if (!answer.ok) {
+    await restoreConfig(s, before, touched);
+    s.note("refused", `not confirmed: ${answer.why}`);
+    throw new Refusal(`Not confirmed: ${answer.why} Nothing was changed.`);
+  }
+  s.note("confirmed", `confirmed (${answer.how})`);
+  spec.onConfirmed?.(plan);
+
+  s.io.err(`Updating ${s.stack.name} ...`);
+  try {
+    const outcome = await s.stack.up(spec.message, progress(s));
+    s.note("update", `update done: ${countsText(outcome.counts)}`, {
+      counts: outcome.counts,
+      startedAt: outcome.startedAt,
+      endedAt: outcome.endedAt,
+      outputs: outputsOf(outcome),
+    });
+    return { incident, plan, outcome };
+  } catch (e) {
+    if (e instanceof EngineError) {
+      s.note("failed", `update failed: ${e.problems.join(" | ")}`);
+      throw new Refusal(
+        `${e.message}\nThe stack is partly updated. Rerun \`pg-recovery ${s.command} --stack ${s.stack.name}\` ` +
+          `to continue from where it stopped, or \`pg-recovery abort --stack ${s.stack.name}\` to revert.`,
+      );
+    }
+    throw e;
+  }
+}
+
+export function countsText(counts: Record<string, number>): string {
+  const parts = Object.entries(counts)
+    .filter(([op, n]) => n > 0 && op !== "same")
+    .map(([op, n]) => `${n} ${op}`);
+  return parts.length ? parts.join(", ") : "no changes";
+}
+
+export function outputsOf(outcome: UpdateOutcome): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(outcome.outputs).map(([k, v]) => [k, v.value]));
+}

@@ -1,0 +1,158 @@
+/**
+ * The `Cluster` on @kubernetes/client-node: Job state, pod logs followed as they are written.
+ * Kubeconfig as kubectl finds it, pinned to the stack's context (`environment.kubernetes.context`).
+ */
+import * as kube from "@kubernetes/client-node";
+import { PassThrough } from "node:stream";
+import { Cluster, ContainerOutcome, JobRef, JobState, JobStatus } from "./jobs";
+
+export function kubernetesCluster(context?: string): Cluster {
+  const kc = new kube.KubeConfig();
+  kc.loadFromDefault();
+  if (context) {
+    if (!kc.getContexts().some((c) => c.name === context)) {
+      throw new Error(
+        `kubeconfig has no context "${context}" (the stack's environment.kubernetes.context); ` +
+          `get it with az aks get-credentials, or set KUBECONFIG.`,
+      );
+    }
+    kc.setCurrentContext(context);
+  }
+  return new KubernetesCluster(kc);
+}
+
+const iso = (d: Date | string | undefined) => (d ? new Date(d).toISOString() : undefined);
+
+class KubernetesCluster implements Cluster {
+  private readonly batch: kube.BatchV1Api;
+  private readonly core: kube.CoreV1Api;
+
+  constructor(private readonly kc: kube.KubeConfig) {
+    this.batch = kc.makeApiClient(kube.BatchV1Api);
+    this.core = kc.makeApiClient(kube.CoreV1Api);
+  }
+
+  private async pods(ref: JobRef): Promise<kube.V1Pod[]> {
+    const list = await this.core.listNamespacedPod({
+      namespace: ref.namespace,
+      labelSelector: `job-name=${ref.name}`,
+    });
+    // Newest first: with backoffLimit 0 there is one, but a recreated Job may leave another.
+    return [...list.items].sort(
+      (a, b) =>
+        Date.parse(String(b.metadata?.creationTimestamp ?? 0)) -
+        Date.parse(String(a.metadata?.creationTimestamp ?? 0)),
+    );
+  }
+
+  async job(ref: JobRef): Promise<JobStatus> {
+    let job: kube.V1Job;
+    try {
+      job = await this.batch.readNamespacedJob({ name: ref.name, namespace: ref.namespace });
+    } catch (e) {
+      if ((e as { code?: number }).code === 404)
+        return { ...ref, state: "missing", containers: [] };
+      throw e;
+    }
+    const st = job.status ?? {};
+    const conditions = st.conditions ?? [];
+    const failedCondition = conditions.find((c) => c.type === "Failed" && c.status === "True");
+    const complete = conditions.find((c) => c.type === "Complete" && c.status === "True");
+    let state: JobState = "pending";
+    if (complete || (st.succeeded ?? 0) > 0) state = "succeeded";
+    else if (failedCondition || (st.failed ?? 0) > 0) state = "failed";
+    else if ((st.active ?? 0) > 0) state = "running";
+    const pod = (await this.pods(ref))[0];
+    const statuses = [
+      ...(pod?.status?.initContainerStatuses ?? []),
+      ...(pod?.status?.containerStatuses ?? []),
+    ];
+    const containers: ContainerOutcome[] = statuses.map((c) => ({
+      name: c.name,
+      exitCode: c.state?.terminated?.exitCode,
+      reason: c.state?.terminated ? undefined : c.state?.waiting?.reason,
+    }));
+    return {
+      ...ref,
+      state,
+      startedAt: iso(st.startTime),
+      finishedAt: iso(
+        st.completionTime ?? failedCondition?.lastTransitionTime ?? complete?.lastTransitionTime,
+      ),
+      containers,
+      message: failedCondition
+        ? `${failedCondition.reason}: ${failedCondition.message}`
+        : undefined,
+    };
+  }
+
+  async follow(
+    ref: JobRef,
+    onLine: (container: string, line: string) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const pod = (await this.pods(ref))[0];
+    if (!pod?.metadata?.name) throw new Error("no pod yet");
+    const names = [
+      ...(pod.spec?.initContainers ?? []).map((c) => c.name),
+      ...(pod.spec?.containers ?? []).map((c) => c.name),
+    ];
+    const log = new kube.Log(this.kc);
+    // Init containers run one after another: follow them in order, then the rest side by side.
+    const init = new Set((pod.spec?.initContainers ?? []).map((c) => c.name));
+    for (const name of names.filter((n) => init.has(n))) {
+      await this.followOne(log, pod.metadata.name, ref, name, onLine, signal);
+    }
+    await Promise.all(
+      names
+        .filter((n) => !init.has(n))
+        .map((n) => this.followOne(log, pod.metadata!.name!, ref, n, onLine, signal)),
+    );
+  }
+
+  private async followOne(
+    log: kube.Log,
+    pod: string,
+    ref: JobRef,
+    container: string,
+    onLine: (container: string, line: string) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const stream = new PassThrough();
+    let buffered = "";
+    stream.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString("utf8");
+      const lines = buffered.split("\n");
+      buffered = lines.pop() ?? "";
+      for (const line of lines) onLine(container, line);
+    });
+    const ended = new Promise<void>((resolve) => {
+      stream.on("end", resolve);
+      stream.on("close", resolve);
+      signal.addEventListener("abort", () => resolve());
+    });
+    const controller = await log.log(ref.namespace, pod, container, stream, { follow: true });
+    signal.addEventListener("abort", () => controller.abort());
+    await ended;
+    if (buffered) onLine(container, buffered);
+  }
+
+  async logs(ref: JobRef, container: string): Promise<string> {
+    const pod = (await this.pods(ref))[0];
+    if (!pod?.metadata?.name) throw new Error(`no pod of Job ${ref.name}`);
+    try {
+      return await this.core.readNamespacedPodLog({
+        name: pod.metadata.name,
+        namespace: ref.namespace,
+        container,
+      });
+    } catch (e) {
+      const body = (e as { body?: unknown }).body;
+      const message =
+        typeof body === "string"
+          ? body
+          : ((body as { message?: string } | undefined)?.message ?? (e as Error).message);
+      throw new Error(message.split("\n")[0]);
+    }
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * `finish` and `abort`: revert everything the overlay declared (`destroy --run-program`, so the
+ * replica-restore hooks run), then take the incident keys out of the stack's config, back to
+ * scenario none. `finish` is the end of a completed incident and waits for no one: it refuses
+ * while a data Job still runs. `abort` reverts from any point, stopping running Jobs, and says so
+ * before the operator confirms.
+ *
+ * When the program can no longer pass its own door for the incident's config (days later, the
+ * restore time has left the retention), the destroy cannot run the program; the same revert is
+ * then done as the README's manual path does it: scenario none, then up (same hooks).
+ */
+import { formatLondon } from "../contract/time";
+import { confirm } from "./confirm";
+import { convergeStep, countsText } from "./converge";
+import { INCIDENT_KEYS, incidentOf, key, scenarioOf } from "./door";
+import { ChangePlan, ConfigMap, EngineError, OutputMap } from "./engine";
+import { Refusal } from "./io";
+import { JobRole } from "./jobs";
+import { closedBy, latestIncident } from "./journal";
+import { Session, lastApplied } from "./session";
+import { journalJobStates, runningJobs } from "./steps";
+import { renderSummary, summarise } from "./summary";
+
+const ALL_ROLES: JobRole[] = [
+  "adhoc-backup",
+  "validation",
+  "promotion",
+  "promotion-archive",
+  "restore-from-storage",
+];
+
+/** The environment's name as the facts spell it (what the operator types to confirm). */
+export function environmentName(
+  config: Record<string, { value: string }>,
+  fallback: string,
+): string {
+  try {
+    const env = JSON.parse(config[key("environment")]?.value ?? "{}") as { name?: unknown };
+    return typeof env.name === "string" && env.name ? env.name : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+/** Servers the revert leaves in place, from the outputs before it. */
+export function serversKept(outputs: OutputMap): string[] {
+  const kept: string[] = [];
+  const ptr = outputs.pointInTimeRestore?.value as
+    { serverName?: string; keptOnDestroy?: boolean; fqdn?: string } | undefined;
+  if (ptr?.serverName && ptr.keptOnDestroy !== false) {
+    kept.push(
+      `${ptr.serverName} (the point-in-time restore: the incident's evidence; delete it after the review)`,
+    );
+  }
+  const rebuilt = outputs.serverRebuild?.value as
+    { serverName?: string; mode?: string } | undefined;
+  if (rebuilt?.serverName) {
+    kept.push(
+      `${rebuilt.serverName} (${rebuilt.mode === "revive" ? "revived" : "rebuilt"}: production from now on)`,
+    );
+  }
+  return kept;
+}
+
+export async function revert(
+  s: Session,
+  cmd: { command: "finish" | "abort"; yes?: string },
+): Promise<void> {
+  const verb = cmd.command;
+  const stackName = s.stack.name;
+  const config = await s.stack.config();
+  const resources = await s.stack.resources();
+  const incidentKeys = INCIDENT_KEYS.map(key).filter((k) => config[k] !== undefined);
+  const events = s.journal.read();
+
+  if (resources.length === 0 && incidentKeys.length === 0) {
+    const closed = closedBy(events);
+    const last = lastApplied(await s.stack.history());
+    const byHistory = last?.kind === "destroy" && /^pg-recovery (finish|abort)/.test(last.message);
+    if (closed || byHistory) {
+      const at = new Date(closed?.at ?? last!.endTime ?? last!.startTime);
+      s.io.out(
+        `Already ${closed?.kind ?? "finished"} at ${at.toISOString()} (${formatLondon(at)})` +
+          `${closed?.who ? ` by ${closed.who.name}` : ""}: nothing is declared on ${stackName} and its ` +
+          `config is back to scenario none. Nothing to do. The incident record: pg-recovery record --stack ${stackName}`,
+      );
+      return;
+    }
+    throw new Refusal(
+      `nothing to ${verb} on ${stackName}: no incident (nothing declared, scenario none). Nothing was changed.`,
+    );
+  }
+
+  if (verb === "finish") {
+    const running = await runningJobs(s, ALL_ROLES);
+    if (running.length) {
+      throw new Refusal(
+        `${running.map((r) => `Job ${r.name}`).join(", ")} still running: finish would delete ` +
+          `${running.length > 1 ? "them" : "it"} mid-way. Wait (pg-recovery status --stack ${stackName}), ` +
+          `or stop ${running.length > 1 ? "them" : "it"} with pg-recovery abort --stack ${stackName}. Nothing was changed.`,
+      );
+    }
+  }
+  s.note("command", verb);
+  // The Jobs go with the revert: keep their outcomes and logs for the record first.
+  await journalJobStates(s);
+  const outputs = resources.length ? await s.stack.outputs().catch(() => ({}) as OutputMap) : {};
+  if (Object.keys(outputs).length) {
+    s.note("outputs", "outputs before the revert", {
+      outputs: Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value])),
+    });
+  }
+  const kept = serversKept(outputs);
+  const scaledDown = resources.some((r) => r.type === "kubernetes:apps/v1:DeploymentPatch");
+
+  if (resources.length) {
+    const warnings = await revertWarnings(s, verb, config);
+    const incident = incidentOf(config, s.now);
+    let done = false;
+    if (incident && incident.scenario !== "none") {
+      done = await destroyWithProgram(s, {
+        verb,
+        warnings,
+        environment: environmentName(config, stackName),
+        yes: cmd.yes,
+      });
+    }
+    if (!done) {
+      // The program refuses the incident's config now: revert as scenario none + up instead.
+      s.io.err(
+        `The incident's config no longer passes the program's checks (see above), so the revert ` +
+          `runs as scenario none + up: the same deletions and hooks.`,
+      );
+      await convergeStep(s, {
+        change: { set: { scenario: "none" }, remove: [] },
+        message: `pg-recovery ${verb} (as scenario none + up); by ${s.who.name}`,
+        heading: `What ${verb} will do on ${stackName} (scenario none, then up), in the runbook's order:`,
+        yes: cmd.yes,
+        warnings: () => warnings,
+      });
+    }
+  }
+
+  const present = INCIDENT_KEYS.map(key).filter((k) => config[k] !== undefined);
+  const now = await s.stack.config();
+  const toRemove = present.concat(now[key("scenario")] !== undefined ? [key("scenario")] : []);
+  await s.stack.removeConfig([...new Set(toRemove)].filter((k) => now[k] !== undefined));
+  s.note("config", `incident keys removed: back to scenario none`, { removed: toRemove });
+  const appBack = latestIncident(events).some((e) => e.kind === "app-back");
+  if (scaledDown && !appBack) s.note("app-back", `the app's replicas restored (${verb})`);
+  s.note(verb === "finish" ? "finished" : "aborted", `${verb}ed: everything reverted`, { kept });
+
+  s.io.out(
+    [
+      ``,
+      `${verb === "finish" ? "Finished" : "Aborted"}: maintenance off, pipeline unfrozen, replicas as recorded before the incident; ${stackName} is back to scenario none.`,
+      kept.length ? `Kept: ${kept.join("; ")}.` : ``,
+      `The incident record: pg-recovery record --stack ${stackName}`,
+    ]
+      .filter(Boolean)
+      .join("\n"),
+  );
+}
+
+async function revertWarnings(s: Session, verb: string, config: ConfigMap): Promise<string[]> {
+  const warnings: string[] = [];
+  if (verb === "abort") {
+    const running = await runningJobs(s, ALL_ROLES);
+    for (const r of running) {
+      warnings.push(
+        `Job ${r.name} is running; the revert deletes it, which stops it mid-way` +
+          (r.role === "promotion"
+            ? " (promote writes in one transaction, or swaps the whole database at its end: stopped before that, live stays as it was; read the job's log)"
+            : ""),
+      );
+    }
+  }
+  const segment = latestIncident(s.journal.read());
+  const promoted = segment.some(
+    (e) => e.kind === "job" && /promotion into live\]: succeeded/.test(e.text),
+  );
+  if (scenarioOf(config) === "corrupted" && !promoted && verb === "finish") {
+    warnings.push(
+      "no promotion ran in this incident (as far as this machine's journal knows): live keeps its data as it is now.",
+    );
+  }
+  return warnings;
+}
+
+/** `destroy --run-program`; false when the program refuses the config (fall back). */
+async function destroyWithProgram(
+  s: Session,
+  opts: { verb: string; warnings: string[]; environment: string; yes?: string },
+): Promise<boolean> {
+  const { verb, warnings, environment } = opts;
+  const stackName = s.stack.name;
+  s.io.err(`Previewing the revert on ${stackName} ...`);
+  let plan: ChangePlan;
+  try {
+    plan = await s.stack.previewDestroy((l) => s.io.err(l));
+  } catch (e) {
+    if (e instanceof EngineError && e.problems.some((p) => p.includes("pg-recovery:"))) {
+      s.io.err(e.message);
+      return false;
+    }
+    throw e instanceof EngineError ? new Refusal(`${e.message}\nNothing was changed.`) : e;
+  }
+  const summary = renderSummary(
+    plan,
+    `What ${verb} will do on ${stackName} (pulumi destroy --run-program), in the runbook's order:`,
+  );
+  s.io.out(summary);
+  for (const w of warnings) s.io.out(`  WARNING: ${w}`);
+  s.note("preview", summary, {
+    lines: summarise(plan).map((l) => `${l.step.title}: ${l.text}`),
+    counts: plan.counts,
+    warnings,
+  });
+  const answer = await confirm(s.io, environment, opts.yes);
+  if (!answer.ok) {
+    s.note("refused", `not confirmed: ${answer.why}`);
+    throw new Refusal(`Not confirmed: ${answer.why} Nothing was changed.`);
+  }
+  s.note("confirmed", `confirmed (${answer.how})`);
+  s.io.err(`Reverting ${stackName} ...`);
+  try {
+    const outcome = await s.stack.destroy(
+      `pg-recovery ${verb}: destroy --run-program; by ${s.who.name}`,
+      (l) => s.io.err(l),
+    );
+    s.note("update", `destroy done: ${countsText(outcome.counts)}`, {
+      counts: outcome.counts,
+      startedAt: outcome.startedAt,
+      endedAt: outcome.endedAt,
+    });
+  } catch (e) {
+    if (e instanceof EngineError) {
+      s.note("failed", `destroy failed: ${e.problems.join(" | ")}`);
+      throw new Refusal(
+        `${e.message}\nPart of the revert is done. Rerun \`pg-recovery ${verb} --stack ${stackName}\` to continue.`,
+      );
+    }
+    throw e;
+  }
+  return true;
+}
