@@ -16,6 +16,8 @@ interface Common {
   workDir: string;
   /** `--yes <env>`: confirms without a prompt by naming the environment. */
   yes?: string;
+  /** `--dry-run`: the checks and the summary, then stop; nothing is changed. */
+  dryRun?: boolean;
 }
 
 export interface StartCommand extends Common {
@@ -84,6 +86,7 @@ An incident in at most five commands, each showing what it will do before it cha
 
 Flags for every command:
   --yes <env>       confirm by naming the environment instead of typing it (for automation)
+  --dry-run         start/promote/resume/finish/abort: the checks and the summary only; nothing changes
   --work-dir DIR    the Pulumi project (default: this repository)
 Times are RFC 3339 with an offset: 2024-07-24T05:59:00Z or 2024-07-24T06:59:00+01:00.
 Exit codes: 0 done; 1 failed or refused (nothing more was changed); 2 usage.`;
@@ -108,9 +111,12 @@ const COMMON: Record<string, Option> = {
   help: { type: "boolean" },
 };
 
+/** Commands that change things: they also take --dry-run. */
+const CHANGING: Record<string, Option> = { ...COMMON, "dry-run": { type: "boolean" } };
+
 const OPTIONS: Record<(typeof COMMANDS)[number], Record<string, Option>> = {
   start: {
-    ...COMMON,
+    ...CHANGING,
     scenario: { type: "string" },
     "restore-time": { type: "string" },
     "incident-date": { type: "string" },
@@ -118,14 +124,14 @@ const OPTIONS: Record<(typeof COMMANDS)[number], Record<string, Option>> = {
     "noticed-at": { type: "string" },
   },
   promote: {
-    ...COMMON,
+    ...CHANGING,
     mode: { type: "string" },
     tables: { type: "string" },
     confirm: { type: "string" },
   },
-  resume: COMMON,
-  finish: COMMON,
-  abort: COMMON,
+  resume: CHANGING,
+  finish: CHANGING,
+  abort: CHANGING,
   status: { ...COMMON, json: { type: "boolean" } },
   record: { ...COMMON, out: { type: "string" } },
   commands: {
@@ -166,7 +172,7 @@ export function parseCommandLine(argv: string[], cwd: string = process.cwd()): P
       return { ok: false, message: `--${flag} is empty; give it a value or leave it out.` };
     }
   }
-  const common = { stack, workDir, yes: get("yes") };
+  const common = { stack, workDir, yes: get("yes"), dryRun: values["dry-run"] === true };
 
   switch (command) {
     case "start": {

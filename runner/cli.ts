@@ -7,12 +7,12 @@ import { parseCommandLine } from "./args";
 import { automationEngine } from "./automation";
 import { breakGlassScript } from "./break-glass";
 import { EngineError } from "./engine";
-import { EXIT, Io, processIo, Refusal } from "./io";
+import { Done, EXIT, Io, processIo, Refusal } from "./io";
 import { Journal } from "./journal";
 import { kubernetesCluster } from "./kubernetes";
 import { writeRecord } from "./record";
 import { revert } from "./revert";
-import { Deps, openSession } from "./session";
+import { adoptAppliedIncident, Deps, openSession } from "./session";
 import { status } from "./status";
 import { promote, resume, start } from "./steps";
 import { whoRan } from "./who";
@@ -45,6 +45,9 @@ export async function main(argv: string[], deps: Deps = defaultDeps()): Promise<
     const session = await openSession(deps, cmd.command, cmd.stack, cmd.workDir, {
       create: cmd.command === "start",
     });
+    if (["start", "promote", "resume", "finish", "abort"].includes(cmd.command)) {
+      await adoptAppliedIncident(session);
+    }
     switch (cmd.command) {
       case "start":
         await start(session, cmd);
@@ -57,7 +60,7 @@ export async function main(argv: string[], deps: Deps = defaultDeps()): Promise<
         break;
       case "finish":
       case "abort":
-        await revert(session, { command: cmd.command, yes: cmd.yes });
+        await revert(session, { ...cmd, command: cmd.command });
         break;
       case "status":
         await status(session, cmd.json);
@@ -70,6 +73,10 @@ export async function main(argv: string[], deps: Deps = defaultDeps()): Promise<
     }
     return EXIT.ok;
   } catch (e) {
+    if (e instanceof Done) {
+      io.out(e.message);
+      return EXIT.ok;
+    }
     if (e instanceof Refusal) {
       io.err(e.message);
       return e.code;

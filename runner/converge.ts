@@ -12,7 +12,7 @@ import { Incident } from "../stacks/incident";
 import { confirm } from "./confirm";
 import { applyChange, changedKeys, ConfigChange, passDoor } from "./door";
 import { ChangePlan, changesOf, ConfigMap, EngineError, UpdateOutcome } from "./engine";
-import { Refusal } from "./io";
+import { Done, Refusal } from "./io";
 import { Session } from "./session";
 import { renderSummary, summarise } from "./summary";
 
@@ -30,6 +30,8 @@ export interface StepSpec {
   /** Heading of the summary, e.g. "What start will do on qa". */
   heading: string;
   yes?: string;
+  /** Stop after the summary, with the config as it was. */
+  dryRun?: boolean;
   /** Called once the operator has confirmed, before `up` (e.g. to start following Jobs). */
   onConfirmed?: (plan: ChangePlan) => void;
   /** Extra lines under the summary (warnings the operator must read before confirming). */
@@ -91,6 +93,14 @@ export async function convergeStep(s: Session, spec: StepSpec): Promise<StepResu
     warnings,
   });
 
+  if (spec.dryRun) {
+    await restoreConfig(s, before, touched);
+    s.note("dry-run", "dry run: summary shown, nothing changed");
+    throw new Done(
+      `Dry run: nothing was changed. To go ahead, rerun without --dry-run` +
+        (changesOf(plan).length ? ` (and confirm with the environment's name).` : `.`),
+    );
+  }
   if (changesOf(plan).length === 0) return { incident, plan };
 
   const answer = await confirm(s.io, incident.env.name, spec.yes);

@@ -8,7 +8,7 @@ import { INCIDENT_KEYS, key, scenarioOf, valueOf } from "./door";
 import { ConfigMap, DeployedResource, HistoryEntry, OutputMap } from "./engine";
 import { Cluster, describeJob, jobRefs, JobStatus } from "./jobs";
 import { CLOSING_KINDS, JournalEvent, latestIncident } from "./journal";
-import { appliedScenario, lastApplied, Session } from "./session";
+import { adoptable, appliedScenario, lastApplied, Session } from "./session";
 import { RUNBOOK, runbookStepOf, shortType } from "./summary";
 import { clusterFromConfig } from "./steps";
 
@@ -42,9 +42,17 @@ export interface Gathered {
 
 export async function gather(s: Session): Promise<Gathered> {
   const notes: string[] = [];
-  const config = await s.stack.config();
   const resources = await s.stack.resources();
   const history = await s.stack.history();
+  const local = await s.stack.config();
+  // A fresh checkout mid-incident: read the incident as the stack last applied it.
+  const taken = adoptable(local, history);
+  const config = { ...local, ...taken };
+  if (Object.keys(taken).length) {
+    notes.push(
+      `this checkout's stack file has no incident config; shown as the stack's last update applied it`,
+    );
+  }
   const outputs = resources.length ? await s.stack.outputs() : {};
   const journal = latestIncident(s.journal.read());
   const last = lastApplied(history);
@@ -172,7 +180,10 @@ const countsOf = (c: Record<string, number>) =>
 function journalLine(e: JournalEvent): string | undefined {
   switch (e.kind) {
     case "command":
-      return `pg-recovery ${e.text}${e.data?.noticedAt ? ` (noticed ${e.data.noticedAt}, as typed)` : ""}`;
+      return (
+        `pg-recovery ${e.text}${e.data?.dryRun ? " --dry-run" : ""}` +
+        `${e.data?.noticedAt ? ` (noticed ${e.data.noticedAt}, as typed)` : ""}`
+      );
     case "preview": {
       const counts = (e.data?.counts ?? {}) as Record<string, number>;
       return `preview shown (${countsOf(counts)})`;

@@ -36,6 +36,14 @@ export function processIo(): Io {
 /** Exit codes: as the data tool's (0 ok; 1 failed or refused; 2 usage, nothing attempted). */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
+/** A command that stops early on purpose (a dry run): exit 0, its message on stdout. */
+export class Done extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "Done";
+  }
+}
+
 /** A refusal: nothing (more) was changed, and the message says what to do instead. */
 export class Refusal extends Error {
   constructor(

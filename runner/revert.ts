@@ -14,7 +14,7 @@ import { confirm } from "./confirm";
 import { convergeStep, countsText } from "./converge";
 import { INCIDENT_KEYS, incidentOf, key, scenarioOf } from "./door";
 import { ChangePlan, ConfigMap, EngineError, OutputMap } from "./engine";
-import { Refusal } from "./io";
+import { Done, Refusal } from "./io";
 import { JobRole } from "./jobs";
 import { closedBy, latestIncident } from "./journal";
 import { Session, lastApplied } from "./session";
@@ -64,7 +64,7 @@ export function serversKept(outputs: OutputMap): string[] {
 
 export async function revert(
   s: Session,
-  cmd: { command: "finish" | "abort"; yes?: string },
+  cmd: { command: "finish" | "abort"; yes?: string; dryRun?: boolean },
 ): Promise<void> {
   const verb = cmd.command;
   const stackName = s.stack.name;
@@ -101,9 +101,14 @@ export async function revert(
       );
     }
   }
-  s.note("command", verb);
+  s.note("command", verb, { dryRun: cmd.dryRun });
+  if (resources.length === 0 && cmd.dryRun) {
+    throw new Done(
+      `Dry run: nothing is declared; ${verb} would only take ${incidentKeys.join(", ")} out of the config. Nothing was changed.`,
+    );
+  }
   // The Jobs go with the revert: keep their outcomes and logs for the record first.
-  await journalJobStates(s);
+  if (!cmd.dryRun) await journalJobStates(s);
   const outputs = resources.length ? await s.stack.outputs().catch(() => ({}) as OutputMap) : {};
   if (Object.keys(outputs).length) {
     s.note("outputs", "outputs before the revert", {
@@ -123,6 +128,7 @@ export async function revert(
         warnings,
         environment: environmentName(config, stackName),
         yes: cmd.yes,
+        dryRun: cmd.dryRun,
       });
     }
     if (!done) {
@@ -136,6 +142,7 @@ export async function revert(
         message: `pg-recovery ${verb} (as scenario none + up); by ${s.who.name}`,
         heading: `What ${verb} will do on ${stackName} (scenario none, then up), in the runbook's order:`,
         yes: cmd.yes,
+        dryRun: cmd.dryRun,
         warnings: () => warnings,
       });
     }
@@ -190,7 +197,7 @@ async function revertWarnings(s: Session, verb: string, config: ConfigMap): Prom
 /** `destroy --run-program`; false when the program refuses the config (fall back). */
 async function destroyWithProgram(
   s: Session,
-  opts: { verb: string; warnings: string[]; environment: string; yes?: string },
+  opts: { verb: string; warnings: string[]; environment: string; yes?: string; dryRun?: boolean },
 ): Promise<boolean> {
   const { verb, warnings, environment } = opts;
   const stackName = s.stack.name;
@@ -216,6 +223,10 @@ async function destroyWithProgram(
     counts: plan.counts,
     warnings,
   });
+  if (opts.dryRun) {
+    s.note("dry-run", "dry run: summary shown, nothing changed");
+    throw new Done(`Dry run: nothing was changed. To go ahead, rerun without --dry-run.`);
+  }
   const answer = await confirm(s.io, environment, opts.yes);
   if (!answer.ok) {
     s.note("refused", `not confirmed: ${answer.why}`);

@@ -7,7 +7,8 @@ import { Io, Refusal } from "./io";
 import { Cluster, WaitOptions } from "./jobs";
 import { Journal, JournalEvent } from "./journal";
 import { Who } from "./who";
-import { scenarioOf } from "./door";
+import { INCIDENT_KEYS, key, scenarioOf } from "./door";
+import { ConfigMap } from "./engine";
 
 export interface Deps {
   io: Io;
@@ -70,6 +71,44 @@ export async function openSession(
     note: (kind, text, data) =>
       journal.append({ at: io.now().toISOString(), command, kind, text, data, who }),
   };
+}
+
+/** What a checkout without the incident's config takes over from the stack's last update. */
+const ADOPTABLE = [...INCIDENT_KEYS, "requiredReviews", "ptrServerName", "retainRestoredServer"];
+
+/**
+ * The incident's config as the stack's last successful update applied it, for keys this
+ * checkout's stack file lacks, when the file names no scenario at all (a fresh checkout: another
+ * machine, a GitHub Actions run) but the stack is mid-incident. An explicit `scenario` (even
+ * `none`) is the operator's and is left alone.
+ */
+export function adoptable(config: ConfigMap, history: HistoryEntry[]): ConfigMap {
+  if (config[key("scenario")] !== undefined) return {};
+  const last = lastApplied(history);
+  if (!last || last.kind !== "update" || scenarioOf(last.config) === "none") return {};
+  const out: ConfigMap = {};
+  for (const k of ADOPTABLE.map(key)) {
+    const v = last.config[k];
+    if (v && !v.secret && config[k] === undefined) out[k] = { value: v.value, secret: false };
+  }
+  return out;
+}
+
+/** Writes `adoptable` into the stack file, and says so (changing commands only). */
+export async function adoptAppliedIncident(s: Session): Promise<void> {
+  const history = await s.stack.history();
+  const values = adoptable(await s.stack.config(), history);
+  if (Object.keys(values).length === 0) return;
+  const last = lastApplied(history)!;
+  const list = Object.entries(values).map(([k, v]) => `${k}=${v.value}`);
+  s.io.err(
+    `This checkout's Pulumi.${s.stack.name}.yaml has no incident config, but the stack's last update ` +
+      `(${last.endTime ?? last.startTime}: "${last.message}") applied one; continuing with its values: ${list.join(", ")}`,
+  );
+  await s.stack.setConfig(values);
+  s.note("config", `config taken over from the stack's last update: ${list.join(", ")}`, {
+    set: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v.value])),
+  });
 }
 
 /** The newest update or destroy that succeeded: what the stack's resources reflect. */

@@ -9,7 +9,7 @@ import { PromoteCommand, StartCommand } from "./args";
 import { convergeStep, StepResult, StepSpec } from "./converge";
 import { INCIDENT_KEYS, key, sameInstant, scenarioOf, valueOf } from "./door";
 import { ChangePlan } from "./engine";
-import { Refusal } from "./io";
+import { Done, Refusal } from "./io";
 import {
   Cluster,
   describeJob,
@@ -99,7 +99,7 @@ async function stepWithJobs(
     result = await convergeStep(s, { ...spec, onConfirmed: (plan) => watch.startFrom(plan) });
   } catch (e) {
     await watch.outcomes(false);
-    if (cluster) await reportFailedJobs(s, cluster, roles);
+    if (cluster && !(e instanceof Done)) await reportFailedJobs(s, cluster, roles);
     throw e;
   }
   const jobs = await watch.outcomes(true);
@@ -243,6 +243,7 @@ export async function start(s: Session, cmd: StartCommand): Promise<void> {
     serverDeletedAt: deletedAt,
     noticedAt: cmd.noticedAt,
     continuing,
+    dryRun: cmd.dryRun,
   });
 
   const facts = [
@@ -261,6 +262,7 @@ export async function start(s: Session, cmd: StartCommand): Promise<void> {
       message: `pg-recovery start: ${facts.join(", ")}; by ${who(s)}`,
       heading: `What start will do on ${stackName}, in the runbook's order:`,
       yes: cmd.yes,
+      dryRun: cmd.dryRun,
     },
     roles,
     ["adhoc-backup", "restore-from-storage"],
@@ -391,6 +393,7 @@ export async function promote(s: Session, cmd: PromoteCommand): Promise<void> {
   s.note("command", `promote ${cmd.mode}${cmd.tables ? ` ${cmd.tables}` : ""}`, {
     mode: cmd.mode,
     tables: cmd.tables,
+    dryRun: cmd.dryRun,
   });
   const set: Record<string, string> = {
     promote: "true",
@@ -406,6 +409,7 @@ export async function promote(s: Session, cmd: PromoteCommand): Promise<void> {
       message: `pg-recovery promote: mode ${cmd.mode}${cmd.tables ? `, tables ${cmd.tables}` : ""}, confirmed ${cmd.confirm}; by ${who(s)}`,
       heading: `What promote will do on ${stackName}, in the runbook's order:`,
       yes: cmd.yes,
+      dryRun: cmd.dryRun,
     },
     ["promotion"],
     ["promotion"],
@@ -430,7 +434,7 @@ export async function promote(s: Session, cmd: PromoteCommand): Promise<void> {
 
 /* ------------------------------------------------------------------ resume */
 
-export async function resume(s: Session, cmd: { yes?: string }): Promise<void> {
+export async function resume(s: Session, cmd: { yes?: string; dryRun?: boolean }): Promise<void> {
   const stackName = s.stack.name;
   const config = await s.stack.config();
   const applied = appliedScenario(await s.stack.history());
@@ -444,7 +448,11 @@ export async function resume(s: Session, cmd: { yes?: string }): Promise<void> {
   // into a database being promoted. The PTR's archival backup too: removing its Job would stop it.
   const roles: JobRole[] = ["promotion", "promotion-archive", "restore-from-storage"];
   const running = await runningJobs(s, roles);
-  if (running.length) {
+  if (running.length && cmd.dryRun) {
+    s.io.out(
+      `(dry run: resume would first wait for ${running.map((r) => `Job ${r.name}`).join(", ")})`,
+    );
+  } else if (running.length) {
     s.io.err(`Waiting for ${running.map((r) => `Job ${r.name}`).join(", ")} to finish first ...`);
     const cluster = clusterFromConfig(s, config);
     if (cluster) {
@@ -462,8 +470,8 @@ export async function resume(s: Session, cmd: { yes?: string }): Promise<void> {
       }
     }
   }
-  await journalJobStates(s);
-  s.note("command", "resume");
+  if (!cmd.dryRun) await journalJobStates(s);
+  s.note("command", "resume", { dryRun: cmd.dryRun });
   const { result } = await stepWithJobs(
     s,
     {
@@ -471,6 +479,7 @@ export async function resume(s: Session, cmd: { yes?: string }): Promise<void> {
       message: `pg-recovery resume: the app back (recorded replicas), maintenance stays on; by ${who(s)}`,
       heading: `What resume will do on ${stackName}, in the runbook's order:`,
       yes: cmd.yes,
+      dryRun: cmd.dryRun,
     },
     [],
     [],

@@ -356,6 +356,62 @@ describe("runner: the incident's commands against the real program", function ()
     });
   });
 
+  it("--dry-run shows the checks and the summary, changes nothing, exits 0", async () => {
+    const w = world();
+    const stack = w.engine.init("production");
+    const before = JSON.stringify(stack.configMap);
+    const r = await run(w, [...start, "--dry-run"]);
+    assert.equal(r.code, EXIT.ok, r.err);
+    assert.match(r.out, /Corrupted 3\. Point-in-time restore/);
+    assert.match(r.out, /Dry run: nothing was changed/);
+    assert.equal(JSON.stringify(stack.configMap), before);
+    assert.ok(!stack.calls.includes("up"));
+    const bad = await run(w, [
+      "start",
+      "--stack",
+      "production",
+      "--scenario",
+      "corrupted",
+      "--restore-time",
+      "2026-11-25T06:59",
+      "--dry-run",
+    ]);
+    assert.equal(bad.code, EXIT.failed, "the door still refuses in a dry run");
+  });
+
+  it("a fresh checkout mid-incident (another machine, an Actions run) continues from the stack's last update", async () => {
+    const w = world();
+    jobsSucceed(w);
+    assert.equal((await run(w, [...start, ...yes])).code, EXIT.ok);
+    const stack = w.engine.stacksByName.get("production")!;
+    // The stack file as git has it: the facts, no incident keys.
+    for (const k of Object.keys(stack.configMap)) {
+      if (k.startsWith("pg-recovery:") && k !== "pg-recovery:environment")
+        delete stack.configMap[k];
+    }
+    const s = await run(w, ["status", "--stack", "production"]);
+    assert.match(s.out, /Incident: corrupted, incident date 2026-11-25/);
+    assert.match(s.out, /shown as the stack's last update applied it/);
+    w.cluster.setJob(job("promotion"), { state: "succeeded", containers: [] });
+    const p = await run(w, [
+      "promote",
+      "--stack",
+      "production",
+      "--mode",
+      "whole",
+      "--confirm",
+      LIVE,
+      ...yes,
+    ]);
+    assert.equal(p.code, EXIT.ok, p.err);
+    assert.match(
+      p.err,
+      /has no incident config, but the stack's last update .* applied one; continuing with its values: pg-recovery:scenario=corrupted/,
+    );
+    assert.equal(stack.configMap["pg-recovery:restoreTime"].value, RESTORE);
+    assert.match(p.out, /mode whole \(every table\)/);
+  });
+
   it("a crash mid-update, then a rerun converges from the stack's state", async () => {
     const w = world();
     jobsSucceed(w);
