@@ -89,6 +89,7 @@ export const COMMANDS = {
     latest: bool("latest"),
     confirm: text("confirm"),
     tempDir: text("temp-dir"),
+    mapMissingRolesTo: text("map-missing-roles-to"),
   },
   verify: {
     sourceUrl: endpoint("source").url,

@@ -50,11 +50,13 @@ import {
   downloadOrdered,
   isNotFound,
   openStorage,
+  probeStorage,
   Storage,
   StorageOptions,
   uploadCommitLast,
   uploadSmallNew,
 } from "../storage/blobs";
+import { databaseProperties, referencedRoles } from "../postgres/roles";
 import { countRows, listUserTables, serverInfo } from "../postgres/tables";
 
 export type { Compression } from "./compression";
@@ -99,6 +101,7 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
       ...opts.storage,
       container: opts.container ?? opts.storage?.container,
       concurrency: opts.jobs ?? opts.storage?.concurrency,
+      log: opts.storage?.log ?? log,
     },
     env,
   );
@@ -106,6 +109,7 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
   const dumpBlob = storage.container.getBlockBlobClient(dumpBlobName(name));
   const manifestBlob = storage.container.getBlockBlobClient(manifestBlobName(name));
 
+  await probeStorage(storage, log);
   await storageStep(storage, () => refuseExisting(storage, name));
   await storageStep(storage, () => ensureContainer(storage));
   const pgDump = await toolVersion("pg_dump", env);
@@ -125,6 +129,9 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
     }
     const snap = await openSnapshot(client);
     const tables = await listUserTables(client);
+    // Read in the dump's snapshot, like the row counts.
+    const roles = await referencedRoles(client);
+    const properties = await databaseProperties(client, target.database);
     log(
       `backup ${name}: dumping ${describeTarget(target)} (${tables.length} tables, PostgreSQL ${server.version}) ` +
         `with pg_dump ${pgDump.major} -Fc, ${plan.label}, to ${storage.where}/${dumpBlob.name}`,
@@ -227,7 +234,9 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
         encoding: server.encoding,
         collate: server.collate,
         ctype: server.ctype,
+        properties,
       },
+      roles,
       server: {
         version: server.version,
         versionNum: server.versionNum,

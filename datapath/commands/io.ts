@@ -5,6 +5,7 @@
 import { backupNameProblem } from "../../contract/backup-names";
 import { DATA_TOOL, DATA_TOOL_ENV, DEFAULT_CONTAINER, UsageError } from "../../contract/data-tool";
 import { LogFn } from "../progress";
+import { STORAGE_UNREACHABLE_BOUND_S } from "../storage/blobs";
 import { normaliseBackupName } from "../storage/naming";
 
 /** Where a command writes and what it reads: the process's, or a test's. */
@@ -35,6 +36,7 @@ export const USAGE = `usage: ${DATA_TOOL} <command> [flags]
   list    [--container C] [--json]
   restore (--name NAME | --latest) [--db-env VAR] [--db-host HOST] [--db-name DB]
           [--confirm SERVER/DATABASE] [--jobs N] [--container C] [--temp-dir DIR]
+          [--map-missing-roles-to ROLE]
   verify  [--source URL | --source-env VAR] [--source-host HOST] [--source-name DB]
           [--target URL | --target-env VAR] [--target-host HOST] [--target-name DB]
           [--restore-target RFC3339-with-offset] [--schema S,...] [--jobs N] [--json]
@@ -55,6 +57,12 @@ promote copies the point-in-time restore (--from: the PTR server, e.g. --from-ho
 live (--to) straight from server to server: whole (live becomes the PTR database), tables (only
 the named tables go back to the restore target) or merge (only re-insert the rows of the named
 tables deleted since). --plan writes nothing and shows what each mode would write and lose.
+
+restore keeps each object's owner and grants: a role the backup names that the target server
+lacks is refused before anything changes, unless --map-missing-roles-to ROLE names the role that
+takes its place. A new database also gets the backed-up database's owner, comment, grants and
+settings. --latest passes over a newest backup found damaged, and says so; --name never does.
+Storage that does not answer fails the command within ${STORAGE_UNREACHABLE_BOUND_S} s, each retry shown on stderr.
 
 Restoring over a database that holds tables, and promote without --plan, need --confirm
 SERVER/DATABASE, where SERVER is the first DNS label of the host (s189p01-ptt-pd-pg for

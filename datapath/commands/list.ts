@@ -1,12 +1,13 @@
 /** `list`: every backup in the container, newest first, as a table or JSON. */
 import { EXIT, Options } from "../../contract/data-tool";
 import { formatBytes } from "../progress";
-import { openStorage } from "../storage/blobs";
+import { openStorage, probeStorage } from "../storage/blobs";
 import { BackupEntry, catalog } from "../storage/catalog";
-import { Io } from "./io";
+import { Io, logTo } from "./io";
 
 export async function listCommand(o: Options<"list">, io: Io): Promise<number> {
-  const storage = openStorage({ container: o.container }, io.env);
+  const storage = openStorage({ container: o.container, log: logTo(io) }, io.env);
+  await probeStorage(storage, logTo(io));
   const entries = await catalog(storage);
   io.out(
     o.json

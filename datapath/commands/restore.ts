@@ -17,6 +17,7 @@ export async function restoreCommand(o: Options<"restore">, io: Io): Promise<num
     jobs: o.jobs,
     container: o.container,
     tempDir: o.tempDir,
+    mapMissingRolesTo: o.mapMissingRolesTo,
     env: io.env,
     log: logTo(io),
   });
@@ -26,6 +27,14 @@ export async function restoreCommand(o: Options<"restore">, io: Io): Promise<num
       `restore of ${r.backup} into ${r.server}/${r.database}: complete`,
       `  format:   ${r.format === "custom" ? "pg_dump custom (verified sha256 and row counts)" : "legacy plain SQL .sql.gz (verified gzip and trailer)"}`,
       `  tables:   ${r.tables}, rows ${r.rows}`,
+      ...r.skipped.map(
+        (s) =>
+          `  SKIPPED:  newer backup ${s.name} (${s.status}: ${s.problem}); restored ${r.backup} instead`,
+      ),
+      ...Object.entries(r.mappedRoles).map(
+        ([from, to]) =>
+          `  roles:    ${from} does not exist here: its objects and grants went to ${to}`,
+      ),
       r.keptDatabase
         ? `  kept:     the previous database is now ${r.server}/${r.keptDatabase} (drop it after the incident review)`
         : `  kept:     nothing (${r.database} did not exist before)`,

@@ -36,6 +36,17 @@ export interface TocOffset {
   dumpId: number;
   desc: string;
   tag: string;
+  /** The object's owner as pg_dump recorded it (pg_restore sets it unless --no-owner). */
+  owner: string | null;
+  /** The SQL that creates the object (for ACL entries: its GRANT/REVOKE statements). */
+  defn: string | null;
+  /** Where the entry starts in the file. */
+  start: number;
+  /** Positions of the owner and defn fields (their length word), for rewriting them. */
+  ownerPos: number;
+  ownerEnd: number;
+  defnPos: number;
+  defnEnd: number;
   /** OFFSET_NOT_SET (1), OFFSET_SET (2) or OFFSET_NO_DATA (3), as pg_dump wrote it. */
   flag: number;
   /** The data block's position when flag is OFFSET_SET. */
@@ -46,7 +57,10 @@ export interface TocOffset {
 
 export interface ArchiveToc {
   version: string;
+  intSize: number;
   offSize: number;
+  /** Where the entry count is (the header ends there). */
+  countPos: number;
   entries: TocOffset[];
   /** First byte after the TOC: where the data blocks start. */
   dataStart: number;
@@ -147,10 +161,12 @@ function readToc(r: Reader): ArchiveToc {
   r.str(); // server version
   r.str(); // pg_dump version
 
+  const countPos = r.pos;
   const count = r.int();
   if (count < 0 || count > 10_000_000) throw new Error(`implausible TOC size ${count}`);
   const entries: TocOffset[] = [];
   for (let i = 0; i < count; i++) {
+    const start = r.pos;
     const dumpId = r.int();
     if (dumpId <= 0) throw new Error(`TOC entry id ${dumpId} out of range`);
     r.int(); // hadDumper
@@ -159,14 +175,18 @@ function readToc(r: Reader): ArchiveToc {
     const tag = r.str() ?? "";
     const desc = r.str() ?? "";
     r.int(); // section
-    r.str(); // defn
+    const defnPos = r.pos;
+    const defn = r.str();
+    const defnEnd = r.pos;
     r.str(); // dropStmt
     r.str(); // copyStmt
     r.str(); // namespace
     r.str(); // tablespace
     if (v >= version(1, 14, 0)) r.str(); // tableam
     if (v >= version(1, 16, 0)) r.int(); // relkind
-    r.str(); // owner
+    const ownerPos = r.pos;
+    const owner = r.str();
+    const ownerEnd = r.pos;
     r.str(); // "false": WITH OIDS, long gone
     while (r.str() !== null); // dependencies, NULL-terminated
     const flagPos = r.pos;
@@ -176,9 +196,23 @@ function readToc(r: Reader): ArchiveToc {
     }
     let offset = 0;
     for (let b = 0, mul = 1; b < offSize; b++, mul *= 256) offset += r.byte() * mul;
-    entries.push({ dumpId, desc, tag, flag, offset, flagPos });
+    entries.push({
+      dumpId,
+      desc,
+      tag,
+      owner,
+      defn,
+      start,
+      ownerPos,
+      ownerEnd,
+      defnPos,
+      defnEnd,
+      flag,
+      offset,
+      flagPos,
+    });
   }
-  return { version: vText, offSize, entries, dataStart: r.pos };
+  return { version: vText, intSize: r.intSize, offSize, countPos, entries, dataStart: r.pos };
 }
 
 /** Walks the data blocks from the end of the TOC to end of file: dumpId -> block position. */

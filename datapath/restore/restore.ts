@@ -5,13 +5,20 @@
  * Order of work, each step able to fail without touching the live database:
  *  1. pick the backup (by name, or newest complete/legacy; never "today's file by name");
  *  2. refuse a live target (one holding user tables) unless --confirm SERVER/DATABASE matches;
- *  3. download to a seekable temp file while hashing (sha256 against the manifest) or, for a
- *     legacy `.sql.gz`, while gunzipping it to check integrity and the pg_dump trailer;
- *  4. restore into a fresh database `<db>_restore_<tag>` (pg_restore -j N, or psql
- *     ON_ERROR_STOP=1 in one transaction for legacy dumps), check row counts against the
- *     manifest and ANALYZE it;
- *  5. swap by renaming both databases in one transaction, keeping the old one as
- *     `<db>_pre_restore_<tag>` for the incident review. <tag> derives from the backup name.
+ *  3. refuse a target server that lacks a role the backup's objects belong or are granted to
+ *     (unless --map-missing-roles-to names a stand-in), or whose owners the restoring user
+ *     cannot give objects to;
+ *  4. download to a seekable temp file while hashing (sha256 against the manifest) or, for a
+ *     legacy `.sql.gz`, while gunzipping it to check integrity and the pg_dump trailer; with
+ *     --latest, a newest backup found damaged here is reported and the next one tried;
+ *  5. restore into a fresh database `<db>_restore_<tag>` (pg_restore -j N keeping owners and
+ *     grants, or psql ON_ERROR_STOP=1 in one transaction for legacy dumps), check row counts
+ *     against the manifest and ANALYZE it; give it the database-level properties (comment,
+ *     grants, settings, connection limit) of the database it replaces, or for a new database
+ *     those the manifest recorded;
+ *  6. swap by renaming both databases in one transaction, keeping the old one as
+ *     `<db>_pre_restore_<tag>` for the incident review (<tag> derives from the backup name),
+ *     then give the database its owner.
  */
 import { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
@@ -20,8 +27,7 @@ import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
 import * as zlib from "node:zlib";
 import { Client } from "pg";
-import { indexArchiveOffsets } from "./archive-index";
-import { BackupEntry, resolveBackup } from "../storage/catalog";
+import { BackupCorruptError, RestoreRefusedError } from "../errors";
 import {
   confirmationFor,
   connect,
@@ -35,13 +41,28 @@ import {
   serverLabel,
   TargetSpec,
 } from "../postgres/connection";
-import { BackupCorruptError, RestoreRefusedError } from "../errors";
-import { fetchVerified } from "./fetch";
+import { parseVersion, runTool, startTool, toolAvailable, toolVersion } from "../postgres/pgtools";
+import {
+  applyDatabaseProperties,
+  DatabaseProperties,
+  databaseProperties,
+  mapped,
+  mergeRoles,
+  planRoles,
+  propertyRoles,
+  RoleMap,
+  RoleReferences,
+} from "../postgres/roles";
+import { listUserTables } from "../postgres/tables";
+import { formatBytes, LogFn, Progress, stderrLog } from "../progress";
+import { openStorage, probeStorage, StorageOptions } from "../storage/blobs";
+import { BackupEntry, restoreCandidates, SkippedBackup } from "../storage/catalog";
 import { TableCount } from "../storage/manifest";
 import { restoreDatabaseNames } from "../storage/naming";
-import { formatBytes, LogFn, Progress, stderrLog } from "../progress";
-import { parseVersion, runTool, startTool, toolAvailable, toolVersion } from "../postgres/pgtools";
-import { openStorage, StorageOptions } from "../storage/blobs";
+import { indexArchiveOffsets } from "./archive-index";
+import { readArchiveRoles, rewriteArchiveRoles } from "./archive-roles";
+import { fetchVerified } from "./fetch";
+import { Interruption } from "./interruption";
 import {
   connectMaintenance,
   createScratch,
@@ -49,10 +70,9 @@ import {
   dropDatabase,
   freeName,
   inspectLive,
+  LiveState,
   swapIn,
 } from "./swap";
-import { listUserTables } from "../postgres/tables";
-import { Interruption } from "./interruption";
 
 export interface RestoreOptions extends TargetSpec {
   /** Backup to restore (a `.sql.gz`/`.dump` suffix is accepted and ignored). */
@@ -61,6 +81,11 @@ export interface RestoreOptions extends TargetSpec {
   latest?: boolean;
   /** Required when the target holds user tables: `<server>/<database>`, see serverLabel(). */
   confirm?: string;
+  /**
+   * The role that takes the place of every role the backup names and the target server lacks:
+   * it owns their objects and receives their grants. Without it such a restore is refused.
+   */
+  mapMissingRolesTo?: string;
   /** pg_restore parallel jobs, also parallel range downloads (default 4). */
   jobs?: number;
   container?: string;
@@ -82,6 +107,10 @@ export interface RestoreResult {
   database: string;
   /** Where the replaced database was kept; undefined when there was none. */
   keptDatabase?: string;
+  /** Newer backups passed over (unusable, or found damaged on download with --latest). */
+  skipped: SkippedBackup[];
+  /** Missing roles and the role that took their place. */
+  mappedRoles: Record<string, string>;
   tables: number;
   rows: number;
   seconds: number;
@@ -91,6 +120,14 @@ export interface RestoreResult {
 export { BackupCorruptError, RestoreRefusedError };
 
 const RESERVED_DBS = ["postgres", "template0", "template1", "azure_maintenance", "azure_sys"];
+const NO_ROLES: RoleReferences = { owners: [], grantees: [] };
+
+/** A backup downloaded and checked, with the roles it needs settled. */
+interface Prepared {
+  entry: BackupEntry;
+  file: string;
+  roles: RoleMap;
+}
 
 export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   const env = opts.env ?? process.env;
@@ -121,32 +158,18 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
       ...opts.storage,
       container: opts.container ?? opts.storage?.container,
       concurrency: opts.storage?.concurrency ?? jobs,
+      log: opts.storage?.log ?? log,
     },
     env,
   );
   const secrets = [...secretsOf(target), ...storage.secrets];
-
-  const entry = await resolveBackup(storage, { name: opts.name, latest: opts.latest }, log);
-  log(
-    `restore: backup ${entry.name} (${entry.status}, ${entry.format}, ${formatBytes(entry.size)}, ` +
-      `created ${entry.createdAt?.toISOString() ?? "unknown"}) into ${describeTarget(target)}`,
+  await probeStorage(storage, log);
+  const candidates = await restoreCandidates(
+    storage,
+    { name: opts.name, latest: opts.latest },
+    log,
   );
-  const tool = entry.format === "custom" ? "pg_restore" : "psql";
-  const toolV = await toolVersion(tool, env);
-  if (entry.manifest) {
-    const dumpMajor = parseVersion(entry.manifest.client.pgDump).major;
-    if (dumpMajor > toolV.major) {
-      throw new RestoreRefusedError(
-        `backup ${entry.name} was written by pg_dump ${dumpMajor}; pg_restore ${toolV.major} cannot read it: set PG_BIN to PostgreSQL ${dumpMajor}+ client binaries`,
-      );
-    }
-  }
 
-  if (entry.manifest?.dump.wrapper === "zstd" && !(await toolAvailable("zstd", env))) {
-    throw new RestoreRefusedError(
-      `backup ${entry.name} is zstd-compressed and the zstd program is missing: install zstd or set ZSTD_BIN`,
-    );
-  }
   const admin = await connectMaintenance(target);
   // Signal handling for everything that follows; see Interruption for why.
   const interruption = new Interruption(log);
@@ -169,17 +192,61 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
         `database ${expected} ${what}; replacing live data needs --confirm ${expected}. Nothing was changed.`,
       );
     }
-    const names = restoreDatabaseNames(db, entry.name);
+    // An existing database keeps its own properties; a new one gets the backup's.
+    const liveProperties = live.exists ? await databaseProperties(admin, db) : undefined;
     const tmp = fs.mkdtempSync(
       path.join(opts.tempDir ?? env.PG_RECOVERY_TMPDIR ?? os.tmpdir(), "pg-recovery-"),
     );
     const timings = { download: 0, restore: 0, verify: 0, swap: 0 };
+    const skipped = [...candidates.skipped];
     try {
       let t = Date.now();
-      const file = path.join(tmp, entry.blob);
-      await interruption.race(fetchVerified(storage, entry, file, env, log));
+      const prepare = async (entry: BackupEntry): Promise<Prepared> => {
+        log(
+          `restore: backup ${entry.name} (${entry.status}, ${entry.format}, ${formatBytes(entry.size)}, ` +
+            `created ${entry.createdAt?.toISOString() ?? "unknown"}) into ${describeTarget(target)}`,
+        );
+        await checkTools(entry, env);
+        const backupProps = live.exists ? undefined : entry.manifest?.database.properties;
+        const knownRoles = mergeRoles(
+          entry.manifest?.roles ?? NO_ROLES,
+          backupProps ? propertyRoles(backupProps) : NO_ROLES,
+        );
+        // Refuse before downloading when the manifest already says what is missing.
+        await planRoles(admin, knownRoles, opts.mapMissingRolesTo, `backup ${entry.name}`);
+        const file = path.join(tmp, entry.blob);
+        await interruption.race(fetchVerified(storage, entry, file, env, log));
+        // The archive's own table of contents is what pg_restore will act on.
+        const archiveRoles = entry.format === "custom" ? readRoles(file, log) : NO_ROLES;
+        const plan = await planRoles(
+          admin,
+          mergeRoles(knownRoles, archiveRoles),
+          opts.mapMissingRolesTo,
+          `backup ${entry.name}`,
+        );
+        return { entry, file, roles: plan.map };
+      };
+      const chosen = await firstUsable(candidates.entries, prepare, opts.latest === true, {
+        log,
+        skipped,
+        tmp,
+      });
+      const { entry, file, roles } = chosen;
       timings.download = (Date.now() - t) / 1000;
+      if (opts.mapMissingRolesTo !== undefined && roles.size === 0) {
+        log(`restore: no role is missing on the target; --map-missing-roles-to is not needed`);
+      }
+      for (const [from, to] of roles) {
+        log(`restore: WARNING: role ${from} does not exist on the target; ${to} takes its place`);
+      }
+      const properties = liveProperties ?? entry.manifest?.database.properties;
+      if (!properties) {
+        log(
+          `restore: WARNING: backup ${entry.name} records no database-level properties (an older backup): ${db} gets no comment, grants or settings beyond the defaults`,
+        );
+      }
 
+      const names = restoreDatabaseNames(db, entry.name);
       t = Date.now();
       if (await databaseExists(admin, names.scratch)) {
         log(
@@ -210,6 +277,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
                 secrets,
                 log,
                 entry,
+                roles,
                 onLoadStarted,
               )
             : restorePlain(file, restoreEnv, secrets, log, entry, onLoadStarted),
@@ -218,6 +286,9 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
         timings.restore = (Date.now() - t) / 1000;
         t = Date.now();
         counts = await interruption.race(verifyRestored(target, names.scratch, entry, jobs, log));
+        if (properties) {
+          await applyDatabaseProperties(admin, names.scratch, properties, roles, log);
+        }
         timings.verify = (Date.now() - t) / 1000;
         t = Date.now();
         const kept = live.exists ? await freeName(admin, names.kept) : undefined;
@@ -230,6 +301,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
           kept,
           confirmed,
           backup: entry.name,
+          owner: ownerFor(properties, live, roles),
           log,
         });
         timings.swap = (Date.now() - t) / 1000;
@@ -245,6 +317,8 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
           server: serverLabel(target.host),
           database: db,
           keptDatabase: kept,
+          skipped,
+          mappedRoles: Object.fromEntries(roles),
           tables: counts.length,
           rows,
           seconds,
@@ -270,6 +344,74 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
 }
 
 /**
+ * Prepares the first candidate that is not damaged. Only `--latest` moves on, and only past
+ * damage (a checksum, size, gzip or zstd failure): a refusal or an outage stops the restore.
+ */
+async function firstUsable(
+  entries: BackupEntry[],
+  prepare: (e: BackupEntry) => Promise<Prepared>,
+  fallBack: boolean,
+  o: { log: LogFn; skipped: SkippedBackup[]; tmp: string },
+): Promise<Prepared> {
+  for (let i = 0; ; i++) {
+    const entry = entries[i];
+    try {
+      return await prepare(entry);
+    } catch (e) {
+      const next = entries[i + 1];
+      if (!(e instanceof BackupCorruptError) || !fallBack || !next) throw e;
+      fs.rmSync(path.join(o.tmp, entry.blob), { force: true });
+      const problem = (e as Error).message.replace(/\s*\n\s*/g, " ");
+      o.skipped.push({ name: entry.name, status: "invalid", problem });
+      o.log(`restore: WARNING: backup ${entry.name} is DAMAGED: ${problem}`);
+      o.log(
+        `restore: WARNING: falling back to the next backup, ${next.name} (created ${next.createdAt?.toISOString() ?? "unknown"}); ${entry.name} needs investigating`,
+      );
+    }
+  }
+}
+
+/** The restore tools can read this backup (a newer pg_dump, or zstd missing, is a refusal). */
+async function checkTools(entry: BackupEntry, env: NodeJS.ProcessEnv): Promise<void> {
+  const tool = entry.format === "custom" ? "pg_restore" : "psql";
+  const toolV = await toolVersion(tool, env);
+  if (entry.manifest) {
+    const dumpMajor = parseVersion(entry.manifest.client.pgDump).major;
+    if (dumpMajor > toolV.major) {
+      throw new RestoreRefusedError(
+        `backup ${entry.name} was written by pg_dump ${dumpMajor}; pg_restore ${toolV.major} cannot read it: set PG_BIN to PostgreSQL ${dumpMajor}+ client binaries`,
+      );
+    }
+  }
+  if (entry.manifest?.dump.wrapper === "zstd" && !(await toolAvailable("zstd", env))) {
+    throw new RestoreRefusedError(
+      `backup ${entry.name} is zstd-compressed and the zstd program is missing: install zstd or set ZSTD_BIN`,
+    );
+  }
+}
+
+/** Roles named in the archive; an archive this tool cannot read is left to pg_restore. */
+function readRoles(file: string, log: LogFn): RoleReferences {
+  try {
+    return readArchiveRoles(file);
+  } catch (e) {
+    log(
+      `restore: could not read the roles in the archive (${(e as Error).message}); pg_restore will`,
+    );
+    return NO_ROLES;
+  }
+}
+
+function ownerFor(
+  properties: DatabaseProperties | undefined,
+  live: LiveState,
+  roles: RoleMap,
+): string | undefined {
+  if (live.exists) return live.owner;
+  return properties ? mapped(roles, properties.owner) : undefined;
+}
+
+/**
  * Restores a custom archive into `database` with `pg_restore -j`: table data loads in
  * parallel across tables, then index builds and constraints run in parallel too.
  * (Tried and dropped: splitting one big table's COPY over several sessions. On the 2-core
@@ -283,6 +425,7 @@ async function restoreCustom(
   secrets: string[],
   log: LogFn,
   entry: BackupEntry,
+  roles: RoleMap,
   onLoadStarted?: (child: ChildProcess) => void,
 ): Promise<void> {
   if (jobs > 1) {
@@ -298,6 +441,12 @@ async function restoreCustom(
           : `restore: indexed ${indexed.indexed} data blocks of the archive in ${((Date.now() - t) / 1000).toFixed(1)}s`,
     );
   }
+  if (roles.size > 0) {
+    const changed = rewriteArchiveRoles(file, roles);
+    log(
+      `restore: ${changed} entries of the archive now name ${[...new Set(roles.values())].join(", ")} instead of ${[...roles.keys()].join(", ")}`,
+    );
+  }
   // Reading the table of contents checks the archive is loadable before a long restore.
   const toc = await runTool("pg_restore", ["--list", file], { env, secrets });
   const dataItems = toc.split("\n").filter((l) => /^\d+; \d+ \d+ TABLE DATA /.test(l)).length;
@@ -310,7 +459,7 @@ async function restoreCustom(
     "pg_restore",
     [
       "--format=custom",
-      "--no-owner",
+      // Owners and grants as in the source (roles checked in planRoles before anything ran).
       "--exit-on-error",
       "--verbose",
       `--jobs=${jobs}`,
@@ -365,6 +514,31 @@ async function restorePlain(
 }
 
 /** Row counts in the restored copy, checked against the manifest when it has exact counts. */
+/**
+ * count(*) of every row: with row_security off, a policy that would hide rows is an error, not a
+ * smaller count. Tables keep their owners now, so where the restoring user may not read one
+ * (or its policies apply), it counts as the table's owner, which it was able to give it to.
+ */
+async function countAll(c: Client, table: string): Promise<number> {
+  const sql = `SELECT count(*)::bigint AS n FROM ONLY ${table}`;
+  await c.query("SET row_security = off");
+  try {
+    return Number((await c.query(sql)).rows[0].n);
+  } catch (e) {
+    if ((e as { code?: string }).code !== "42501") throw e;
+    const owner = await c.query(
+      "SELECT pg_catalog.pg_get_userbyid(relowner) AS o FROM pg_catalog.pg_class WHERE oid = $1::regclass",
+      [table],
+    );
+    await c.query(`SET ROLE ${ident(owner.rows[0].o)}`);
+    try {
+      return Number((await c.query(sql)).rows[0].n);
+    } finally {
+      await c.query("RESET ROLE");
+    }
+  }
+}
+
 async function verifyRestored(
   target: PgTarget,
   database: string,
@@ -388,8 +562,7 @@ async function verifyRestored(
           const i = next++;
           const t = tables[i];
           const q = `${ident(t.schema)}.${ident(t.table)}`;
-          const r = await c.query(`SELECT count(*)::bigint AS n FROM ONLY ${q}`);
-          counts[i] = { schema: t.schema, table: t.table, rows: Number(r.rows[0].n) };
+          counts[i] = { schema: t.schema, table: t.table, rows: await countAll(c, q) };
           await c.query(`ANALYZE ${q}`);
         }
       }),

@@ -127,14 +127,6 @@ export async function createScratch(
   await admin.query(base);
 }
 
-// GUCs whose stored value is a list that must not be re-quoted as one string.
-const LIST_GUCS = new Set([
-  "search_path",
-  "temp_tablespaces",
-  "session_preload_libraries",
-  "local_preload_libraries",
-]);
-
 /**
  * Puts the restored copy in place of the live database: rename both in one transaction. When
  * replacing a database, new connections to it are blocked first and (only when confirmed)
@@ -149,12 +141,15 @@ export async function swapIn(
     kept?: string;
     confirmed: boolean;
     backup: string;
+    /** Owner to give the database once it is in place (renaming needs ownership). */
+    owner?: string;
     log: LogFn;
   },
 ): Promise<void> {
   const db = target.database;
   if (!o.live.exists || !o.kept) {
     await admin.query(`ALTER DATABASE ${ident(o.scratch)} RENAME TO ${ident(db)}`);
+    await setOwner(admin, db, o.owner, o.log);
     return;
   }
   // Keep one session on live to re-check it after new connections are blocked.
@@ -225,10 +220,9 @@ export async function swapIn(
         `COMMENT ON DATABASE ${ident(o.kept)} IS ${literal(`live database replaced by pg-recovery restore of ${o.backup} at ${new Date().toISOString()}`)}`,
       )
       .catch(() => undefined);
-    // The swap has happened: from here on, problems are warnings, not failures.
-    await carryOverDatabaseSettings(admin, o.live, db, o.log).catch((e) =>
-      o.log(`restore: warning: database settings not carried over: ${(e as Error).message}`),
-    );
+    // The swap has happened: from here on, problems are warnings, not failures. (Settings,
+    // comment and grants were copied onto the new database before the swap.)
+    await setOwner(admin, db, o.owner, o.log);
   } finally {
     process.off("SIGINT", hold);
     process.off("SIGTERM", hold);
@@ -242,35 +236,20 @@ export async function swapIn(
   }
 }
 
-/** Best effort: the old database's owner and ALTER DATABASE ... SET settings onto the new one. */
-async function carryOverDatabaseSettings(
+/** Gives the database its owner; a failure after the swap is a loud warning, not a failure. */
+async function setOwner(
   admin: Client,
-  live: LiveState,
   db: string,
+  owner: string | undefined,
   log: LogFn,
 ): Promise<void> {
-  const warn = (what: string, e: unknown) =>
-    log(`restore: warning: could not carry over ${what} to ${db}: ${(e as Error).message}`);
+  if (owner === undefined) return;
   const me = (await admin.query("SELECT current_user AS u")).rows[0].u;
-  if (live.owner && live.owner !== me) {
-    await admin
-      .query(`ALTER DATABASE ${ident(db)} OWNER TO ${ident(live.owner)}`)
-      .catch((e) => warn("the owner", e));
-  }
-  const r = await admin.query(
-    `SELECT CASE WHEN s.setrole = 0 THEN NULL ELSE pg_get_userbyid(s.setrole) END AS role, s.setconfig
-       FROM pg_db_role_setting s WHERE s.setdatabase = $1`,
-    [live.oid],
-  );
-  for (const row of r.rows as { role: string | null; setconfig: string[] }[]) {
-    for (const item of row.setconfig) {
-      const eq = item.indexOf("=");
-      const [k, v] = [item.slice(0, eq), item.slice(eq + 1)];
-      const value = LIST_GUCS.has(k) ? v : literal(v);
-      const scope = row.role ? `ROLE ${ident(row.role)} IN DATABASE` : "DATABASE";
-      const name = /^[A-Za-z_][A-Za-z0-9_.]*$/.test(k) ? k : ident(k);
-      const stmt = `ALTER ${scope} ${ident(db)} SET ${name} = ${value}`;
-      await admin.query(stmt).catch((e) => warn(`setting ${k}`, e));
-    }
-  }
+  if (owner === me) return;
+  await admin.query(`ALTER DATABASE ${ident(db)} OWNER TO ${ident(owner)}`).catch((e) => {
+    log(
+      `restore: WARNING: ${db} is in place but still owned by ${me}, not ${owner}: ${(e as Error).message}. ` +
+        `Run: ALTER DATABASE ${ident(db)} OWNER TO ${ident(owner)}`,
+    );
+  });
 }

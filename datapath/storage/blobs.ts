@@ -41,6 +41,8 @@ export interface StorageOptions {
   blockSize?: number;
   /** Parallel block uploads / range downloads (default 4). */
   concurrency?: number;
+  /** Where retries are reported as they happen (progress: stderr in the CLI). */
+  log?: (line: string) => void;
 }
 
 export interface Storage {
@@ -52,9 +54,38 @@ export interface Storage {
   secrets: string[];
   blockSize: number;
   concurrency: number;
+  /** The same container on a client that tries once, briefly (see probeStorage). */
+  probe: ContainerClient;
 }
 
 const DEFAULT_BLOCK = 8 * 1024 * 1024;
+
+/**
+ * Retries of the data transfers: a few, close together, so that storage going away mid-backup
+ * fails in seconds rather than minutes (the SDK's defaults waited 4 s, 8 s, ... and took 17-19 s
+ * to give up on a refused connection).
+ */
+const DEFAULT_RETRY: RetryOptions = { maxTries: 4, retryDelayInMs: 500, maxRetryDelayInMs: 4000 };
+
+/**
+ * Before a command does anything, storage must answer: up to PROBE.attempts tries of
+ * PROBE.tryMs each, PROBE.delaysMs apart, each failure shown as progress. Unreachable storage
+ * (refused, unresolvable, or silent) so fails within STORAGE_UNREACHABLE_BOUND_S seconds.
+ */
+const PROBE = { attempts: 3, tryMs: 4000, delaysMs: [1000, 2000] };
+
+/**
+ * A block upload or range download that gets no answer for this long fails (the SDK's own
+ * per-try timeout does not end a request to an endpoint that accepts and then stays silent).
+ * Generous: a block is 8 MiB, and the slowest link still moves that in a minute.
+ */
+export const TRANSFER_TIMEOUT_MS = 120_000;
+
+/** Aborted by `signal`, or after `ms`. */
+const within = (signal: AbortSignal, ms: number): AbortSignal =>
+  AbortSignal.any([signal, AbortSignal.timeout(ms)]);
+export const STORAGE_UNREACHABLE_BOUND_S =
+  (PROBE.attempts * PROBE.tryMs + PROBE.delaysMs.reduce((a, b) => a + b, 0)) / 1000;
 
 export class StorageConfigError extends ConfigError {}
 
@@ -63,11 +94,16 @@ export function openStorage(
   env: NodeJS.ProcessEnv = process.env,
 ): Storage {
   const containerName = opts.container ?? env[DATA_TOOL_ENV.container] ?? DEFAULT_CONTAINER;
-  const pipeline: StoragePipelineOptions = { retryOptions: { ...opts.retry } };
+  const retry = { ...DEFAULT_RETRY, ...opts.retry };
+  const pipeline: StoragePipelineOptions = { retryOptions: retry };
+  const probeOptions: StoragePipelineOptions = {
+    retryOptions: { maxTries: 1, tryTimeoutInMs: PROBE.tryMs },
+  };
   const connectionString = opts.connectionString ?? env[DATA_TOOL_ENV.storageConnectionString];
   const accountUrl = opts.accountUrl ?? env[DATA_TOOL_ENV.storageAccountUrl];
   const sas = (opts.sasToken ?? env[DATA_TOOL_ENV.storageSasToken])?.replace(/^\?/, "");
   let service: BlobServiceClient;
+  let probeService: BlobServiceClient;
   const secrets: string[] = [];
   if (connectionString) {
     secrets.push(connectionString);
@@ -76,6 +112,7 @@ export function openStorage(
     }
     try {
       service = BlobServiceClient.fromConnectionString(connectionString, pipeline);
+      probeService = BlobServiceClient.fromConnectionString(connectionString, probeOptions);
     } catch {
       throw new StorageConfigError(
         "AZURE_STORAGE_CONNECTION_STRING is not a valid storage connection string",
@@ -91,20 +128,121 @@ export function openStorage(
       new AnonymousCredential(),
       pipeline,
     );
+    probeService = new BlobServiceClient(
+      `${accountUrl}${sep}${sas}`,
+      new AnonymousCredential(),
+      probeOptions,
+    );
   } else {
     throw new StorageConfigError(
       "no storage credentials: set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_URL and AZURE_STORAGE_SAS_TOKEN",
     );
   }
   const container = service.getContainerClient(containerName);
+  const where = container.url.split("?")[0];
+  if (opts.log) reportRetries(service, retry, where, opts.log);
   return {
     container,
     containerName,
-    where: container.url.split("?")[0],
+    where,
     secrets,
     blockSize: opts.blockSize ?? DEFAULT_BLOCK,
     concurrency: opts.concurrency ?? 4,
+    probe: probeService.getContainerClient(containerName),
   };
+}
+
+/** What a failed attempt was, in a few words (no URL: it may carry a SAS token). */
+function attemptProblem(e: unknown): string {
+  const err = e as { code?: string; statusCode?: number; name?: string; message?: string };
+  if (err?.statusCode) return `HTTP ${err.statusCode}${err.code ? ` ${err.code}` : ""}`;
+  if (err?.name === "AbortError") return "no answer in time";
+  return err?.code ?? err?.message?.split("\n")[0] ?? String(e);
+}
+
+/**
+ * Shows each failed attempt of the data transfers as a progress line, so retries are never
+ * silent. The SDK runs its retry loop inside its own pipeline; a policy added after that phase
+ * sees every attempt. (The pipeline is internal to the SDK: if a future version moves it, the
+ * retries still happen, only unreported; the tests notice.)
+ */
+function reportRetries(
+  service: BlobServiceClient,
+  retry: RetryOptions,
+  where: string,
+  log: (line: string) => void,
+): void {
+  type Next = (request: unknown) => Promise<{ status: number }>;
+  const core = (
+    service as unknown as {
+      pipeline?: {
+        _corePipeline?: {
+          addPolicy(
+            p: { name: string; sendRequest(r: unknown, next: Next): Promise<{ status: number }> },
+            o: { afterPhase: "Retry" },
+          ): void;
+        };
+      };
+    }
+  ).pipeline?._corePipeline;
+  let last = 0;
+  const report = (problem: string) => {
+    const now = Date.now();
+    if (now - last < 500) return; // parallel blocks failing together: one line
+    last = now;
+    log(
+      `storage: an attempt at ${where} failed (${problem}); retrying up to ${retry.maxTries} attempts, ` +
+        `${(retry.retryDelayInMs ?? 0) / 1000}-${(retry.maxRetryDelayInMs ?? 0) / 1000} s apart`,
+    );
+  };
+  core?.addPolicy(
+    {
+      name: "pg-recovery-report-retries",
+      async sendRequest(request, next) {
+        try {
+          const response = await next(request);
+          if (response.status >= 500 || response.status === 408 || response.status === 429) {
+            report(`HTTP ${response.status}`);
+          }
+          return response;
+        } catch (e) {
+          report(attemptProblem(e));
+          throw e;
+        }
+      },
+    },
+    { afterPhase: "Retry" },
+  );
+}
+
+/**
+ * Fails fast, and visibly, when storage does not answer at all: any HTTP answer (even 403 or
+ * 404) means it is reachable, and the command's own requests report what is wrong.
+ */
+export async function probeStorage(storage: Storage, log: (line: string) => void): Promise<void> {
+  const started = Date.now();
+  let problem = "";
+  for (let attempt = 1; attempt <= PROBE.attempts; attempt++) {
+    try {
+      await storage.probe.getProperties({ abortSignal: AbortSignal.timeout(PROBE.tryMs) });
+      return;
+    } catch (e) {
+      if (e instanceof RestError && e.statusCode !== undefined) return;
+      problem = attemptProblem(e);
+    }
+    const delay = PROBE.delaysMs[attempt - 1];
+    if (delay === undefined) break;
+    log(
+      `storage: ${storage.where} did not answer (attempt ${attempt} of ${PROBE.attempts}: ${problem}); ` +
+        `trying again in ${delay / 1000} s`,
+    );
+    await new Promise((r) => setTimeout(r, delay));
+  }
+  throw new Error(
+    `cannot reach blob storage at ${storage.where}: ${problem}; gave up after ${PROBE.attempts} attempts in ` +
+      `${((Date.now() - started) / 1000).toFixed(1)} s (the limit is ${STORAGE_UNREACHABLE_BOUND_S} s). ` +
+      `Check the account URL or connection string, the network, and that the storage account is up`,
+  );
 }
 
 /** True when the error is a 404 from the service. */
@@ -199,7 +337,7 @@ export async function uploadCommitLast(
     const p = blob
       .stageBlock(id, buf, buf.length, {
         transactionalContentMD5: createHash("md5").update(buf).digest(),
-        abortSignal: abort.signal,
+        abortSignal: within(abort.signal, TRANSFER_TIMEOUT_MS),
       })
       .then(() => opts.onBytes?.(buf.length))
       .catch((e) => {
@@ -289,7 +427,7 @@ export async function* downloadOrdered(
     const res = await blob.download(offset, count, {
       conditions: opts.etag ? { ifMatch: opts.etag } : undefined,
       maxRetryRequests: 5,
-      abortSignal: abort.signal,
+      abortSignal: within(abort.signal, TRANSFER_TIMEOUT_MS),
     });
     const body = res.readableStreamBody;
     if (!body) throw new Error(`no body downloading ${blob.name}`);

@@ -119,12 +119,25 @@ async function customEntry(
   }
 }
 
-/** Picks the backup to restore; throws with what exists and what to do otherwise. */
-export async function resolveBackup(
+/** A backup passed over on the way to the one restored. */
+export interface SkippedBackup {
+  name: string;
+  status: BackupStatus;
+  problem: string;
+}
+
+/**
+ * The backups a restore may use, in the order to try them: the named one alone (never another),
+ * or, for `--latest`, every complete or legacy backup newest first, so that a newest one found
+ * damaged on download falls back to the next. Newer backups that are not usable at all are
+ * reported (loudly, since the newest backup being unusable is itself news) and returned as
+ * skipped. Throws with what exists and what to do when there is nothing to try.
+ */
+export async function restoreCandidates(
   storage: Storage,
   sel: { name?: string; latest?: boolean },
   log: (line: string) => void = () => undefined,
-): Promise<BackupEntry> {
+): Promise<{ entries: BackupEntry[]; skipped: SkippedBackup[] }> {
   const entries = await catalog(storage);
   const usable = (e: BackupEntry) => e.status === "complete" || e.status === "legacy";
   if (sel.name !== undefined) {
@@ -148,18 +161,21 @@ export async function resolveBackup(
       const message = `backup "${name}" is ${pick.status} (${pick.problem}) and cannot be restored; nothing was changed. Run "list" and pick a complete one`;
       throw pick.status === "invalid" ? new BackupCorruptError(message) : new Error(message);
     }
-    return pick;
+    return { entries: [pick], skipped: [] };
   }
-  const latest = entries.find(usable);
-  if (!latest) {
+  const candidates = entries.filter(usable);
+  if (candidates.length === 0) {
     throw new Error(
       `no complete or legacy backup in ${storage.where}; run "list" to see what exists`,
     );
   }
-  for (const e of entries.slice(0, entries.indexOf(latest))) {
-    log(`restore: skipping newer backup ${e.name}: ${e.status} (${e.problem})`);
+  const skipped: SkippedBackup[] = [];
+  for (const e of entries.slice(0, entries.indexOf(candidates[0]))) {
+    const problem = e.problem ?? e.status;
+    log(`restore: WARNING: skipping newer backup ${e.name}: ${e.status} (${problem})`);
+    skipped.push({ name: e.name, status: e.status, problem });
   }
-  return latest;
+  return { entries: candidates, skipped };
 }
 
 /** `list` as a function: every backup in the container, newest first. */

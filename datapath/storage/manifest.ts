@@ -5,6 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { DatabaseProperties, RoleReferences } from "../postgres/roles";
 
 export const MANIFEST_FORMAT = "pg-recovery/backup-manifest@1";
 
@@ -29,7 +30,17 @@ export interface Manifest {
     encoding: string;
     collate: string;
     ctype: string;
+    /**
+     * What pg_dump (without --create) leaves out: owner, comment, grants, settings, connection
+     * limit. A restore that creates the database applies them. Absent in older manifests.
+     */
+    properties?: DatabaseProperties;
   };
+  /**
+   * Roles the dumped objects refer to (owners; grantees, policy and default-privilege roles), so
+   * a restore can refuse a target that lacks one before downloading. Absent in older manifests.
+   */
+  roles?: RoleReferences;
   server: { version: string; versionNum: number; host: string };
   client: { pgDump: string };
   dump: {
@@ -96,6 +107,17 @@ export function parseManifest(text: string, expectedName?: string): Manifest {
     }
   }
   if (Number.isNaN(Date.parse(m.createdAt))) fail("has no valid createdAt");
+  const names = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "string");
+  if (m.roles !== undefined && !(names(m.roles?.owners) && names(m.roles?.grantees))) {
+    fail("has malformed roles");
+  }
+  const p = m.database?.properties;
+  if (
+    p !== undefined &&
+    (typeof p?.owner !== "string" || !Array.isArray(p.acl) || !Array.isArray(p.settings))
+  ) {
+    fail("has malformed database properties");
+  }
   return m;
 }
 

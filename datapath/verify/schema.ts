@@ -6,7 +6,9 @@
 import type { Client } from "pg";
 
 export type Category =
+  | "database"
   | "extension"
+  | "schema"
   | "table"
   | "column"
   | "constraint"
@@ -15,12 +17,19 @@ export type Category =
   | "view"
   | "trigger"
   | "enum"
+  | "domain"
+  | "type"
   | "function"
   | "policy"
-  | "large object";
+  | "large object"
+  | "owner"
+  | "privilege"
+  | "comment";
 
 export const CATEGORIES: readonly Category[] = [
+  "database",
   "extension",
+  "schema",
   "table",
   "column",
   "constraint",
@@ -29,19 +38,30 @@ export const CATEGORIES: readonly Category[] = [
   "view",
   "trigger",
   "enum",
+  "domain",
+  "type",
   "function",
   "policy",
   "large object",
+  "owner",
+  "privilege",
+  "comment",
 ];
 
 export interface SchemaObject {
   category: Category;
   /** Stable identity across databases, e.g. `public.users.email` for a column. */
   key: string;
-  /** Owning table key, so a missing table is reported once, not once per column/index. */
-  table?: string;
+  /**
+   * The object this one belongs to, as `category` and `key` joined by NUL (see parentId), so a
+   * missing table is reported once, not once per column, index, owner or comment.
+   */
+  parent?: string;
   def: string;
 }
+
+/** The `parent` of a sub-object: its owner's category and key. */
+export const parentId = (category: Category, key: string): string => `${category}\u0000${key}`;
 
 export interface TableInfo {
   key: string;
@@ -206,6 +226,202 @@ const Q_LARGE_OBJECT_CONTENT = `
 SELECT pg_catalog.md5(coalesce(string_agg(pg_catalog.md5(pg_catalog.lo_get(oid)), '' ORDER BY oid), '')) AS h
   FROM pg_catalog.pg_largeobject_metadata`;
 
+// Types beyond enums: a domain with its base type, default, NOT NULL and every CHECK; a
+// standalone composite type with its attributes; a range type with its subtype.
+const Q_DOMAINS = `
+SELECT n.nspname || '.' || t.typname AS key,
+       pg_catalog.format_type(t.typbasetype, t.typtypmod)
+       || CASE WHEN t.typnotnull THEN ' not null' ELSE '' END
+       || coalesce(' default ' || t.typdefault, '')
+       || CASE WHEN t.typcollation <> bt.typcollation THEN ' collate ' || co.collname ELSE '' END
+       || coalesce((SELECT pg_catalog.string_agg(' constraint ' || pg_catalog.quote_ident(c.conname) || ' '
+                      || pg_catalog.pg_get_constraintdef(c.oid), '' ORDER BY c.conname)
+                      FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid), '') AS def
+  FROM pg_catalog.pg_type t
+  JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+  JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype
+  LEFT JOIN pg_catalog.pg_collation co ON co.oid = t.typcollation
+ WHERE t.typtype = 'd' AND ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_type", "t.oid")}
+ ORDER BY 1`;
+
+const Q_TYPES = `
+SELECT n.nspname || '.' || t.typname AS key,
+       CASE t.typtype
+         WHEN 'c' THEN 'composite (' || coalesce((
+           SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname) || ' '
+                    || pg_catalog.format_type(a.atttypid, a.atttypmod)
+                    || CASE WHEN a.attcollation <> at.typcollation THEN ' collate ' || co.collname ELSE '' END,
+                    ', ' ORDER BY a.attnum)
+             FROM pg_catalog.pg_attribute a
+             JOIN pg_catalog.pg_type at ON at.oid = a.atttypid
+             LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
+            WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '') || ')'
+         WHEN 'r' THEN 'range of ' || (SELECT pg_catalog.format_type(r.rngsubtype, NULL)
+                                        FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid)
+         ELSE 'base type' END AS def
+  FROM pg_catalog.pg_type t
+  JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+  LEFT JOIN pg_catalog.pg_class c ON c.oid = t.typrelid
+ WHERE (t.typtype = 'r' OR (t.typtype = 'c' AND c.relkind = 'c') OR (t.typtype = 'b' AND t.typcategory <> 'A'))
+   AND ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_type", "t.oid")}
+ ORDER BY 1`;
+
+/**
+ * Access control as text, relative to the object's built-in defaults and without grantors: `+who:
+ * PRIVILEGE` for what was granted beyond the defaults, `-who:PRIVILEGE` for defaults revoked;
+ * `(owner)` stands for the owner, so a change of owner alone is reported once, as an owner
+ * difference. NULL when the object has exactly the defaults. (Grantors differ whenever a
+ * different user restores; defaults differ between major versions, e.g. MAINTAIN in 17.)
+ */
+function aclSql(acl: string, kind: string, owner: string): string {
+  const who = (g: string) =>
+    `CASE WHEN ${g} = 0 THEN 'PUBLIC' WHEN ${g} = ${owner} THEN '(owner)' ELSE pg_catalog.pg_get_userbyid(${g}) END`;
+  const item = `${who("x.grantee")} || ':' || x.privilege_type || CASE WHEN x.is_grantable THEN '*' ELSE '' END`;
+  const actual = `pg_catalog.aclexplode(coalesce(${acl}, pg_catalog.acldefault(${kind}, ${owner})))`;
+  const defaults = `pg_catalog.aclexplode(pg_catalog.acldefault(${kind}, ${owner}))`;
+  return `(SELECT pg_catalog.string_agg(e.item, ', ' ORDER BY e.item) FROM (
+      (SELECT '+' || ${item} AS item FROM ${actual} x EXCEPT SELECT '+' || ${item} FROM ${defaults} x)
+      UNION ALL
+      (SELECT '-' || ${item} FROM ${defaults} x EXCEPT SELECT '-' || ${item} FROM ${actual} x)) e)`;
+}
+
+// Owners and privileges of everything compared above that has them. `pcat`/`key` name the
+// object as its own category does, so they fold into its difference when it is missing.
+const Q_OWNED = `
+SELECT CASE c.relkind WHEN 'S' THEN 'sequence' ELSE 'table' END AS pcat,
+       n.nspname || '.' || c.relname AS key, pg_catalog.pg_get_userbyid(c.relowner) AS owner,
+       ${aclSql("c.relacl", `(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END)::"char"`, "c.relowner")} AS acl
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_class", "c.oid")}
+UNION ALL
+SELECT 'function', n.nspname || '.' || p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')',
+       pg_catalog.pg_get_userbyid(p.proowner), ${aclSql("p.proacl", `'f'::"char"`, "p.proowner")}
+  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+ WHERE p.prokind IN ('f', 'p') AND ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_proc", "p.oid")}
+UNION ALL
+SELECT CASE t.typtype WHEN 'd' THEN 'domain' WHEN 'e' THEN 'enum' ELSE 'type' END,
+       n.nspname || '.' || t.typname, pg_catalog.pg_get_userbyid(t.typowner),
+       ${aclSql("t.typacl", `'T'::"char"`, "t.typowner")}
+  FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+  LEFT JOIN pg_catalog.pg_class c ON c.oid = t.typrelid
+ WHERE (t.typtype IN ('d', 'e', 'r') OR (t.typtype = 'c' AND c.relkind = 'c'))
+   AND ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_type", "t.oid")}
+UNION ALL
+SELECT 'schema', n.nspname, pg_catalog.pg_get_userbyid(n.nspowner),
+       ${aclSql("n.nspacl", `'n'::"char"`, "n.nspowner")}
+  FROM pg_catalog.pg_namespace n
+ WHERE ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_namespace", "n.oid")}
+ ORDER BY 1, 2`;
+
+const Q_SCHEMAS = `
+SELECT n.nspname AS key FROM pg_catalog.pg_namespace n
+ WHERE ${NSP("n")} AND n.nspname !~ '^pg_(toast|temp_)' AND ${NOT_EXT("pg_catalog.pg_namespace", "n.oid")}
+ ORDER BY 1`;
+
+// Column-level grants (table-level ones are in Q_OWNED).
+const Q_COLUMN_PRIVILEGES = `
+SELECT n.nspname || '.' || c.relname || '.' || a.attname AS key,
+       ${aclSql("a.attacl", `'c'::"char"`, "c.relowner")} AS acl
+  FROM pg_catalog.pg_attribute a
+  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped AND ${NSP("n")}
+ ORDER BY 1`;
+
+// ALTER DEFAULT PRIVILEGES: what objects created later will grant.
+const Q_DEFAULT_PRIVILEGES = `
+SELECT 'for role ' || pg_catalog.pg_get_userbyid(d.defaclrole)
+       || coalesce(' in schema ' || n.nspname, '') || ' on '
+       || CASE d.defaclobjtype WHEN 'r' THEN 'tables' WHEN 'S' THEN 'sequences' WHEN 'f' THEN 'functions'
+            WHEN 'T' THEN 'types' WHEN 'n' THEN 'schemas' ELSE d.defaclobjtype::text END AS key,
+       (SELECT pg_catalog.string_agg(DISTINCT
+                 CASE WHEN x.grantee = 0 THEN 'PUBLIC' WHEN x.grantee = d.defaclrole THEN '(owner)'
+                      ELSE pg_catalog.pg_get_userbyid(x.grantee) END
+                 || ':' || x.privilege_type || CASE WHEN x.is_grantable THEN '*' ELSE '' END, ', ')
+          FROM pg_catalog.aclexplode(d.defaclacl) x) AS acl
+  FROM pg_catalog.pg_default_acl d
+  LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace
+ WHERE d.defaclnamespace = 0 OR ${NSP("n")}
+ ORDER BY 1`;
+
+// Comments, on the objects compared above (anything else by its identity, unfolded).
+const Q_COMMENTS = `
+SELECT CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'i' THEN 'index' WHEN 'I' THEN 'index'
+         WHEN 'c' THEN 'type' ELSE 'table' END AS pcat,
+       n.nspname || '.' || c.relname AS key, '' AS sub, d.description AS def
+  FROM pg_catalog.pg_description d
+  JOIN pg_catalog.pg_class c ON d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objoid = c.oid AND d.objsubid = 0
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_class", "c.oid")}
+UNION ALL
+SELECT 'column', n.nspname || '.' || c.relname || '.' || a.attname, '', d.description
+  FROM pg_catalog.pg_description d
+  JOIN pg_catalog.pg_class c ON d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objoid = c.oid
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid AND d.objsubid > 0
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_class", "c.oid")}
+UNION ALL
+SELECT 'function', n.nspname || '.' || p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')',
+       '', d.description
+  FROM pg_catalog.pg_description d
+  JOIN pg_catalog.pg_proc p ON d.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objoid = p.oid
+  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+ WHERE ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_proc", "p.oid")}
+UNION ALL
+SELECT CASE t.typtype WHEN 'd' THEN 'domain' WHEN 'e' THEN 'enum' ELSE 'type' END,
+       n.nspname || '.' || t.typname, '', d.description
+  FROM pg_catalog.pg_description d
+  JOIN pg_catalog.pg_type t ON d.classoid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.objoid = t.oid
+  JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+ WHERE ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_type", "t.oid")}
+UNION ALL
+SELECT 'schema', n.nspname, '', d.description
+  FROM pg_catalog.pg_description d
+  JOIN pg_catalog.pg_namespace n ON d.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND d.objoid = n.oid
+ WHERE ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_namespace", "n.oid")}
+UNION ALL
+SELECT q.pcat, q.key, q.sub, q.description FROM (
+  SELECT CASE WHEN con.conrelid <> 0 THEN 'constraint' ELSE 'domain' END AS pcat,
+         CASE WHEN con.conrelid <> 0 THEN n.nspname || '.' || c.relname || '.' || con.conname
+              ELSE tn.nspname || '.' || t.typname END AS key,
+         CASE WHEN con.conrelid <> 0 THEN '' ELSE ' constraint ' || con.conname END AS sub,
+         d.description, coalesce(n.nspname, tn.nspname) AS nspname
+    FROM pg_catalog.pg_description d
+    JOIN pg_catalog.pg_constraint con ON d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.objoid = con.oid
+    LEFT JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
+    LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_catalog.pg_type t ON t.oid = con.contypid
+    LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace) q
+ WHERE ${NSP("q")}
+UNION ALL
+SELECT 'trigger', n.nspname || '.' || c.relname || '.' || tg.tgname, '', d.description
+  FROM pg_catalog.pg_description d
+  JOIN pg_catalog.pg_trigger tg ON d.classoid = 'pg_catalog.pg_trigger'::pg_catalog.regclass AND d.objoid = tg.oid
+  JOIN pg_catalog.pg_class c ON c.oid = tg.tgrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE ${NSP("n")}
+UNION ALL
+SELECT 'policy', n.nspname || '.' || c.relname || '.' || po.polname, '', d.description
+  FROM pg_catalog.pg_description d
+  JOIN pg_catalog.pg_policy po ON d.classoid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND d.objoid = po.oid
+  JOIN pg_catalog.pg_class c ON c.oid = po.polrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE ${NSP("n")}
+ ORDER BY 1, 2, 3`;
+
+// The database itself: what CREATE DATABASE does not copy and pg_dump without --create does
+// not write. Compared whatever --schema says; not the name (a restore may rename).
+const Q_DATABASE = `
+SELECT pg_catalog.pg_get_userbyid(d.datdba) AS owner,
+       pg_catalog.shobj_description(d.oid, 'pg_database') AS comment,
+       ${aclSql("d.datacl", `'d'::"char"`, "d.datdba")} AS acl,
+       (SELECT pg_catalog.string_agg(coalesce(pg_catalog.pg_get_userbyid(NULLIF(s.setrole, 0)), 'every role')
+                 || ': ' || (SELECT pg_catalog.string_agg(x, ', ' ORDER BY x) FROM pg_catalog.unnest(s.setconfig) x),
+                 '; ' ORDER BY 1)
+          FROM pg_catalog.pg_db_role_setting s WHERE s.setdatabase = d.oid) AS settings,
+       pg_catalog.pg_encoding_to_char(d.encoding) AS encoding, d.datconnlimit::text AS connlimit
+  FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()`;
+
 const RELKIND: Record<string, string> = {
   r: "table",
   p: "partitioned table",
@@ -235,6 +451,14 @@ export async function readCatalog(
   const exts = await q(Q_EXTENSIONS, []);
   const pols = await q(Q_POLICIES);
   const los = await largeObjects(client);
+  const schemaRows = await q(Q_SCHEMAS);
+  const domains = await q(Q_DOMAINS);
+  const types = await q(Q_TYPES);
+  const owned = await q(Q_OWNED);
+  const columnAcls = await q(Q_COLUMN_PRIVILEGES);
+  const defaultAcls = await q(Q_DEFAULT_PRIVILEGES);
+  const comments = await q(Q_COMMENTS);
+  const [database] = await q(Q_DATABASE, []);
 
   const objects: SchemaObject[] = [];
   const tables = new Map<string, TableInfo>();
@@ -252,7 +476,9 @@ export async function readCatalog(
     if (r.bound) parts.push(s(r.bound));
     if (kind === "m" && r.populated === false) parts.push("not populated");
     objects.push({ category: "table", key, def: parts.join("; ") });
-    if (isView) objects.push({ category: "view", key, table: key, def: s(r.viewdef) });
+    if (isView) {
+      objects.push({ category: "view", key, parent: parentId("table", key), def: s(r.viewdef) });
+    }
     if (kind === "r" || kind === "m" || kind === "p") {
       tables.set(key, {
         key,
@@ -278,7 +504,12 @@ export async function readCatalog(
       );
     if (r.gen) def.push("generated stored");
     if (r.coll) def.push(`collate ${s(r.coll)}`);
-    objects.push({ category: "column", key: `${tbl}.${name}`, table: tbl, def: def.join(" ") });
+    objects.push({
+      category: "column",
+      key: `${tbl}.${name}`,
+      parent: parentId("table", tbl),
+      def: def.join(" "),
+    });
     const t = tables.get(tbl);
     if (t) {
       t.columns.push(name);
@@ -289,12 +520,17 @@ export async function readCatalog(
     objects.push({
       category: "constraint",
       key: `${s(r.tbl)}.${s(r.name)}`,
-      table: s(r.tbl),
+      parent: parentId("table", s(r.tbl)),
       def: s(r.def),
     });
   }
   for (const r of idxs)
-    objects.push({ category: "index", key: s(r.key), table: s(r.tbl), def: s(r.def) });
+    objects.push({
+      category: "index",
+      key: s(r.key),
+      parent: parentId("table", s(r.tbl)),
+      def: s(r.def),
+    });
   const sequences = new Map<string, string>();
   for (const r of seqs) {
     objects.push({ category: "sequence", key: s(r.key), def: s(r.def) });
@@ -304,7 +540,7 @@ export async function readCatalog(
     objects.push({
       category: "trigger",
       key: `${s(r.tbl)}.${s(r.name)}`,
-      table: s(r.tbl),
+      parent: parentId("table", s(r.tbl)),
       def: s(r.def),
     });
   }
@@ -315,11 +551,50 @@ export async function readCatalog(
     objects.push({
       category: "policy",
       key: `${s(r.tbl)}.${s(r.name)}`,
-      table: s(r.tbl),
+      parent: parentId("table", s(r.tbl)),
       def: s(r.def),
     });
   }
   if (los) objects.push({ category: "large object", key: "pg_largeobject", def: los });
+  for (const r of schemaRows) objects.push({ category: "schema", key: s(r.key), def: "schema" });
+  for (const r of domains) objects.push({ category: "domain", key: s(r.key), def: s(r.def) });
+  for (const r of types) objects.push({ category: "type", key: s(r.key), def: s(r.def) });
+  for (const r of owned) {
+    const pcat = s(r.pcat) as Category;
+    const parent = parentId(pcat, s(r.key));
+    const key = `${pcat} ${s(r.key)}`;
+    objects.push({ category: "owner", key, parent, def: s(r.owner) });
+    objects.push({
+      category: "privilege",
+      key,
+      parent,
+      def: r.acl === null ? "defaults" : s(r.acl),
+    });
+  }
+  for (const r of columnAcls) {
+    const key = `column ${s(r.key)}`;
+    const parent = parentId("column", s(r.key));
+    objects.push({ category: "privilege", key, parent, def: s(r.acl) });
+  }
+  for (const r of defaultAcls) {
+    objects.push({ category: "privilege", key: `default privileges ${s(r.key)}`, def: s(r.acl) });
+  }
+  for (const r of comments) {
+    const pcat = s(r.pcat) as Category;
+    objects.push({
+      category: "comment",
+      key: `${pcat} ${s(r.key)}${s(r.sub)}`,
+      parent: parentId(pcat, s(r.key)),
+      def: s(r.def),
+    });
+  }
+  if (database) {
+    for (const [k, v] of Object.entries(database)) {
+      const what = k === "connlimit" ? "connection limit" : k === "acl" ? "privileges" : k;
+      const def = v === null ? (k === "acl" ? "defaults" : "none") : s(v);
+      objects.push({ category: "database", key: `database ${what}`, def });
+    }
+  }
   return { objects, tables, sequences };
 }
 
@@ -364,13 +639,11 @@ export function countByCategory(objects: SchemaObject[]): Record<Category, numbe
  * that exists on only one side are folded into that table's single difference.
  */
 export function diffSchemas(source: SchemaObject[], target: SchemaObject[]): SchemaDifference[] {
-  const id = (o: SchemaObject) => `${o.category}\u0000${o.key}`;
+  const id = (o: SchemaObject) => parentId(o.category, o.key);
   const src = new Map(source.map((o) => [id(o), o]));
   const tgt = new Map(target.map((o) => [id(o), o]));
-  const srcTables = new Set(source.filter((o) => o.category === "table").map((o) => o.key));
-  const tgtTables = new Set(target.filter((o) => o.category === "table").map((o) => o.key));
   const onBoth = (o: SchemaObject) =>
-    o.table === undefined || (srcTables.has(o.table) && tgtTables.has(o.table));
+    o.parent === undefined || (src.has(o.parent) && tgt.has(o.parent));
 
   const out: SchemaDifference[] = [];
   for (const [k, o] of src) {

@@ -135,18 +135,18 @@ describe("datapath faults mid-restore: the target stays exactly as it was, no sc
   });
 
   it("(c) --confirm into a live database, loading fails partway (a role the target lacks)", async () => {
-    // A GRANT to a role that exists where the backup was taken but not on the target server
-    // (a new or revived server without the app's roles): pg_restore fails in post-data, after
-    // every table was loaded.
+    // A GRANT to a role that exists where the backup was taken and when the restore checks the
+    // target's roles, but is gone by the time pg_restore reaches the grants (dropped while the
+    // load runs): pg_restore fails in post-data, after every table was loaded. (A role missing
+    // from the start is refused before anything is touched: see owners.test.ts.)
     await fx.pg.query(
       "bulk",
       "CREATE ROLE adv_reporting; GRANT SELECT ON a_small TO adv_reporting",
     );
     await backup({ name: "bulk_with_grant", url: fx.pg.url("bulk"), env, log: quiet });
-    await fx.pg.query(
-      "bulk",
-      "REVOKE SELECT ON a_small FROM adv_reporting; DROP ROLE adv_reporting",
-    );
+    let dropped: Promise<unknown> | undefined;
+    const dropRole = () =>
+      fx.pg.query("bulk", "REVOKE SELECT ON a_small FROM adv_reporting; DROP ROLE adv_reporting");
     const session = new Client({ connectionString: fx.pg.url("live") });
     await session.connect();
     try {
@@ -157,10 +157,16 @@ describe("datapath faults mid-restore: the target stays exactly as it was, no sc
           confirm: "127.0.0.1/live",
           env,
           tempDir,
-          log: quiet,
+          jobs: 1,
+          log: (line) => {
+            // Roles are checked; the load is about to start and takes a while (200,000 rows).
+            if (/pg_restore -j/.test(line)) dropped ??= dropRole();
+          },
         }),
         /role "adv_reporting" does not exist/,
       );
+      assert.ok(dropped, "the role was dropped during the load");
+      await dropped;
       // The application's session was never cut off.
       assert.deepEqual((await session.query("SELECT v FROM marker")).rows, [
         { v: "old live data" },
