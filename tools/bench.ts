@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --size-mb 1024 --jobs 4 --runs 3 --keep]`: a benchmark, not a test.
+ * `npm run bench [-- --size-mb 1024 --jobs 4 --runs 3 --keep --suite all]`: a benchmark, not a test.
  *
  * On a generated database (pgbench data plus app-like rows, default ~1 GB), against the same
  * local PostgreSQL and the same Azurite, each run times three paths from dump to loaded copy:
@@ -15,6 +15,7 @@
  * alternates between runs and medians are reported. After the runs, `verify` of the source
  * against the tool's copy gives its throughput, and the server-side work alone (a dump to
  * /dev/null and the tool's pg_restore phase) bounds what any logical path can reach here.
+ * Then the promotion suite (bench-promotion.ts); `--suite backup|promotion` runs one of the two.
  */
 import { BlobServiceClient, ContainerClient } from "@azure/storage-blob";
 import { spawn } from "node:child_process";
@@ -25,11 +26,12 @@ import { PassThrough, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
 import { createGunzip } from "node:zlib";
-import { Client } from "pg";
 import { backup } from "../datapath/backup/backup";
 import { restore } from "../datapath/restore/restore";
 import { verifyDatabases } from "../datapath/verify/verify";
 import { Azurite, startAzurite } from "./azurite";
+import { exited, mark, Mark, median, pgEnv, query, run } from "./bench-common";
+import { runPromotionBench } from "./bench-promotion";
 import { bin, cluster, serverDir, Server } from "./pg-server";
 
 const MB = 1024 * 1024;
@@ -72,6 +74,8 @@ async function main(): Promise<number> {
       jobs: { type: "string", default: "4" },
       runs: { type: "string", default: "3" },
       keep: { type: "boolean", default: false },
+      // backup: the backup/restore paths; promotion: bench-promotion.ts; all: both.
+      suite: { type: "string", default: "all" },
     },
   });
   const sizeMb = Number(values["size-mb"]);
@@ -83,18 +87,29 @@ async function main(): Promise<number> {
     !Number.isInteger(jobs) ||
     jobs < 1 ||
     !Number.isInteger(runs) ||
-    runs < 1
+    runs < 1 ||
+    !["all", "backup", "promotion"].includes(values.suite)
   ) {
     process.stderr.write(
-      "usage: npm run bench -- [--size-mb N>=16] [--jobs N>=1] [--runs N>=1] [--keep]\n",
+      "usage: npm run bench -- [--size-mb N>=16] [--jobs N>=1] [--runs N>=1] [--keep] [--suite all|backup|promotion]\n",
     );
     return 2;
   }
+  const promotion = () =>
+    runPromotionBench({
+      sizeMb,
+      jobs,
+      runs,
+      keep: values.keep === true,
+      log: (s) => process.stderr.write(`${s}\n`),
+    });
+  if (values.suite === "promotion") return promotion();
   const base = serverDir(fs.mkdtempSync(path.join(os.tmpdir(), "pgr-bench-")));
   const c = cluster(base);
   let server: Server | undefined;
   let azurite: Azurite | undefined;
   const log = (s: string) => process.stderr.write(`${s}\n`);
+  let code: number;
   try {
     log(`bench: PostgreSQL (${bin("postgres")}) and Azurite on 127.0.0.1, work dir ${base}`);
     await c.initdb(path.join(base, "data"));
@@ -196,12 +211,13 @@ async function main(): Promise<number> {
       `verify src vs restored: ${verifyS.toFixed(1)} s, ${mbps(verifyS)} MB/s per side (${report.differences.length} differences)`,
     ];
     process.stdout.write(`${out.join("\n")}\n`);
-    return report.differences.length === 0 ? 0 : 1;
+    code = report.differences.length === 0 ? 0 : 1;
   } finally {
     await azurite?.stop();
     await server?.stop();
     if (!values.keep) fs.rmSync(base, { recursive: true, force: true });
   }
+  return values.suite === "all" ? Math.max(code, await promotion()) : code;
 }
 
 /** Flushes the OS page cache and checkpoints, so a timed phase starts from a quiet disk. */
@@ -345,25 +361,6 @@ async function toolPath(b: Bench, i: number): Promise<Timed> {
   };
 }
 
-interface Mark {
-  wall: number;
-  busy: number;
-}
-
-/** Wall clock and the machine's busy CPU time (all cores, /proc/stat), in seconds. */
-function mark(): Mark {
-  const f = fs
-    .readFileSync("/proc/stat", "utf8")
-    .split("\n")[0]
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
-  // user nice system idle iowait irq softirq steal: everything but idle and iowait is busy.
-  const busy = f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0);
-  return { wall: Date.now() / 1000, busy: busy / 100 };
-}
-
 function phases(t0: Mark, t1: Mark, t2: Mark, t3: Mark) {
   return {
     backupS: t1.wall - t0.wall,
@@ -371,12 +368,6 @@ function phases(t0: Mark, t1: Mark, t2: Mark, t3: Mark) {
     backupCpu: t1.busy - t0.busy,
     restoreCpu: t3.busy - t2.busy,
   };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 const EVENTS_DDL = (rows: number) => `
@@ -397,42 +388,6 @@ const EVENTS_DDL = (rows: number) => `
   FROM generate_series(1, ${rows}) AS g;
   CREATE INDEX events_account_id ON events (account_id);
   CREATE INDEX events_created_at ON events (created_at);`;
-
-function pgEnv(server: Server, password: string): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    PGHOST: "127.0.0.1",
-    PGPORT: String(server.port),
-    PGUSER: "postgres",
-    PGPASSWORD: password,
-  };
-}
-
-async function query(url: string, sql: string) {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-function exited(child: ReturnType<typeof spawn>, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    child.once("exit", (code) =>
-      code === 0 ? resolve() : reject(new Error(`${what} exited with ${code}`)),
-    );
-  });
-}
-
-async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  await exited(
-    spawn(cmd, args, { env, stdio: ["ignore", "ignore", "inherit"] }),
-    path.basename(cmd),
-  );
-}
 
 main().then(
   (code) => process.exit(code),

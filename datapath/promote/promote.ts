@@ -31,10 +31,10 @@ import {
   Side,
 } from "../verify/connect";
 import { applyChosen, ApplyResult } from "./apply";
-import { DbModel, readModel, TableModel } from "./catalog";
-import { checkCrossings, describeFk } from "./foreign-keys";
+import { readModel, TableModel } from "./catalog";
 import { buildPlan, PromotionPlan } from "./plan";
 import { ChosenTable, PromoteRefusedError, resolveTables } from "./selection";
+import { copyFromPtr } from "./source";
 import { promoteWhole, WholeResult } from "./whole";
 
 export { PromoteRefusedError };
@@ -193,11 +193,7 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
     if (mode === "whole") {
       // The swap ends every session on live: ours first.
       await liveSide.close();
-      const leader = ptrSide.clients[0];
-      const snapshot = await leader
-        .query<{ s: string }>("SELECT pg_catalog.pg_export_snapshot() AS s")
-        .then((r) => r.rows[0].s)
-        .catch(() => undefined);
+      const snapshot = await exportSnapshot(ptrSide.clients[0]);
       const result = await promoteWhole({
         ptr,
         ptrSessions: ptrSide.clients,
@@ -222,12 +218,11 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
     }
 
     const chosen = resolveTables(chosenNames, ptrModel, liveModel);
-    if (mode === "tables") {
-      await refuseCrossings(ptrSide.clients[0], liveSide.clients[0], ptrModel, liveModel, chosen);
-    }
     // The live snapshot is done with: the writes run in their own session and transaction.
     await liveSide.close();
     const writer = await openWriter(live);
+    const snapshot = await exportSnapshot(ptrSide.clients[0]);
+    const secrets = [...secretsOf(ptr), ...secretsOf(live)];
     try {
       const result = await applyChosen({
         mode: mode as "tables" | "merge",
@@ -238,6 +233,8 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
         chosen,
         keepSchema: keepSchemaName(o.incident ?? incidentTag(target)),
         restoreTarget: target.utc,
+        source: (sql) =>
+          copyFromPtr({ ptr, env, secrets, settings: SESSION_SETTINGS, snapshot }, sql),
         definitionAtT: (t) => definitionAtT(ptr, t, env),
         lockTimeoutMs: o.lockTimeoutMs,
         log,
@@ -262,31 +259,12 @@ function shortName(t: PgTarget): string {
   return confirmationFor(t);
 }
 
-/**
- * The tables-mode key checks, read-only, so a refusal costs no copy. (merge only adds rows, so
- * nothing outside can lose a reference, and its out-of-set figures are upper bounds: it relies
- * on the exact check inside its transaction.)
- */
-async function refuseCrossings(
-  ptr: Client,
-  live: Client,
-  ptrModel: DbModel,
-  liveModel: DbModel,
-  chosen: ChosenTable[],
-): Promise<void> {
-  const set = new Set(chosen.map((c) => c.atT.key));
-  const crossings = await checkCrossings(ptr, live, ptrModel, liveModel, set, "tables");
-  const hits = crossings.filter((x) => x.violations > 0);
-  if (hits.length) {
-    throw new PromoteRefusedError(
-      `refused, nothing was written (tables mode):\n  ${hits
-        .map(
-          (x) =>
-            `${x.fk.name} (${describeFk(x.fk)}): ${x.consequence}; keys: ${x.samples.join(", ")}${x.violations > x.samples.length ? ", ..." : ""}`,
-        )
-        .join("\n  ")}`,
-    );
-  }
+/** The PTR session's snapshot for other sessions to read in (undefined if the server refuses). */
+async function exportSnapshot(c: Client): Promise<string | undefined> {
+  return c
+    .query<{ s: string }>("SELECT pg_catalog.pg_export_snapshot() AS s")
+    .then((r) => r.rows[0].s)
+    .catch(() => undefined);
 }
 
 async function openWriter(live: PgTarget): Promise<Client> {
@@ -297,6 +275,9 @@ async function openWriter(live: PgTarget): Promise<Client> {
   for (const [k, v] of Object.entries(SESSION_SETTINGS)) {
     await c.query("SELECT pg_catalog.set_config($1, $2, false)", [k, v]);
   }
+  // The staging copies are temporary tables: let them stay in memory (the default is 8 MB).
+  // Settable only before the session first touches a temporary table.
+  await c.query("SET temp_buffers = '512MB'");
   return c;
 }
 

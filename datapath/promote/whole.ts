@@ -30,7 +30,7 @@ import {
   literal,
   PgTarget,
 } from "../postgres/connection";
-import { runTool, startTool } from "../postgres/pgtools";
+import { runTool } from "../postgres/pgtools";
 import { formatBytes, LogFn, Progress } from "../progress";
 import { Interruption } from "../restore/interruption";
 import {
@@ -44,6 +44,7 @@ import {
 import { fitIdentifier } from "../storage/naming";
 import { copyBetween, copyIn } from "./copy";
 import type { TableModel } from "./catalog";
+import { copyFromPtr } from "./source";
 
 export interface WholeOptions {
   /** The PTR database. */
@@ -82,10 +83,6 @@ export interface WholeResult {
 
 /** Tables from this size (pg_table_size) are streamed by a psql child rather than this process. */
 const BIG_TABLE = 16 * 1024 * 1024;
-
-/** `-c` options setting the session parameters in a psql session. */
-const psqlSettings = (s: Readonly<Record<string, string>>) =>
-  Object.entries(s).flatMap(([k, v]) => ["-c", `SET ${k} = ${literal(v)}`]);
 
 /** A pg_dump pattern matching exactly this table (quotes make every character literal). */
 const exactPattern = (t: TableModel) =>
@@ -315,31 +312,23 @@ async function copyOne(
       throw e;
     }
   }
-  const source = startTool(
-    "psql",
-    [
-      "-X",
-      "-q",
-      "-v",
-      "ON_ERROR_STOP=1",
-      ...psqlSettings(o.sessionSettings),
-      "-c",
-      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-      ...(o.snapshot ? ["-c", `SET TRANSACTION SNAPSHOT ${literal(o.snapshot)}`] : []),
-      "-c",
-      out,
-      "-c",
-      "COMMIT",
-    ],
-    { env: libpqEnv(o.ptr, o.env), secrets: o.secrets, stdio: ["ignore", "pipe", "pipe"] },
+  const source = copyFromPtr(
+    {
+      ptr: o.ptr,
+      env: o.env,
+      secrets: o.secrets,
+      settings: o.sessionSettings,
+      snapshot: o.snapshot,
+    },
+    out,
   );
   try {
-    const r = await copyIn(source.child.stdout!, sink, into, (n) => o.onCopyChunk?.(t.key, n));
+    const r = await copyIn(source.stdout, sink, into, (n) => o.onCopyChunk?.(t.key, n));
     await source.done;
     await sink.query("COMMIT");
     return r.rows;
   } catch (e) {
-    source.child.kill("SIGTERM");
+    source.stop();
     await sink.query("ROLLBACK").catch(() => undefined);
     // psql's own message says more than "unexpected EOF" on the sink.
     const why = await source.done.then(

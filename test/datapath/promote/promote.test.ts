@@ -402,7 +402,7 @@ describe("promote (real PostgreSQL: PTR server and live server)", function () {
     assert.match(r.err, /posts_user_id_fkey/);
     assert.match(
       r.err,
-      /5 rows of public\.posts at T reference public\.users rows that live no longer has/,
+      /5 rows of public\.posts to restore reference public\.users rows that live no longer has/,
     );
     assert.match(r.err, /\(7\)/);
     await unchanged(db, before);
@@ -439,6 +439,40 @@ describe("promote (real PostgreSQL: PTR server and live server)", function () {
         assert.deepEqual(after.get(k), before.get(k), k);
       }
       assert.equal(after.get("public.posts")!.rows, 1050);
+    });
+
+    it("re-inserts a bulk of rows with the table's foreign keys checked once, and puts them back as they were", async () => {
+      const likes = `
+        CREATE TABLE likes (
+          id bigserial PRIMARY KEY,
+          post_id bigint NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+          user_id bigint REFERENCES users (id) DEFERRABLE INITIALLY DEFERRED
+        );
+        INSERT INTO likes (post_id, user_id) SELECT 1 + g % 1000, 1 + g % 200 FROM generate_series(1, 12000) g;`;
+      const db = await incident("DELETE FROM likes;", likes);
+      const constraints = `SELECT conname, pg_get_constraintdef(oid) AS def, convalidated
+                             FROM pg_constraint WHERE conrelid = 'likes'::regclass ORDER BY 1`;
+      const before = (await pair.live.query(db, constraints)).rows;
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "merge",
+        "--tables",
+        "public.likes",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.err, /re-validated 2 foreign keys/);
+      assert.deepEqual((await pair.live.query(db, constraints)).rows, before);
+      assert.deepEqual(
+        (await fingerprint(pair.live.url(db))).get("public.likes"),
+        (await fingerprint(pair.ptr.url(db))).get("public.likes"),
+      );
+      await assert.rejects(
+        pair.live.query(db, "INSERT INTO likes (post_id) VALUES (424242)"),
+        /likes_post_id_fkey/,
+      );
     });
 
     it("refuses a re-inserted row that collides with a live row on a unique key", async () => {

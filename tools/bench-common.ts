@@ -1,0 +1,70 @@
+/**
+ * What the benchmarks share: wall time and the whole machine's busy CPU time, and running
+ * client tools and statements against their servers.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Client } from "pg";
+import type { Server } from "./pg-server";
+
+export interface Mark {
+  wall: number;
+  busy: number;
+}
+
+/** Wall clock and the machine's busy CPU time (all cores, /proc/stat), in seconds. */
+export function mark(): Mark {
+  const f = fs
+    .readFileSync("/proc/stat", "utf8")
+    .split("\n")[0]
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  // user nice system idle iowait irq softirq steal: everything but idle and iowait is busy.
+  const busy = f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0);
+  return { wall: Date.now() / 1000, busy: busy / 100 };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function pgEnv(server: Server, password: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PGHOST: "127.0.0.1",
+    PGPORT: String(server.port),
+    PGUSER: "postgres",
+    PGPASSWORD: password,
+  };
+}
+
+export async function query(url: string, sql: string) {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export function exited(child: ReturnType<typeof spawn>, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`${what} exited with ${code}`)),
+    );
+  });
+}
+
+export async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  await exited(
+    spawn(cmd, args, { env, stdio: ["ignore", "ignore", "inherit"] }),
+    path.basename(cmd),
+  );
+}
