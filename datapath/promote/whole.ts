@@ -294,10 +294,11 @@ async function copyOne(
   format: "binary" | "text",
   via?: Client,
 ): Promise<number> {
-  const cols = t.copyColumns.map((c) => c.q).join(", ");
+  // A table with no columns (or only generated ones) still has rows: COPY without a list.
+  const cols = t.copyColumns.length ? ` (${t.copyColumns.map((c) => c.q).join(", ")})` : "";
   const fmt = format === "binary" ? " (FORMAT binary)" : "";
-  const out = `COPY ${t.q} (${cols}) TO STDOUT${fmt}`;
-  const into = `COPY ${t.q} (${cols}) FROM STDIN (FORMAT ${format}, FREEZE)`;
+  const out = `COPY ${t.q}${cols} TO STDOUT${fmt}`;
+  const into = `COPY ${t.q}${cols} FROM STDIN (FORMAT ${format}, FREEZE)`;
   // FREEZE needs the table created or truncated in the same transaction; it spares the first
   // reads after the swap from setting hint bits on every page.
   await sink.query("BEGIN");
