@@ -2,7 +2,7 @@
 # least as new as the server: production runs PostgreSQL 17, so the image carries client 17.
 #   docker build -t ghcr.io/dfe-digital/pg-recovery-data:0.1.0 .
 # and set pg-recovery:environment.dataTool.image to the pushed reference.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
@@ -11,7 +11,7 @@ COPY contract ./contract
 COPY datapath ./datapath
 RUN npx tsc -p tsconfig.datapath.json
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ARG PG_MAJOR=17
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl gnupg \

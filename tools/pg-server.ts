@@ -14,8 +14,26 @@ import { promisify } from "node:util";
 
 const execFileAsync = promisify(execFile);
 
-/** Server binaries: $PG_BIN, else the newest /usr/lib/postgresql/<major>/bin with initdb. */
-export const PG_BIN = process.env.PG_BIN ?? newestPgBin();
+/**
+ * Server and client binaries: $PG_TEST_BIN (e.g. PostgreSQL 17 from tools/postgres-17.sh), else
+ * $PG_BIN, else the newest /usr/lib/postgresql/<major>/bin with initdb.
+ */
+export const PG_BIN = process.env.PG_TEST_BIN ?? process.env.PG_BIN ?? newestPgBin();
+
+/** The major version of those binaries, e.g. 15. */
+export const PG_MAJOR = Number(
+  /\(PostgreSQL\) (\d+)/.exec(
+    execFileSync(path.join(PG_BIN, "postgres"), ["--version"], { encoding: "utf8" }),
+  )?.[1],
+);
+
+/** True when the binaries ship the extension (contrib), e.g. "btree_gist". */
+export function hasExtension(name: string): boolean {
+  const share = execFileSync(path.join(PG_BIN, "pg_config"), ["--sharedir"], {
+    encoding: "utf8",
+  }).trim();
+  return fs.existsSync(path.join(share, "extension", `${name}.control`));
+}
 
 function newestPgBin(): string {
   const root = "/usr/lib/postgresql";

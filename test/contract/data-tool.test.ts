@@ -45,6 +45,7 @@ const EVERY_FLAG: { [C in Command]: Invocation & { command: C } } = {
       latest: true,
       confirm: "s189p01-ptt-pd-pg/ptt_production",
       tempDir: "/work",
+      mapMissingRolesTo: "ptt_app",
     },
   },
   verify: {

@@ -1,9 +1,7 @@
 /** Schemas the data tool's tests back up, restore and compare. */
-import * as fs from "node:fs";
+import { hasExtension } from "./postgres";
 
-export const HAVE_BTREE_GIST = fs.existsSync(
-  "/usr/share/postgresql/15/extension/btree_gist.control",
-);
+export const HAVE_BTREE_GIST = hasExtension("btree_gist");
 
 /** A varied schema: extension types, jsonb, bytea, arrays, numerics, partitions, FKs, sequences. */
 export const VARIED_SCHEMA = `

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { Client, QueryResult } from "pg";
 import { cluster, serverDir } from "../../tools/pg-server";
 
-export { freePort, PG_BIN } from "../../tools/pg-server";
+export { freePort, hasExtension, PG_BIN, PG_MAJOR } from "../../tools/pg-server";
 
 export interface PgServer {
   readonly host: "127.0.0.1";

@@ -4,14 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import * as fs from "node:fs";
 import { promisify } from "node:util";
 import { main } from "../../../datapath/cli";
 import { verifyDatabases, VerifyReport } from "../../../datapath/verify/verify";
-import { PG_BIN, PgServer, startPostgres } from "../../support/postgres";
+import { hasExtension, PG_BIN, PgServer, startPostgres } from "../../support/postgres";
 
 const execFileAsync = promisify(execFile);
-const HAVE_CITEXT = fs.existsSync("/usr/share/postgresql/15/extension/citext.control");
+const HAVE_CITEXT = hasExtension("citext");
 const RESTORE_TARGET = "2025-06-01T12:00:00+01:00"; // all fixture write times are earlier
 
 const FIXTURE = `
