@@ -291,7 +291,6 @@ async function definitionAtT(
     "pg_dump",
     [
       "--schema-only",
-      "--no-owner",
       `--table=${`"${t.schema.replace(/"/g, '""')}"."${t.name.replace(/"/g, '""')}"`}`,
     ],
     { env: libpqEnv(ptr, env), secrets: secretsOf(ptr) },

@@ -6,7 +6,8 @@
  * The copy, all in one snapshot of the PTR database (the leader session exports it):
  *  1. `pg_dump --format=custom` of everything but the table rows (schema, sequence values,
  *     large objects, materialized view refreshes): small, written to a temp file;
- *  2. pg_restore's pre-data section into the fresh database (tables, no indexes yet);
+ *  2. pg_restore's pre-data section into the fresh database (tables, no indexes yet; owners and
+ *     grants as at T: the PTR server has the live server's roles);
  *  3. every table's rows streamed server to server, `jobs` tables at a time, largest first,
  *     `COPY ... TO STDOUT (FORMAT binary)` on the PTR side into `COPY ... FROM STDIN (FREEZE)`
  *     on the fresh database. A big table's source is a psql child (libpq does the per-row work,
@@ -142,7 +143,6 @@ export async function promoteWhole(o: WholeOptions): Promise<WholeResult> {
           "pg_restore",
           [
             "--format=custom",
-            "--no-owner",
             "--exit-on-error",
             `--section=${section}`,
             `--jobs=${jobs}`,
