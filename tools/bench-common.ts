@@ -68,3 +68,48 @@ export async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): 
     path.basename(cmd),
   );
 }
+
+/**
+ * CPU-seconds used so far by this process, its descendants (client tools, Azurite) and the
+ * PostgreSQL servers over `dataDirs` (each postmaster and its backends), exited ones included
+ * (a parent that reaped them counts them). Unlike `mark().busy`, other work on a shared
+ * machine does not count.
+ */
+export function ownCpu(dataDirs: string[]): number {
+  const stat = new Map<number, { ppid: number; own: number; reaped: number }>();
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const text = fs.readFileSync(`/proc/${name}/stat`, "utf8");
+      // Fields after the ")" closing the command name: state ppid ... utime(14) stime cutime cstime.
+      const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      stat.set(Number(name), {
+        ppid: Number(f[1]),
+        own: Number(f[11]) + Number(f[12]),
+        reaped: Number(f[13]) + Number(f[14]),
+      });
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const roots = [process.pid];
+  for (const d of dataDirs) {
+    try {
+      roots.push(Number(fs.readFileSync(path.join(d, "postmaster.pid"), "utf8").split("\n")[0]));
+    } catch {
+      // server not running
+    }
+  }
+  const children = new Map<number, number[]>();
+  for (const [pid, s] of stat) children.set(s.ppid, [...(children.get(s.ppid) ?? []), pid]);
+  let ticks = 0;
+  const seen = new Set<number>();
+  const walk = (pid: number) => {
+    if (seen.has(pid) || !stat.has(pid)) return;
+    seen.add(pid);
+    ticks += stat.get(pid)!.own + stat.get(pid)!.reaped;
+    for (const c of children.get(pid) ?? []) walk(c);
+  };
+  roots.forEach(walk);
+  return ticks / 100; // USER_HZ
+}
