@@ -276,7 +276,12 @@ describe("datapath restore keeps owners, grants and database properties (real Po
           ),
       );
       assert.ok(!(await databases(fx.pg)).some((d) => d.startsWith("app_by_restorer")));
-      await fx.pg.query("postgres", "GRANT app_owner TO restorer");
+      // As on Azure, where the admin creates the application's roles and so administers them
+      // (PostgreSQL 16+ no longer lets CREATEROLE alone set reporter's settings in a database).
+      await fx.pg.query(
+        "postgres",
+        "GRANT app_owner TO restorer; GRANT reporter TO restorer WITH ADMIN OPTION",
+      );
       try {
         await restore({ name: "owned", url: asRestorer("app_by_restorer"), env, log: quiet });
         assert.deepEqual(
@@ -288,7 +293,10 @@ describe("datapath restore keeps owners, grants and database properties (real Po
           await databaseFacts(fx.pg, "app"),
         );
       } finally {
-        await fx.pg.query("postgres", "REVOKE app_owner FROM restorer");
+        await fx.pg.query(
+          "postgres",
+          "REVOKE app_owner FROM restorer; REVOKE reporter FROM restorer",
+        );
       }
     });
 
