@@ -18,7 +18,9 @@ import {
   Engine,
   EngineError,
   HistoryEntry,
+  isChange,
   OutputMap,
+  PendingOperation,
   PlanStep,
   Progress,
   StackHandle,
@@ -228,6 +230,44 @@ class AutomationStack implements StackHandle {
     }
   }
 
+  async pendingOperations(): Promise<PendingOperation[]> {
+    const state = JSON.parse(await this.cli(["stack", "export"])) as {
+      deployment?: {
+        pending_operations?: {
+          type: string;
+          resource: { urn: string; type: string; inputs?: Record<string, unknown> };
+        }[];
+      };
+    };
+    return (state.deployment?.pending_operations ?? []).map((p) => ({
+      urn: p.resource.urn,
+      type: p.resource.type,
+      op: p.type,
+      inputs: p.resource.inputs,
+    }));
+  }
+
+  async repairPending(imports: [string, string][]): Promise<void> {
+    // Without the program: a refresh reads each resource from its provider.
+    await this.cli([
+      "refresh",
+      "--yes",
+      "--skip-preview",
+      "--message",
+      "pg-recovery: repair after an interrupted update",
+      ...imports.flatMap(([urn, id]) => [
+        "--import-pending-creates",
+        urn,
+        "--import-pending-creates",
+        id,
+      ]),
+    ]);
+  }
+
+  async cancel(): Promise<void> {
+    await this.cli(["cancel", "--yes"]);
+  }
+
   async resources(): Promise<DeployedResource[]> {
     // Without --show-secrets: secret state stays ciphertext; only names and clear inputs are used.
     const state = JSON.parse(await this.cli(["stack", "export"])) as {
@@ -317,14 +357,15 @@ class EventWatch {
       const step = toStep(pre);
       if (step.type !== "pulumi:pulumi:Stack") {
         this.steps.push(step);
-        if (this.live && isChange(step.op)) {
+        // Progress names objects; components are only groupings of them.
+        if (this.live && isChange(step.op) && step.custom !== false) {
           this.started.set(step.urn, Date.now());
           this.progress(`  … ${describeStep(step, "doing")}`);
         }
       }
     }
     const done = event.resOutputsEvent?.metadata;
-    if (done && this.live && isChange(done.op) && done.type !== "pulumi:pulumi:Stack") {
+    if (done && this.live && this.started.has(done.urn)) {
       const t0 = this.started.get(done.urn);
       const took = t0 === undefined ? "" : ` (${Math.round((Date.now() - t0) / 1000)}s)`;
       this.progress(`  ✓ ${describeStep(toStep(done), "done")}${took}`);
@@ -343,8 +384,6 @@ class EventWatch {
   };
 }
 
-const isChange = (op: string) => !["same", "read", "refresh"].includes(op);
-
 interface StateMetadata {
   inputs?: Record<string, unknown>;
   custom?: boolean;
@@ -355,6 +394,7 @@ function toStep(m: {
   op: string;
   urn: string;
   type: string;
+  provider?: string;
   new?: StateMetadata;
   old?: StateMetadata;
 }): PlanStep {
@@ -365,7 +405,9 @@ function toStep(m: {
     name: m.urn.split("::").pop() ?? m.urn,
     inputs: m.new?.inputs,
     oldInputs: m.old?.inputs,
-    custom: m.new?.custom ?? m.old?.custom,
+    // `custom: false` is often left out of the events; a component has no provider either.
+    custom:
+      m.new?.custom ?? m.old?.custom ?? (m.provider === undefined ? undefined : m.provider !== ""),
     retain: m.old?.retainOnDelete ?? m.new?.retainOnDelete,
   };
 }

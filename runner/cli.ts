@@ -11,6 +11,7 @@ import { Done, EXIT, Io, processIo, Refusal } from "./io";
 import { Journal } from "./journal";
 import { kubernetesCluster } from "./kubernetes";
 import { writeRecord } from "./record";
+import { repairInterrupted } from "./repair";
 import { revert } from "./revert";
 import { adoptAppliedIncident, Deps, openSession } from "./session";
 import { status } from "./status";
@@ -47,6 +48,7 @@ export async function main(argv: string[], deps: Deps = defaultDeps()): Promise<
     });
     if (["start", "promote", "resume", "finish", "abort"].includes(cmd.command)) {
       await adoptAppliedIncident(session);
+      await repairInterrupted(session);
     }
     switch (cmd.command) {
       case "start":

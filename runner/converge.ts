@@ -8,10 +8,11 @@
  * asked). Bad input changes nothing: the door refuses before any write, and a refused
  * confirmation or a failed preview puts back the config values this run changed.
  */
+import * as os from "node:os";
 import { Incident } from "../stacks/incident";
 import { confirm } from "./confirm";
 import { applyChange, changedKeys, ConfigChange, passDoor } from "./door";
-import { ChangePlan, changesOf, ConfigMap, EngineError, UpdateOutcome } from "./engine";
+import { ChangePlan, changesOf, ConfigMap, EngineError, isChange, UpdateOutcome } from "./engine";
 import { Done, Refusal } from "./io";
 import { Session } from "./session";
 import { renderSummary, summarise } from "./summary";
@@ -113,6 +114,7 @@ export async function convergeStep(s: Session, spec: StepSpec): Promise<StepResu
   spec.onConfirmed?.(plan);
 
   s.io.err(`Updating ${s.stack.name} ...`);
+  updateStarted(s);
   try {
     const outcome = await s.stack.up(spec.message, progress(s));
     s.note("update", `update done: ${countsText(outcome.counts)}`, {
@@ -126,7 +128,7 @@ export async function convergeStep(s: Session, spec: StepSpec): Promise<StepResu
     if (e instanceof EngineError) {
       s.note("failed", `update failed: ${e.problems.join(" | ")}`);
       throw new Refusal(
-        `${e.message}\nThe stack is partly updated. Rerun \`pg-recovery ${s.command} --stack ${s.stack.name}\` ` +
+        `${e.message}\n${lockAdvice(s, e)}The stack may be partly updated. Rerun \`pg-recovery ${s.command} --stack ${s.stack.name}\` ` +
           `to continue from where it stopped, or \`pg-recovery abort --stack ${s.stack.name}\` to revert.`,
       );
     }
@@ -134,9 +136,29 @@ export async function convergeStep(s: Session, spec: StepSpec): Promise<StepResu
   }
 }
 
+/**
+ * Journaled before every update, so a rerun after the runner was killed knows an update of its
+ * own was cut short (see repair.ts).
+ */
+export function updateStarted(s: Session): void {
+  s.note("update-started", `pg-recovery ${s.command}: update started`, {
+    pid: process.pid,
+    host: os.hostname(),
+  });
+}
+
+/** What to do about a lock the engine reported (an update elsewhere, or a dead one). */
+export function lockAdvice(s: Session, e: EngineError): string {
+  if (!e.problems.some((p) => /currently locked/.test(p))) return "";
+  return (
+    `Another update holds the stack's lock. If none is running any more (a runner killed on ` +
+    `another machine), clear it with \`pulumi cancel --yes --stack ${s.stack.name}\` in ${s.workDir}. `
+  );
+}
+
 export function countsText(counts: Record<string, number>): string {
   const parts = Object.entries(counts)
-    .filter(([op, n]) => n > 0 && op !== "same")
+    .filter(([op, n]) => n > 0 && isChange(op))
     .map(([op, n]) => `${n} ${op}`);
   return parts.length ? parts.join(", ") : "no changes";
 }

@@ -37,9 +37,14 @@ export interface ChangePlan {
   counts: Record<string, number>;
 }
 
-/** Steps that change something (everything but `same` and reads). */
+/** Ops that change nothing: unchanged resources, and reads of live objects coming and going. */
+const NO_CHANGE = ["same", "read", "refresh", "discard", "read-replacement", "read-discard"];
+
+export const isChange = (op: string) => !NO_CHANGE.includes(op);
+
+/** Steps that change something. */
 export function changesOf(plan: ChangePlan): PlanStep[] {
-  return plan.steps.filter((s) => !["same", "read", "refresh"].includes(s.op));
+  return plan.steps.filter((s) => isChange(s.op));
 }
 
 export interface OutputValue {
@@ -81,6 +86,15 @@ export interface DeployedResource {
 /** Progress lines (the engine's events) for the operator. */
 export type Progress = (line: string) => void;
 
+/** A resource operation an interrupted update left in the state. */
+export interface PendingOperation {
+  urn: string;
+  type: string;
+  /** creating, updating, deleting, reading. */
+  op: string;
+  inputs?: Record<string, unknown>;
+}
+
 export interface StackHandle {
   readonly name: string;
   config(): Promise<ConfigMap>;
@@ -95,6 +109,15 @@ export interface StackHandle {
   outputs(): Promise<OutputMap>;
   resources(): Promise<DeployedResource[]>;
   history(): Promise<HistoryEntry[]>;
+  /** Operations an interrupted update left pending in the state. */
+  pendingOperations(): Promise<PendingOperation[]>;
+  /**
+   * `pulumi refresh`, importing pending creates by their ids (what the cloud has is what the
+   * state gets); clears the pending operations.
+   */
+  repairPending(imports: [urn: string, id: string][]): Promise<void>;
+  /** `pulumi cancel`: removes the lock of an update whose process is gone. */
+  cancel(): Promise<void>;
 }
 
 export interface Engine {

@@ -5,7 +5,7 @@
  */
 import { formatLondon } from "../contract/time";
 import { INCIDENT_KEYS, key, scenarioOf, valueOf } from "./door";
-import { ConfigMap, DeployedResource, HistoryEntry, OutputMap } from "./engine";
+import { ConfigMap, DeployedResource, HistoryEntry, isChange, OutputMap } from "./engine";
 import { Cluster, describeJob, jobRefs, JobStatus } from "./jobs";
 import { CLOSING_KINDS, JournalEvent, latestIncident } from "./journal";
 import { adoptable, appliedScenario, lastApplied, Session } from "./session";
@@ -173,7 +173,7 @@ export function timeline(g: Gathered): TimelineEntry[] {
 
 const countsOf = (c: Record<string, number>) =>
   Object.entries(c)
-    .filter(([op, n]) => n > 0 && op !== "same")
+    .filter(([op, n]) => n > 0 && isChange(op))
     .map(([op, n]) => `${n} ${op}`)
     .join(", ") || "no changes";
 

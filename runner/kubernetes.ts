@@ -131,7 +131,12 @@ class KubernetesCluster implements Cluster {
       stream.on("close", resolve);
       signal.addEventListener("abort", () => resolve());
     });
-    const controller = await log.log(ref.namespace, pod, container, stream, { follow: true });
+    let controller: AbortController;
+    try {
+      controller = await log.log(ref.namespace, pod, container, stream, { follow: true });
+    } catch (e) {
+      throw new Error(kubeErrorText(e));
+    }
     signal.addEventListener("abort", () => controller.abort());
     await ended;
     if (buffered) onLine(container, buffered);
@@ -147,12 +152,25 @@ class KubernetesCluster implements Cluster {
         container,
       });
     } catch (e) {
-      const body = (e as { body?: unknown }).body;
-      const message =
-        typeof body === "string"
-          ? body
-          : ((body as { message?: string } | undefined)?.message ?? (e as Error).message);
-      throw new Error(message.split("\n")[0]);
+      throw new Error(kubeErrorText(e));
     }
   }
+}
+
+/** One line for a client-node error: the API server's Status message, else the HTTP code. */
+export function kubeErrorText(e: unknown): string {
+  const err = e as { code?: number; body?: unknown; message?: string };
+  let body = err.body;
+  if (typeof err.body === "string") {
+    const text = err.body;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return text.split("\n")[0];
+    }
+  }
+  const message = (body as { message?: string } | undefined)?.message;
+  if (message) return `${message} (HTTP ${err.code ?? "?"})`;
+  if (err.code) return `the API server answered HTTP ${err.code}`;
+  return String(err.message ?? e).split("\n")[0];
 }

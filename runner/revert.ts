@@ -11,7 +11,7 @@
  */
 import { formatLondon } from "../contract/time";
 import { confirm } from "./confirm";
-import { convergeStep, countsText } from "./converge";
+import { convergeStep, countsText, lockAdvice, updateStarted } from "./converge";
 import { INCIDENT_KEYS, incidentOf, key, scenarioOf } from "./door";
 import { ChangePlan, ConfigMap, EngineError, OutputMap } from "./engine";
 import { Done, Refusal } from "./io";
@@ -47,7 +47,7 @@ export function serversKept(outputs: OutputMap): string[] {
   const kept: string[] = [];
   const ptr = outputs.pointInTimeRestore?.value as
     { serverName?: string; keptOnDestroy?: boolean; fqdn?: string } | undefined;
-  if (ptr?.serverName && ptr.keptOnDestroy !== false) {
+  if (ptr?.serverName && ptr.keptOnDestroy === true) {
     kept.push(
       `${ptr.serverName} (the point-in-time restore: the incident's evidence; delete it after the review)`,
     );
@@ -234,6 +234,7 @@ async function destroyWithProgram(
   }
   s.note("confirmed", `confirmed (${answer.how})`);
   s.io.err(`Reverting ${stackName} ...`);
+  updateStarted(s);
   try {
     const outcome = await s.stack.destroy(
       `pg-recovery ${verb}: destroy --run-program; by ${s.who.name}`,
@@ -248,7 +249,7 @@ async function destroyWithProgram(
     if (e instanceof EngineError) {
       s.note("failed", `destroy failed: ${e.problems.join(" | ")}`);
       throw new Refusal(
-        `${e.message}\nPart of the revert is done. Rerun \`pg-recovery ${verb} --stack ${stackName}\` to continue.`,
+        `${e.message}\n${lockAdvice(s, e)}Part of the revert may be done. Rerun \`pg-recovery ${verb} --stack ${stackName}\` to continue.`,
       );
     }
     throw e;

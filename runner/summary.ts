@@ -68,7 +68,7 @@ type Verb = "create" | "change" | "delete" | "keep";
 
 function verbOf(step: PlanStep): Verb | undefined {
   if (step.op === "create") return "create";
-  if (step.op === "delete" || step.op === "discard") return step.retain ? "keep" : "delete";
+  if (step.op === "delete") return step.retain ? "keep" : "delete";
   if (["update", "replace", "create-replacement", "delete-replaced"].includes(step.op)) {
     return "change";
   }

@@ -4,6 +4,8 @@
  * rerun continues from the stack's state. The real CLI and cluster are e2e/test/runner.test.ts.
  */
 import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as os from "node:os";
 import { main } from "../../runner/cli";
 import { EXIT } from "../../runner/io";
 import { NOW, testIo, world, World } from "./support/fakes";
@@ -421,7 +423,7 @@ describe("runner: the incident's commands against the real program", function ()
     assert.equal(crashed.code, EXIT.failed);
     assert.match(
       crashed.err,
-      /The stack is partly updated\. Rerun `pg-recovery start --stack production`/,
+      /The stack may be partly updated\. Rerun `pg-recovery start --stack production`/,
     );
     assert.equal(stack.applied.length, 5);
     const rerun = await run(w, [...start, ...yes]);
@@ -564,5 +566,101 @@ describe("runner: the incident's commands against the real program", function ()
     ]);
     assert.equal(stack.calls.length, calls);
     void NOW;
+  });
+});
+
+describe("runner: after a runner was killed mid-update", function () {
+  this.timeout(120_000);
+  const deadPid = () => spawnSync("true").pid!;
+
+  it("its stale lock is cleared (the journal shows the update started here, by a process now gone)", async () => {
+    const w = world();
+    jobsSucceed(w);
+    const stack = w.engine.init("production");
+    w.journal("production").append({
+      command: "start",
+      kind: "update-started",
+      text: "pg-recovery start: update started",
+      data: { pid: deadPid(), host: os.hostname() },
+    });
+    const r = await run(w, [...start, ...yes]);
+    assert.equal(r.code, EXIT.ok, r.err);
+    assert.match(
+      r.err,
+      /The last update \(pg-recovery start, .*\) was interrupted; its lock is cleared/,
+    );
+    assert.equal(stack.calls[0], "cancel");
+    assert.ok(
+      w
+        .journal("production")
+        .read()
+        .some((e) => e.kind === "update-abandoned"),
+    );
+  });
+
+  it("while the runner that started the update still runs, the rerun is refused", async () => {
+    const w = world();
+    const stack = w.engine.init("production");
+    w.journal("production").append({
+      command: "start",
+      kind: "update-started",
+      text: "pg-recovery start: update started",
+      data: { pid: process.pid, host: os.hostname() },
+    });
+    const r = await run(w, [...start, ...yes]);
+    assert.equal(r.code, EXIT.failed);
+    assert.match(
+      r.err,
+      new RegExp(`another pg-recovery \\(pid ${process.pid}, start\\) is updating production`),
+    );
+    assert.deepEqual(stack.calls, []);
+  });
+
+  it("pending creates are read back under the ids the program gives them, then the rerun converges", async () => {
+    const w = world();
+    jobsSucceed(w);
+    const stack = w.engine.init("production");
+    stack.pending = [
+      {
+        urn: "urn:pulumi:production::pg-recovery::pg-recovery:index:MaintenanceMode$kubernetes:apps/v1:Deployment::maintenance-page",
+        type: "kubernetes:apps/v1:Deployment",
+        op: "creating",
+        inputs: { metadata: { name: "pgr-maintenance", namespace: "bat-production" } },
+      },
+      {
+        urn: "urn:pulumi:production::pg-recovery::pg-recovery:index:PointInTimeRestore$azure-native:dbforpostgresql:Server::point-in-time-restore-server",
+        type: "azure-native:dbforpostgresql:Server",
+        op: "creating",
+        inputs: { resourceGroupName: "s189p01-ptt-pd-rg", serverName: "s189p01-ptt-pd-pg-ptr" },
+      },
+    ];
+    const r = await run(w, [...start, ...yes]);
+    assert.equal(r.code, EXIT.ok, r.err);
+    assert.match(
+      r.err,
+      /left 2 operation\(s\) pending: creating maintenance-page, creating point-in-time-restore-server/,
+    );
+    assert.equal(
+      stack.calls[0],
+      "refresh maintenance-page=bat-production/pgr-maintenance point-in-time-restore-server=/subscriptions/3c033a0c-7a1c-4653-93cb-0f2a9f57a391/resourceGroups/s189p01-ptt-pd-rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/s189p01-ptt-pd-pg-ptr",
+    );
+  });
+
+  it("a pending create it cannot place (the GitHub ruleset) is refused with the command that resolves it", async () => {
+    const w = world();
+    const stack = w.engine.init("production");
+    stack.pending = [
+      {
+        urn: "urn:pulumi:production::pg-recovery::pg-recovery:index:PipelineFreeze$github:index/repositoryRuleset:RepositoryRuleset::freeze-ruleset",
+        type: "github:index/repositoryRuleset:RepositoryRuleset",
+        op: "creating",
+        inputs: {},
+      },
+    ];
+    const r = await run(w, [...start, ...yes]);
+    assert.equal(r.code, EXIT.failed);
+    assert.match(r.err, /cannot tell where these interrupted creates stand: .*freeze-ruleset/);
+    assert.match(r.err, /pulumi refresh --stack production/);
+    assert.ok(!stack.calls.includes("up"));
   });
 });

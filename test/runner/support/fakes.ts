@@ -20,6 +20,7 @@ import {
   EngineError,
   HistoryEntry,
   OutputMap,
+  PendingOperation,
   PlanStep,
   Progress,
   StackHandle,
@@ -212,6 +213,23 @@ export class FakeStack implements StackHandle {
           inputs: r.inputs,
         };
       });
+  }
+
+  pending: PendingOperation[] = [];
+
+  async pendingOperations(): Promise<PendingOperation[]> {
+    return this.pending;
+  }
+
+  async repairPending(imports: [string, string][]): Promise<void> {
+    this.calls.push(
+      `refresh ${imports.map(([u, id]) => `${u.split("::").pop()}=${id}`).join(" ")}`,
+    );
+    this.pending = [];
+  }
+
+  async cancel(): Promise<void> {
+    this.calls.push("cancel");
   }
 
   async history(): Promise<HistoryEntry[]> {
