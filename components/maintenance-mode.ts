@@ -197,7 +197,11 @@ export class MaintenanceMode extends pulumi.ComponentResource {
             metadata: {
               name: h.appIngress,
               namespace: a.namespace,
-              annotations: { [NGINX_DEFAULT_BACKEND]: this.service.metadata.name },
+              // Both keys are this patch's alone, and deleting it relinquishes exactly these two.
+              // Without skipAwait the provider's wait could return a stale read of the Ingress,
+              // so the state lacked the annotation and every later `up` re-applied it (seen
+              // under the real engine, e2e/test/real-engine.test.ts step 3).
+              annotations: { [NGINX_DEFAULT_BACKEND]: this.service.metadata.name, ...SKIP_AWAIT },
             },
           },
           { parent: this, dependsOn: [this.service] },

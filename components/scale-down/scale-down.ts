@@ -27,6 +27,42 @@ export interface ScaleDownArgs {
   restoreHook?: pulumi.ResourceHook;
 }
 
+/**
+ * The pre-incident count of a live Deployment. Once this overlay has scaled it down, the live
+ * count is its own 0 and the recorded annotation holds the truth, so later runs read that: the
+ * count (and the stack output) stay what they were before the incident on every run.
+ */
+function liveCount(live: k8s.apps.v1.Deployment, parent: pulumi.Resource): pulumi.Output<number> {
+  return pulumi.all([live.metadata, live.spec]).apply(([metadata, spec]) => {
+    const { replicas, warning } = preIncidentReplicas(
+      metadata?.name ?? "?",
+      metadata?.annotations,
+      spec?.replicas,
+    );
+    if (warning) pulumi.log.warn(warning, parent);
+    return replicas;
+  });
+}
+
+/** The count to restore, from a live Deployment's annotations and replicas. */
+export function preIncidentReplicas(
+  name: string,
+  annotations: Record<string, string> | undefined,
+  replicas: number | undefined,
+): { replicas: number; warning?: string } {
+  const recorded = annotations?.[REPLICAS_ANNOTATION];
+  if (recorded !== undefined && /^\d+$/.test(recorded)) return { replicas: Number(recorded) };
+  const count = replicas ?? 1;
+  return count === 0
+    ? {
+        replicas: 0,
+        warning:
+          `deployment ${name} already has 0 replicas, so destroy would restore 0; pin its ` +
+          `pre-incident count in the stack facts (kubernetes.deployments[].replicas).`,
+      }
+    : { replicas: count };
+}
+
 export class ScaleDown extends pulumi.ComponentResource {
   readonly patches: k8s.apps.v1.DeploymentPatch[];
   /** Deployment name to the replica count `destroy` restores. */
@@ -38,22 +74,15 @@ export class ScaleDown extends pulumi.ComponentResource {
 
     const captured: Record<string, pulumi.Output<number>> = {};
     this.patches = args.deployments.map((d) => {
-      const before =
+      captured[d.name] =
         d.replicasBeforeIncident !== undefined
           ? pulumi.output(d.replicasBeforeIncident)
-          : k8s.apps.v1.Deployment.get(`${name}-${d.name}-live`, `${args.namespace}/${d.name}`, {
-              parent: this,
-            }).spec.replicas;
-      captured[d.name] = before.apply((r) => {
-        if (r === 0) {
-          pulumi.log.warn(
-            `deployment ${d.name} already has 0 replicas, so destroy would restore 0; pin its ` +
-              `pre-incident count in the stack facts (kubernetes.deployments[].replicas).`,
-            this,
-          );
-        }
-        return r ?? 1;
-      });
+          : liveCount(
+              k8s.apps.v1.Deployment.get(`${name}-${d.name}-live`, `${args.namespace}/${d.name}`, {
+                parent: this,
+              }),
+              this,
+            );
       return new k8s.apps.v1.DeploymentPatch(
         `${name}-${d.name}`,
         {

@@ -1,5 +1,6 @@
-// The product's composition, with Azure and GitHub stood in for (see ./platform.ts).
-import { recoveryOverlay } from "../../stacks/overlay";
-import { kubernetesOnly } from "./platform";
+// The product's composition, with Azure and GitHub stood in for (see ./platform.ts). The test
+// suite runs the same program inline through the Automation API (e2e/test/support/stack.ts);
+// this entry lets `pulumi up` run it from this directory where a language host is installed.
+import { e2eProgram } from "./platform";
 
-export = recoveryOverlay(new Date(), kubernetesOnly);
+export = e2eProgram();

@@ -7,6 +7,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { formatUtc } from "../../contract/time";
+import { recoveryOverlay } from "../../stacks/overlay";
 import { Platform } from "../../stacks/platform";
 
 class StandIn extends pulumi.ComponentResource {
@@ -87,3 +88,6 @@ export const kubernetesOnly: Platform = {
     };
   },
 };
+
+/** The program both entries run: the product's overlay on the Kubernetes-only platform. */
+export const e2eProgram = () => recoveryOverlay(new Date(), kubernetesOnly);

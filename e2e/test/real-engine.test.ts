@@ -14,7 +14,7 @@ import { buildArgv } from "../../contract/data-tool";
 import { incidentBackupNames } from "../../contract/backup-names";
 import { appState, managers, overlayObjects, readSeed, SeededApp } from "./support/app";
 import { clusterDown, clusterUp, currentContext, E2E, kubectl, run, seed } from "./support/cluster";
-import { factsFor, Stack } from "./support/stack";
+import { E2eStack, factsFor } from "./support/stack";
 
 const SEED = path.resolve(process.env.E2E_SEED ?? path.join(E2E, "seed", "app.yaml"));
 const DATE = process.env.E2E_INCIDENT_DATE ?? "2026-11-20";
@@ -36,28 +36,28 @@ describe("the overlay under the real Pulumi engine and a real API server", funct
   let env: NodeJS.ProcessEnv;
   let app: SeededApp;
   let seededState: Record<string, unknown>;
-  let stack: Stack;
+  let stack: E2eStack;
   const corrupted = { scenario: "corrupted", incidentDate: DATE, restoreTime: RESTORE_TIME };
 
-  before(() => {
+  before(async () => {
     env = clusterUp();
+    // The inline program (and its restore hook) runs in this process.
+    process.env.KUBECONFIG = env.KUBECONFIG;
     app = readSeed(SEED);
     seed(env, SEED);
     seededState = appState(env, app);
-    stack = new Stack("e2e", env);
-    stack.init();
-    stack.set({ environment: factsFor(app, currentContext(env)), ...corrupted });
+    stack = await E2eStack.create("e2e", env);
+    await stack.set({ environment: factsFor(app, currentContext(env)), ...corrupted });
   });
 
   after(() => {
     if (env && process.env.E2E_KEEP_CLUSTER !== "true") clusterDown(env);
   });
 
-  it("1. preview of corrupted shows the Kubernetes resources and changes nothing", () => {
-    const r = stack.ok("preview", "--json");
-    const steps: { op: string; urn: string }[] = JSON.parse(r.stdout).steps;
+  it("1. preview of corrupted shows the Kubernetes resources and changes nothing", async () => {
+    const { steps } = await stack.preview();
     const created = (type: string) =>
-      steps.filter((s) => s.op === "create" && s.urn.includes(`::${type}::`)).length;
+      steps.filter((s) => s.op === "create" && s.type === type).length;
     assert.equal(created("kubernetes:apps/v1:DeploymentPatch"), app.deployments.length);
     assert.equal(created("kubernetes:networking.k8s.io/v1:IngressPatch"), app.ingresses.length);
     // Canary per public host, plus one per temporary host.
@@ -68,8 +68,8 @@ describe("the overlay under the real Pulumi engine and a real API server", funct
     assert.deepEqual(overlayObjects(env, app), []);
   });
 
-  it("2. up: writers at 0, the page Available, canaries and temporary Ingresses, only the annotation added, the Jobs as the unit tests expect", () => {
-    stack.ok("up", "--yes", "--skip-preview");
+  it("2. up: writers at 0, the page Available, canaries and temporary Ingresses, only the annotation added, the Jobs as the unit tests expect", async () => {
+    await stack.up();
     for (const [name, replicas] of Object.entries(replicasOf(env, app))) {
       assert.equal(replicas, 0, `${name} is not scaled down`);
     }
@@ -96,7 +96,8 @@ describe("the overlay under the real Pulumi engine and a real API server", funct
       ["api-temp.e2e.test", "app-temp.e2e.test"],
     );
 
-    // The app's Ingresses: every field as seeded, plus the one annotation the patch owns.
+    // The app's Ingresses: every field as seeded, plus the patch's own annotations: the
+    // default backend, and the provider's skipAwait (see components/maintenance-mode.ts).
     const now = appState(env, app);
     for (const i of app.ingresses) {
       const was = seededState[`Ingress/${i.name}`] as any;
@@ -104,7 +105,11 @@ describe("the overlay under the real Pulumi engine and a real API server", funct
       assert.deepEqual(is.spec, was.spec, `${i.name}: spec changed`);
       assert.deepEqual(is.labels, was.labels, `${i.name}: labels changed`);
       const added = Object.keys(is.annotations).filter((k) => !(k in was.annotations));
-      assert.deepEqual(added, [DEFAULT_BACKEND], `${i.name}: annotations added`);
+      assert.deepEqual(
+        added.sort(),
+        [DEFAULT_BACKEND, "pulumi.com/skipAwait"],
+        `${i.name}: annotations added`,
+      );
       for (const [k, v] of Object.entries(was.annotations)) assert.equal(is.annotations[k], v);
       assert.equal(is.annotations[DEFAULT_BACKEND], "pgr-maintenance");
     }
@@ -167,14 +172,29 @@ describe("the overlay under the real Pulumi engine and a real API server", funct
     }
   });
 
-  it("3. a second up and a preview with --expect-no-changes report no changes", () => {
-    stack.ok("up", "--yes", "--skip-preview", "--expect-no-changes");
-    stack.ok("preview", "--expect-no-changes");
+  it("3. a second up and a preview with --expect-no-changes report no changes", async () => {
+    const again = await stack.up(true);
+    // `read`: the live Deployments the program looks at on every run; never a change.
+    assert.deepEqual(
+      Object.keys(again.summary.resourceChanges ?? {}).filter(
+        (op) => !["same", "read"].includes(op),
+      ),
+      [],
+    );
+    // The toolchain's own notes (a provider found on PATH, built at the served commit; see
+    // e2e/versions.env) are not the product's.
+    const toolchain =
+      /pulumi-resource-kubernetes from \$PATH|resource plugin kubernetes is expected to have version/;
+    const warnings = again.stdout
+      .split("\n")
+      .filter((l) => /warning/i.test(l) && !toolchain.test(l) && !/\d+ warnings?$/.test(l));
+    assert.deepEqual(warnings, [], "a converged stack has nothing to warn about");
+    await stack.preview(true);
   });
 
-  it("4. scaleDown=false: replicas back to exactly the seeded counts, maintenance still on", () => {
-    stack.set({ scaleDown: false });
-    stack.ok("up", "--yes", "--skip-preview");
+  it("4. scaleDown=false: replicas back to exactly the seeded counts, maintenance still on", async () => {
+    await stack.set({ scaleDown: false });
+    await stack.up();
     assert.deepEqual(replicasOf(env, app), seeded(app));
     const canaries = kubectl(env, "-n", app.namespace, "get", "ingresses").items.filter(
       (i: any) => i.metadata.annotations?.["nginx.ingress.kubernetes.io/canary"] === "true",
@@ -182,31 +202,29 @@ describe("the overlay under the real Pulumi engine and a real API server", funct
     assert.equal(canaries.length, app.ingresses.length);
   });
 
-  it("5. plain destroy is refused; destroy --run-program restores the seeded app exactly", () => {
-    stack.set({ scaleDown: undefined });
-    stack.ok("up", "--yes", "--skip-preview");
+  it("5. plain destroy is refused; destroy --run-program restores the seeded app exactly", async () => {
+    await stack.set({ scaleDown: undefined });
+    await stack.up();
     assert.ok(Object.values(replicasOf(env, app)).every((r) => r === 0));
 
-    const plain = stack.pulumi("destroy", "--yes", "--skip-preview");
-    assert.notEqual(plain.code, 0, "a destroy that skips the replica restore must be refused");
-    assert.match(plain.stdout + plain.stderr, /--run-program/);
+    await assert.rejects(stack.destroy(false), /run-program/);
     assert.ok(
       Object.values(replicasOf(env, app)).every((r) => r === 0),
       "nothing was reverted",
     );
 
-    stack.ok("destroy", "--yes", "--skip-preview", "--run-program");
+    await stack.destroy(true);
     assert.deepEqual(replicasOf(env, app), seeded(app));
     assert.deepEqual(appState(env, app), seededState);
     assert.deepEqual(overlayObjects(env, app), []);
   });
 
-  it("6. the same revert through scenario none and up", () => {
-    stack.set({ scenario: "corrupted" });
-    stack.ok("up", "--yes", "--skip-preview");
+  it("6. the same revert through scenario none and up", async () => {
+    await stack.set({ scenario: "corrupted" });
+    await stack.up();
     assert.ok(Object.values(replicasOf(env, app)).every((r) => r === 0));
-    stack.set({ scenario: "none" });
-    stack.ok("up", "--yes", "--skip-preview");
+    await stack.set({ scenario: "none" });
+    await stack.up();
     assert.deepEqual(replicasOf(env, app), seeded(app));
     assert.deepEqual(appState(env, app), seededState);
     assert.deepEqual(overlayObjects(env, app), []);

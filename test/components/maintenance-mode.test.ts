@@ -94,7 +94,7 @@ describe("MaintenanceMode", () => {
     }
   });
 
-  it("one IngressPatch per app Ingress that ONLY adds the default-backend annotation", () => {
+  it("one IngressPatch per app Ingress that ONLY adds the default-backend annotation (and skips the await)", () => {
     const patches = ofType(resources, TYPES.ingressPatch);
     assert.deepEqual(patches.map((p) => (p.inputs as any).metadata.name).sort(), [
       "find-qa-ingress",
@@ -105,7 +105,10 @@ describe("MaintenanceMode", () => {
       // Nothing else: no spec, no labels, no other annotation. That is what makes destroy clean.
       assert.deepEqual(Object.keys(i).sort(), ["apiVersion", "kind", "metadata"]);
       assert.deepEqual(Object.keys(i.metadata).sort(), ["annotations", "name", "namespace"]);
-      assert.deepEqual(i.metadata.annotations, { [NGINX_DEFAULT_BACKEND]: "pgr-maintenance" });
+      assert.deepEqual(i.metadata.annotations, {
+        [NGINX_DEFAULT_BACKEND]: "pgr-maintenance",
+        "pulumi.com/skipAwait": "true",
+      });
       assert.equal(i.metadata.namespace, "bat-qa");
     }
   });

@@ -1,64 +1,104 @@
 /**
- * One Pulumi stack of the e2e program, driven through the real CLI with the file backend that
- * e2e/cluster.sh exports. Config is written to a stack file outside the repo (`--config-file`),
- * as an operator's `pulumi config set` would leave it.
+ * One Pulumi stack of the e2e program, driven through the real Pulumi CLI by the Automation API,
+ * with the file backend that e2e/cluster.sh exports. The program runs inline, in this process:
+ * the Node.js language host cannot be built from the Go module proxy (see e2e/versions.env), and
+ * the CLI serves an inline program through `--client` instead. So the scale-down restore hook
+ * also runs here, against process.env.KUBECONFIG.
  */
+import {
+  ConfigMap,
+  DestroyResult,
+  EngineEvent,
+  LocalWorkspace,
+  PreviewResult,
+  PulumiCommand,
+  Stack,
+  UpResult,
+} from "@pulumi/pulumi/automation";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { stringify } from "yaml";
-import { E2E, Run, run } from "./cluster";
+import { e2eProgram } from "../../program/platform";
 import { SeededApp } from "./app";
 
-export const PROGRAM = path.join(E2E, "program");
+export interface Step {
+  op: string;
+  type: string;
+  urn: string;
+}
 
-export class Stack {
-  readonly configFile: string;
-  private config: Record<string, unknown> = {};
+export class E2eStack {
+  private constructor(
+    private readonly stack: Stack,
+    private config: Record<string, string>,
+  ) {}
 
-  constructor(
-    readonly name: string,
-    private readonly env: NodeJS.ProcessEnv,
-  ) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pg-recovery-e2e-stack-"));
-    this.configFile = path.join(dir, `Pulumi.${name}.yaml`);
-    // The e2e program is TypeScript; the type gate is `tsc --noEmit`, not the engine.
-    this.env = { ...env, PULUMI_NODEJS_TRANSPILE_ONLY: "true" };
+  /** Creates (or selects) the stack; `env` is what e2e/cluster.sh exported. */
+  static async create(name: string, env: NodeJS.ProcessEnv): Promise<E2eStack> {
+    const pulumi = fs.realpathSync(findOnPath("pulumi", env.PATH ?? ""));
+    const pulumiCommand = await PulumiCommand.get({
+      root: path.dirname(path.dirname(pulumi)),
+      skipVersionCheck: true,
+    });
+    const envVars = Object.fromEntries(
+      Object.entries(env).filter(
+        ([k, v]) => v !== undefined && /^(PULUMI_|KUBECONFIG$|PATH$)/.test(k),
+      ),
+    ) as Record<string, string>;
+    const stack = await LocalWorkspace.createOrSelectStack(
+      { stackName: name, projectName: "pg-recovery", program: e2eProgram },
+      {
+        pulumiCommand,
+        envVars,
+        projectSettings: { name: "pg-recovery", runtime: "nodejs" },
+      },
+    );
+    return new E2eStack(stack, {});
   }
 
-  init(): void {
-    const r = this.pulumi("stack", "init", this.name, "--non-interactive");
-    if (r.code !== 0 && !/already exists/.test(r.stderr)) {
-      throw new Error(`pulumi stack init: ${r.stderr}`);
-    }
-  }
-
-  /** Replaces the `pg-recovery:*` config (undefined values are removed). */
-  set(values: Record<string, unknown>): void {
+  /** Replaces `pg-recovery:*` keys (undefined removes one); objects are stored as JSON. */
+  async set(values: Record<string, unknown>): Promise<void> {
     for (const [k, v] of Object.entries(values)) {
       const key = k.includes(":") ? k : `pg-recovery:${k}`;
       if (v === undefined) delete this.config[key];
-      else this.config[key] = v;
+      else this.config[key] = typeof v === "string" ? v : JSON.stringify(v);
     }
-    fs.writeFileSync(this.configFile, stringify({ config: this.config }));
+    const current = await this.stack.getAllConfig();
+    for (const key of Object.keys(current)) {
+      if (!(key in this.config)) await this.stack.removeConfig(key);
+    }
+    const map: ConfigMap = Object.fromEntries(
+      Object.entries(this.config).map(([k, value]) => [k, { value }]),
+    );
+    await this.stack.setAllConfig(map);
   }
 
-  pulumi(...args: string[]): Run {
-    const needsStack = !["stack", "version", "plugin"].includes(args[0]);
-    const extra = needsStack
-      ? ["--stack", this.name, "--config-file", this.configFile, "--non-interactive"]
-      : [];
-    return run("pulumi", [...args, ...extra], this.env, PROGRAM);
+  async preview(expectNoChanges = false): Promise<{ result: PreviewResult; steps: Step[] }> {
+    const steps: Step[] = [];
+    const result = await this.stack.preview({
+      expectNoChanges,
+      onEvent: (e: EngineEvent) => {
+        const m = e.resourcePreEvent?.metadata;
+        if (m) steps.push({ op: m.op, type: m.type, urn: m.urn });
+      },
+    });
+    return { result, steps };
   }
 
-  /** `pulumi <args>` that must succeed; the failure message carries the CLI's output. */
-  ok(...args: string[]): Run {
-    const r = this.pulumi(...args);
-    if (r.code !== 0) {
-      throw new Error(`pulumi ${args.join(" ")} exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
-    }
-    return r;
+  up(expectNoChanges = false): Promise<UpResult> {
+    return this.stack.up({ expectNoChanges });
   }
+
+  destroy(runProgram: boolean): Promise<DestroyResult> {
+    return this.stack.destroy({ runProgram });
+  }
+}
+
+function findOnPath(cmd: string, searchPath: string): string {
+  for (const dir of searchPath.split(":")) {
+    const candidate = path.join(dir, cmd);
+    if (dir && fs.existsSync(candidate)) return candidate;
+  }
+  throw new Error(`${cmd} is not on the PATH e2e/cluster.sh exported (${searchPath})`);
 }
 
 /** Environment facts for the seeded app on the local cluster; Azure/GitHub values are inert. */

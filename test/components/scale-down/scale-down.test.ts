@@ -5,7 +5,11 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- declared inputs are untyped JSON here */
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { REPLICAS_ANNOTATION, ScaleDown } from "../../../components/scale-down";
+import {
+  preIncidentReplicas,
+  REPLICAS_ANNOTATION,
+  ScaleDown,
+} from "../../../components/scale-down";
 import { captureResources, DeclaredResource } from "../../../harness/offline";
 import { declareAlone } from "../../support/components";
 import { ofType, TYPES } from "../../support/pulumi-harness";
@@ -102,5 +106,18 @@ describe("ScaleDown", () => {
       captureResources(() => new ScaleDown("scale-none", { namespace: "ns", deployments: [] })),
       /no deployments/,
     );
+  });
+
+  it("after its own scale-down, reads the recorded count, not its own 0, and does not warn", () => {
+    assert.deepEqual(preIncidentReplicas("web", { [REPLICAS_ANNOTATION]: "12" }, 0), {
+      replicas: 12,
+    });
+    assert.deepEqual(preIncidentReplicas("web", {}, 7), { replicas: 7 });
+    assert.equal(preIncidentReplicas("web", undefined, undefined).replicas, 1);
+    const zero = preIncidentReplicas("web", { other: "x" }, 0);
+    assert.equal(zero.replicas, 0);
+    assert.match(zero.warning ?? "", /already has 0 replicas.*pin its pre-incident count/);
+    // A malformed record is not trusted.
+    assert.equal(preIncidentReplicas("web", { [REPLICAS_ANNOTATION]: "1e1" }, 3).replicas, 3);
   });
 });
