@@ -161,6 +161,12 @@ const inputsOf = (s: PlanStep): Json => (s.inputs ?? s.oldInputs ?? {}) as Json;
 const k8sName = (s: PlanStep) => str(at(inputsOf(s), "metadata", "name")) ?? s.name;
 const isType = (s: PlanStep, suffix: string) => s.type.endsWith(suffix);
 
+/** Every value of a repeated `--flag value` (the contract repeats list flags). */
+function argsOf(args: unknown, flag: string): string[] {
+  if (!Array.isArray(args)) return [];
+  return args.flatMap((a, i) => (a === flag && str(args[i + 1]) ? [String(args[i + 1])] : []));
+}
+
 /** `--flag value` from a Job container's args. */
 function argOf(args: unknown, flag: string): string | undefined {
   if (!Array.isArray(args)) return undefined;
@@ -347,7 +353,7 @@ const DESCRIBE: Record<string, (verb: Verb, steps: PlanStep[]) => string[]> = {
       const c = jobContainers(s)[0];
       const mode = argOf(c?.args, "--mode");
       if (verb === "create" && mode) {
-        const tables = argOf(c?.args, "--tables");
+        const tables = argsOf(c?.args, "--tables").join(",");
         return `Job ${k8sName(s)} OVERWRITES LIVE ${argOf(c?.args, "--confirm") ?? ""}: promote the PTR, mode ${mode}${tables ? ` (tables ${tables})` : " (every table)"} (up waits for it)`;
       }
       if (verb === "create") {
