@@ -358,7 +358,12 @@ class EventWatch {
       if (step.type !== "pulumi:pulumi:Stack") {
         this.steps.push(step);
         // Progress names objects; components are only groupings of them.
-        if (this.live && isChange(step.op) && step.custom !== false) {
+        if (
+          this.live &&
+          isChange(step.op) &&
+          step.custom !== false &&
+          !step.type.startsWith("pulumi:providers:")
+        ) {
           this.started.set(step.urn, Date.now());
           this.progress(`  … ${describeStep(step, "doing")}`);
         }

@@ -1,0 +1,17 @@
+/**
+ * `npx ts-node --transpile-only e2e/test/support/rehearsal.ts [STACK]`: prints the path of a new
+ * Pulumi project directory for rehearsing the runner on the local cluster (README, "The incident
+ * runner"): the e2e program, and a Pulumi.<STACK>.yaml (default e2e) holding the seeded app's
+ * facts for the current kubectl context. Run it after `eval "$(e2e/cluster.sh up)"` and
+ * `e2e/cluster.sh seed`.
+ */
+import * as path from "node:path";
+import { readSeed } from "./app";
+import { currentContext, E2E } from "./cluster";
+import { projectDir } from "./runner";
+
+if (require.main === module) {
+  const stack = process.argv[2] ?? "e2e";
+  const seedFile = path.resolve(process.env.E2E_SEED ?? path.join(E2E, "seed", "app.yaml"));
+  process.stdout.write(`${projectDir(stack, readSeed(seedFile), currentContext(process.env))}\n`);
+}
