@@ -15,6 +15,7 @@ import { restore } from "../../../datapath/restore/restore";
 import { verifyDatabases } from "../../../datapath/verify/verify";
 import { Azurite } from "../../support/azurite";
 import {
+  builtCli,
   contentFingerprint,
   differences,
   execFileAsync,
@@ -180,11 +181,11 @@ describe("datapath faults mid-restore: the target stays exactly as it was, no sc
   it("(d) SIGTERM to the CLI mid-load: target untouched, partial copy dropped, rerun succeeds", async () => {
     const cliEnv = { ...env, DATABASE_URL: fx.pg.url("live"), PG_RECOVERY_TMPDIR: tempDir };
     const args = ["restore", "--name", "bulk_adhoc", "--confirm", "127.0.0.1/live", "--jobs", "1"];
-    const cli = spawn(
-      process.execPath,
-      ["-r", "ts-node/register/transpile-only", "datapath/cli.ts", ...args],
-      { cwd: ROOT, env: cliEnv, stdio: ["ignore", "pipe", "pipe"] },
-    );
+    const cli = spawn(process.execPath, [await builtCli(), ...args], {
+      cwd: ROOT,
+      env: cliEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stderr = "";
     cli.stderr!.on("data", (d) => (stderr += d));
     const exited = new Promise<[number | null, string | null]>((resolve) =>
@@ -203,11 +204,10 @@ describe("datapath faults mid-restore: the target stays exactly as it was, no sc
       5_000,
     );
     await assertUntouched("SIGTERM");
-    const rerun = await execFileAsync(
-      process.execPath,
-      ["-r", "ts-node/register/transpile-only", "datapath/cli.ts", ...args],
-      { cwd: ROOT, env: cliEnv },
-    );
+    const rerun = await execFileAsync(process.execPath, [await builtCli(), ...args], {
+      cwd: ROOT,
+      env: cliEnv,
+    });
     assert.match(rerun.stdout, /restore of bulk_adhoc into 127\.0\.0\.1\/live: complete/);
     const swapped = await verifyDatabases({ source: fx.pg.url("bulk"), target: fx.pg.url("live") });
     assert.deepEqual(differences(swapped), []);
