@@ -9,6 +9,7 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects as JSON */
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { buildArgv } from "../../contract/data-tool";
 import { incidentBackupNames } from "../../contract/backup-names";
@@ -246,4 +247,87 @@ describe("the overlay under the real Pulumi engine and a real API server", funct
     assert.equal(r.code, 0, `re-apply conflicted:\n${r.stderr}`);
     assert.deepEqual(appState(env, app), seededState);
   });
+
+  it("8a. up interrupted midway (SIGINT to the CLI) and rerun converges", async () => {
+    await stack.set({ scenario: "corrupted" });
+    let interrupted = false;
+    const first = stack.up(false, (event) => {
+      // After the first object is created, the way an operator's Ctrl-C would land.
+      if (!interrupted && event.resOutputsEvent?.metadata.op === "create") {
+        interrupted = true;
+        const r = run("pkill", ["-INT", "-f", "pulumi up .*--stack e2e"], env);
+        assert.equal(r.code, 0, "no pulumi up process to interrupt");
+      }
+    });
+    await assert.rejects(first);
+    assert.ok(interrupted, "the update finished before it could be interrupted");
+    await stack.up();
+    assert.ok(Object.values(replicasOf(env, app)).every((r) => r === 0));
+    await stack.up(true);
+  });
+
+  it("8b. the restore hook's write is refused mid-destroy: destroy stops with the product's message; the rerun finishes", async () => {
+    // The API server refuses writes to deployments/scale (what the hook uses, and nothing else
+    // does), as a lost permission or an admission webhook would; the provider is unaffected.
+    const policy = path.join(String(env.PG_RECOVERY_E2E_DIR), "refuse-scale.yaml");
+    fs.writeFileSync(policy, REFUSE_SCALE);
+    const apply = run("kubectl", ["apply", "-f", policy], env);
+    assert.equal(apply.code, 0, apply.stderr);
+    await waitUntilScaleIsRefused(env, app);
+    try {
+      await assert.rejects(
+        stack.destroy(true),
+        /could not scale .* back to \d+ replicas.*rerun `pulumi destroy --run-program`/s,
+      );
+      // Nothing half-done: the writers are still stopped (no default 1 from a removed patch).
+      assert.ok(Object.values(replicasOf(env, app)).every((r) => r === 0));
+    } finally {
+      run("kubectl", ["delete", "-f", policy], env);
+    }
+    await stack.destroy(true);
+    assert.deepEqual(replicasOf(env, app), seeded(app));
+    assert.deepEqual(appState(env, app), seededState);
+    assert.deepEqual(overlayObjects(env, app), []);
+  });
 });
+
+const REFUSE_SCALE = `
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: e2e-refuse-scale
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+      - apiGroups: ["apps"]
+        apiVersions: ["v1"]
+        operations: ["UPDATE"]
+        resources: ["deployments/scale"]
+  validations:
+    - expression: "false"
+      message: "e2e: writes to deployments/scale are refused"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: e2e-refuse-scale
+spec:
+  policyName: e2e-refuse-scale
+  validationActions: ["Deny"]
+`;
+
+/** Admission policies take effect asynchronously; wait until a dry-run scale is refused. */
+async function waitUntilScaleIsRefused(env: NodeJS.ProcessEnv, app: SeededApp): Promise<void> {
+  const name = app.deployments[0].name;
+  for (let i = 0; i < 60; i++) {
+    const r = run(
+      "kubectl",
+      ["-n", app.namespace, "scale", "deployment", name, "--replicas=0", "--dry-run=server"],
+      env,
+    );
+    if (r.code !== 0 && /refused/.test(r.stderr)) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error("the admission policy never took effect");
+}

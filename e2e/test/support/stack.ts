@@ -84,8 +84,8 @@ export class E2eStack {
     return { result, steps };
   }
 
-  up(expectNoChanges = false): Promise<UpResult> {
-    return this.stack.up({ expectNoChanges });
+  up(expectNoChanges = false, onEvent?: (event: EngineEvent) => void): Promise<UpResult> {
+    return this.stack.up({ expectNoChanges, onEvent });
   }
 
   destroy(runProgram: boolean): Promise<DestroyResult> {
