@@ -1,5 +1,5 @@
 /**
- * Restore-time parsing and formatting (stacks/restore-time.ts): Azure restores to a UTC instant
+ * Restore-time parsing and formatting (contract/time.ts): Azure restores to a UTC instant
  * with one-second resolution, and the runbook's own example carries no zone.
  */
 import * as assert from "node:assert/strict";
@@ -8,7 +8,7 @@ import {
   formatUtc,
   londonOffsetMinutes,
   parseRestoreTime,
-} from "../stacks/restore-time";
+} from "../../contract/time";
 
 const KEY = "pg-recovery:restoreTime";
 
