@@ -34,7 +34,10 @@ export class E2eStack {
 
   /** Creates (or selects) the stack; `env` is what e2e/cluster.sh exported. */
   static async create(name: string, env: NodeJS.ProcessEnv): Promise<E2eStack> {
-    const pulumi = fs.realpathSync(findOnPath("pulumi", env.PATH ?? ""));
+    // PG_RECOVERY_PULUMI: a released CLI instead of the one e2e/toolchain.sh builds.
+    const pulumi = fs.realpathSync(
+      process.env.PG_RECOVERY_PULUMI ?? findOnPath("pulumi", env.PATH ?? ""),
+    );
     const pulumiCommand = await PulumiCommand.get({
       root: path.dirname(path.dirname(pulumi)),
       skipVersionCheck: true,
