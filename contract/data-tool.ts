@@ -191,10 +191,11 @@ export function parseCommand<C extends Command>(command: C, argv: string[]): Par
     { type: "string" | "boolean"; multiple?: boolean; short?: string }
   > = { help: { type: "boolean", short: "h" } };
   for (const spec of Object.values(specs)) {
-    options[spec.flag] = {
-      type: spec.kind === "boolean" ? "boolean" : "string",
-      multiple: spec.kind === "list" ? true : undefined,
-    };
+    // Node's parseArgs refuses `multiple: undefined`: the key is there only for lists.
+    options[spec.flag] =
+      spec.kind === "list"
+        ? { type: "string", multiple: true }
+        : { type: spec.kind === "boolean" ? "boolean" : "string" };
   }
   let values: Record<string, unknown>;
   try {
