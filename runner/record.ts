@@ -14,7 +14,7 @@ import { key, scenarioOf } from "./door";
 import { ConfigMap } from "./engine";
 import { Gathered, gather, incidentHistory, timeline, TimelineEntry } from "./facts";
 import { describeJob, JobStatus, ROLE_TITLES } from "./jobs";
-import { CLOSING_KINDS, JournalEvent } from "./journal";
+import { CLOSING_KINDS } from "./journal";
 import { redact, redactText } from "./redact";
 import { serversKept } from "./revert";
 import { Session } from "./session";
@@ -419,4 +419,3 @@ export async function writeRecord(
   return { markdown, json };
 }
 
-export type { JournalEvent };
