@@ -418,4 +418,3 @@ export async function writeRecord(
   fs.writeFileSync(json, `${JSON.stringify(record, null, 2)}\n`);
   return { markdown, json };
 }
-
