@@ -59,7 +59,7 @@ function modeLine(m: ModeSummary, chosen?: string): string[] {
   if (m.mode === "whole") {
     lines.push(
       `  whole${mark}: replaces the whole database (fresh copy, verified, swapped by rename; the old one kept); ${copy}`,
-      `    restores ${n(m.restores)} rows; LOSES ${n(m.loses)} rows written after T` +
+      `    restores ${n(m.restores)} rows; DISCARDS ${n(m.loses)} rows written or changed after T (the corruption's among them)` +
         (m.losesTables.length
           ? ` and the tables created since T: ${m.losesTables.join(", ")}`
           : ""),
@@ -67,12 +67,12 @@ function modeLine(m: ModeSummary, chosen?: string): string[] {
   } else if (m.mode === "tables") {
     lines.push(
       `  tables${mark}: ${m.tables.join(", ") || "(no tables)"} take their content at T; every other table keeps all its writes; ${copy}`,
-      `    inserts ${n(m.inserts)}, updates ${n(m.updates)}, deletes ${n(m.deletes)}; restores ${n(m.restores)} rows; loses ${n(m.loses)} rows written after T in these tables (kept aside in the incident schema)`,
+      `    inserts ${n(m.inserts)}, updates ${n(m.updates)}, deletes ${n(m.deletes)}; restores ${n(m.restores)} rows; discards ${n(m.loses)} rows written or changed after T in these tables (the corruption's among them; kept aside in the incident schema)`,
     );
   } else {
     lines.push(
       `  merge${mark}: re-inserts into ${m.tables.join(", ") || "(no tables)"} the rows at T that live no longer has; nothing else changes; ${copy}`,
-      `    inserts ${n(m.inserts)}; restores ${n(m.restores)} rows; loses nothing` +
+      `    inserts ${n(m.inserts)}; restores ${n(m.restores)} rows; discards nothing` +
         (m.notRepaired ? `; leaves ${n(m.notRepaired)} rows changed since T as they are` : ""),
     );
   }

@@ -5,34 +5,7 @@
  * leaving live untouched.
  */
 import assert from "node:assert/strict";
-import { parseCommand, UsageError } from "../../../contract/data-tool";
-import { promoteCommand } from "../../../datapath/commands/promote";
-import { ConfigError } from "../../../datapath/errors";
-
-// TEMP until the CLI registers promote: main()'s mapping of errors to exit codes.
-async function main(
-  argv: string[],
-  io: { out: (s: string) => void; err: (s: string) => void; env: NodeJS.ProcessEnv },
-): Promise<number> {
-  try {
-    const args = argv.slice(1);
-    const o: Record<string, unknown> = {};
-    for (let i = 0; i < args.length; i++) {
-      const f = args[i].replace(/^--/, "").replace(/-(.)/g, (_, c) => c.toUpperCase());
-      if (f === "plan" || f === "json") o[f] = true;
-      else if (f === "tables") {
-        if (args[i + 1] === "") throw new UsageError("--tables needs a value");
-        o.tables = args[++i].split(",");
-      } else if (f === "jobs") o.jobs = Number(args[++i]);
-      else o[f] = args[++i];
-    }
-    void parseCommand;
-    return await promoteCommand(o, io);
-  } catch (e) {
-    io.err(`promote: ${(e as Error).message}\n`);
-    return e instanceof UsageError || e instanceof ConfigError ? 2 : 1;
-  }
-}
+import { main } from "../../../datapath/cli";
 import { promote } from "../../../datapath/promote/promote";
 import { verifyDatabases } from "../../../datapath/verify/verify";
 import { EXOTIC_SCHEMA, VARIED_SCHEMA } from "../../support/datapath-schemas";
