@@ -138,7 +138,8 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
     }
   }
 
-  const size = o.plan || mode === "whole" ? Math.max(1, jobs) : 1;
+  // Sessions per side in one snapshot: comparisons and small-table copies (as verify, at most 8).
+  const size = o.plan || mode === "whole" ? Math.min(Math.max(1, jobs), 8) : 1;
   const sides = await Promise.allSettled([
     openSide("target", ptr, size),
     openSide("source", live, o.plan ? size : 1),
