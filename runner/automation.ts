@@ -27,6 +27,7 @@ import {
   UpdateOutcome,
 } from "./engine";
 import { projectProgram, readProject } from "./program";
+import { backendUrl, fileBackendDir } from "./state-backend";
 import { describeStep } from "./summary";
 
 export const SECRET = "[secret]";
@@ -50,7 +51,8 @@ export async function automationEngine(workDir: string): Promise<Engine> {
     program: projectProgram(project.main),
     pulumiCommand,
   });
-  return new AutomationEngine(workDir, workspace, pulumiCommand);
+  const url = backendUrl(project.backendUrl);
+  return new AutomationEngine(workDir, workspace, pulumiCommand, url);
 }
 
 class AutomationEngine implements Engine {
@@ -58,10 +60,15 @@ class AutomationEngine implements Engine {
     private readonly workDir: string,
     private readonly workspace: LocalWorkspace,
     private readonly pulumi: PulumiCommand,
+    private readonly url: string | undefined,
   ) {}
 
   describe(): string {
-    return process.env.PULUMI_BACKEND_URL ?? "the backend of `pulumi whoami`";
+    return this.url ?? "the backend of `pulumi whoami`";
+  }
+
+  stateDirectory(): string | undefined {
+    return fileBackendDir(this.url, this.workDir);
   }
 
   async stacks(): Promise<string[]> {

@@ -43,10 +43,12 @@ export async function main(argv: string[], deps: Deps = defaultDeps()): Promise<
       io.out(breakGlassScript(cmd.stack, config, run));
       return EXIT.ok;
     }
+    const changing = ["start", "promote", "resume", "finish", "abort"].includes(cmd.command);
     const session = await openSession(deps, cmd.command, cmd.stack, cmd.workDir, {
       create: cmd.command === "start",
+      changing,
     });
-    if (["start", "promote", "resume", "finish", "abort"].includes(cmd.command)) {
+    if (changing) {
       await adoptAppliedIncident(session);
       await repairInterrupted(session);
     }

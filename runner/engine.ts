@@ -123,6 +123,8 @@ export interface StackHandle {
 export interface Engine {
   /** The backend the stacks live in, for messages (`file://...`, `https://api.pulumi.com`, ...). */
   describe(): string;
+  /** The state directory of a self-managed `file://` backend; undefined for any other. */
+  stateDirectory(): string | undefined;
   /** Stacks the backend knows for this project. */
   stacks(): Promise<string[]>;
   /** Stack files (`Pulumi.<stack>.yaml`) in the project directory. */

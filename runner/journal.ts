@@ -61,9 +61,12 @@ export class Journal {
       ...event,
     });
     fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    // After a torn last line (a runner killed mid-write), start a new line: the event must not
+    // be glued to the fragment and skipped with it.
+    const lead = endsTorn(this.file) ? "\n" : "";
     const fd = fs.openSync(this.file, "a", 0o600);
     try {
-      fs.writeSync(fd, `${JSON.stringify(full)}\n`);
+      fs.writeSync(fd, `${lead}${JSON.stringify(full)}\n`);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
@@ -89,6 +92,25 @@ export class Journal {
   /** The latest incident's events: from its first `start` to its finish/abort (or now). */
   latestIncident(): JournalEvent[] {
     return latestIncident(this.read());
+  }
+}
+
+/** The file exists, is not empty, and its last byte is not a newline. */
+function endsTorn(file: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, "r");
+  } catch {
+    return false;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size === 0) return false;
+    const last = Buffer.alloc(1);
+    fs.readSync(fd, last, 0, 1, size - 1);
+    return last[0] !== 0x0a;
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

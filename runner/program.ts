@@ -14,6 +14,8 @@ import { parse as parseYaml } from "yaml";
 export interface ProjectFile {
   name: string;
   main: string;
+  /** `backend.url`, when the project pins its state backend. */
+  backendUrl?: string;
 }
 
 /** Reads `Pulumi.yaml` of a project directory; throws a message naming the file. */
@@ -27,11 +29,13 @@ export function readProject(workDir: string): ProjectFile {
   const doc = (parseYaml(fs.readFileSync(file, "utf8")) ?? {}) as {
     name?: unknown;
     main?: unknown;
+    backend?: { url?: unknown };
   };
   if (typeof doc.name !== "string" || !doc.name) throw new Error(`${file} has no project name.`);
   let main = path.resolve(workDir, typeof doc.main === "string" ? doc.main : ".");
   if (fs.existsSync(main) && fs.statSync(main).isDirectory()) main = path.join(main, "index.ts");
-  return { name: doc.name, main };
+  const backendUrl = typeof doc.backend?.url === "string" ? doc.backend.url : undefined;
+  return { name: doc.name, main, backendUrl };
 }
 
 /**

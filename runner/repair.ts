@@ -1,8 +1,9 @@
 /**
  * After a runner was killed mid-update (a lost terminal, a closed laptop, a cancelled job), the
- * stack can hold two leftovers that stop the rerun: the backend's lock of the dead update, and
- * resource operations left pending in the state. Before a changing command goes on, this clears
- * both, but only when it is safe:
+ * stack can hold three leftovers that stop the rerun: torn metadata files in a `file://` backend,
+ * the backend's lock of the dead update, and resource operations left pending in the state.
+ * Before a changing command goes on, this clears them, but only when it is safe:
+ *  - torn metadata files, like the lock (see clearTornState);
  *  - the lock only when this machine's journal shows the update was started here by a runner
  *    that is gone, and no `pulumi` process for the stack still runs here;
  *  - pending creates by importing what the provider has under the id the program gives it (a
@@ -12,10 +13,11 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ConfigMap, EngineError, PendingOperation } from "./engine";
+import { ConfigMap, Engine, EngineError, PendingOperation } from "./engine";
 import { Refusal } from "./io";
 import { JournalEvent } from "./journal";
-import { Session } from "./session";
+import { Deps, Session } from "./session";
+import { tornSidecars } from "./state-backend";
 
 /** Journal kinds that close an `update-started`. */
 const UPDATE_ENDS = ["update", "failed", "update-abandoned"];
@@ -84,19 +86,93 @@ export function importIdOf(p: PendingOperation, config: ConfigMap): string | und
   return undefined;
 }
 
+/** An update this machine's journal shows started and never ended, and where its runner is. */
+interface Interruption {
+  started: JournalEvent;
+  pid: number;
+  host: string;
+  /** running: its runner still runs here; dead: it ran here and nothing works on the stack now. */
+  state: "running" | "dead" | "unknown";
+}
+
+function interruption(
+  events: JournalEvent[],
+  stack: string,
+  workDir: string,
+): Interruption | undefined {
+  const started = unfinishedUpdate(events);
+  if (!started) return undefined;
+  const pid = Number(started.data?.pid);
+  const host = String(started.data?.host ?? "");
+  const here = host === os.hostname() && Number.isInteger(pid);
+  const state =
+    here && processAlive(pid)
+      ? "running"
+      : here && pulumiRunningFor(stack, workDir) === false
+        ? "dead"
+        : "unknown";
+  return { started, pid, host, state };
+}
+
+/**
+ * Before anything reads a `file://` backend: the metadata sidecars a killed update tore (see
+ * state-backend.ts), which make every `pulumi` command fail with "EOF". A changing command
+ * removes them when this machine's journal shows its own runner was killed mid-update on this
+ * stack and nothing works on the stack here; otherwise the command is refused with the exact
+ * command that clears them.
+ */
+export function clearTornState(
+  deps: Deps,
+  engine: Engine,
+  opts: { command: string; stack: string; workDir: string; changing: boolean },
+): void {
+  const dir = engine.stateDirectory();
+  if (!dir) return;
+  const torn = tornSidecars(dir);
+  if (torn.length === 0) return;
+  const journal = deps.journal(opts.stack);
+  const cut = interruption(journal.read(), opts.stack, opts.workDir);
+  const list = torn.map((f) => path.relative(dir, f)).join(", ");
+  if (opts.changing && cut?.state === "dead") {
+    for (const f of torn) fs.rmSync(f, { force: true });
+    const text =
+      `the interrupted update (pg-recovery ${cut.started.command}, ${cut.started.at}) left ` +
+      `${torn.length} torn state metadata file(s) in ${dir}: ${list}; removed (the state itself is whole)`;
+    journal.append({ command: opts.command, kind: "repair", text, who: deps.who(opts.workDir) });
+    deps.io.err(`The ${text}.`);
+    return;
+  }
+  throw new Refusal(
+    `the state backend ${dir} cannot be read: ${torn.length} metadata file(s) are empty or cut short ` +
+      `(${list}), as a process killed while writing them leaves them, and every pulumi command ` +
+      `fails with "EOF" until they are gone. They hold only a content type and a checksum; the ` +
+      `state is whole. Once no pulumi command runs on this backend, remove them:\n  rm ${torn
+        .map(shellQuote)
+        .join(" ")}\nthen rerun.` +
+      (opts.changing
+        ? ""
+        : ` (A changing command, e.g. pg-recovery resume, removes them itself when this machine's ` +
+          `journal shows its own runner was killed mid-update.)`) +
+      ` Nothing was changed.`,
+  );
+}
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:=@+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
 export async function repairInterrupted(s: Session): Promise<void> {
   const stackName = s.stack.name;
-  const started = unfinishedUpdate(s.journal.read());
-  if (started) {
-    const pid = Number(started.data?.pid);
-    const host = String(started.data?.host ?? "");
-    if (host === os.hostname() && Number.isInteger(pid) && processAlive(pid)) {
+  const cut = interruption(s.journal.read(), stackName, s.workDir);
+  if (cut) {
+    const { started, pid, host } = cut;
+    if (cut.state === "running") {
       throw new Refusal(
         `another pg-recovery (pid ${pid}, ${started.command}) is updating ${stackName} since ${started.at}: ` +
           `wait for it to finish (pg-recovery status --stack ${stackName}). Nothing was changed.`,
       );
     }
-    if (host === os.hostname() && pulumiRunningFor(stackName, s.workDir) === false) {
+    if (cut.state === "dead") {
       // Our own runner died mid-update and nothing works on the stack here: its lock is stale.
       await s.stack.cancel().catch(() => undefined);
       s.note(

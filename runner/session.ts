@@ -6,6 +6,7 @@ import { Engine, HistoryEntry, StackHandle } from "./engine";
 import { Io, Refusal } from "./io";
 import { Cluster, WaitOptions } from "./jobs";
 import { Journal, JournalEvent } from "./journal";
+import { clearTornState } from "./repair";
 import { Who } from "./who";
 import { INCIDENT_KEYS, key, scenarioOf } from "./door";
 import { ConfigMap } from "./engine";
@@ -39,9 +40,11 @@ export async function openSession(
   command: string,
   stackName: string,
   workDir: string,
-  opts: { create: boolean },
+  opts: { create: boolean; changing: boolean },
 ): Promise<Session> {
   const engine = await deps.engine(workDir);
+  // First: with a torn state file nothing below could even list the stacks.
+  clearTornState(deps, engine, { command, stack: stackName, workDir, changing: opts.changing });
   const files = engine.stackFiles();
   // Only a stack with a stack file (its environment facts) may be created.
   const stack = await engine.open(stackName, { create: opts.create && files.includes(stackName) });

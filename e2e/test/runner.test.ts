@@ -61,6 +61,16 @@ describe("pg-recovery (the runner) against the real CLI and a real API server", 
     );
   const seededReplicas = () => Object.fromEntries(app.deployments.map((d) => [d.name, d.replicas]));
   const stackFile = () => fs.readFileSync(path.join(work, `Pulumi.${STACK}.yaml`), "utf8");
+  /** The metadata sidecar of the stack's state file in the file:// backend. */
+  const stackSidecar = () => {
+    const stacks = path.join(new URL(env.PULUMI_BACKEND_URL!).pathname, ".pulumi", "stacks");
+    const found = fs
+      .readdirSync(stacks)
+      .map((project) => path.join(stacks, project, `${STACK}.json.attrs`))
+      .filter((f) => fs.existsSync(f));
+    assert.equal(found.length, 1, `one ${STACK}.json.attrs under ${stacks}`);
+    return found[0];
+  };
   const unchanged = () => {
     assert.deepEqual(appState(env, app), seeded, "the app's objects changed");
     assert.deepEqual(overlayObjects(env, app), [], "the overlay created something");
@@ -176,9 +186,19 @@ describe("pg-recovery (the runner) against the real CLI and a real API server", 
     killGroup(first);
     const killed = await first.done;
     assert.equal(killed.signal, "SIGKILL");
+    // A kill that lands while the backend writes a state file's metadata sidecar leaves it
+    // empty (it is written in place), and then every pulumi command fails with "EOF". Whether a
+    // kill lands there is timing; this makes it so, deterministically, as that kill would.
+    const sidecar = stackSidecar();
+    fs.truncateSync(sidecar, 0);
+    const broken = run("pulumi", ["stack", "ls"], env, work);
+    assert.notEqual(broken.code, 0, "the CLI read a backend with a torn sidecar");
+    assert.match(broken.stderr, /EOF/);
 
     const rerun = await pgr("resume", "--stack", STACK, ...YES);
     assert.equal(rerun.code, 0, rerun.stderr);
+    assert.match(rerun.stderr, /torn state metadata file\(s\) in .*e2e\.json\.attrs.*; removed/);
+    assert.match(rerun.stderr, /was interrupted; its lock is cleared/);
     assert.deepEqual(replicas(), seededReplicas(), "the app is back at the seeded counts");
     const status = await pgr("status", "--stack", STACK, "--json");
     assert.equal(JSON.parse(status.stdout).phase, "app back, maintenance on");

@@ -341,6 +341,12 @@ describe("runner: the journal", () => {
       j.read().map((e) => e.kind),
       ["command"],
     );
+    // The rerun's first event starts a line of its own, not glued to the fragment.
+    j.append({ command: "resume", kind: "update-abandoned", text: "lock cleared" });
+    assert.deepEqual(
+      j.read().map((e) => e.kind),
+      ["command", "update-abandoned"],
+    );
     assert.equal(fs.statSync(j.file).mode & 0o777, 0o600, "the journal is the operator's alone");
     assert.throws(() => new Journal("../etc", home), /invalid stack name/);
   });

@@ -240,6 +240,8 @@ export class FakeStack implements StackHandle {
 export class FakeEngine implements Engine {
   readonly stacksByName = new Map<string, FakeStack>();
   created: string[] = [];
+  /** A `file://` backend's directory, when a test gives the fake one. */
+  stateDir?: string;
 
   constructor(
     private readonly now: () => Date,
@@ -248,6 +250,9 @@ export class FakeEngine implements Engine {
 
   describe(): string {
     return "file:///fake-backend";
+  }
+  stateDirectory(): string | undefined {
+    return this.stateDir;
   }
   async stacks(): Promise<string[]> {
     return [...this.stacksByName.keys()];

@@ -1,0 +1,52 @@
+/**
+ * What the runner's command tests share: the incident they run (production, corrupted, restore
+ * time), how a command runs against a test world, and Jobs that succeed.
+ */
+import { main } from "../../../runner/cli";
+import { testIo, World } from "./fakes";
+
+export const LIVE = "s189p01-ptt-pd-pg";
+export const DATE = "2026-11-25";
+export const RESTORE = "2026-11-25T06:59:00+01:00";
+export const job = (suffix: string) => `pgr-${DATE}-${suffix}`;
+
+export async function run(w: World, argv: string[], io = testIo()) {
+  const code = await main(argv, w.deps(io));
+  return { code, io, out: io.stdout.join("\n"), err: io.stderr.join("\n") };
+}
+
+export const start = [
+  "start",
+  "--stack",
+  "production",
+  "--scenario",
+  "corrupted",
+  "--restore-time",
+  RESTORE,
+];
+export const yes = ["--yes", "production"];
+
+export function jobsSucceed(w: World) {
+  w.cluster.setJob(
+    job("adhoc-backup"),
+    { state: "succeeded", containers: [{ name: "backup", exitCode: 0 }] },
+    {
+      backup: "backup ptt_pd_adhoc_2026-11-25: 1.2 GB in 40s",
+    },
+  );
+  w.cluster.setJob(
+    job("validation"),
+    {
+      state: "failed",
+      containers: [
+        { name: "verify", exitCode: 1 },
+        { name: "promotion-plan", exitCode: 0 },
+      ],
+    },
+    {
+      verify:
+        "public.courses: 1204 rows in live, 1311 in the PTR (107 missing in live)\n1 table differs",
+      "promotion-plan": "merge public.courses: re-insert 107 rows, lose nothing",
+    },
+  );
+}
