@@ -1,9 +1,12 @@
 /**
  * Two real PostgreSQL servers standing in for the point-in-time restore (state at T) and live
  * (state at T, then the app's writes after T, then a corruption), with an app-like schema, and
- * independent fingerprints (row count + md5 of the sorted row texts per table) to compare them.
+ * independent fingerprints (row count + md5 of the sorted row texts per table) to compare them;
+ * and the promote CLI run against them.
  */
+import assert from "node:assert/strict";
 import { Client } from "pg";
+import { main } from "../../../datapath/cli";
 import { PG_BIN, PgServer, startPostgres } from "../../support/postgres";
 
 export const RESTORE_TARGET = "2025-06-01T13:00:00+01:00"; // 12:00Z; every seed time is earlier
@@ -169,4 +172,62 @@ export async function fingerprint(url: string): Promise<Map<string, TablePrint>>
 export async function scalar<T = string>(s: PgServer, db: string, sql: string): Promise<T> {
   const r = await s.query(db, sql);
   return Object.values(r.rows[0])[0] as T;
+}
+
+/** The promote CLI against the pair (PTR_URL, LIVE_URL), restore target RESTORE_TARGET. */
+export async function runPromote(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
+  let out = "";
+  let err = "";
+  const code = await main(
+    [
+      "promote",
+      "--from-env",
+      "PTR_URL",
+      "--to-env",
+      "LIVE_URL",
+      "--restore-target",
+      RESTORE_TARGET,
+      ...args,
+    ],
+    { out: (s) => (out += s), err: (s) => (err += s), env },
+  );
+  return { code, out, err };
+}
+
+export interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+export const confirmFor = (db: string) => `127.0.0.1/${db}`;
+
+/**
+ * The pair, plus an incident on it: live = T + writes after T + a corruption; and the check
+ * that live is exactly as before and no incident schema was left.
+ */
+export function useIncident() {
+  const pair = usePair();
+  return {
+    pair,
+    async incident(corruption: string, extraSeed = ""): Promise<string> {
+      const db = await pair.fresh(extraSeed);
+      await pair.live.query(db, AFTER_T);
+      await pair.live.query(db, corruption);
+      return db;
+    },
+    async unchanged(db: string, before: Map<string, unknown>): Promise<void> {
+      assert.deepEqual(await fingerprint(pair.live.url(db)), before, "live changed");
+      const schemas = await scalar<string>(
+        pair.live,
+        db,
+        "SELECT count(*)::text FROM pg_namespace WHERE nspname LIKE 'pgr_%'",
+      );
+      assert.equal(schemas, "0", "an incident schema was left behind");
+    },
+  };
+}
+
+export function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.map((k) => [k, o[k]]));
 }

@@ -1,0 +1,450 @@
+/**
+ * promote's modes against two real PostgreSQL servers (the PTR at T, and live with writes after T
+ * and a corruption): each mode's end state (chosen tables exactly as at T by content, every other
+ * table keeping every row written after T), and a mid-copy failure leaving live untouched.
+ */
+import assert from "node:assert/strict";
+import { promote } from "../../../datapath/promote/promote";
+import { verifyDatabases } from "../../../datapath/verify/verify";
+import { EXOTIC_SCHEMA, VARIED_SCHEMA } from "../../support/datapath-schemas";
+import {
+  confirmFor,
+  fingerprint,
+  RESTORE_TARGET,
+  runPromote,
+  scalar,
+  useIncident,
+} from "./fixture";
+
+describe("promote (real PostgreSQL): each mode's end state", function () {
+  this.timeout(180_000);
+  const { pair, incident, unchanged } = useIncident();
+  const run = runPromote;
+
+  describe("--mode tables", () => {
+    it("puts the chosen tables back exactly as at T and keeps every row written after T elsewhere", async () => {
+      const db = await incident("UPDATE posts SET title = 'oops'; DELETE FROM tags;");
+      const atT = await fingerprint(pair.ptr.url(db));
+      const before = await fingerprint(pair.live.url(db));
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "tables",
+        "--tables",
+        "public.posts,tags",
+        "--incident",
+        "2025-06-01",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(r.code, 0, r.err);
+      const after = await fingerprint(pair.live.url(db));
+      // Chosen tables: content as at T (the trigger did not re-stamp updated_at).
+      assert.deepEqual(after.get("public.posts"), atT.get("public.posts"));
+      assert.deepEqual(after.get("public.tags"), atT.get("public.tags"));
+      // Every other table: exactly as live had it, writes after T included.
+      for (const k of ["public.users", "public.comments", "public.audit_log", "public.settings"]) {
+        assert.deepEqual(after.get(k), before.get(k), k);
+      }
+      assert.equal(after.get("public.users")!.rows, 220);
+      assert.equal(after.get("public.comments")!.rows, 3100);
+      // The replaced rows are kept for the review: 1000 overwritten + 50 added since T.
+      assert.equal(
+        await scalar(
+          pair.live,
+          db,
+          "SELECT count(*)::text FROM pgr_2025_06_01_replaced.public__posts",
+        ),
+        "1050",
+      );
+      // The sequence is never lowered below what live handed out.
+      assert.equal(
+        await scalar(pair.live, db, "SELECT last_value::text FROM posts_id_seq"),
+        "1050",
+      );
+      assert.equal(
+        await scalar(
+          pair.live,
+          db,
+          "SELECT tgenabled::text FROM pg_trigger WHERE tgname = 'posts_touch'",
+        ),
+        "O",
+      );
+      assert.match(
+        r.out,
+        /public\.posts\s+1,000\s+0\s+1,000\s+50\s+1,050 in pgr_2025_06_01_replaced/,
+      );
+    });
+
+    it("recreates a table dropped since T with its rows at T and raises its sequence", async () => {
+      const db = await incident("DROP TABLE subscribers;");
+      const atT = await fingerprint(pair.ptr.url(db));
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "tables",
+        "--tables",
+        "public.subscribers",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(r.code, 0, r.err);
+      const after = await fingerprint(pair.live.url(db));
+      assert.deepEqual(after.get("public.subscribers"), atT.get("public.subscribers"));
+      assert.equal(await scalar(pair.live, db, "SELECT nextval('subscribers_id_seq')::text"), "11");
+      assert.match(r.out, /public\.subscribers \(recreated\)/);
+    });
+
+    it("refuses a cascade outside the chosen tables before writing, naming the constraint and rows", async () => {
+      const db = await incident(
+        "INSERT INTO posts (user_id, title, created_at, updated_at) VALUES (201, 'by a new user', now(), now());",
+      );
+      const before = await fingerprint(pair.live.url(db));
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "tables",
+        "--tables",
+        "public.users",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(r.code, 1);
+      assert.match(r.err, /posts_user_id_fkey/);
+      assert.match(r.err, /would delete 1 rows of public\.posts \(ON DELETE CASCADE\)/);
+      assert.match(r.err, /\(201\)/);
+      assert.match(r.err, /nothing was written/);
+      await unchanged(db, before);
+    });
+
+    it("refuses when a kept row would lose the row it references", async () => {
+      const db = await incident(
+        `INSERT INTO comments (post_id, body, created_at) VALUES (1050, 'on a post written after T', now());
+         UPDATE posts SET title = 'oops';`,
+      );
+      const before = await fingerprint(pair.live.url(db));
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "tables",
+        "--tables",
+        "public.posts",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(r.code, 1);
+      assert.match(r.err, /comments_post_id_fkey/);
+      assert.match(
+        r.err,
+        /1 rows of public\.comments would lose the public\.posts row they reference \(ON DELETE NO ACTION\)/,
+      );
+      assert.match(r.err, /\(1050\)/);
+      await unchanged(db, before);
+    });
+
+    it("refuses tables without a primary key, unknown tables, and a schema that differs, all at once", async () => {
+      const db = await incident("ALTER TABLE tags ADD COLUMN colour text;");
+      const before = await fingerprint(pair.live.url(db));
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "tables",
+        "--tables",
+        "public.audit_log,public.nope,public.tags",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(r.code, 1);
+      assert.match(r.err, /public\.audit_log has no primary key/);
+      assert.match(r.err, /table public\.nope does not exist/);
+      assert.match(
+        r.err,
+        /public\.tags: schema differs between T and live \(live only: column colour text\)/,
+      );
+      await unchanged(db, before);
+    });
+
+    it("rolls everything back when the live connection is killed during the copy", async () => {
+      const db = await incident("UPDATE posts SET title = 'oops'; DELETE FROM tags;");
+      const before = await fingerprint(pair.live.url(db));
+      let killed = 0;
+      await assert.rejects(
+        promote({
+          from: { env: "PTR_URL" },
+          to: { env: "LIVE_URL" },
+          restoreTarget: RESTORE_TARGET,
+          mode: "tables",
+          // tags first copied, then posts: the kill lands after tags' rows are staged.
+          tables: ["public.tags", "public.posts"],
+          confirm: confirmFor(db),
+          env: pair.env(db),
+          onCopyChunk: async (table) => {
+            if (table !== "public.posts" || killed++) return;
+            await pair.live.query(
+              "postgres",
+              "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pg-recovery-promote' AND datname = $1",
+              [db],
+            );
+          },
+        }),
+        /terminat|Connection|closed/i,
+      );
+      assert.equal(killed > 0, true);
+      await unchanged(db, before);
+    });
+
+    it("rolls everything back when the PTR connection is killed during the copy", async () => {
+      const db = await incident("UPDATE posts SET title = 'oops';");
+      const before = await fingerprint(pair.live.url(db));
+      let killed = 0;
+      await assert.rejects(
+        promote({
+          from: { env: "PTR_URL" },
+          to: { env: "LIVE_URL" },
+          restoreTarget: RESTORE_TARGET,
+          mode: "tables",
+          tables: ["public.posts"],
+          confirm: confirmFor(db),
+          env: pair.env(db),
+          onCopyChunk: async () => {
+            if (killed++) return;
+            await pair.ptr.query(
+              "postgres",
+              "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+              [db],
+            );
+          },
+        }),
+      );
+      await unchanged(db, before);
+    });
+  });
+
+  it("tables: refuses restored rows that reference a row deleted from live since T", async () => {
+    // User 7 and (by cascade) their posts go after T; the posts at T still reference user 7.
+    const db = await incident(
+      "DELETE FROM comments WHERE post_id IN (SELECT id FROM posts WHERE user_id = 7); DELETE FROM users WHERE id = 7;",
+    );
+    const before = await fingerprint(pair.live.url(db));
+    const r = await run(
+      pair.env(db),
+      "--mode",
+      "tables",
+      "--tables",
+      "public.posts",
+      "--confirm",
+      confirmFor(db),
+    );
+    assert.equal(r.code, 1);
+    assert.match(r.err, /posts_user_id_fkey/);
+    assert.match(
+      r.err,
+      /5 rows of public\.posts to restore reference public\.users rows that live no longer has/,
+    );
+    assert.match(r.err, /\(7\)/);
+    await unchanged(db, before);
+  });
+
+  describe("--mode merge", () => {
+    it("re-inserts the rows at T missing from live and changes nothing else", async () => {
+      const db = await incident("DELETE FROM comments; UPDATE posts SET title = 'oops';");
+      const atT = await fingerprint(pair.ptr.url(db));
+      const before = await fingerprint(pair.live.url(db));
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "merge",
+        "--tables",
+        "public.comments",
+        "--confirm",
+        confirmFor(db),
+        "--json",
+      );
+      assert.equal(r.code, 0, r.err);
+      const result = JSON.parse(r.out);
+      assert.equal(result.tables[0].inserted, 3000);
+      const after = await fingerprint(pair.live.url(db));
+      // The comments of T are back (the 100 written after T were deleted by the corruption).
+      assert.deepEqual(after.get("public.comments"), atT.get("public.comments"));
+      for (const k of [
+        "public.users",
+        "public.posts",
+        "public.tags",
+        "public.audit_log",
+        "public.settings",
+      ]) {
+        assert.deepEqual(after.get(k), before.get(k), k);
+      }
+      assert.equal(after.get("public.posts")!.rows, 1050);
+    });
+
+    it("re-inserts a bulk of rows with the table's foreign keys checked once, and puts them back as they were", async () => {
+      const likes = `
+        CREATE TABLE likes (
+          id bigserial PRIMARY KEY,
+          post_id bigint NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+          user_id bigint REFERENCES users (id) DEFERRABLE INITIALLY DEFERRED
+        );
+        INSERT INTO likes (post_id, user_id) SELECT 1 + g % 1000, 1 + g % 200 FROM generate_series(1, 12000) g;`;
+      const db = await incident("DELETE FROM likes;", likes);
+      const constraints = `SELECT conname, pg_get_constraintdef(oid) AS def, convalidated
+                             FROM pg_constraint WHERE conrelid = 'likes'::regclass ORDER BY 1`;
+      const before = (await pair.live.query(db, constraints)).rows;
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "merge",
+        "--tables",
+        "public.likes",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.err, /re-validated 2 foreign keys/);
+      assert.deepEqual((await pair.live.query(db, constraints)).rows, before);
+      assert.deepEqual(
+        (await fingerprint(pair.live.url(db))).get("public.likes"),
+        (await fingerprint(pair.ptr.url(db))).get("public.likes"),
+      );
+      await assert.rejects(
+        pair.live.query(db, "INSERT INTO likes (post_id) VALUES (424242)"),
+        /likes_post_id_fkey/,
+      );
+    });
+
+    it("refuses a re-inserted row that collides with a live row on a unique key", async () => {
+      const db = await incident(
+        "DELETE FROM subscribers WHERE id = 3; INSERT INTO subscribers (email) VALUES ('s3@example.com');",
+      );
+      const before = await fingerprint(pair.live.url(db));
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "merge",
+        "--tables",
+        "public.subscribers",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(r.code, 1);
+      assert.match(r.err, /subscribers_email_key/);
+      assert.match(r.err, /\(3\) \(s3@example\.com\)/);
+      await unchanged(db, before);
+    });
+  });
+
+  it("tables: exotic types, quoted names, identity, generated columns, domains and RLS come back exactly", async () => {
+    const db = "exotic_tables";
+    await pair.ptr.createDatabase(db);
+    await pair.ptr.query(db, EXOTIC_SCHEMA);
+    await pair.live.createDatabase(db);
+    // Live starts as the PTR (whole), then is damaged.
+    const setup = await run(pair.env(db), "--mode", "whole", "--confirm", confirmFor(db));
+    assert.equal(setup.code, 0, setup.err);
+    await pair.live.query(
+      db,
+      `UPDATE "Billing"."Invoices" SET net_pence = 0, status = 'Paid';
+       DELETE FROM public.oddities;`,
+    );
+    const r = await run(
+      pair.env(db),
+      "--mode",
+      "tables",
+      "--tables",
+      '"Billing"."Invoices",public.oddities',
+      "--confirm",
+      confirmFor(db),
+    );
+    assert.equal(r.code, 0, r.err);
+    const atT = await fingerprint(pair.ptr.url(db));
+    const after = await fingerprint(pair.live.url(db));
+    assert.deepEqual(after.get("Billing.Invoices"), atT.get("Billing.Invoices"));
+    assert.deepEqual(after.get("public.oddities"), atT.get("public.oddities"));
+  });
+
+  describe("--mode whole", () => {
+    it("brings every kind of object across: verify finds the promoted live identical to the PTR", async () => {
+      const db = "exotic";
+      await pair.ptr.createDatabase(db);
+      await pair.ptr.query(db, VARIED_SCHEMA);
+      await pair.ptr.query(db, EXOTIC_SCHEMA);
+      await pair.live.createDatabase(db);
+      await pair.live.query(db, "CREATE TABLE placeholder (id int PRIMARY KEY)");
+      const r = await run(pair.env(db), "--mode", "whole", "--confirm", confirmFor(db));
+      assert.equal(r.code, 0, r.err);
+      const report = await verifyDatabases({ source: pair.ptr.url(db), target: pair.live.url(db) });
+      assert.deepEqual(
+        report.differences.map((d) => `[${d.section}] ${d.object}: ${d.detail}`),
+        [],
+      );
+    });
+
+    it("replaces live with the PTR database straight from the PTR server, keeping the old one", async () => {
+      const db = await incident("UPDATE posts SET title = 'oops'; DELETE FROM tags;");
+      const atT = await fingerprint(pair.ptr.url(db));
+      const before = await fingerprint(pair.live.url(db));
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "whole",
+        "--confirm",
+        confirmFor(db),
+        "--jobs",
+        "3",
+      );
+      assert.equal(r.code, 0, r.err);
+      assert.deepEqual(await fingerprint(pair.live.url(db)), atT);
+      const kept = /previous database is now (\S+)/.exec(r.out)?.[1];
+      assert.ok(kept, r.out);
+      assert.deepEqual(await fingerprint(pair.live.url(kept)), before);
+      // Indexes, constraints and triggers came back too.
+      assert.equal(
+        await scalar(
+          pair.live,
+          db,
+          "SELECT count(*)::text FROM pg_trigger WHERE tgname = 'posts_touch'",
+        ),
+        "1",
+      );
+      await assert.rejects(
+        pair.live.query(
+          db,
+          "INSERT INTO posts (user_id, title, created_at, updated_at) VALUES (99999, 'x', now(), now())",
+        ),
+        /posts_user_id_fkey/,
+      );
+    });
+  });
+
+  it("whole: drops the partial copy and leaves live as it was when the PTR connection dies mid-copy", async () => {
+    const db = await incident("UPDATE posts SET title = 'oops';");
+    const before = await fingerprint(pair.live.url(db));
+    let killed = 0;
+    await assert.rejects(
+      promote({
+        from: { env: "PTR_URL" },
+        to: { env: "LIVE_URL" },
+        restoreTarget: RESTORE_TARGET,
+        mode: "whole",
+        confirm: confirmFor(db),
+        env: pair.env(db),
+        onCopyChunk: async () => {
+          if (killed++) return;
+          await pair.ptr.query(
+            "postgres",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            [db],
+          );
+        },
+      }),
+    );
+    assert.ok(killed > 0);
+    await unchanged(db, before);
+    const left = await pair.live.query(
+      "postgres",
+      "SELECT datname FROM pg_database WHERE datname LIKE $1",
+      [`${db}_%`],
+    );
+    assert.deepEqual(left.rows, [], "the partial copy was left behind");
+  });
+});
