@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Client } from "pg";
-import type { Server } from "./pg-server";
+import { bin, type Server } from "./pg-server";
 
 export interface Mark {
   wall: number;
@@ -67,6 +67,29 @@ export async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): 
     spawn(cmd, args, { env, stdio: ["ignore", "ignore", "inherit"] }),
     path.basename(cmd),
   );
+}
+
+/** The runbook's dump of `db` into `file`: plain SQL, gzip level 1, no owners. */
+export async function runbookDump(db: string, file: string, env: NodeJS.ProcessEnv): Promise<void> {
+  await run(
+    bin("pg_dump"),
+    ["-E", "utf8", "--clean", "--if-exists", "--no-owner", "--compress=1", "-f", file, "-d", db],
+    env,
+  );
+}
+
+/** The runbook's restore of a downloaded dump into `db`: gunzip | psql, stopping at an error. */
+export async function runbookRestore(
+  file: string,
+  db: string,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
+  const gzip = spawn("gzip", ["-dc", file], { stdio: ["ignore", "pipe", "inherit"] });
+  const psql = spawn(bin("psql"), ["-q", "-v", "ON_ERROR_STOP=1", "-d", db], {
+    env,
+    stdio: [gzip.stdout, "ignore", "inherit"],
+  });
+  await Promise.all([exited(gzip, "gzip"), exited(psql, "psql")]);
 }
 
 /**

@@ -14,13 +14,22 @@
  * the page cache flushed and both servers checkpointed.
  */
 import { BlobServiceClient } from "@azure/storage-blob";
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { main as dataTool } from "../datapath/cli";
 import { Azurite, startAzurite } from "./azurite";
-import { exited, mark, Mark, median, ownCpu, pgEnv, query, run } from "./bench-common";
+import {
+  mark,
+  Mark,
+  median,
+  ownCpu,
+  pgEnv,
+  query,
+  run,
+  runbookDump,
+  runbookRestore,
+} from "./bench-common";
 import { asServerUser, bin, cluster, PG_BIN, Server, serverDir } from "./pg-server";
 
 const MB = 1024 * 1024;
@@ -354,33 +363,13 @@ async function runbookPath(c: Ctx, i: number): Promise<void> {
   const blob = container.getBlockBlobClient("ptt_bench_2024-07-24-restore-to-ptr.sql.gz");
   const dumped = path.join(c.work, `ptr-${i}.sql.gz`);
   const fetched = path.join(c.work, `fetched-${i}.sql.gz`);
-  await run(
-    bin("pg_dump"),
-    [
-      "-E",
-      "utf8",
-      "--clean",
-      "--if-exists",
-      "--no-owner",
-      "--compress=1",
-      "-f",
-      dumped,
-      "-d",
-      "app",
-    ],
-    pgEnv(c.ptr, c.password),
-  );
+  await runbookDump("app", dumped, pgEnv(c.ptr, c.password));
   await blob.uploadFile(dumped, { blockSize: 8 * MB, concurrency: 4 });
   fs.writeFileSync(
     fetched,
     await blob.downloadToBuffer(0, undefined, { blockSize: 8 * MB, concurrency: 4 }),
   );
-  const gzip = spawn("gzip", ["-dc", fetched], { stdio: ["ignore", "pipe", "inherit"] });
-  const psql = spawn(bin("psql"), ["-q", "-v", "ON_ERROR_STOP=1", "-d", "app"], {
-    env: pgEnv(c.live, c.password),
-    stdio: [gzip.stdout, "ignore", "inherit"],
-  });
-  await Promise.all([exited(gzip, "gzip"), exited(psql, "psql")]);
+  await runbookRestore(fetched, "app", pgEnv(c.live, c.password));
   fs.rmSync(dumped);
   fs.rmSync(fetched);
 }

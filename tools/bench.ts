@@ -30,7 +30,17 @@ import { backup } from "../datapath/backup/backup";
 import { restore } from "../datapath/restore/restore";
 import { verifyDatabases } from "../datapath/verify/verify";
 import { Azurite, startAzurite } from "./azurite";
-import { exited, mark, Mark, median, pgEnv, query, run } from "./bench-common";
+import {
+  exited,
+  mark,
+  Mark,
+  median,
+  pgEnv,
+  query,
+  run,
+  runbookDump,
+  runbookRestore,
+} from "./bench-common";
 import { runPromotionBench } from "./bench-promotion";
 import { bin, cluster, serverDir, Server } from "./pg-server";
 
@@ -247,22 +257,7 @@ async function runbookAsWorkflows(b: Bench, i: number): Promise<Timed> {
   const fetched = path.join(b.work, `fetched-${i}.sql.gz`);
 
   const t0 = mark();
-  await run(
-    bin("pg_dump"),
-    [
-      "-E",
-      "utf8",
-      "--clean",
-      "--if-exists",
-      "--no-owner",
-      "--compress=1",
-      "-f",
-      dumped,
-      "-d",
-      "src",
-    ],
-    env,
-  );
+  await runbookDump("src", dumped, env);
   // azcopy uploads and downloads in parallel 8 MB blocks; so do these.
   await blob.uploadFile(dumped, { blockSize: 8 * MB, concurrency: 4 });
   const t1 = mark();
@@ -274,12 +269,7 @@ async function runbookAsWorkflows(b: Bench, i: number): Promise<Timed> {
     await blob.downloadToBuffer(0, undefined, { blockSize: 8 * MB, concurrency: 4 }),
   );
   await query(b.server.url(), "CREATE DATABASE runbook_files_target");
-  const gzip = spawn("gzip", ["-dc", fetched], { stdio: ["ignore", "pipe", "inherit"] });
-  const psql = spawn(bin("psql"), ["-q", "-v", "ON_ERROR_STOP=1", "-d", "runbook_files_target"], {
-    env,
-    stdio: [gzip.stdout, "ignore", "inherit"],
-  });
-  await Promise.all([exited(gzip, "gzip"), exited(psql, "psql")]);
+  await runbookRestore(fetched, "runbook_files_target", env);
   const t3 = mark();
   const size = fs.statSync(dumped).size;
   fs.rmSync(dumped);
