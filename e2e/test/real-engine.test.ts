@@ -13,6 +13,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { buildArgv } from "../../contract/data-tool";
 import { incidentBackupNames } from "../../contract/backup-names";
+import { parseRestoreTime } from "../../contract/time";
 import { appState, managers, overlayObjects, readSeed, SeededApp } from "./support/app";
 import { clusterDown, clusterUp, currentContext, E2E, kubectl, run, seed } from "./support/cluster";
 import { E2eStack, factsFor } from "./support/stack";
@@ -41,6 +42,16 @@ describe("the overlay under the real Pulumi engine and a real API server", funct
   const corrupted = { scenario: "corrupted", incidentDate: DATE, restoreTime: RESTORE_TIME };
 
   before(async () => {
+    // The knobs are checked before a cluster is started: a restore time the door would refuse
+    // fails here once, with the fix, instead of in every check.
+    const parsed = parseRestoreTime("E2E_RESTORE_TIME", RESTORE_TIME);
+    if (!parsed.ok) throw new Error(parsed.problem);
+    if (parsed.utc.getTime() > Date.now()) {
+      throw new Error(
+        `E2E_RESTORE_TIME ${RESTORE_TIME} is in the future: a restore point must already have ` +
+          `happened (the config door refuses it). Pick an E2E_INCIDENT_DATE in the past.`,
+      );
+    }
     env = clusterUp();
     // The inline program (and its restore hook) runs in this process.
     process.env.KUBECONFIG = env.KUBECONFIG;
