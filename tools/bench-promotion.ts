@@ -17,6 +17,7 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { buildArgv, Options } from "../contract/data-tool";
 import { main as dataTool } from "../datapath/cli";
 import { Azurite, startAzurite } from "./azurite";
 import {
@@ -307,9 +308,9 @@ export async function runPromotionBench(o: {
 
 const PATHS: Record<PathName, (c: Ctx, run: number) => Promise<void>> = {
   runbook: runbookPath,
-  whole: (c) => promote(c, ["--mode", "whole", "--jobs", String(c.jobs)]),
-  tables: (c) => promote(c, ["--mode", "tables", "--tables", "public.orders"]),
-  merge: (c) => promote(c, ["--mode", "merge", "--tables", "public.orders"]),
+  whole: (c) => promote(c, { mode: "whole", jobs: c.jobs }),
+  tables: (c) => promote(c, { mode: "tables", tables: ["public.orders"] }),
+  merge: (c) => promote(c, { mode: "merge", tables: ["public.orders"] }),
 };
 
 /** Live back to the corrupted state, outside the timing; then a quiet disk. */
@@ -324,34 +325,33 @@ async function resetLive(c: Ctx): Promise<void> {
   await Promise.all([query(c.live.url(), "CHECKPOINT"), query(c.ptr.url(), "CHECKPOINT")]);
 }
 
-async function promote(c: Ctx, args: string[]): Promise<void> {
+async function promote(
+  c: Ctx,
+  chosen: Pick<Options<"promote">, "mode" | "tables" | "jobs">,
+): Promise<void> {
   let err = "";
-  const code = await dataTool(
-    [
-      "promote",
-      "--from-env",
-      "PTR_URL",
-      "--to-env",
-      "LIVE_URL",
-      "--restore-target",
-      T,
-      "--confirm",
-      "127.0.0.1/app",
-      ...args,
-    ],
-    {
-      out: () => undefined,
-      err: (s) => (err += s),
-      env: {
-        ...process.env,
-        PG_BIN,
-        PTR_URL: c.ptr.url("app"),
-        LIVE_URL: c.live.url("app"),
-        PG_RECOVERY_PROGRESS_MS: "60000",
-      },
+  const argv = buildArgv({
+    command: "promote",
+    options: {
+      fromEnv: "PTR_URL",
+      toEnv: "LIVE_URL",
+      restoreTarget: T,
+      confirm: "127.0.0.1/app",
+      ...chosen,
     },
-  );
-  if (code !== 0) throw new Error(`promote ${args.join(" ")} exited ${code}:\n${err}`);
+  });
+  const code = await dataTool(argv, {
+    out: () => undefined,
+    err: (s) => (err += s),
+    env: {
+      ...process.env,
+      PG_BIN,
+      PTR_URL: c.ptr.url("app"),
+      LIVE_URL: c.live.url("app"),
+      PG_RECOVERY_PROGRESS_MS: "60000",
+    },
+  });
+  if (code !== 0) throw new Error(`${argv.join(" ")} exited ${code}:\n${err}`);
 }
 
 /** As the runbook's workflows run it (see bench.ts): file, upload; download, file, psql. */

@@ -14,6 +14,7 @@
  *    and corrupted versions of later rows still in place.
  */
 import { Client } from "pg";
+import { buildArgv } from "../contract/data-tool";
 import { main } from "../datapath/cli";
 import { PG_BIN, Server } from "./pg-server";
 import { rng, sleep } from "./drill-workload";
@@ -249,22 +250,22 @@ export async function rehearsePromotion(o: {
     for (const r of runs) {
       const db = `shop_${r.mode}`;
       await admin.query(`CREATE DATABASE ${db} TEMPLATE shop`);
-      const args = [
-        "promote",
-        "--from-env",
-        "PTR_URL",
-        "--to-env",
-        "LIVE_URL",
-        "--restore-target",
-        o.restoreTarget,
-        "--mode",
-        r.mode,
-        ...(r.tables ? ["--tables", r.tables.join(",")] : []),
-        "--incident",
-        "drill",
-        "--confirm",
-        `127.0.0.1/${db}`,
-      ];
+      // What the operator would type; the connections come from the environment.
+      const chosen = {
+        mode: r.mode,
+        tables: r.tables,
+        incident: "drill",
+        confirm: `127.0.0.1/${db}`,
+      };
+      const args = buildArgv({
+        command: "promote",
+        options: {
+          fromEnv: "PTR_URL",
+          toEnv: "LIVE_URL",
+          restoreTarget: o.restoreTarget,
+          ...chosen,
+        },
+      });
       let err = "";
       const started = Date.now();
       const code = await main(args, {
@@ -281,7 +282,7 @@ export async function rehearsePromotion(o: {
       const after = await rowsOf(o.primary.url(db), ALL);
       const out: ModeOutcome = {
         mode: r.mode,
-        command: `pg-recovery-data ${args.slice(0, 1).concat(args.slice(7)).join(" ")}`,
+        command: `pg-recovery-data ${buildArgv({ command: "promote", options: chosen }).join(" ")}`,
         exitCode: code,
         seconds,
         restored: 0,
