@@ -136,7 +136,7 @@ export function commandHelp<C extends Command>(command: C, help: CommandHelp<C>)
 }
 
 /** The one line a usage error prints after its message. */
-export function usageLine<C extends Command>(command: C, help: CommandHelp<C>): string {
+export function usageLine(command: Command, help: { readonly usage: string }): string {
   return wrapUsage(command, help.usage);
 }
 
