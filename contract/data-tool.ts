@@ -215,7 +215,10 @@ export function defineCommand<C extends Command>(command: C): CommandLine {
   return cmd;
 }
 
-/** The check of one flag's value (commander calls it per occurrence; a list accumulates). */
+/**
+ * The check of one flag's value (commander calls it per occurrence, with the value so far: a
+ * list accumulates, anything else is given once).
+ */
 function valueParser(spec: Exclude<FlagSpec, BooleanFlag>) {
   return (v: string, previous: unknown): unknown => {
     if (v === "" || v.startsWith("--")) {
@@ -226,6 +229,8 @@ function valueParser(spec: Exclude<FlagSpec, BooleanFlag>) {
       if (items.some((s) => s === "")) throw new UsageError(`--${spec.flag} needs a value`);
       return [...((previous as string[] | undefined) ?? []), ...items];
     }
+    // A second value would silently replace the first: which backup, which database?
+    if (previous !== undefined) throw new UsageError(`--${spec.flag} is given twice`);
     if (spec.kind === "count") {
       const digits = String(spec.max).length;
       if (!new RegExp(`^[1-9]\\d{0,${digits - 1}}$`).test(v) || Number(v) > spec.max) {
@@ -289,8 +294,8 @@ export function parseCommand<C extends Command>(
 /** Commander's error as one line in the house's words ("did you mean", no "error:" prefix). */
 function commanderMessage(e: CommanderError, argument: string | undefined): string {
   const m = e.message.replace(/^error: /, "");
-  const extra = /^too many arguments.*got (\d+)/.exec(m);
-  if (extra) return `unexpected argument${argument ? ` "${argument}"` : ""}: flags start with --`;
+  if (m.startsWith("too many arguments"))
+    return `unexpected argument${argument ? ` "${argument}"` : ""}: flags start with --`;
   return m
     .replace(/\n\(Did you mean (.*)\?\)$/, " (did you mean $1?)")
     .replace(/^option '--([\w-]+) <[^>]*>' argument missing$/, "--$1 needs a value")
