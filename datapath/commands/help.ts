@@ -169,7 +169,8 @@ export function programHelp(table: HelpTable): string {
     .configureHelp({ ...lowercaseTitles, helpWidth: HELP_WIDTH, subcommandTerm: (c) => c.name() })
     .addHelpText(
       "after",
-      `\n${DATA_TOOL} <command> --help explains each flag of a command, with examples.\n\n${ENVIRONMENT}\n`,
+      `\n${DATA_TOOL} <command> --help explains each flag of a command, with examples.\n` +
+        `(In a checkout: npm run ${DATA_TOOL} -- <command> ...)\n\n${ENVIRONMENT}\n`,
     );
   for (const command of Object.keys(table) as Command[]) {
     program.addCommand(new CommandLine(command).description(table[command].summary));
