@@ -35,7 +35,7 @@ export type PromotionMode = (typeof PROMOTION_MODES)[number];
 /** The container used when neither `--container` nor `$BACKUP_CONTAINER` names one. */
 export const DEFAULT_CONTAINER = "database-backup";
 
-/** Exit codes, as the README states them. */
+/** Exit codes, as `pg-recovery-data --help` and docs/data-tool.md state them. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 interface StringFlag {

@@ -1,6 +1,7 @@
 /**
  * The data tool's command line as an operator and the overlay's Jobs run it (a real process):
- * summaries on stdout, progress on stderr, no secrets printed, and the README's exit codes:
+ * summaries on stdout, progress on stderr, no secrets printed, and the exit codes that
+ * docs/data-tool.md states:
  * 0 ok; 1 failed, refused or differences; 2 usage or configuration.
  */
 import * as assert from "node:assert/strict";
@@ -69,7 +70,7 @@ describe("datapath CLI (real process, PostgreSQL + Azurite)", function () {
       await fx.pg.query("app_changed", "UPDATE providers SET name = 'changed' WHERE id = 7");
     });
 
-    /** The table the README states, tried from the command line, all at once. */
+    /** The exit codes docs/data-tool.md states, tried from the command line, all at once. */
     it("0 ok, 1 failed/refused/differences, 2 usage/configuration", async () => {
       const unset = { ...env, DATABASE_URL: undefined };
       const cases: [string, string[], NodeJS.ProcessEnv, number, RegExp][] = [
