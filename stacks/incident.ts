@@ -5,6 +5,7 @@
  */
 import { FREEZE_DEFAULTS } from "../components/pipeline-freeze";
 import { PROMOTION_MODES, PromotionMode } from "../contract/data-tool";
+import { closestWord as suggest } from "../contract/did-you-mean";
 import { formatUtc, parseRestoreTime } from "../contract/time";
 import { Environment, parseEnvironment } from "./environment";
 
@@ -442,29 +443,4 @@ function isCalendarDate(text: string): boolean {
   if (!m) return false;
   const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
   return d.toISOString().slice(0, 10) === text;
-}
-
-/** The closest known word, for "did you mean" hints on typos. */
-function suggest(word: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of known) {
-    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [candidate, d];
-  }
-  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length];
 }

@@ -1,11 +1,10 @@
 /**
- * What every command shares: the injected Io (stdout, stderr, environment), the one usage text,
- * flag checks beyond the contract's parser, and scrubbing secrets from whatever gets printed.
+ * What every command shares: the injected Io (stdout, stderr, environment), flag checks beyond
+ * the contract's parser, and scrubbing secrets from whatever gets printed. (Help: help.ts.)
  */
 import { backupNameProblem } from "../../contract/backup-names";
-import { DATA_TOOL, DATA_TOOL_ENV, DEFAULT_CONTAINER, UsageError } from "../../contract/data-tool";
+import { DATA_TOOL_ENV, UsageError } from "../../contract/data-tool";
 import { LogFn } from "../progress";
-import { STORAGE_UNREACHABLE_BOUND_S } from "../storage/blobs";
 import { normaliseBackupName } from "../storage/naming";
 
 /** Where a command writes and what it reads: the process's, or a test's. */
@@ -28,48 +27,6 @@ export const logTo =
   (io: Io): LogFn =>
   (line) =>
     io.err(`${line}\n`);
-
-export const USAGE = `usage: ${DATA_TOOL} <command> [flags]
-
-  backup  --name NAME [--db-env VAR] [--db-host HOST] [--db-name DB] [--jobs N]
-          [--container C] [--verify-readback]
-  list    [--container C] [--json]
-  restore (--name NAME | --latest) [--db-env VAR] [--db-host HOST] [--db-name DB]
-          [--confirm SERVER/DATABASE] [--jobs N] [--container C] [--temp-dir DIR]
-          [--map-missing-roles-to ROLE]
-  verify  [--source URL | --source-env VAR] [--source-host HOST] [--source-name DB]
-          [--target URL | --target-env VAR] [--target-host HOST] [--target-name DB]
-          [--restore-target RFC3339-with-offset] [--schema S,...] [--jobs N] [--json]
-  promote [--from-env VAR] [--from-host HOST] [--from-name DB] [--to-env VAR] [--to-host HOST]
-          [--to-name DB] --restore-target RFC3339-with-offset [--tables SCHEMA.TABLE,...]
-          (--plan [--mode M] | --mode whole|tables|merge --confirm SERVER/DATABASE)
-          [--incident NAME] [--jobs N] [--json]
-
-The database URL is read from $${DATA_TOOL_ENV.databaseUrl} (or the variable named by --db-env);
---db-host and --db-name replace its host and database. verify compares a source (reference,
-e.g. live) with a target (candidate, e.g. the PTR server); both variables default to
-$${DATA_TOOL_ENV.databaseUrl}. Storage: $${DATA_TOOL_ENV.storageConnectionString}, or
-$${DATA_TOOL_ENV.storageAccountUrl} with $${DATA_TOOL_ENV.storageSasToken}; container --container, else
-$${DATA_TOOL_ENV.container}, else ${DEFAULT_CONTAINER}. PostgreSQL client tools come from $${DATA_TOOL_ENV.pgBin},
-else PATH.
-
-promote copies the point-in-time restore (--from: the PTR server, e.g. --from-host its FQDN) into
-live (--to) straight from server to server: whole (live becomes the PTR database), tables (only
-the named tables go back to the restore target) or merge (only re-insert the rows of the named
-tables deleted since). --plan writes nothing and shows what each mode would write and lose.
-
-restore keeps each object's owner and grants: a role the backup names that the target server
-lacks is refused before anything changes, unless --map-missing-roles-to ROLE names the role that
-takes its place. A new database also gets the backed-up database's owner, comment, grants and
-settings. --latest passes over a newest backup found damaged, and says so; --name never does.
-Storage that does not answer fails the command within ${STORAGE_UNREACHABLE_BOUND_S} s, each retry shown on stderr.
-
-Restoring over a database that holds tables, and promote without --plan, need --confirm
-SERVER/DATABASE, where SERVER is the first DNS label of the host (s189p01-ptt-pd-pg for
-s189p01-ptt-pd-pg.postgres.database.azure.com) or the whole host when it is an IP address.
-
-Exit codes: 0 ok; 1 failed, refused, or (verify) differences found; 2 usage or configuration.
-`;
 
 /**
  * The backup name given with --name: `NAME.sql.gz`/`.dump`/`.manifest.json` are accepted when

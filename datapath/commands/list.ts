@@ -4,6 +4,19 @@ import { formatBytes } from "../progress";
 import { openStorage, probeStorage } from "../storage/blobs";
 import { BackupEntry, catalog } from "../storage/catalog";
 import { Io, logTo } from "./io";
+import { CommandHelp } from "./help";
+
+export const listHelp: CommandHelp<"list"> = {
+  summary: "list the backups in the container, newest first",
+  usage: "[--container C] [--json]",
+  options: {
+    container: "the blob container (default $BACKUP_CONTAINER, else database-backup)",
+    json: "one JSON object per backup instead of the table",
+  },
+  notes: `complete: dump and manifest; incomplete: a dump without manifest; legacy: the nightly .sql.gz;
+invalid: a blob that is neither.`,
+  examples: ["pg-recovery-data list", "pg-recovery-data list --container database-backup --json"],
+};
 
 export async function listCommand(o: Options<"list">, io: Io): Promise<number> {
   const storage = openStorage({ container: o.container, log: logTo(io) }, io.env);

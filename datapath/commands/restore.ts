@@ -2,6 +2,39 @@
 import { EXIT, Options, UsageError } from "../../contract/data-tool";
 import { restore } from "../restore/restore";
 import { backupNameFlag, Io, logTo } from "./io";
+import { CommandHelp } from "./help";
+
+export const restoreHelp: CommandHelp<"restore"> = {
+  summary: "restore a backup into a fresh database, check it, swap it in",
+  usage:
+    "(--name NAME | --latest) [--db-env VAR] [--db-host HOST] [--db-name DB] [--confirm SERVER/DATABASE]" +
+    " [--jobs N] [--container C] [--temp-dir DIR] [--map-missing-roles-to ROLE]",
+  options: {
+    name: "the backup to restore (NAME, NAME.dump, NAME.sql.gz or NAME.manifest.json); never another",
+    latest:
+      "the newest complete or legacy backup; a newest one found damaged is skipped, and said so",
+    dbEnv: "the variable holding the target's URL (default DATABASE_URL)",
+    dbHost: "replaces the URL's host",
+    dbName: "the database to restore into (replaces the URL's database)",
+    confirm:
+      "the target's SERVER/DATABASE, needed when it holds tables; SERVER is the host's first DNS label",
+    jobs: "pg_restore -j and parallel range downloads (default 4)",
+    container: "the blob container (default $BACKUP_CONTAINER, else database-backup)",
+    tempDir:
+      "where the downloaded dump is kept (default $PG_RECOVERY_TMPDIR, else the OS temp dir)",
+    mapMissingRolesTo:
+      "the role that takes the place of a role the backup names and the target lacks (else refused)",
+  },
+  notes: `Checks the dump (sha256, or a legacy .sql.gz's gzip and trailer) before touching any database,
+loads it into a fresh <db>_restore_<hash>, checks the row counts, then swaps by rename: the old
+database stays as <db>_pre_restore_<hash>. Owners and grants are kept; a new database also gets the
+backed-up database's owner, comment, grants and settings. SERVER is the whole host for an IP
+address: s189p01-ptt-pd-pg for s189p01-ptt-pd-pg.postgres.database.azure.com.`,
+  examples: [
+    "pg-recovery-data restore --latest --db-name ptt_production_copy",
+    "pg-recovery-data restore --name ptt_pd_2024-07-23 --confirm s189p01-ptt-pd-pg/ptt_production",
+  ],
+};
 
 export async function restoreCommand(o: Options<"restore">, io: Io): Promise<number> {
   if ((o.name === undefined) === (o.latest !== true)) {

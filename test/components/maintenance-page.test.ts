@@ -27,6 +27,9 @@ describe("maintenance page served by nginx", function () {
   before(async function () {
     if (!NGINX) {
       if (process.env.CI) throw new Error("nginx is not installed; .ci/run installs nginx-light");
+      console.warn(
+        "    (skipped: nginx is not installed; enable with: apt-get install nginx-light)",
+      );
       this.skip();
     }
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-nginx-"));

@@ -170,6 +170,9 @@ describe("contract: the data tool's argv, built and parsed", () => {
       ["backup", "--jobs", "1000"],
       ["verify", "--jobs", "9"],
       ["verify", "--schema", "public,"],
+      ["restore", "--name", "a", "--name", "b"],
+      ["restore", "--name", "--latest"],
+      ["promote", "--mode", "wholes"],
     ]) {
       assert.throws(() => parseArgv(argv), UsageError, JSON.stringify(argv));
     }

@@ -1,16 +1,14 @@
 /**
  * The data tool's command line as an operator and the overlay's Jobs run it (a real process):
- * summaries on stdout, progress on stderr, no secrets printed, and the README's exit codes:
+ * summaries on stdout, progress on stderr, no secrets printed, and the exit codes that
+ * docs/data-tool.md states:
  * 0 ok; 1 failed, refused or differences; 2 usage or configuration.
  */
 import * as assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { COMMANDS, EXIT } from "../../contract/data-tool";
-import { USAGE } from "../../datapath/commands/io";
+import { EXIT } from "../../contract/data-tool";
 import { backup } from "../../datapath/backup/backup";
 import { DEV_KEY } from "../support/azurite";
-import { CliRun, quiet, ROOT, runCli, useDataPath } from "../support/datapath";
+import { CliRun, quiet, runCli, useDataPath } from "../support/datapath";
 import { VARIED_SCHEMA } from "../support/datapath-schemas";
 
 describe("datapath CLI (real process, PostgreSQL + Azurite)", function () {
@@ -72,7 +70,7 @@ describe("datapath CLI (real process, PostgreSQL + Azurite)", function () {
       await fx.pg.query("app_changed", "UPDATE providers SET name = 'changed' WHERE id = 7");
     });
 
-    /** The table the README states, tried from the command line, all at once. */
+    /** The exit codes docs/data-tool.md states, tried from the command line, all at once. */
     it("0 ok, 1 failed/refused/differences, 2 usage/configuration", async () => {
       const unset = { ...env, DATABASE_URL: undefined };
       const cases: [string, string[], NodeJS.ProcessEnv, number, RegExp][] = [
@@ -176,27 +174,5 @@ describe("datapath CLI (real process, PostgreSQL + Azurite)", function () {
         ["ptt_test_exit"],
       );
     });
-  });
-
-  it("the README's command summary names every flag of the contract", () => {
-    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
-    const section = readme.slice(readme.indexOf("## The data tool"), readme.indexOf("## Drill"));
-    for (const [command, flags] of Object.entries(COMMANDS)) {
-      const line = new RegExp(`npm run pg-recovery-data -- ${command} [^\\n]*(\\n {36}[^\\n]*)*`);
-      const summary = line.exec(section)?.[0] ?? "";
-      assert.ok(summary, `no summary line for ${command}`);
-      for (const spec of Object.values(flags)) {
-        assert.match(summary, new RegExp(`--${spec.flag}(?![\\w-])`), `${command} --${spec.flag}`);
-      }
-    }
-  });
-
-  it("the usage text names every flag of the contract", () => {
-    for (const [command, flags] of Object.entries(COMMANDS)) {
-      assert.match(USAGE, new RegExp(`^  ${command} `, "m"), command);
-      for (const spec of Object.values(flags)) {
-        assert.match(USAGE, new RegExp(`--${spec.flag}(?![\\w-])`), `${command} --${spec.flag}`);
-      }
-    }
   });
 });

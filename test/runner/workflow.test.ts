@@ -62,7 +62,13 @@ describe("runner: the GitHub Actions workflow", function () {
   this.timeout(600_000);
 
   it("passes actionlint (built from the Go module proxy)", function () {
-    if (spawnSync("go", ["version"]).status !== 0) this.skip();
+    if (spawnSync("go", ["version"]).status !== 0) {
+      console.warn(
+        "    (skipped: no Go to build actionlint with; enable by putting go on PATH" +
+          " (tools/actionlint.sh builds actionlint from the module proxy))",
+      );
+      this.skip();
+    }
     const r = spawnSync(path.join(REPO_ROOT, "tools", "actionlint.sh"), [FILE], {
       encoding: "utf8",
     });

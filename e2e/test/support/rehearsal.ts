@@ -1,7 +1,7 @@
 /**
  * `npx ts-node --transpile-only e2e/test/support/rehearsal.ts [STACK]`: prints the path of a new
- * Pulumi project directory for rehearsing the runner on the local cluster (README, "The incident
- * runner"): the e2e program, and a Pulumi.<STACK>.yaml (default e2e) holding the seeded app's
+ * Pulumi project directory for rehearsing the runner on the local cluster (docs/incident.md,
+ * "Rehearsal on the local cluster"): the e2e program, and a Pulumi.<STACK>.yaml (default e2e) holding the seeded app's
  * facts for the current kubectl context. Run it after `eval "$(e2e/cluster.sh up)"` and
  * `e2e/cluster.sh seed`.
  */
