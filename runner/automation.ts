@@ -26,26 +26,26 @@ import {
   StackHandle,
   UpdateOutcome,
 } from "./engine";
+import type { EngineOptions } from "./context";
+import type { Io } from "./io";
 import { projectProgram, readProject } from "./program";
+import { defaultResolveEnv, resolvePulumiCli } from "./pulumi-cli";
 import { backendUrl, fileBackendDir } from "./state-backend";
-import { describeStep } from "./summary";
 
 export const SECRET = "[secret]";
 
 const execFileAsync = promisify(execFile);
 
-export async function automationEngine(workDir: string): Promise<Engine> {
+export async function automationEngine(
+  workDir: string,
+  opts: EngineOptions = {},
+  io?: Pick<Io, "err">,
+): Promise<Engine> {
   const project = readProject(workDir);
-  let pulumiCommand: PulumiCommand;
-  try {
-    // The CLI on PATH; the SDK's minimum-version check stays on (it names the version needed).
-    pulumiCommand = await PulumiCommand.get();
-  } catch (e) {
-    throw new Error(
-      `the Pulumi CLI is not usable from PATH (${firstLine(e)}). Install it (https://www.pulumi.com/docs/install/), ` +
-        `or in this repository build one with e2e/toolchain.sh and put ~/.cache/pg-recovery/toolchain/bin on PATH.`,
-    );
-  }
+  const log = (line: string) => (io ? io.err(line) : process.stderr.write(`${line}\n`));
+  const { command: pulumiCommand } = await resolvePulumiCli(
+    await defaultResolveEnv(opts.pulumi, log),
+  );
   const workspace = await LocalWorkspace.create({
     workDir,
     program: projectProgram(project.main),
@@ -372,25 +372,25 @@ class EventWatch {
           !step.type.startsWith("pulumi:providers:")
         ) {
           this.started.set(step.urn, Date.now());
-          this.progress(`  … ${describeStep(step, "doing")}`);
+          this.progress({ kind: "step", phase: "doing", step });
         }
       }
     }
     const done = event.resOutputsEvent?.metadata;
     if (done && this.live && this.started.has(done.urn)) {
       const t0 = this.started.get(done.urn);
-      const took = t0 === undefined ? "" : ` (${Math.round((Date.now() - t0) / 1000)}s)`;
-      this.progress(`  ✓ ${describeStep(toStep(done), "done")}${took}`);
+      const seconds = t0 === undefined ? undefined : Math.round((Date.now() - t0) / 1000);
+      this.progress({ kind: "step", phase: "done", step: toStep(done), seconds });
     }
     const failed = event.resOpFailedEvent?.metadata;
-    if (failed && this.live) this.progress(`  ✗ ${describeStep(toStep(failed), "failed")}`);
+    if (failed && this.live) this.progress({ kind: "step", phase: "failed", step: toStep(failed) });
     const diag = event.diagnosticEvent;
     if (diag && (diag.severity === "error" || diag.severity === "warning")) {
       const text = cleanDiagnostic(diag.message);
       if (text) {
         if (diag.severity === "error") {
           if (!this.errors.includes(text)) this.errors.push(text);
-        } else if (this.live) this.progress(`  ! ${text}`);
+        } else if (this.live) this.progress({ kind: "warning", text });
       }
     }
   };
