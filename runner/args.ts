@@ -40,7 +40,15 @@ export const usageLine = (d: CommandDefinition) => `usage: pg-recovery ${d.name}
 
 /** The command's own help: usage, what it does, every flag, examples. */
 export function helpFor(name: CommandName): string {
-  return buildProgram(name, () => undefined).helpInformation();
+  return helpText(
+    buildProgram(name, () => undefined),
+    COMMANDS[name].definition,
+  );
+}
+
+function helpText(program: Commander, d: CommandDefinition): string {
+  const examples = d.examples.map((e) => `  ${e}`).join("\n");
+  return `${program.helpInformation()}\nExample${d.examples.length > 1 ? "s" : ""}:\n${examples}`;
 }
 
 function attribute(flags: string): string {
@@ -62,10 +70,6 @@ function buildProgram(name: CommandName, onAction: (values: Values) => void): Co
     if (f.repeatable) option.argParser((v: string, prev?: string[]) => [...(prev ?? []), v]);
     cmd.addOption(option);
   }
-  cmd.addHelpText(
-    "after",
-    `\nExample${d.examples.length > 1 ? "s" : ""}:\n${d.examples.map((e) => `  ${e}`).join("\n")}`,
-  );
   return cmd;
 }
 
@@ -112,7 +116,7 @@ export function parseCommandLine(argv: string[], cwd: string = process.cwd()): P
   } catch (e) {
     if (!(e instanceof CommanderError)) throw e;
     if (e.code === "commander.helpDisplayed" || e.code === "commander.help") {
-      return { ok: false, message: program.helpInformation(), help: true };
+      return { ok: false, message: helpText(program, d), help: true };
     }
     return usageError(d, oneLine(e));
   }
