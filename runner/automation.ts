@@ -27,7 +27,7 @@ import {
   UpdateOutcome,
 } from "./engine";
 import type { EngineOptions } from "./context";
-import type { Io } from "./io";
+import { EngineUnavailable, type Io } from "./io";
 import { projectProgram, readProject } from "./program";
 import { defaultResolveEnv, resolvePulumiCli } from "./pulumi-cli";
 import { backendUrl, fileBackendDir } from "./state-backend";
@@ -46,11 +46,18 @@ export async function automationEngine(
   const { command: pulumiCommand } = await resolvePulumiCli(
     await defaultResolveEnv(opts.pulumi, log),
   );
-  const workspace = await LocalWorkspace.create({
-    workDir,
-    program: projectProgram(project.main),
-    pulumiCommand,
-  });
+  let workspace: LocalWorkspace;
+  try {
+    workspace = await LocalWorkspace.create({
+      workDir,
+      program: projectProgram(project.main),
+      pulumiCommand,
+    });
+  } catch (e) {
+    throw new EngineUnavailable(
+      `the Pulumi workspace in ${workDir} cannot be opened: ${firstLine(e)}`,
+    );
+  }
   const url = backendUrl(project.backendUrl);
   return new AutomationEngine(workDir, workspace, pulumiCommand, url);
 }
@@ -75,7 +82,7 @@ class AutomationEngine implements Engine {
     try {
       return (await this.workspace.listStacks()).map((s) => s.name.split("/").pop() ?? s.name);
     } catch (e) {
-      throw engineError("pulumi stack ls", e, []);
+      throw backendUnavailable(engineError("pulumi stack ls", e, []), this.describe());
     }
   }
 
@@ -432,6 +439,35 @@ function cleanDiagnostic(message: string): string {
       .replace(/\u001b\[[0-9;]*m/g, "")
       .trim()
   );
+}
+
+/**
+ * The first thing every command asks the backend (its stacks), failing for a reason that is the
+ * machine's, not the incident's: not logged in, or the backend out of reach. Said with the fix.
+ */
+export function backendUnavailable(
+  e: EngineError,
+  backend: string,
+): EngineError | EngineUnavailable {
+  const text = e.problems.join(" ");
+  if (/PULUMI_ACCESS_TOKEN|not logged in|pulumi login|no credentials/i.test(text)) {
+    return new EngineUnavailable(
+      `not logged in to a Pulumi state backend (${e.problems[0]}). Log in first: ` +
+        `\`pulumi login\` (Pulumi Cloud), \`pulumi login azblob://<container>\` (the team's state), or ` +
+        `for a rehearsal \`pulumi login file://~/.pulumi-state\`; or set PULUMI_BACKEND_URL. Nothing was changed.`,
+    );
+  }
+  if (
+    /dial tcp|no such host|connection refused|i\/o timeout|ENOTFOUND|ECONNREFUSED|network is unreachable|TLS handshake timeout/i.test(
+      text,
+    )
+  ) {
+    return new EngineUnavailable(
+      `the state backend ${backend} cannot be reached (${e.problems[0]}). Check the network (VPN, ` +
+        `proxy) and the backend URL, then rerun. Nothing was changed.`,
+    );
+  }
+  return e;
 }
 
 const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split("\n")[0];

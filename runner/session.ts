@@ -9,6 +9,7 @@ import type { Deps, Session } from "./context";
 import { INCIDENT_KEYS, key, scenarioOf } from "./door";
 import { ConfigMap, Engine, HistoryEntry, StackHandle } from "./engine";
 import { Refusal } from "./io";
+import { latestIncident } from "./journal";
 import { clearTornState } from "./repair";
 
 export type { Deps, Session } from "./context";
@@ -118,6 +119,7 @@ export function journalOnlySession(
   workDir: string,
 ): Session {
   const file = path.join(workDir, `Pulumi.${stackName}.yaml`);
+  const journal = deps.journal(stackName);
   const config: ConfigMap = fs.existsSync(file)
     ? Object.fromEntries(
         Object.entries(loadStackConfig(stackName, {}, workDir)).map(([k, value]) => [
@@ -126,6 +128,12 @@ export function journalOnlySession(
         ]),
       )
     : {};
+  // The incident's config as this machine's runner set it, replayed from the journal.
+  for (const e of latestIncident(journal.read()).filter((e) => e.kind === "config")) {
+    const data = (e.data ?? {}) as { set?: Record<string, string>; removed?: string[] };
+    for (const k of data.removed ?? []) delete config[k];
+    for (const [k, value] of Object.entries(data.set ?? {})) config[k] = { value, secret: false };
+  }
   const unavailable = async (): Promise<never> => {
     throw new Refusal(`the engine is not available: this record is from the journal only.`);
   };
@@ -152,7 +160,6 @@ export function journalOnlySession(
     stackFiles: () => [stackName],
     open: async () => stack,
   };
-  const journal = deps.journal(stackName);
   const who = deps.who(workDir);
   const io = deps.io;
   return {

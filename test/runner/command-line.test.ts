@@ -12,8 +12,9 @@ import { EXIT, PROMOTION_MODES } from "../../contract/data-tool";
 import { helpFor, parseCommandLine, REPO_ROOT, usageLine } from "../../runner/args";
 import { COMMANDS, CommandName } from "../../runner/commands";
 import { MODES } from "../../runner/commands/promote";
-import { promoteArgv, run, startArgv } from "./support/commands";
-import { world } from "./support/fakes";
+import { EngineUnavailable } from "../../runner/io";
+import { DATE, jobsSucceed, promoteArgv, run, start, startArgv, yes } from "./support/commands";
+import { testIo, world } from "./support/fakes";
 
 const NAMES = Object.keys(COMMANDS) as CommandName[];
 const BIN = path.join(REPO_ROOT, "runner", "bin", "pg-recovery.js");
@@ -121,6 +122,30 @@ describe("runner: what needs no engine runs without one", function () {
   });
   after(() => fs.rmSync(home, { recursive: true, force: true }));
 
+  it("an older Node than engines: one line saying which, what is needed and how to get it, exit 1", function () {
+    // Needs a Node older than 24 besides this one (Debian's /usr/bin/node is 20 on these images).
+    const old = ["/usr/bin/node", "/usr/local/bin/node"].find((f) => {
+      const v = spawnSync(f, ["--version"], { encoding: "utf8" }).stdout ?? "";
+      return /^v(\d+)/.test(v) && Number(/^v(\d+)/.exec(v)![1]) < 24;
+    });
+    if (!old) {
+      console.warn(
+        "    (skipped: no Node older than 24 on this machine; install Debian's nodejs to run it)",
+      );
+      this.skip();
+    }
+    const r = spawnSync(old!, [BIN, "--help"], { cwd: REPO_ROOT, encoding: "utf8" });
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, "");
+    const lines = r.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(
+      lines[0],
+      /^pg-recovery needs Node >=24 \(package.json engines\); this is Node \d+\./,
+    );
+    assert.match(lines[0], /export PATH="\$\(bash tools\/node-lts\.sh\):\$PATH"/);
+  });
+
   it("--help loads none of the engine, the cluster client or the program", () => {
     const script =
       `require("ts-node").register({ project: "tsconfig.json", transpileOnly: true });` +
@@ -153,6 +178,33 @@ describe("runner: what needs no engine runs without one", function () {
     assert.match(r.stderr, /`--restore-time YYYY-MM-DDThh:mm:ssZ`/);
     assert.doesNotMatch(r.stderr, /Pulumi CLI/, "refused before the engine was looked for");
     assert.doesNotMatch(r.stderr, /^\s+at /m);
+  });
+
+  it("record: from this machine's journal when the engine cannot be used", async () => {
+    const w = world();
+    jobsSucceed(w);
+    assert.equal((await run(w, [...start, ...yes])).code, EXIT.ok);
+    const io = testIo();
+    const noEngine = {
+      ...w.deps(io),
+      engine: async (): Promise<never> => {
+        throw new EngineUnavailable(
+          "no usable Pulumi CLI (none on PATH).\nFix it with one of: ...",
+        );
+      },
+    };
+    const r = await run(w, ["record", "--stack", "production", "--out", home], io, noEngine);
+    assert.equal(r.code, EXIT.ok, r.err);
+    assert.match(
+      r.err,
+      /^no usable Pulumi CLI \(none on PATH\)\.\nWriting the record from this machine's journal only\./,
+    );
+    const json = r.out
+      .split("\n")
+      .find((l) => l.trim().endsWith(".json"))!
+      .trim();
+    const record = JSON.parse(fs.readFileSync(json, "utf8")) as { incidentDate?: string };
+    assert.equal(record.incidentDate, DATE);
   });
 
   it("plan --json through the npm script and npx: stdout is JSON alone", async () => {

@@ -162,3 +162,28 @@ describe("runner: the Pulumi CLI, resolved", function () {
     assert.equal(r.out, "");
   });
 });
+
+describe("runner: a backend it cannot use, said with the fix", () => {
+  it("not logged in, or out of reach: an expected condition; anything else stays the engine's error", async () => {
+    const { backendUnavailable } = await import("../../runner/automation");
+    const { EngineError } = await import("../../runner/engine");
+    const login = backendUnavailable(
+      new EngineError(
+        "pulumi stack ls",
+        ["PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions"],
+        "",
+      ),
+      "the backend of `pulumi whoami`",
+    );
+    assert.ok(login instanceof EngineUnavailable);
+    assert.match(login.message, /^not logged in to a Pulumi state backend .*`pulumi login`/);
+    const away = backendUnavailable(
+      new EngineError("pulumi stack ls", ["dial tcp: lookup api.pulumi.com: no such host"], ""),
+      "https://api.pulumi.com",
+    );
+    assert.ok(away instanceof EngineUnavailable);
+    assert.match(away.message, /^the state backend https:\/\/api\.pulumi\.com cannot be reached/);
+    const other = new EngineError("pulumi stack ls", ["something else"], "");
+    assert.equal(backendUnavailable(other, "x"), other);
+  });
+});
