@@ -124,6 +124,9 @@ export function parseCommandLine(argv: string[], cwd: string = process.cwd()): P
   if (!values.stack) {
     return usageError(d, `--stack is required: the environment's stack, e.g. --stack qa.`);
   }
+  if (!/^[A-Za-z0-9._-]+$/.test(String(values.stack))) {
+    return usageError(d, `--stack "${values.stack}" is not a stack name (letters, digits, . _ -).`);
+  }
   for (const f of d.flags) {
     const v = values[attribute(f.flags)];
     if (typeof v === "string" && v.trim() === "") {
