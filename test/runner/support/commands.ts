@@ -58,6 +58,8 @@ export function startArgv(o: {
   scenario?: string;
   restoreTime?: string;
   deletedAt?: string;
+  incidentDate?: string;
+  noticedAt?: string;
   dryRun?: boolean;
   yes?: string;
 }): string[] {
@@ -68,6 +70,8 @@ export function startArgv(o: {
     ...(o.scenario ? ["--scenario", o.scenario] : []),
     ...(o.restoreTime ? ["--restore-time", o.restoreTime] : []),
     ...(o.deletedAt ? ["--deleted-at", o.deletedAt] : []),
+    ...(o.incidentDate ? ["--incident-date", o.incidentDate] : []),
+    ...(o.noticedAt ? ["--noticed-at", o.noticedAt] : []),
     ...(o.dryRun ? ["--dry-run"] : []),
     ...(o.yes ? ["--yes", o.yes] : []),
   ];
