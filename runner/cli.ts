@@ -43,6 +43,8 @@ export async function main(argv: string[], deps: Deps = defaultDeps()): Promise<
     await run(cmd, deps);
     return EXIT.ok;
   } catch (e) {
+    // Expected conditions print their message alone; this shows where they came from too.
+    if (process.env.PG_RECOVERY_DEBUG === "1") io.err(String((e as Error)?.stack ?? e));
     if (e instanceof Done) {
       io.out(e.message);
       return EXIT.ok;
