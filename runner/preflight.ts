@@ -9,7 +9,13 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { fromEpochMicros, Instant, parseRestoreTime, parseRfc3339 } from "../contract/time";
+import {
+  formatLondon,
+  fromEpochMicros,
+  Instant,
+  parseRestoreTime,
+  parseRfc3339,
+} from "../contract/time";
 import { loadStackConfig } from "../harness/stack-config";
 import { ConfigKey, IncidentConfigError, parseIncident } from "../stacks/incident";
 import type { PromoteCommand, StartCommand } from "./args";
@@ -69,7 +75,8 @@ function checkNoticedAt(times: StartTimes, now: Date): void {
   const rt = times.restoreTime;
   if (rt && rt.instant.epochMicros > noticed.instant.epochMicros) {
     throw new Refusal(
-      `--restore-time ${rt.instant.utc} is after --noticed-at ${noticed.instant.utc}: the restore ` +
+      `--restore-time ${rt.instant.utc} is after --noticed-at ${noticed.instant.utc} ` +
+        `(${formatLondon(new Date(msOf(noticed.instant)))}): the restore ` +
         `point must be before the corruption, and so before it was noticed. Nothing was changed.`,
     );
   }
