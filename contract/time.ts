@@ -105,14 +105,22 @@ export function parseRestoreTime(key: string, text: string): TimeParse {
   if (!lexed.offset) {
     const asUtc = new Date(lexed.wallMs);
     const asLondon = londonWallClockToUtc(lexed.wallMs);
+    const fix =
+      `Set it with an explicit offset, e.g. \`pulumi config set ${key} ${formatUtc(asLondon)}\`` +
+      (asLondon.getTime() === asUtc.getTime()
+        ? `.`
+        : ` or \`pulumi config set ${key} ${text}${offsetText(londonOffsetMinutes(asLondon))}\`.`);
+    // In winter London's wall clock is UTC: one reading, so no ambiguity to show.
+    const readings =
+      asLondon.getTime() === asUtc.getTime()
+        ? `read as UTC or as Europe/London wall-clock time (the same in winter) it is ` +
+          `${formatUtc(asUtc)} (${formatLondon(asUtc)}), but a time without an offset is not ` +
+          `accepted (in summer the two readings are an hour apart). `
+        : `so it is ambiguous: read as UTC it is ${formatUtc(asUtc)} (${formatLondon(asUtc)}); ` +
+          `read as Europe/London wall-clock time it is ${formatUtc(asLondon)} (${formatLondon(asLondon)}). `;
     return {
       ok: false,
-      problem:
-        `${key} "${text}" has no UTC offset, so it is ambiguous: ` +
-        `read as UTC it is ${formatUtc(asUtc)} (${formatLondon(asUtc)}); ` +
-        `read as Europe/London wall-clock time it is ${formatUtc(asLondon)} (${formatLondon(asLondon)}). ` +
-        `Set it with an explicit offset, e.g. \`pulumi config set ${key} ${formatUtc(asLondon)}\` ` +
-        `or \`pulumi config set ${key} ${text}${offsetText(londonOffsetMinutes(asLondon))}\`.`,
+      problem: `${key} "${text}" has no UTC offset, ${readings}${fix}`,
     };
   }
   if (lexed.fraction && Number(lexed.fraction) !== 0) {

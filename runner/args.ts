@@ -1,256 +1,138 @@
 /**
- * The command line: `pg-recovery <command> --stack <env> [flags]`, parsed into one typed
- * command. Only the shape is checked here (flags known, values present); what the values mean
- * (times, modes, tables, the live server's name) is checked by the config door, with its own
- * messages, before anything changes.
+ * The command line: `pg-recovery <command> [flags]`, parsed by commander from each command's one
+ * definition (runner/commands/<command>.ts), which also gives its `--help` and its usage line.
+ * Only the shape is checked here (flags known, values present, enumerated values known); what
+ * the values mean (times, tables, the live server's name) is checked by the config door, with
+ * its own messages, before anything changes.
  */
-import * as path from "node:path";
-import { parseArgs } from "node:util";
+import { Command as Commander, CommanderError, Option } from "commander";
+import { COMMANDS, CommandName, Command } from "./commands";
+import { CommandDefinition, suggest, Values } from "./commands/definition";
 
-/** The repository root: the product's Pulumi project. */
-export const REPO_ROOT = path.resolve(__dirname, "..");
-
-interface Common {
-  stack: string;
-  /** The Pulumi project directory (default: the repository root). */
-  workDir: string;
-  /** `--yes <env>`: confirms without a prompt by naming the environment. */
-  yes?: string;
-  /** `--dry-run`: the checks and the summary, then stop; nothing is changed. */
-  dryRun?: boolean;
-}
-
-export interface StartCommand extends Common {
-  command: "start";
-  scenario: "corrupted" | "server-gone";
-  restoreTime?: string;
-  incidentDate?: string;
-  deletedAt?: string;
-  /** When the corruption was noticed, as the operator typed it (for the RPO). */
-  noticedAt?: string;
-}
-
-export interface PromoteCommand extends Common {
-  command: "promote";
-  mode: string;
-  tables?: string;
-  confirm: string;
-}
-
-export interface PlainCommand extends Common {
-  command: "resume" | "finish" | "abort";
-}
-
-export interface StatusCommand extends Common {
-  command: "status";
-  json: boolean;
-}
-
-export interface RecordCommand extends Common {
-  command: "record";
-  /** Directory the Markdown and JSON files are written to. */
-  out: string;
-}
-
-export interface CommandsCommand {
-  command: "commands";
-  stack: string;
-  workDir: string;
-  /** Config overrides, as `npm run plan -- --set` takes them. */
-  sets: Record<string, string>;
-}
-
-export type Command =
-  StartCommand | PromoteCommand | PlainCommand | StatusCommand | RecordCommand | CommandsCommand;
+export { REPO_ROOT } from "./commands/definition";
+export type { Command } from "./commands";
+export type { StartCommand } from "./commands/start";
+export type { PromoteCommand } from "./commands/promote";
+export type { StatusCommand } from "./commands/status";
+export type { RecordCommand } from "./commands/record";
+export type { CommandsCommand } from "./commands/commands";
+export type { PlanCommand } from "./commands/plan";
 
 export type Parsed =
   { ok: true; command: Command } | { ok: false; message: string; help?: boolean };
 
-export const USAGE = `usage: pg-recovery <command> --stack <env> [flags]
+const NAMES = Object.keys(COMMANDS) as CommandName[];
 
-An incident in at most five commands, each showing what it will do before it changes anything:
-  start    --stack <env> --scenario corrupted --restore-time <RFC 3339> [--incident-date YYYY-MM-DD] [--noticed-at <RFC 3339>]
-           freeze, maintenance, scale-down, ad-hoc backup, point-in-time restore; then waits for the
-           backup and validation jobs and prints the validation report and the promotion plan
-  start    --stack <env> --scenario server-gone [--deleted-at <RFC 3339> --restore-time <RFC 3339>] [--incident-date ...]
-           revive the dropped server (with the times) or rebuild it and restore the latest complete backup
-  promote  --stack <env> --mode whole|tables|merge [--tables schema.table,...] --confirm <live server>
-           copy the restored data into live, as the promotion plan described; waits for the job
-  resume   --stack <env>   the app back (its recorded replica counts) while maintenance stays on
-  finish   --stack <env>   revert everything (destroy --run-program) and return the stack to scenario none
-  abort    --stack <env>   the same revert, from any point (even with jobs running)
-  status   --stack <env> [--json]   what is declared, the jobs and their state, times so far
-  record   --stack <env> [--out DIR]   the incident record, Markdown and JSON (never a secret)
-  commands --stack <env> [--set key=value ...]   break-glass: the equivalent kubectl, az and gh api
-           commands from the offline plan, in runbook order, with their revert commands
+/** The manual's first screen: every command in one line, and where each explains itself. */
+export const USAGE = [
+  `usage: pg-recovery <command> --stack <env> [flags]`,
+  ``,
+  `An incident in at most five commands, each showing what it will do before it changes anything:`,
+  ...NAMES.map((n) => `  ${n.padEnd(9)}${COMMANDS[n].definition.summary}`),
+  ``,
+  `pg-recovery <command> --help explains every flag of a command, with an example.`,
+  `Times are RFC 3339 with an offset: 2024-07-24T05:59:00Z or 2024-07-24T06:59:00+01:00.`,
+  `Exit codes: 0 done; 1 failed or refused (nothing more was changed); 2 usage.`,
+].join("\n");
 
-Flags for every command:
-  --yes <env>       confirm by naming the environment instead of typing it (for automation)
-  --dry-run         start/promote/resume/finish/abort: the checks and the summary only; nothing changes
-  --work-dir DIR    the Pulumi project (default: this repository)
-Times are RFC 3339 with an offset: 2024-07-24T05:59:00Z or 2024-07-24T06:59:00+01:00.
-Exit codes: 0 done; 1 failed or refused (nothing more was changed); 2 usage.`;
+/** `usage: pg-recovery start --stack <env> ...`: the one line a usage error shows. */
+export const usageLine = (d: CommandDefinition) => `usage: pg-recovery ${d.name} ${d.usage}`;
 
-const COMMANDS = [
-  "start",
-  "promote",
-  "resume",
-  "finish",
-  "abort",
-  "status",
-  "record",
-  "commands",
-] as const;
+/** The command's own help: usage, what it does, every flag, examples. */
+export function helpFor(name: CommandName): string {
+  return helpText(
+    buildProgram(name, () => undefined),
+    COMMANDS[name].definition,
+  );
+}
 
-type Option = { type: "string" | "boolean"; multiple?: boolean };
+function helpText(program: Commander, d: CommandDefinition): string {
+  const examples = d.examples.map((e) => `  ${e}`).join("\n");
+  return `${program.helpInformation()}\nExample${d.examples.length > 1 ? "s" : ""}:\n${examples}`;
+}
 
-const COMMON: Record<string, Option> = {
-  stack: { type: "string" },
-  "work-dir": { type: "string" },
-  yes: { type: "string" },
-  help: { type: "boolean" },
-};
+function attribute(flags: string): string {
+  return new Option(flags).attributeName();
+}
 
-/** Commands that change things: they also take --dry-run. */
-const CHANGING: Record<string, Option> = { ...COMMON, "dry-run": { type: "boolean" } };
+function buildProgram(name: CommandName, onAction: (values: Values) => void): Commander {
+  const d = COMMANDS[name].definition;
+  const cmd = new Commander(`pg-recovery ${d.name}`)
+    .usage(d.usage)
+    // Definitions break lines for reading; commander wraps to the terminal (paragraphs kept).
+    .description(d.description.replace(/(?<!\n)\n(?!\n)/g, " "))
+    .helpOption("-h, --help", "show this help")
+    .exitOverride()
+    .configureOutput({ writeOut: () => undefined, writeErr: () => undefined })
+    .action(() => onAction(cmd.opts() as Values));
+  for (const f of d.flags) {
+    const option = new Option(f.flags, f.description);
+    if (f.repeatable) option.argParser((v: string, prev?: string[]) => [...(prev ?? []), v]);
+    cmd.addOption(option);
+  }
+  return cmd;
+}
 
-const OPTIONS: Record<(typeof COMMANDS)[number], Record<string, Option>> = {
-  start: {
-    ...CHANGING,
-    scenario: { type: "string" },
-    "restore-time": { type: "string" },
-    "incident-date": { type: "string" },
-    "deleted-at": { type: "string" },
-    "noticed-at": { type: "string" },
-  },
-  promote: {
-    ...CHANGING,
-    mode: { type: "string" },
-    tables: { type: "string" },
-    confirm: { type: "string" },
-  },
-  resume: CHANGING,
-  finish: CHANGING,
-  abort: CHANGING,
-  status: { ...COMMON, json: { type: "boolean" } },
-  record: { ...COMMON, out: { type: "string" } },
-  commands: {
-    stack: { type: "string" },
-    "work-dir": { type: "string" },
-    set: { type: "string", multiple: true },
-    help: { type: "boolean" },
-  },
-};
+function usageError(d: CommandDefinition, message: string): Parsed {
+  return {
+    ok: false,
+    message: `${message}\n${usageLine(d)}\n(pg-recovery ${d.name} --help explains every flag)`,
+  };
+}
+
+/** commander's "error: unknown option '--x'\n(Did you mean --y?)" as one line. */
+function oneLine(e: CommanderError): string {
+  const text = e.message
+    .replace(/^error: /, "")
+    .replace(/\n\(Did you mean (.*)\?\)/, ". Did you mean $1?");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
 
 export function parseCommandLine(argv: string[], cwd: string = process.cwd()): Parsed {
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
+    if (name === "help" && rest[0] && (NAMES as string[]).includes(rest[0])) {
+      return { ok: false, message: helpFor(rest[0] as CommandName), help: true };
+    }
     return { ok: false, message: USAGE, help: true };
   }
-  if (!(COMMANDS as readonly string[]).includes(name)) {
-    return { ok: false, message: `unknown command "${name}".\n\n${USAGE}` };
-  }
-  const command = name as (typeof COMMANDS)[number];
-  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
-  try {
-    values = parseArgs({ args: rest, options: OPTIONS[command], strict: true }).values;
-  } catch (e) {
-    return { ok: false, message: `${(e as Error).message}\n\n${USAGE}` };
-  }
-  if (values.help) return { ok: false, message: USAGE, help: true };
-  const get = (flag: string) => values[flag] as string | undefined;
-  const stack = get("stack");
-  if (!stack) {
+  if (!(NAMES as string[]).includes(name)) {
+    const hint = suggest(name, NAMES);
     return {
       ok: false,
-      message: `--stack is required: the environment's stack, e.g. --stack qa.\n\n${USAGE}`,
+      message:
+        `unknown command "${name}"${hint ? `. Did you mean ${hint}?` : ""}\n` +
+        `usage: pg-recovery <command> --stack <env> [flags]; commands: ${NAMES.join(", ")}\n` +
+        `(pg-recovery --help lists them, pg-recovery <command> --help explains one)`,
     };
   }
-  const workDir = path.resolve(cwd, get("work-dir") ?? REPO_ROOT);
-  for (const [flag, v] of Object.entries(values)) {
+  const command = name as CommandName;
+  const module = COMMANDS[command];
+  const d = module.definition;
+  let values: Values | undefined;
+  const program = buildProgram(command, (v) => (values = v));
+  try {
+    program.parse(rest, { from: "user" });
+  } catch (e) {
+    if (!(e instanceof CommanderError)) throw e;
+    if (e.code === "commander.helpDisplayed" || e.code === "commander.help") {
+      return { ok: false, message: helpText(program, d), help: true };
+    }
+    return usageError(d, oneLine(e));
+  }
+  if (!values) return usageError(d, `could not read the flags`);
+  if (!values.stack) {
+    return usageError(d, `--stack is required: the environment's stack, e.g. --stack qa.`);
+  }
+  if (!/^[A-Za-z0-9._-]+$/.test(String(values.stack))) {
+    return usageError(d, `--stack "${values.stack}" is not a stack name (letters, digits, . _ -).`);
+  }
+  for (const f of d.flags) {
+    const v = values[attribute(f.flags)];
     if (typeof v === "string" && v.trim() === "") {
-      return { ok: false, message: `--${flag} is empty; give it a value or leave it out.` };
+      return usageError(d, `${f.flags.split(" ")[0]} is empty; give it a value or leave it out.`);
     }
   }
-  const common = { stack, workDir, yes: get("yes"), dryRun: values["dry-run"] === true };
-
-  switch (command) {
-    case "start": {
-      const scenario = get("scenario");
-      if (scenario !== "corrupted" && scenario !== "server-gone") {
-        return {
-          ok: false,
-          message:
-            `--scenario must be corrupted or server-gone${scenario ? ` (not "${scenario}")` : ""}: ` +
-            `e.g. pg-recovery start --stack ${stack} --scenario corrupted --restore-time 2024-07-24T05:59:00Z`,
-        };
-      }
-      if (scenario === "corrupted" && !get("restore-time")) {
-        return {
-          ok: false,
-          message:
-            `--restore-time is required for the corrupted scenario: one minute before the corruption, ` +
-            `RFC 3339 with an offset, e.g. --restore-time 2024-07-24T06:59:00+01:00.`,
-        };
-      }
-      if (scenario === "corrupted" && get("deleted-at")) {
-        return {
-          ok: false,
-          message: `--deleted-at only applies to --scenario server-gone (when the server was dropped).`,
-        };
-      }
-      return {
-        ok: true,
-        command: {
-          ...common,
-          command,
-          scenario,
-          restoreTime: get("restore-time"),
-          incidentDate: get("incident-date"),
-          deletedAt: get("deleted-at"),
-          noticedAt: get("noticed-at"),
-        },
-      };
-    }
-    case "promote": {
-      const mode = get("mode");
-      const confirmed = get("confirm");
-      if (!mode || !confirmed) {
-        return {
-          ok: false,
-          message:
-            `promote needs --mode (whole, tables or merge, as chosen from the promotion plan) and ` +
-            `--confirm <live server name>: e.g. pg-recovery promote --stack ${stack} --mode merge ` +
-            `--tables public.courses --confirm <live server>.`,
-        };
-      }
-      return {
-        ok: true,
-        command: { ...common, command, mode, tables: get("tables"), confirm: confirmed },
-      };
-    }
-    case "status":
-      return { ok: true, command: { ...common, command, json: !!values.json } };
-    case "record":
-      return {
-        ok: true,
-        command: { ...common, command, out: path.resolve(cwd, get("out") ?? ".") },
-      };
-    case "commands": {
-      const sets: Record<string, string> = {};
-      for (const item of (values.set as string[] | undefined) ?? []) {
-        const eq = item.indexOf("=");
-        if (eq <= 0) {
-          return {
-            ok: false,
-            message: `--set "${item}" must be key=value, e.g. --set scenario=corrupted`,
-          };
-        }
-        sets[item.slice(0, eq).trim()] = item.slice(eq + 1);
-      }
-      return { ok: true, command: { command, stack, workDir, sets } };
-    }
-    default:
-      return { ok: true, command: { ...common, command } };
-  }
+  const shaped = module.shape(values, cwd);
+  return shaped.ok ? shaped : usageError(d, shaped.message);
 }

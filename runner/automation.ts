@@ -26,31 +26,38 @@ import {
   StackHandle,
   UpdateOutcome,
 } from "./engine";
+import type { EngineOptions } from "./context";
+import { EngineUnavailable, type Io } from "./io";
 import { projectProgram, readProject } from "./program";
+import { defaultResolveEnv, resolvePulumiCli } from "./pulumi-cli";
 import { backendUrl, fileBackendDir } from "./state-backend";
-import { describeStep } from "./summary";
 
 export const SECRET = "[secret]";
 
 const execFileAsync = promisify(execFile);
 
-export async function automationEngine(workDir: string): Promise<Engine> {
+export async function automationEngine(
+  workDir: string,
+  opts: EngineOptions = {},
+  io?: Pick<Io, "err">,
+): Promise<Engine> {
   const project = readProject(workDir);
-  let pulumiCommand: PulumiCommand;
+  const log = (line: string) => (io ? io.err(line) : process.stderr.write(`${line}\n`));
+  const { command: pulumiCommand } = await resolvePulumiCli(
+    await defaultResolveEnv(opts.pulumi, log),
+  );
+  let workspace: LocalWorkspace;
   try {
-    // The CLI on PATH; the SDK's minimum-version check stays on (it names the version needed).
-    pulumiCommand = await PulumiCommand.get();
+    workspace = await LocalWorkspace.create({
+      workDir,
+      program: projectProgram(project.main),
+      pulumiCommand,
+    });
   } catch (e) {
-    throw new Error(
-      `the Pulumi CLI is not usable from PATH (${firstLine(e)}). Install it (https://www.pulumi.com/docs/install/), ` +
-        `or in this repository build one with e2e/toolchain.sh and put ~/.cache/pg-recovery/toolchain/bin on PATH.`,
+    throw new EngineUnavailable(
+      `the Pulumi workspace in ${workDir} cannot be opened: ${firstLine(e)}`,
     );
   }
-  const workspace = await LocalWorkspace.create({
-    workDir,
-    program: projectProgram(project.main),
-    pulumiCommand,
-  });
   const url = backendUrl(project.backendUrl);
   return new AutomationEngine(workDir, workspace, pulumiCommand, url);
 }
@@ -75,7 +82,7 @@ class AutomationEngine implements Engine {
     try {
       return (await this.workspace.listStacks()).map((s) => s.name.split("/").pop() ?? s.name);
     } catch (e) {
-      throw engineError("pulumi stack ls", e, []);
+      throw backendUnavailable(engineError("pulumi stack ls", e, []), this.describe());
     }
   }
 
@@ -372,25 +379,25 @@ class EventWatch {
           !step.type.startsWith("pulumi:providers:")
         ) {
           this.started.set(step.urn, Date.now());
-          this.progress(`  … ${describeStep(step, "doing")}`);
+          this.progress({ kind: "step", phase: "doing", step });
         }
       }
     }
     const done = event.resOutputsEvent?.metadata;
     if (done && this.live && this.started.has(done.urn)) {
       const t0 = this.started.get(done.urn);
-      const took = t0 === undefined ? "" : ` (${Math.round((Date.now() - t0) / 1000)}s)`;
-      this.progress(`  ✓ ${describeStep(toStep(done), "done")}${took}`);
+      const seconds = t0 === undefined ? undefined : Math.round((Date.now() - t0) / 1000);
+      this.progress({ kind: "step", phase: "done", step: toStep(done), seconds });
     }
     const failed = event.resOpFailedEvent?.metadata;
-    if (failed && this.live) this.progress(`  ✗ ${describeStep(toStep(failed), "failed")}`);
+    if (failed && this.live) this.progress({ kind: "step", phase: "failed", step: toStep(failed) });
     const diag = event.diagnosticEvent;
     if (diag && (diag.severity === "error" || diag.severity === "warning")) {
       const text = cleanDiagnostic(diag.message);
       if (text) {
         if (diag.severity === "error") {
           if (!this.errors.includes(text)) this.errors.push(text);
-        } else if (this.live) this.progress(`  ! ${text}`);
+        } else if (this.live) this.progress({ kind: "warning", text });
       }
     }
   };
@@ -432,6 +439,35 @@ function cleanDiagnostic(message: string): string {
       .replace(/\u001b\[[0-9;]*m/g, "")
       .trim()
   );
+}
+
+/**
+ * The first thing every command asks the backend (its stacks), failing for a reason that is the
+ * machine's, not the incident's: not logged in, or the backend out of reach. Said with the fix.
+ */
+export function backendUnavailable(
+  e: EngineError,
+  backend: string,
+): EngineError | EngineUnavailable {
+  const text = e.problems.join(" ");
+  if (/PULUMI_ACCESS_TOKEN|not logged in|pulumi login|no credentials/i.test(text)) {
+    return new EngineUnavailable(
+      `not logged in to a Pulumi state backend (${e.problems[0]}). Log in first: ` +
+        `\`pulumi login\` (Pulumi Cloud), \`pulumi login azblob://<container>\` (the team's state), or ` +
+        `for a rehearsal \`pulumi login file://~/.pulumi-state\`; or set PULUMI_BACKEND_URL. Nothing was changed.`,
+    );
+  }
+  if (
+    /dial tcp|no such host|connection refused|i\/o timeout|ENOTFOUND|ECONNREFUSED|network is unreachable|TLS handshake timeout/i.test(
+      text,
+    )
+  ) {
+    return new EngineUnavailable(
+      `the state backend ${backend} cannot be reached (${e.problems[0]}). Check the network (VPN, ` +
+        `proxy) and the backend URL, then rerun. Nothing was changed.`,
+    );
+  }
+  return e;
 }
 
 const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split("\n")[0];

@@ -1,31 +1,32 @@
 /**
- * `pg-recovery <command>`: the incident runner's entry point. Parses the command line, opens the
- * stack, runs the command, and turns refusals into their message and exit code.
+ * `pg-recovery <command>`: the incident runner's entry point. Parses the command line (one
+ * module per command, runner/commands/), runs the command, and turns refusals into their
+ * message and exit code. Nothing heavy is loaded until a command runs: the engine, the cluster
+ * client and the program are imported by the commands that need them.
  */
-import { evaluateOffline, loadStackConfig, StackConfigError } from "../harness/offline";
+import { EXIT } from "../contract/data-tool";
 import { parseCommandLine } from "./args";
-import { automationEngine } from "./automation";
-import { breakGlassScript } from "./break-glass";
-import { EngineError } from "./engine";
-import { Done, EXIT, Io, processIo, Refusal } from "./io";
+import { COMMANDS } from "./commands";
+import type { Deps } from "./context";
+import { Done, Io, processIo, Refusal } from "./io";
 import { Journal } from "./journal";
-import { kubernetesCluster } from "./kubernetes";
-import { writeRecord } from "./record";
-import { repairInterrupted } from "./repair";
-import { revert } from "./revert";
-import { adoptAppliedIncident, Deps, openSession } from "./session";
-import { status } from "./status";
-import { promote, resume, start } from "./steps";
 import { whoRan } from "./who";
 
 export function defaultDeps(io: Io = processIo()): Deps {
   return {
     io,
-    engine: automationEngine,
-    cluster: kubernetesCluster,
+    engine: async (workDir, opts) =>
+      (await import("./automation")).automationEngine(workDir, opts, io),
+    // Synchronous by contract; the client library loads on the first Job a command watches.
+    cluster: (context) => kubernetesModule().kubernetesCluster(context),
     journal: (stack) => new Journal(stack),
     who: (workDir) => whoRan(workDir),
   };
+}
+
+function kubernetesModule(): typeof import("./kubernetes") {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when needed
+  return require("./kubernetes") as typeof import("./kubernetes");
 }
 
 export async function main(argv: string[], deps: Deps = defaultDeps()): Promise<number> {
@@ -37,46 +38,13 @@ export async function main(argv: string[], deps: Deps = defaultDeps()): Promise<
   }
   const cmd = parsed.command;
   try {
-    if (cmd.command === "commands") {
-      const config = loadStackConfig(cmd.stack, cmd.sets, cmd.workDir);
-      const run = await evaluateOffline(config, io.now());
-      io.out(breakGlassScript(cmd.stack, config, run));
-      return EXIT.ok;
-    }
-    const changing = ["start", "promote", "resume", "finish", "abort"].includes(cmd.command);
-    const session = await openSession(deps, cmd.command, cmd.stack, cmd.workDir, {
-      create: cmd.command === "start",
-      changing,
-    });
-    if (changing) {
-      await adoptAppliedIncident(session);
-      await repairInterrupted(session);
-    }
-    switch (cmd.command) {
-      case "start":
-        await start(session, cmd);
-        break;
-      case "promote":
-        await promote(session, cmd);
-        break;
-      case "resume":
-        await resume(session, cmd);
-        break;
-      case "finish":
-      case "abort":
-        await revert(session, { ...cmd, command: cmd.command });
-        break;
-      case "status":
-        await status(session, cmd.json);
-        break;
-      case "record": {
-        const files = await writeRecord(session, cmd.out);
-        io.out(`Incident record written:\n  ${files.markdown}\n  ${files.json}`);
-        break;
-      }
-    }
+    // Each module's run takes its own command type; `cmd.command` names the module.
+    const run = COMMANDS[cmd.command].run as (c: typeof cmd, d: Deps) => Promise<void>;
+    await run(cmd, deps);
     return EXIT.ok;
   } catch (e) {
+    // Expected conditions print their message alone; this shows where they came from too.
+    if (process.env.PG_RECOVERY_DEBUG === "1") io.err(String((e as Error)?.stack ?? e));
     if (e instanceof Done) {
       io.out(e.message);
       return EXIT.ok;
@@ -85,34 +53,20 @@ export async function main(argv: string[], deps: Deps = defaultDeps()): Promise<
       io.err(e.message);
       return e.code;
     }
-    if (e instanceof EngineError) {
-      io.err(e.message);
-      return EXIT.failed;
+    const { expected } = await import("./errors");
+    const known = expected(e);
+    if (known) {
+      io.err(known.message);
+      return known.code;
     }
-    if (e instanceof StackConfigError) {
-      io.err(e.message);
-      return EXIT.usage;
-    }
-    // The program's own config errors (offline plan) carry the operator-facing message.
-    const err = e as Error;
-    if (
-      err?.name === "IncidentConfigError" ||
-      (err as { __pulumiRunError?: boolean }).__pulumiRunError
-    ) {
-      io.err(err.message);
-      return EXIT.failed;
-    }
-    io.err(`pg-recovery failed: ${err?.stack ?? String(e)}`);
+    // Not an expected condition: a bug, with what it takes to report it.
+    io.err(
+      `pg-recovery failed (a bug; please report it with this): ${(e as Error)?.stack ?? String(e)}`,
+    );
     return EXIT.failed;
   }
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e) => {
-      process.stderr.write(`pg-recovery failed: ${(e as Error)?.stack ?? String(e)}\n`);
-      process.exit(EXIT.failed);
-    },
-  );
+  main(process.argv.slice(2)).then((code) => process.exit(code));
 }

@@ -4,7 +4,7 @@
  * messages) with the stack's facts before anything is written. A refusal names the runner's
  * flag for each key it mentions.
  */
-import { parseRfc3339 } from "../contract/time";
+import { Instant, parseRfc3339 } from "../contract/time";
 import {
   CONFIG_KEYS,
   ConfigKey,
@@ -86,22 +86,50 @@ export function rawConfigOf(config: ConfigMap): RawConfig {
   return { values, environment, keysSet };
 }
 
-/** The door's verdict on a config; a refusal carries its messages and the runner's flags. */
-export function passDoor(config: ConfigMap, now: Date): Incident {
+/**
+ * How a key's value reached the config, so a hint names the way to change it: a runner flag
+ * (`--restore-time`), a `--set key=value` (plan, commands), or (absent) the stack file.
+ */
+export type Given = Partial<Record<ConfigKey, "flag" | "set">>;
+
+/** A door problem reworded for values given on the command line. */
+export function hintFor(problem: string, given: Given): string {
+  return problem.replace(
+    new RegExp(`\`pulumi config set ${PROJECT}:(\\w+) ([^\`]*)\``, "g"),
+    (whole, k: ConfigKey, value: string) => {
+      if (given[k] === "flag" && FLAG_OF[k]) return `\`${FLAG_OF[k]} ${value}\``;
+      if (given[k] === "set") return `\`--set ${k}=${value}\``;
+      return whole;
+    },
+  );
+}
+
+/** The door's verdict on a config; a refusal carries its messages and the way to fix each. */
+export function passDoor(config: ConfigMap, now: Date, given: Given = {}): Incident {
   try {
     return parseIncident(rawConfigOf(config), now);
   } catch (e) {
-    if (e instanceof IncidentConfigError) {
-      const flags = Object.entries(FLAG_OF)
-        .filter(([k]) => e.problems.some((p) => p.includes(key(k))))
-        .map(([k, flag]) => `${key(k)} is ${flag}`);
-      const hint = flags.length
-        ? `\nWith pg-recovery, ${flags.join(", ")}: fix the flag and rerun.`
-        : `\nFix the stack file (Pulumi.<stack>.yaml) and rerun.`;
-      throw new Refusal(`${e.message}${hint}`);
-    }
+    if (e instanceof IncidentConfigError) throw doorRefusal(e, given);
     throw e;
   }
+}
+
+export function doorRefusal(e: IncidentConfigError, given: Given): Refusal {
+  const mentions = (k: string) => e.problems.some((p) => new RegExp(`${key(k)}\\b`).test(p));
+  const flags = Object.entries(FLAG_OF)
+    .filter(([k]) => given[k as ConfigKey] === "flag" && mentions(k))
+    .map(([k, flag]) => `${key(k)} is ${flag}`);
+  const sets = CONFIG_KEYS.filter((k) => given[k] === "set" && mentions(k));
+  const fromFile = CONFIG_KEYS.some((k) => !given[k] && mentions(k));
+  const hint = [
+    flags.length ? `With pg-recovery, ${flags.join(", ")}: fix the flag and rerun.` : "",
+    sets.length ? `${sets.join(", ")} came from --set: fix the --set and rerun.` : "",
+    fromFile || !(flags.length || sets.length)
+      ? `Fix the stack file (Pulumi.<stack>.yaml) and rerun.`
+      : "",
+  ].filter(Boolean);
+  const reworded = new IncidentConfigError(e.problems.map((p) => hintFor(p, given)));
+  return new Refusal(`${reworded.message}\n${hint.join(" ")}`);
 }
 
 /** The incident the config describes, or undefined when the door refuses it. */
@@ -121,12 +149,13 @@ export function scenarioOf(config: ConfigMap): string {
   return (valueOf(config, "scenario") ?? "none").trim() || "none";
 }
 
-/** True when two RFC 3339 texts name the same instant (or both are absent). */
-export function sameInstant(a: string | undefined, b: string | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
+/** True when the stack's RFC 3339 text names the given instant (or both are absent). */
+export function sameInstant(given: Instant | undefined, stored: string | undefined): boolean {
+  if (given === undefined || stored === undefined)
+    return given === undefined && stored === undefined;
   try {
-    return parseRfc3339(a).epochMicros === parseRfc3339(b).epochMicros;
+    return parseRfc3339(stored).epochMicros === given.epochMicros;
   } catch {
-    return a.trim() === b.trim();
+    return false;
   }
 }

@@ -83,8 +83,14 @@ export interface DeployedResource {
   inputs?: Record<string, unknown>;
 }
 
-/** Progress lines (the engine's events) for the operator. */
-export type Progress = (line: string) => void;
+/**
+ * What the engine reports while it works, as data: the runner words it for the operator (the
+ * engine adapter knows no presentation).
+ */
+export type ProgressEvent =
+  | { kind: "step"; phase: "doing" | "done" | "failed"; step: PlanStep; seconds?: number }
+  | { kind: "warning"; text: string };
+export type Progress = (event: ProgressEvent) => void;
 
 /** A resource operation an interrupted update left in the state. */
 export interface PendingOperation {

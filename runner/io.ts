@@ -3,6 +3,7 @@
  * (type the environment's name). A test hands in its own.
  */
 import * as readline from "node:readline";
+import { EXIT } from "../contract/data-tool";
 
 export interface Io {
   /** Results: summaries, reports, what to do next. */
@@ -33,9 +34,6 @@ export function processIo(): Io {
   };
 }
 
-/** Exit codes: as the data tool's (0 ok; 1 failed or refused; 2 usage, nothing attempted). */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
-
 /** A command that stops early on purpose (a dry run): exit 0, its message on stdout. */
 export class Done extends Error {
   constructor(message: string) {
@@ -52,5 +50,16 @@ export class Refusal extends Error {
   ) {
     super(message);
     this.name = "Refusal";
+  }
+}
+
+/**
+ * The engine cannot be used here (no Pulumi CLI, not logged in, the backend unreachable): an
+ * expected condition, said in one line with the commands that fix it, never a stack trace.
+ */
+export class EngineUnavailable extends Refusal {
+  constructor(message: string) {
+    super(message, EXIT.failed);
+    this.name = "EngineUnavailable";
   }
 }

@@ -10,6 +10,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
+import { Refusal } from "./io";
 
 export interface ProjectFile {
   name: string;
@@ -22,7 +23,7 @@ export interface ProjectFile {
 export function readProject(workDir: string): ProjectFile {
   const file = path.join(workDir, "Pulumi.yaml");
   if (!fs.existsSync(file)) {
-    throw new Error(
+    throw new Refusal(
       `${workDir} is not a Pulumi project (no Pulumi.yaml); point --work-dir at the project directory.`,
     );
   }
@@ -31,7 +32,9 @@ export function readProject(workDir: string): ProjectFile {
     main?: unknown;
     backend?: { url?: unknown };
   };
-  if (typeof doc.name !== "string" || !doc.name) throw new Error(`${file} has no project name.`);
+  if (typeof doc.name !== "string" || !doc.name) {
+    throw new Refusal(`${file} has no project name; point --work-dir at the project directory.`);
+  }
   let main = path.resolve(workDir, typeof doc.main === "string" ? doc.main : ".");
   if (fs.existsSync(main) && fs.statSync(main).isDirectory()) main = path.join(main, "index.ts");
   const backendUrl = typeof doc.backend?.url === "string" ? doc.backend.url : undefined;

@@ -16,7 +16,7 @@ import * as path from "node:path";
 import { ConfigMap, Engine, EngineError, PendingOperation } from "./engine";
 import { Refusal } from "./io";
 import { JournalEvent } from "./journal";
-import type { Deps, Session } from "./session";
+import type { Deps, Session } from "./context";
 import { tornSidecars } from "./state-backend";
 
 /** Journal kinds that close an `update-started`. */

@@ -10,16 +10,14 @@
  * then done as the README's manual path does it: scenario none, then up (same hooks).
  */
 import { formatLondon } from "../contract/time";
-import { confirm } from "./confirm";
-import { convergeStep, countsText, lockAdvice, updateStarted } from "./converge";
+import { convergeStep, engineStep } from "./converge";
 import { INCIDENT_KEYS, incidentOf, key, scenarioOf } from "./door";
-import { ChangePlan, ConfigMap, EngineError, OutputMap } from "./engine";
+import { ConfigMap, EngineError, OutputMap } from "./engine";
 import { Done, Refusal } from "./io";
 import { JobRole } from "./jobs";
 import { closedBy, latestIncident } from "./journal";
 import { Session, lastApplied } from "./session";
 import { journalJobStates, runningJobs } from "./steps";
-import { renderSummary, summarise } from "./summary";
 
 const ALL_ROLES: JobRole[] = [
   "adhoc-backup",
@@ -199,60 +197,30 @@ async function destroyWithProgram(
   s: Session,
   opts: { verb: string; warnings: string[]; environment: string; yes?: string; dryRun?: boolean },
 ): Promise<boolean> {
-  const { verb, warnings, environment } = opts;
+  const { verb } = opts;
   const stackName = s.stack.name;
-  s.io.err(`Previewing the revert on ${stackName} ...`);
-  let plan: ChangePlan;
   try {
-    plan = await s.stack.previewDestroy((l) => s.io.err(l));
+    await engineStep(s, {
+      what: "destroy",
+      preview: (p) => s.stack.previewDestroy(p),
+      run: (p) =>
+        s.stack.destroy(`pg-recovery ${verb}: destroy --run-program; by ${s.who.name}`, p),
+      heading: `What ${verb} will do on ${stackName} (pulumi destroy --run-program), in the runbook's order:`,
+      environment: opts.environment,
+      yes: opts.yes,
+      dryRun: opts.dryRun,
+      warnings: () => opts.warnings,
+      afterFailure: `Part of the revert may be done. Rerun \`pg-recovery ${verb} --stack ${stackName}\` to continue.`,
+      undo: async () => undefined,
+    });
   } catch (e) {
-    if (e instanceof EngineError && e.problems.some((p) => p.includes("pg-recovery:"))) {
+    if (!(e instanceof EngineError)) throw e;
+    // Only a failed preview gets here (a failed run is a Refusal already).
+    if (e.problems.some((p) => p.includes("pg-recovery:"))) {
       s.io.err(e.message);
       return false;
     }
-    throw e instanceof EngineError ? new Refusal(`${e.message}\nNothing was changed.`) : e;
-  }
-  const summary = renderSummary(
-    plan,
-    `What ${verb} will do on ${stackName} (pulumi destroy --run-program), in the runbook's order:`,
-  );
-  s.io.out(summary);
-  for (const w of warnings) s.io.out(`  WARNING: ${w}`);
-  s.note("preview", summary, {
-    lines: summarise(plan).map((l) => `${l.step.title}: ${l.text}`),
-    counts: plan.counts,
-    warnings,
-  });
-  if (opts.dryRun) {
-    s.note("dry-run", "dry run: summary shown, nothing changed");
-    throw new Done(`Dry run: nothing was changed. To go ahead, rerun without --dry-run.`);
-  }
-  const answer = await confirm(s.io, environment, opts.yes);
-  if (!answer.ok) {
-    s.note("refused", `not confirmed: ${answer.why}`);
-    throw new Refusal(`Not confirmed: ${answer.why} Nothing was changed.`);
-  }
-  s.note("confirmed", `confirmed (${answer.how})`);
-  s.io.err(`Reverting ${stackName} ...`);
-  updateStarted(s);
-  try {
-    const outcome = await s.stack.destroy(
-      `pg-recovery ${verb}: destroy --run-program; by ${s.who.name}`,
-      (l) => s.io.err(l),
-    );
-    s.note("update", `destroy done: ${countsText(outcome.counts)}`, {
-      counts: outcome.counts,
-      startedAt: outcome.startedAt,
-      endedAt: outcome.endedAt,
-    });
-  } catch (e) {
-    if (e instanceof EngineError) {
-      s.note("failed", `destroy failed: ${e.problems.join(" | ")}`);
-      throw new Refusal(
-        `${e.message}\n${lockAdvice(s, e)}Part of the revert may be done. Rerun \`pg-recovery ${verb} --stack ${stackName}\` to continue.`,
-      );
-    }
-    throw e;
+    throw new Refusal(`${e.message}\nNothing was changed.`);
   }
   return true;
 }

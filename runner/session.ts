@@ -2,47 +2,26 @@
  * What every runner command works with: the engine and the chosen stack, the journal, the
  * operator's terminal, who is running it, and the cluster for the Jobs. Built once per command.
  */
-import { Engine, HistoryEntry, StackHandle } from "./engine";
-import { Io, Refusal } from "./io";
-import { Cluster, WaitOptions } from "./jobs";
-import { Journal, JournalEvent } from "./journal";
-import { clearTornState } from "./repair";
-import { Who } from "./who";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { loadStackConfig } from "../harness/stack-config";
+import type { Deps, Session } from "./context";
 import { INCIDENT_KEYS, key, scenarioOf } from "./door";
-import { ConfigMap } from "./engine";
+import { ConfigMap, Engine, HistoryEntry, StackHandle } from "./engine";
+import { Refusal } from "./io";
+import { latestIncident } from "./journal";
+import { clearTornState } from "./repair";
 
-export interface Deps {
-  io: Io;
-  engine(workDir: string): Promise<Engine>;
-  cluster(context?: string): Cluster;
-  journal(stack: string): Journal;
-  who(workDir: string): Who;
-  /** Job waiting knobs; tests shorten them. */
-  jobWait?: Partial<WaitOptions> & { missingAfterUpMs?: number };
-}
-
-export interface Session {
-  deps: Deps;
-  io: Io;
-  engine: Engine;
-  stack: StackHandle;
-  journal: Journal;
-  who: Who;
-  command: string;
-  workDir: string;
-  now: Date;
-  /** Appends to the journal, stamped with the command and who ran it. */
-  note(kind: string, text: string, data?: Record<string, unknown>): JournalEvent;
-}
+export type { Deps, Session } from "./context";
 
 export async function openSession(
   deps: Deps,
   command: string,
   stackName: string,
   workDir: string,
-  opts: { create: boolean; changing: boolean },
+  opts: { create: boolean; changing: boolean; pulumi?: string },
 ): Promise<Session> {
-  const engine = await deps.engine(workDir);
+  const engine = await deps.engine(workDir, { pulumi: opts.pulumi });
   // First: with a torn state file nothing below could even list the stacks.
   clearTornState(deps, engine, { command, stack: stackName, workDir, changing: opts.changing });
   const files = engine.stackFiles();
@@ -126,4 +105,74 @@ export function appliedScenario(history: HistoryEntry[]): string {
   const last = lastApplied(history);
   if (!last || last.kind === "destroy") return "none";
   return scenarioOf(last.config);
+}
+
+/**
+ * A session without an engine, for `record` when the engine cannot be used: the stack's config
+ * from its stack file, no resources and no history (those are the backend's); the journal on
+ * this machine says the rest.
+ */
+export function journalOnlySession(
+  deps: Deps,
+  command: string,
+  stackName: string,
+  workDir: string,
+): Session {
+  const file = path.join(workDir, `Pulumi.${stackName}.yaml`);
+  const journal = deps.journal(stackName);
+  const config: ConfigMap = fs.existsSync(file)
+    ? Object.fromEntries(
+        Object.entries(loadStackConfig(stackName, {}, workDir)).map(([k, value]) => [
+          k,
+          { value, secret: false },
+        ]),
+      )
+    : {};
+  // The incident's config as this machine's runner set it, replayed from the journal.
+  for (const e of latestIncident(journal.read()).filter((e) => e.kind === "config")) {
+    const data = (e.data ?? {}) as { set?: Record<string, string>; removed?: string[] };
+    for (const k of data.removed ?? []) delete config[k];
+    for (const [k, value] of Object.entries(data.set ?? {})) config[k] = { value, secret: false };
+  }
+  const unavailable = async (): Promise<never> => {
+    throw new Refusal(`the engine is not available: this record is from the journal only.`);
+  };
+  const stack: StackHandle = {
+    name: stackName,
+    config: async () => config,
+    setConfig: unavailable,
+    removeConfig: unavailable,
+    preview: unavailable,
+    up: unavailable,
+    previewDestroy: unavailable,
+    destroy: unavailable,
+    outputs: async () => ({}),
+    resources: async () => [],
+    history: async () => [],
+    pendingOperations: async () => [],
+    repairPending: unavailable,
+    cancel: unavailable,
+  };
+  const engine: Engine = {
+    describe: () => "no engine (journal only)",
+    stateDirectory: () => undefined,
+    stacks: async () => [stackName],
+    stackFiles: () => [stackName],
+    open: async () => stack,
+  };
+  const who = deps.who(workDir);
+  const io = deps.io;
+  return {
+    deps,
+    io,
+    engine,
+    stack,
+    journal,
+    who,
+    command,
+    workDir,
+    now: io.now(),
+    note: (kind, text, data) =>
+      journal.append({ at: io.now().toISOString(), command, kind, text, data, who }),
+  };
 }

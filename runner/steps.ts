@@ -4,8 +4,7 @@
  * step runs: followed while they run, their outcomes and reports printed and journaled.
  */
 import { isoDay } from "../contract/backup-names";
-import { formatLondon, formatUtc, parseRfc3339 } from "../contract/time";
-import { PromoteCommand, StartCommand } from "./args";
+import type { PromoteCommand, StartCommand } from "./args";
 import { convergeStep, StepResult, StepSpec } from "./converge";
 import { INCIDENT_KEYS, key, sameInstant, scenarioOf, valueOf } from "./door";
 import { ChangePlan } from "./engine";
@@ -23,6 +22,7 @@ import {
 } from "./jobs";
 import { latestIncident } from "./journal";
 import { redactText } from "./redact";
+import { flagsGiven, GivenTime, StartTimes } from "./preflight";
 import { appliedScenario, Session } from "./session";
 
 /** Keeps the Job logs flowing while `up` runs, and collects their outcomes after. */
@@ -172,7 +172,7 @@ const who = (s: Session) => s.who.name;
 
 /* ------------------------------------------------------------------ start */
 
-export async function start(s: Session, cmd: StartCommand): Promise<void> {
+export async function start(s: Session, cmd: StartCommand, times: StartTimes): Promise<void> {
   const before = await s.stack.config();
   const current = scenarioOf(before);
   const stackName = s.stack.name;
@@ -193,11 +193,11 @@ export async function start(s: Session, cmd: StartCommand): Promise<void> {
       conflicts.push(`--incident-date ${cmd.incidentDate} (the incident's is ${date})`);
     }
     const rt = valueOf(before, "restoreTime");
-    if (cmd.restoreTime && rt && !sameInstant(cmd.restoreTime, rt)) {
+    if (times.restoreTime && rt && !sameInstant(times.restoreTime.instant, rt)) {
       conflicts.push(`--restore-time ${cmd.restoreTime} (the incident's is ${rt})`);
     }
     const del = valueOf(before, "serverDeletedAt");
-    if (cmd.deletedAt && del && !sameInstant(cmd.deletedAt, del)) {
+    if (times.deletedAt && del && !sameInstant(times.deletedAt.instant, del)) {
       conflicts.push(`--deleted-at ${cmd.deletedAt} (the incident's is ${del})`);
     }
   }
@@ -211,18 +211,16 @@ export async function start(s: Session, cmd: StartCommand): Promise<void> {
   }
 
   // Keep the incident's own text for a value that names the same instant: no config churn.
-  const keep = (k: "restoreTime" | "serverDeletedAt", given?: string) =>
-    continuing && sameInstant(given, valueOf(before, k)) ? valueOf(before, k) : given;
-  const restoreTime = cmd.restoreTime
-    ? keep("restoreTime", cmd.restoreTime)
-    : continuing
-      ? valueOf(before, "restoreTime")
-      : undefined;
-  const deletedAt = cmd.deletedAt
-    ? keep("serverDeletedAt", cmd.deletedAt)
-    : continuing
-      ? valueOf(before, "serverDeletedAt")
-      : undefined;
+  const keep = (k: "restoreTime" | "serverDeletedAt", given?: GivenTime) =>
+    given
+      ? continuing && sameInstant(given.instant, valueOf(before, k))
+        ? valueOf(before, k)
+        : given.text
+      : continuing
+        ? valueOf(before, k)
+        : undefined;
+  const restoreTime = keep("restoreTime", times.restoreTime);
+  const deletedAt = keep("serverDeletedAt", times.deletedAt);
   // The incident's date never comes from a later day's clock: a rerun keeps the stack's.
   const incidentDate =
     cmd.incidentDate ?? (continuing ? valueOf(before, "incidentDate") : undefined) ?? isoDay(s.now);
@@ -235,7 +233,7 @@ export async function start(s: Session, cmd: StartCommand): Promise<void> {
     (k) => !(k in set) && (!continuing || k === "serverDeletedAt" || k === "restoreTime"),
   ).filter((k) => before[key(k)] !== undefined);
 
-  const noticed = checkNoticedAt(cmd, s.now);
+  const noticed = times.noticedAt !== undefined;
   s.note("command", `start ${cmd.scenario}`, {
     scenario: cmd.scenario,
     incidentDate,
@@ -263,6 +261,11 @@ export async function start(s: Session, cmd: StartCommand): Promise<void> {
       heading: `What start will do on ${stackName}, in the runbook's order:`,
       yes: cmd.yes,
       dryRun: cmd.dryRun,
+      given: flagsGiven([
+        ...(cmd.incidentDate ? (["incidentDate"] as const) : []),
+        ...(times.restoreTime ? (["restoreTime"] as const) : []),
+        ...(times.deletedAt ? (["serverDeletedAt"] as const) : []),
+      ]),
     },
     roles,
     ["adhoc-backup", "restore-from-storage"],
@@ -304,38 +307,6 @@ export async function start(s: Session, cmd: StartCommand): Promise<void> {
 function connectHint(result: StepResult): string | undefined {
   const ptr = result.outcome?.outputs.pointInTimeRestore?.value as { connect?: string } | undefined;
   return ptr?.connect;
-}
-
-function checkNoticedAt(cmd: StartCommand, now: Date): boolean {
-  if (!cmd.noticedAt) return false;
-  let noticed: Date;
-  try {
-    const instant = parseRfc3339(cmd.noticedAt);
-    noticed = new Date(Number(instant.epochMicros / 1000n));
-  } catch (e) {
-    throw new Refusal(`--noticed-at: ${(e as Error).message}. Nothing was changed.`);
-  }
-  if (noticed.getTime() > now.getTime()) {
-    throw new Refusal(
-      `--noticed-at ${formatUtc(noticed)} is in the future (now is ${formatUtc(now)}); check the date and the offset. Nothing was changed.`,
-    );
-  }
-  if (cmd.restoreTime) {
-    try {
-      const rt = new Date(Number(parseRfc3339(cmd.restoreTime).epochMicros / 1000n));
-      if (rt.getTime() > noticed.getTime()) {
-        throw new Refusal(
-          `--restore-time ${formatUtc(rt)} is after --noticed-at ${formatUtc(noticed)} ` +
-            `(${formatLondon(noticed)}): the restore point must be before the corruption, and so ` +
-            `before it was noticed. Nothing was changed.`,
-        );
-      }
-    } catch (e) {
-      if (e instanceof Refusal) throw e;
-      // A malformed restore time is the door's to report, with its own message.
-    }
-  }
-  return true;
 }
 
 async function printValidation(s: Session, job: JobStatus): Promise<void> {
@@ -410,6 +381,11 @@ export async function promote(s: Session, cmd: PromoteCommand): Promise<void> {
       heading: `What promote will do on ${stackName}, in the runbook's order:`,
       yes: cmd.yes,
       dryRun: cmd.dryRun,
+      given: flagsGiven([
+        "promotionMode",
+        "confirm",
+        ...(cmd.tables ? (["promotionTables"] as const) : []),
+      ]),
     },
     ["promotion"],
     ["promotion"],

@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { EXIT } from "../../runner/io";
+import { EXIT } from "../../contract/data-tool";
 import { jobsSucceed, run, start, yes } from "./support/commands";
 import { world, World } from "./support/fakes";
 

@@ -1,5 +1,6 @@
 /**
- * The offline plan CLI (tools/plan.ts), spawned the way an operator runs it. Spawning costs a
+ * The offline plan CLI (`pg-recovery plan`, which `npm run plan` runs), spawned the way an
+ * operator runs it. Spawning costs a
  * few seconds, so every run is started at once in `before` and the tests read the results.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- the CLI's JSON is untyped here */
@@ -8,7 +9,7 @@ import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { formatUtc } from "../../contract/time";
 import { evaluateOffline } from "../../harness/offline";
-import { FAKETIME, managed, ROOT, stackConfig, TS_NODE } from "../support/pulumi-harness";
+import { FAKETIME, managed, ROOT, stackConfig } from "../support/pulumi-harness";
 
 interface Result {
   code: number;
@@ -19,9 +20,9 @@ interface Result {
 function run(args: string[], wrapper: string[] = []): Promise<Result> {
   const argv = [
     ...wrapper,
-    TS_NODE,
-    "--transpile-only",
-    path.join(ROOT, "tools", "plan.ts"),
+    process.execPath,
+    path.join(ROOT, "runner", "bin", "pg-recovery.js"),
+    "plan",
     ...args,
   ];
   return new Promise((resolve) => {
@@ -62,7 +63,7 @@ const JSON_ARGS = [
 ];
 const FAKE_CLOCK = "2026-12-24 10:00:00";
 
-describe("plan CLI (tools/plan.ts)", function () {
+describe("plan CLI (pg-recovery plan)", function () {
   this.timeout(90_000);
   let text: Result;
   let json: Result;
@@ -255,7 +256,9 @@ describe("plan CLI (tools/plan.ts)", function () {
       assert.equal(noStack.code, 2);
       assert.equal(noStack.stdout, "");
       assert.match(noStack.stderr, /--stack is required/);
-      assert.match(noStack.stderr, /usage: npm run plan -- --stack <production\|qa>/);
+      // The runner's plan command (npm run plan is its alias): one line and the usage line.
+      assert.match(noStack.stderr, /usage: pg-recovery plan --stack <production\|qa>/);
+      assert.ok(noStack.stderr.split("\n").length <= 4, noStack.stderr);
     });
   });
 

@@ -3,6 +3,7 @@
  * time), how a command runs against a test world, and Jobs that succeed.
  */
 import { main } from "../../../runner/cli";
+import type { Deps } from "../../../runner/context";
 import { testIo, World } from "./fakes";
 
 export const LIVE = "s189p01-ptt-pd-pg";
@@ -10,8 +11,8 @@ export const DATE = "2026-11-25";
 export const RESTORE = "2026-11-25T06:59:00+01:00";
 export const job = (suffix: string) => `pgr-${DATE}-${suffix}`;
 
-export async function run(w: World, argv: string[], io = testIo()) {
-  const code = await main(argv, w.deps(io));
+export async function run(w: World, argv: string[], io = testIo(), deps?: Deps) {
+  const code = await main(argv, deps ?? w.deps(io));
   return { code, io, out: io.stdout.join("\n"), err: io.stderr.join("\n") };
 }
 
@@ -49,4 +50,50 @@ export function jobsSucceed(w: World) {
       "promotion-plan": "merge public.courses: re-insert 107 rows, lose nothing",
     },
   );
+}
+
+/** `pg-recovery start ...` from its values: the argv the tests run. */
+export function startArgv(o: {
+  stack?: string;
+  scenario?: string;
+  restoreTime?: string;
+  deletedAt?: string;
+  incidentDate?: string;
+  noticedAt?: string;
+  dryRun?: boolean;
+  yes?: string;
+}): string[] {
+  return [
+    "start",
+    "--stack",
+    o.stack ?? "production",
+    ...(o.scenario ? ["--scenario", o.scenario] : []),
+    ...(o.restoreTime ? ["--restore-time", o.restoreTime] : []),
+    ...(o.deletedAt ? ["--deleted-at", o.deletedAt] : []),
+    ...(o.incidentDate ? ["--incident-date", o.incidentDate] : []),
+    ...(o.noticedAt ? ["--noticed-at", o.noticedAt] : []),
+    ...(o.dryRun ? ["--dry-run"] : []),
+    ...(o.yes ? ["--yes", o.yes] : []),
+  ];
+}
+
+/** `pg-recovery promote ...` from its values. */
+export function promoteArgv(o: {
+  stack?: string;
+  mode: string;
+  tables?: string;
+  confirm?: string;
+  dryRun?: boolean;
+}): string[] {
+  return [
+    "promote",
+    "--stack",
+    o.stack ?? "production",
+    "--mode",
+    o.mode,
+    ...(o.tables ? ["--tables", o.tables] : []),
+    "--confirm",
+    o.confirm ?? LIVE,
+    ...(o.dryRun ? ["--dry-run"] : []),
+  ];
 }

@@ -152,7 +152,9 @@ export class FakeStack implements StackHandle {
       this.record("update", message, { create: creates.length }, "failed");
       throw new EngineError("pulumi up", ["the runner was killed (simulated)"], "");
     }
-    for (const s of plan.steps) if (s.op !== "same") progress(`  ${s.op} ${s.name}`);
+    for (const step of plan.steps) {
+      if (step.op !== "same") progress({ kind: "step", phase: "done", step });
+    }
     this.applied = resources;
     this.appliedOutputs = outputs;
     this.record("update", message, plan.counts);

@@ -1,70 +1,47 @@
 /**
- * `npm run plan -- --stack <production|qa> [--set key=value ...] [--json]`
- *
- * The offline plan: runs the real program under Pulumi's mocks with the stack's YAML files and
- * prints what it declares. No cloud credentials, no Pulumi CLI; live lookups are answered from
- * the stack's environment facts and listed as such.
+ * The offline plan (`pg-recovery plan`, `npm run plan`): runs the real program under Pulumi's
+ * mocks with the stack's YAML files and renders what it declares, as a table or as JSON. No cloud
+ * credentials, no Pulumi CLI; live lookups are answered from the stack's environment facts and
+ * listed as such.
  */
-import { RunError } from "@pulumi/pulumi";
-import { parseArgs } from "node:util";
-import {
-  DeclaredResource,
-  evaluateOffline,
-  loadStackConfig,
-  OfflineRun,
-  StackConfigError,
-} from "../harness/offline";
+import { DeclaredResource, evaluateOffline, loadStackConfig, OfflineRun } from "../harness/offline";
+import { qualify, StackConfig } from "../harness/stack-config";
+import { ConfigKey, PROJECT } from "../stacks/incident";
+import { Given, passDoor } from "./door";
 
-const USAGE = `usage: npm run plan -- --stack <production|qa> [--set key=value ...] [--json]
-  --stack   stack whose Pulumi.<stack>.yaml to use
-  --set     config override, with or without the pg-recovery: prefix (repeatable),
-            e.g. --set scenario=corrupted --set incidentDate=2024-07-24 --set restoreTime=2024-07-24T05:59:00Z
-  --json    print {"stack", "scenario", "resources": [{"type", "name", "inputs"}], ...}`;
+/** The keys `--set` gave, for the door's hints. */
+export function givenBySet(sets: Record<string, string>): Given {
+  const prefix = `${PROJECT}:`;
+  return Object.fromEntries(
+    Object.keys(sets)
+      .map(qualify)
+      .filter((k) => k.startsWith(prefix))
+      .map((k) => [k.slice(prefix.length) as ConfigKey, "set"]),
+  );
+}
 
-async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        stack: { type: "string" },
-        set: { type: "string", multiple: true },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    });
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  const { values } = parsed;
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  if (!values.stack) {
-    process.stderr.write(`--stack is required.\n${USAGE}\n`);
-    return 2;
-  }
-  const sets: Record<string, string> = {};
-  for (const item of values.set ?? []) {
-    const eq = item.indexOf("=");
-    if (eq <= 0) {
-      process.stderr.write(`--set "${item}" must be key=value, e.g. --set scenario=corrupted\n`);
-      return 2;
-    }
-    sets[item.slice(0, eq).trim()] = item.slice(eq + 1);
-  }
+/**
+ * The config door on the stack file with its `--set`s, before the program runs: the program's
+ * own refusal would say \`pulumi config set\` for a value given with --set.
+ */
+export function doorFirst(config: StackConfig, sets: Record<string, string>, now: Date): void {
+  const map = Object.fromEntries(
+    Object.entries(config).map(([k, value]) => [k, { value, secret: false }]),
+  );
+  passDoor(map, now, givenBySet(sets));
+}
 
-  let run: OfflineRun;
-  try {
-    run = await evaluateOffline(loadStackConfig(values.stack, sets));
-  } catch (e) {
-    const message = e instanceof StackConfigError ? e.message : errorMessage(e);
-    process.stderr.write(`${message}\n`);
-    return 1;
-  }
+/** The plan of a stack with `--set` overrides, as text or as a JSON document. */
+export async function offlinePlan(
+  stack: string,
+  sets: Record<string, string>,
+  workDir: string,
+  json: boolean,
+  now: Date,
+): Promise<string> {
+  const config = loadStackConfig(stack, sets, workDir);
+  doorFirst(config, sets, now);
+  const run = await evaluateOffline(config, now);
   // Runbook order, then by name: stable across runs whatever order registrations finished in.
   const managed = run.resources
     .filter((r) => !r.read && !r.component)
@@ -72,24 +49,20 @@ async function main(argv: string[]): Promise<number> {
       (a, b) =>
         stepRank(a) - stepRank(b) || a.type.localeCompare(b.type) || a.name.localeCompare(b.name),
     );
-  if (values.json) {
-    const doc = {
-      stack: values.stack,
-      scenario: run.outputs.scenario ?? "none",
-      offline: true,
-      resources: managed.map((r) => ({ type: r.type, name: r.name, inputs: masked(r) })),
-      reads: run.resources.filter((r) => r.read).map((r) => ({ type: r.type, name: r.name })),
-      components: run.resources
-        .filter((r) => r.component)
-        .map((r) => ({ type: r.type, name: r.name })),
-      offlineAnswers: run.offlineAnswers,
-      outputs: run.outputs,
-    };
-    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-  } else {
-    process.stdout.write(renderText(values.stack, run, managed));
-  }
-  return 0;
+  if (!json) return renderText(stack, run, managed);
+  const doc = {
+    stack,
+    scenario: run.outputs.scenario ?? "none",
+    offline: true,
+    resources: managed.map((r) => ({ type: r.type, name: r.name, inputs: masked(r) })),
+    reads: run.resources.filter((r) => r.read).map((r) => ({ type: r.type, name: r.name })),
+    components: run.resources
+      .filter((r) => r.component)
+      .map((r) => ({ type: r.type, name: r.name })),
+    offlineAnswers: run.offlineAnswers,
+    outputs: run.outputs,
+  };
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
 const STEPS = [
@@ -109,15 +82,6 @@ const STEPS = [
 function stepRank(r: DeclaredResource): number {
   const i = STEPS.findIndex((s) => r.type.startsWith(s) || r.name.startsWith(s));
   return i < 0 ? STEPS.length : i;
-}
-
-function errorMessage(e: unknown): string {
-  // RunError and config errors carry the operator-facing message; anything else is a bug.
-  const err = e as Error;
-  // RunError keeps the name "Error"; the SDK marks it with a flag instead (RunError.isInstance).
-  return RunError.isInstance(e) || err?.name === "IncidentConfigError"
-    ? err.message
-    : `pg-recovery plan failed: ${err?.stack ?? String(e)}`;
 }
 
 /** Secret material never reaches the terminal, not even offline placeholders. */
@@ -232,11 +196,3 @@ function renderText(stack: string, run: OfflineRun, managed: DeclaredResource[])
   }
   return `${lines.join("\n")}\n`;
 }
-
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e) => {
-    process.stderr.write(`${errorMessage(e)}\n`);
-    process.exit(1);
-  },
-);
