@@ -7,7 +7,8 @@
  */
 import { Command as Commander, CommanderError, Option } from "commander";
 import { COMMANDS, CommandName, Command } from "./commands";
-import { CommandDefinition, suggest, Values } from "./commands/definition";
+import { closestWord } from "../contract/did-you-mean";
+import { CommandDefinition, Values } from "./commands/definition";
 
 export { REPO_ROOT } from "./commands/definition";
 export type { Command } from "./commands";
@@ -97,7 +98,7 @@ export function parseCommandLine(argv: string[], cwd: string = process.cwd()): P
     return { ok: false, message: USAGE, help: true };
   }
   if (!(NAMES as string[]).includes(name)) {
-    const hint = suggest(name, NAMES);
+    const hint = closestWord(name, NAMES);
     return {
       ok: false,
       message:

@@ -5,6 +5,7 @@
  * loads the engine, so `--help` and a usage error cost no more than reading this.
  */
 import * as path from "node:path";
+import { closestWord } from "../../contract/did-you-mean";
 
 /** The repository root: the product's Pulumi project. */
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
@@ -124,36 +125,11 @@ export function choiceOf(
 ): Shaped<string> {
   if (value !== undefined && choices.includes(value)) return { ok: true, command: value };
   const list = `${choices.slice(0, -1).join(", ")} or ${choices[choices.length - 1]}`;
-  const hint = value === undefined ? undefined : suggest(value, choices);
+  const hint = value === undefined ? undefined : closestWord(value, choices);
   return {
     ok: false,
     message:
       `${flag} must be ${list}${value === undefined ? "" : ` (not "${value}")`}` +
       (hint ? `. Did you mean ${flag} ${hint}?` : `: e.g. ${example}`),
   };
-}
-
-/** The closest known word, for did-you-mean hints on typos. */
-export function suggest(word: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of known) {
-    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [candidate, d];
-  }
-  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length];
 }
