@@ -17,6 +17,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
+import { ANNOTATIONS } from "../contract/runbook";
 import {
   HEALTH_PORT,
   MAINTENANCE_PORT,
@@ -25,16 +26,13 @@ import {
 } from "./maintenance-page";
 import { k8sName } from "./naming";
 
-export const NGINX_CANARY = "nginx.ingress.kubernetes.io/canary";
-export const NGINX_CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight";
-export const NGINX_DEFAULT_BACKEND = "nginx.ingress.kubernetes.io/default-backend";
 /**
  * The Kubernetes provider waits for an Ingress to get a load-balancer address AND for every
  * backend Service to have endpoints. During an incident the app's backends may have none (it is
  * crashing, or scaled to 0), so that wait would hold maintenance mode hostage for 10 minutes and
  * then fail `pulumi up`. The page's readiness is awaited on its Deployment instead.
  */
-export const SKIP_AWAIT = { "pulumi.com/skipAwait": "true" } as const;
+export const SKIP_AWAIT = { [ANNOTATIONS.skipAwait]: "true" } as const;
 
 export interface PublicHost {
   host: string;
@@ -111,7 +109,7 @@ export class MaintenanceMode extends pulumi.ComponentResource {
           replicas: a.replicas,
           selector: { matchLabels: selector },
           template: {
-            metadata: { labels, annotations: { "pg-recovery/page-config": configHash } },
+            metadata: { labels, annotations: { [ANNOTATIONS.pageConfig]: configHash } },
             spec: {
               automountServiceAccountToken: false,
               securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
@@ -178,7 +176,11 @@ export class MaintenanceMode extends pulumi.ComponentResource {
               name: k8sName(a.namePrefix, "maint", h.host),
               namespace: a.namespace,
               labels: a.labels,
-              annotations: { [NGINX_CANARY]: "true", [NGINX_CANARY_WEIGHT]: "100", ...SKIP_AWAIT },
+              annotations: {
+                [ANNOTATIONS.nginxCanary]: "true",
+                [ANNOTATIONS.nginxCanaryWeight]: "100",
+                ...SKIP_AWAIT,
+              },
             },
             spec: {
               ingressClassName: a.ingressClassName,
@@ -201,7 +203,10 @@ export class MaintenanceMode extends pulumi.ComponentResource {
               // Without skipAwait the provider's wait could return a stale read of the Ingress,
               // so the state lacked the annotation and every later `up` re-applied it (seen
               // under the real engine, e2e/test/real-engine.test.ts step 3).
-              annotations: { [NGINX_DEFAULT_BACKEND]: this.service.metadata.name, ...SKIP_AWAIT },
+              annotations: {
+                [ANNOTATIONS.nginxDefaultBackend]: this.service.metadata.name,
+                ...SKIP_AWAIT,
+              },
             },
           },
           { parent: this, dependsOn: [this.service] },
