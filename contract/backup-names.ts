@@ -42,10 +42,6 @@ export function adhocBackupName(short: string, date: Date | string): string {
   return `ptt_${checkShort(short)}_adhoc_${isoDay(date)}`;
 }
 
-export function nightlyBackupName(short: string, date: Date | string): string {
-  return `ptt_${checkShort(short)}_${isoDay(date)}`;
-}
-
 export function ptrBackupName(short: string, date: Date | string): string {
   return `ptt_${checkShort(short)}_${isoDay(date)}-restore-to-ptr`;
 }
