@@ -166,13 +166,17 @@ function declareCorrupted(incident: CorruptedIncident, live: LiveServer, ctx: Co
   );
   // 5. Point-in-time restore into a new server.
   const ptr = platform.pointInTimeRestore(incident, live, opts);
+  // The jobs that read the PTR: live's credentials, the PTR's host, the instant it holds.
+  const ptrJob = (component: string) => ({
+    ...dataJob(component),
+    restoredHost: ptr.fqdn,
+    restoreTimeUtc: ptr.restoreTimeUtc,
+  });
   // 6. Validation: the restored data against live, mechanically.
   const validation = new RestoreValidation(
     STEPS.validation.resource,
     {
-      ...dataJob(STEPS.validation.resource),
-      restoredHost: ptr.fqdn,
-      restoreTimeUtc: ptr.restoreTimeUtc,
+      ...ptrJob(STEPS.validation.resource),
       promotionTables: incident.promotionTables,
     },
     { ...opts, dependsOn: [ptr.resource] },
@@ -186,9 +190,7 @@ function declareCorrupted(incident: CorruptedIncident, live: LiveServer, ctx: Co
     const promotion = new Promotion(
       STEPS.promotion.resource,
       {
-        ...dataJob(STEPS.promotion.resource),
-        restoredHost: ptr.fqdn,
-        restoreTimeUtc: ptr.restoreTimeUtc,
+        ...ptrJob(STEPS.promotion.resource),
         promotion: incident.promotion,
         confirmTarget: `${env.azure.server.name}/${env.azure.server.database}`,
         incident: incident.incidentDate,
