@@ -32,7 +32,7 @@ import { k8sName } from "./naming";
  * crashing, or scaled to 0), so that wait would hold maintenance mode hostage for 10 minutes and
  * then fail `pulumi up`. The page's readiness is awaited on its Deployment instead.
  */
-export const SKIP_AWAIT = { [ANNOTATIONS.skipAwait]: "true" } as const;
+const SKIP_AWAIT = { [ANNOTATIONS.skipAwait]: "true" } as const;
 
 export interface PublicHost {
   host: string;

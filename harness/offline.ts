@@ -29,7 +29,7 @@ export {
 } from "./stack-config";
 
 export const OFFLINE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000";
-export const OFFLINE_REPLICAS = 2;
+const OFFLINE_REPLICAS = 2;
 
 export interface DeclaredResource {
   type: string;

@@ -9,7 +9,7 @@ import { Io } from "./io";
 export type { JobRole };
 
 /** What each Job is for, from the name the composition gives its resource. */
-export const JOB_ROLES: Record<string, JobRole> = Object.fromEntries(
+const JOB_ROLES: Record<string, JobRole> = Object.fromEntries(
   Object.values(JOBS).map((j) => [j.resource, j.role]),
 );
 
