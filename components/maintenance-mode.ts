@@ -17,6 +17,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
+import { ANNOTATIONS } from "../contract/runbook";
 import {
   HEALTH_PORT,
   MAINTENANCE_PORT,
@@ -25,16 +26,13 @@ import {
 } from "./maintenance-page";
 import { k8sName } from "./naming";
 
-export const NGINX_CANARY = "nginx.ingress.kubernetes.io/canary";
-export const NGINX_CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight";
-export const NGINX_DEFAULT_BACKEND = "nginx.ingress.kubernetes.io/default-backend";
 /**
  * The Kubernetes provider waits for an Ingress to get a load-balancer address AND for every
  * backend Service to have endpoints. During an incident the app's backends may have none (it is
  * crashing, or scaled to 0), so that wait would hold maintenance mode hostage for 10 minutes and
  * then fail `pulumi up`. The page's readiness is awaited on its Deployment instead.
  */
-export const SKIP_AWAIT = { "pulumi.com/skipAwait": "true" } as const;
+const SKIP_AWAIT = { [ANNOTATIONS.skipAwait]: "true" } as const;
 
 export interface PublicHost {
   host: string;
@@ -71,6 +69,15 @@ export const MAINTENANCE_DEFAULTS = {
   } satisfies MaintenancePageOptions,
 };
 
+type Settings = ReturnType<typeof withDefaults>;
+
+/** The maintenance page's objects share a name, a selector and labels. */
+interface Page {
+  name: string;
+  selector: Record<string, string>;
+  labels: Record<string, string>;
+}
+
 export class MaintenanceMode extends pulumi.ComponentResource {
   readonly service: k8s.core.v1.Service;
   readonly deployment: k8s.apps.v1.Deployment;
@@ -83,159 +90,16 @@ export class MaintenanceMode extends pulumi.ComponentResource {
   constructor(name: string, args: MaintenanceModeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pg-recovery:index:MaintenanceMode", name, {}, opts);
     const a = withDefaults(args);
-    const parent = { parent: this };
     const pageName = k8sName(a.namePrefix, "maintenance");
     const selector = { "app.kubernetes.io/name": pageName };
-    const labels = { ...a.labels, ...selector };
+    const page: Page = { name: pageName, selector, labels: { ...a.labels, ...selector } };
 
-    const files = { "default.conf": nginxConfig(a.page) };
-    const config = new k8s.core.v1.ConfigMap(
-      `${name}-page`,
-      {
-        metadata: { name: k8sName(pageName, "page"), namespace: a.namespace, labels },
-        data: files,
-      },
-      parent,
-    );
-    // Rolls the pods when the page or its config changes.
-    const configHash = createHash("sha256")
-      .update(JSON.stringify(files))
-      .digest("hex")
-      .slice(0, 16);
-
-    this.deployment = new k8s.apps.v1.Deployment(
-      `${name}-page`,
-      {
-        metadata: { name: pageName, namespace: a.namespace, labels },
-        spec: {
-          replicas: a.replicas,
-          selector: { matchLabels: selector },
-          template: {
-            metadata: { labels, annotations: { "pg-recovery/page-config": configHash } },
-            spec: {
-              automountServiceAccountToken: false,
-              securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
-              containers: [
-                {
-                  name: "nginx",
-                  image: a.image,
-                  ports: [
-                    { name: "http", containerPort: MAINTENANCE_PORT },
-                    { name: "health", containerPort: HEALTH_PORT },
-                  ],
-                  readinessProbe: { httpGet: { path: "/healthz", port: "health" } },
-                  livenessProbe: { httpGet: { path: "/healthz", port: "health" } },
-                  resources: {
-                    requests: { cpu: "10m", memory: "32Mi" },
-                    limits: { memory: "64Mi" },
-                  },
-                  securityContext: {
-                    allowPrivilegeEscalation: false,
-                    readOnlyRootFilesystem: true,
-                    capabilities: { drop: ["ALL"] },
-                  },
-                  volumeMounts: [
-                    {
-                      name: "page",
-                      mountPath: "/etc/nginx/conf.d/default.conf",
-                      subPath: "default.conf",
-                    },
-                    { name: "tmp", mountPath: "/tmp" },
-                  ],
-                },
-              ],
-              volumes: [
-                { name: "page", configMap: { name: config.metadata.name } },
-                { name: "tmp", emptyDir: {} },
-              ],
-            },
-          },
-        },
-      },
-      parent,
-    );
-
-    this.service = new k8s.core.v1.Service(
-      `${name}-page`,
-      {
-        metadata: { name: pageName, namespace: a.namespace, labels },
-        spec: {
-          type: "ClusterIP",
-          selector,
-          ports: [{ name: "http", port: 80, targetPort: "http" }],
-        },
-      },
-      { parent: this, dependsOn: [this.deployment] },
-    );
-    const page = { name: this.service.metadata.name, port: { number: 80 } };
-
-    this.canaryIngresses = a.publicHosts.map(
-      (h) =>
-        new k8s.networking.v1.Ingress(
-          `${name}-canary-${h.host}`,
-          {
-            metadata: {
-              name: k8sName(a.namePrefix, "maint", h.host),
-              namespace: a.namespace,
-              labels: a.labels,
-              annotations: { [NGINX_CANARY]: "true", [NGINX_CANARY_WEIGHT]: "100", ...SKIP_AWAIT },
-            },
-            spec: {
-              ingressClassName: a.ingressClassName,
-              rules: [{ host: h.host, http: { paths: [rootPath(page)] } }],
-            },
-          },
-          { parent: this, dependsOn: [this.service] },
-        ),
-    );
-
-    this.defaultBackendPatches = a.publicHosts.map(
-      (h) =>
-        new k8s.networking.v1.IngressPatch(
-          `${name}-default-backend-${h.host}`,
-          {
-            metadata: {
-              name: h.appIngress,
-              namespace: a.namespace,
-              // Both keys are this patch's alone, and deleting it relinquishes exactly these two.
-              // Without skipAwait the provider's wait could return a stale read of the Ingress,
-              // so the state lacked the annotation and every later `up` re-applied it (seen
-              // under the real engine, e2e/test/real-engine.test.ts step 3).
-              annotations: { [NGINX_DEFAULT_BACKEND]: this.service.metadata.name, ...SKIP_AWAIT },
-            },
-          },
-          { parent: this, dependsOn: [this.service] },
-        ),
-    );
-
-    this.temporaryIngresses = a.temporaryHosts.map(
-      (host) =>
-        new k8s.networking.v1.Ingress(
-          `${name}-temporary-${host}`,
-          {
-            metadata: {
-              name: k8sName(a.namePrefix, "temp", host),
-              namespace: a.namespace,
-              labels: a.labels,
-              annotations: SKIP_AWAIT,
-            },
-            spec: {
-              ingressClassName: a.ingressClassName,
-              rules: [
-                {
-                  host,
-                  http: {
-                    paths: [
-                      rootPath({ name: a.appService.name, port: { number: a.appService.port } }),
-                    ],
-                  },
-                },
-              ],
-            },
-          },
-          parent,
-        ),
-    );
+    this.deployment = this.pageDeployment(name, a, page);
+    this.service = this.pageService(name, a, page);
+    const backend = { name: this.service.metadata.name, port: { number: 80 } };
+    this.canaryIngresses = a.publicHosts.map((h) => this.canaryIngress(name, a, h, backend));
+    this.defaultBackendPatches = a.publicHosts.map((h) => this.defaultBackendPatch(name, a, h));
+    this.temporaryIngresses = a.temporaryHosts.map((host) => this.temporaryIngress(name, a, host));
 
     this.maintenanceHosts = pulumi.output(a.publicHosts.map((h) => h.host));
     this.temporaryUrls = pulumi.output(a.temporaryHosts.map((h) => `https://${h}/`));
@@ -245,10 +109,176 @@ export class MaintenanceMode extends pulumi.ComponentResource {
       maintenanceService: this.service.metadata.name,
     });
   }
+
+  /** The page's nginx config, and the unprivileged nginx serving it (rolled when it changes). */
+  private pageDeployment(name: string, a: Settings, page: Page): k8s.apps.v1.Deployment {
+    const files = { "default.conf": nginxConfig(a.page) };
+    const config = new k8s.core.v1.ConfigMap(
+      `${name}-page`,
+      {
+        metadata: { name: k8sName(page.name, "page"), namespace: a.namespace, labels: page.labels },
+        data: files,
+      },
+      { parent: this },
+    );
+    // Rolls the pods when the page or its config changes.
+    const configHash = createHash("sha256")
+      .update(JSON.stringify(files))
+      .digest("hex")
+      .slice(0, 16);
+    return new k8s.apps.v1.Deployment(
+      `${name}-page`,
+      {
+        metadata: { name: page.name, namespace: a.namespace, labels: page.labels },
+        spec: {
+          replicas: a.replicas,
+          selector: { matchLabels: page.selector },
+          template: {
+            metadata: {
+              labels: page.labels,
+              annotations: { [ANNOTATIONS.pageConfig]: configHash },
+            },
+            spec: {
+              automountServiceAccountToken: false,
+              securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+              containers: [nginxContainer(a.image)],
+              volumes: [
+                { name: "page", configMap: { name: config.metadata.name } },
+                { name: "tmp", emptyDir: {} },
+              ],
+            },
+          },
+        },
+      },
+      { parent: this },
+    );
+  }
+
+  private pageService(name: string, a: Settings, page: Page): k8s.core.v1.Service {
+    return new k8s.core.v1.Service(
+      `${name}-page`,
+      {
+        metadata: { name: page.name, namespace: a.namespace, labels: page.labels },
+        spec: {
+          type: "ClusterIP",
+          selector: page.selector,
+          ports: [{ name: "http", port: 80, targetPort: "http" }],
+        },
+      },
+      { parent: this, dependsOn: [this.deployment] },
+    );
+  }
+
+  /** App running: a canary at weight 100 on the public host sends all its traffic to the page. */
+  private canaryIngress(
+    name: string,
+    a: Settings,
+    h: PublicHost,
+    backend: Backend,
+  ): k8s.networking.v1.Ingress {
+    return new k8s.networking.v1.Ingress(
+      `${name}-canary-${h.host}`,
+      {
+        metadata: {
+          name: k8sName(a.namePrefix, "maint", h.host),
+          namespace: a.namespace,
+          labels: a.labels,
+          annotations: {
+            [ANNOTATIONS.nginxCanary]: "true",
+            [ANNOTATIONS.nginxCanaryWeight]: "100",
+            ...SKIP_AWAIT,
+          },
+        },
+        spec: {
+          ingressClassName: a.ingressClassName,
+          rules: [{ host: h.host, http: { paths: [rootPath(backend)] } }],
+        },
+      },
+      { parent: this, dependsOn: [this.service] },
+    );
+  }
+
+  /** App at 0: the app's own Ingress serves the page as its default backend. */
+  private defaultBackendPatch(name: string, a: Settings, h: PublicHost) {
+    return new k8s.networking.v1.IngressPatch(
+      `${name}-default-backend-${h.host}`,
+      {
+        metadata: {
+          name: h.appIngress,
+          namespace: a.namespace,
+          // Both keys are this patch's alone, and deleting it relinquishes exactly these two.
+          // Without skipAwait the provider's wait could return a stale read of the Ingress,
+          // so the state lacked the annotation and every later `up` re-applied it (seen
+          // under the real engine, e2e/test/real-engine.test.ts step 3).
+          annotations: {
+            [ANNOTATIONS.nginxDefaultBackend]: this.service.metadata.name,
+            ...SKIP_AWAIT,
+          },
+        },
+      },
+      { parent: this, dependsOn: [this.service] },
+    );
+  }
+
+  /** A temporary host: the real app, for responders to test it while the public sees the page. */
+  private temporaryIngress(name: string, a: Settings, host: string): k8s.networking.v1.Ingress {
+    return new k8s.networking.v1.Ingress(
+      `${name}-temporary-${host}`,
+      {
+        metadata: {
+          name: k8sName(a.namePrefix, "temp", host),
+          namespace: a.namespace,
+          labels: a.labels,
+          annotations: SKIP_AWAIT,
+        },
+        spec: {
+          ingressClassName: a.ingressClassName,
+          rules: [
+            {
+              host,
+              http: {
+                paths: [rootPath({ name: a.appService.name, port: { number: a.appService.port } })],
+              },
+            },
+          ],
+        },
+      },
+      { parent: this },
+    );
+  }
 }
 
+/** The page's nginx: unprivileged, read-only root, its config mounted from the ConfigMap. */
+function nginxContainer(image: string): k8s.types.input.core.v1.Container {
+  return {
+    name: "nginx",
+    image,
+    ports: [
+      { name: "http", containerPort: MAINTENANCE_PORT },
+      { name: "health", containerPort: HEALTH_PORT },
+    ],
+    readinessProbe: { httpGet: { path: "/healthz", port: "health" } },
+    livenessProbe: { httpGet: { path: "/healthz", port: "health" } },
+    resources: {
+      requests: { cpu: "10m", memory: "32Mi" },
+      limits: { memory: "64Mi" },
+    },
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    },
+    volumeMounts: [
+      { name: "page", mountPath: "/etc/nginx/conf.d/default.conf", subPath: "default.conf" },
+      { name: "tmp", mountPath: "/tmp" },
+    ],
+  };
+}
+
+type Backend = { name: pulumi.Input<string>; port: { number: number } };
+
 /** Same path shape as the app's Ingress (no path, implementation-specific), so the canary matches. */
-function rootPath(backend: { name: pulumi.Input<string>; port: { number: number } }) {
+function rootPath(backend: Backend) {
   return { path: "/", pathType: "ImplementationSpecific", backend: { service: backend } };
 }
 

@@ -38,15 +38,11 @@ function checkShort(short: string): string {
   return short;
 }
 
-export function adhocBackupName(short: string, date: Date | string): string {
+function adhocBackupName(short: string, date: Date | string): string {
   return `ptt_${checkShort(short)}_adhoc_${isoDay(date)}`;
 }
 
-export function nightlyBackupName(short: string, date: Date | string): string {
-  return `ptt_${checkShort(short)}_${isoDay(date)}`;
-}
-
-export function ptrBackupName(short: string, date: Date | string): string {
+function ptrBackupName(short: string, date: Date | string): string {
   return `ptt_${checkShort(short)}_${isoDay(date)}-restore-to-ptr`;
 }
 

@@ -7,6 +7,7 @@
  * to mocks, so they are captured from the registration requests.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { Environment } from "../stacks/environment";
 import { PROJECT } from "../stacks/incident";
 import {
   DeclaredOptions,
@@ -15,7 +16,7 @@ import {
   Registration,
   waitForRPCs,
 } from "./sdk-internals";
-import { StackConfig } from "./stack-config";
+import { StackConfig, stackEnvironment } from "./stack-config";
 
 export { DeclaredOptions };
 export {
@@ -28,7 +29,7 @@ export {
 } from "./stack-config";
 
 export const OFFLINE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000";
-export const OFFLINE_REPLICAS = 2;
+const OFFLINE_REPLICAS = 2;
 
 export interface DeclaredResource {
   type: string;
@@ -48,13 +49,8 @@ export interface OfflineRun {
   offlineAnswers: string[];
 }
 
-interface FactsView {
-  azure?: {
-    resourceGroup?: string;
-    server?: { name?: string; version?: string; backupRetentionDays?: number };
-  };
-  kubernetes?: { deployments?: { name: string; replicas?: number }[] };
-}
+/** The facts the stand-ins answer from: the stack's own environment. */
+type FactsView = Pick<Environment, "azure" | "kubernetes">;
 
 /**
  * The harness's state. Pulumi's mocks are process-wide, so there is one of these per process;
@@ -73,12 +69,8 @@ const recorder = {
   },
 };
 
-function facts(): FactsView {
-  try {
-    return JSON.parse(recorder.run?.config[`${PROJECT}:environment`] ?? "{}") as FactsView;
-  } catch {
-    return {};
-  }
+function facts(): FactsView | undefined {
+  return recorder.run ? stackEnvironment(recorder.run.config) : undefined;
 }
 
 function subscription(): string {
@@ -104,7 +96,7 @@ const mocks: pulumi.runtime.Mocks = {
       state = { ...inputs, result: "offline-placeholder-password" };
     } else if (read && args.type === "kubernetes:apps/v1:Deployment") {
       const [namespace, name] = String(args.id).split("/");
-      const pinned = facts().kubernetes?.deployments?.find((d) => d.name === name)?.replicas;
+      const pinned = facts()?.kubernetes.deployments.find((d) => d.name === name)?.replicas;
       const replicas = pinned ?? OFFLINE_REPLICAS;
       note(
         `Deployment ${namespace}/${name}: replicas=${replicas} ` +
@@ -144,7 +136,7 @@ const mocks: pulumi.runtime.Mocks = {
     const inputs = (args.inputs ?? {}) as Record<string, unknown>;
     switch (args.token) {
       case "azure-native:dbforpostgresql:getServer": {
-        const retention = f.azure?.server?.backupRetentionDays ?? 7;
+        const retention = f?.azure.server.backupRetentionDays ?? 7;
         const now = recorder.run?.now ?? new Date();
         const earliest = new Date(
           Math.floor(now.getTime() / 3600_000) * 3600_000 - retention * 86400_000,
@@ -157,7 +149,7 @@ const mocks: pulumi.runtime.Mocks = {
           id: `/subscriptions/${subscription()}/resourceGroups/${inputs.resourceGroupName}/providers/Microsoft.DBforPostgreSQL/flexibleServers/${inputs.serverName}`,
           name: inputs.serverName,
           fullyQualifiedDomainName: `${inputs.serverName}.postgres.database.azure.com`,
-          version: f.azure?.server?.version,
+          version: f?.azure.server.version,
           backup: { backupRetentionDays: retention, earliestRestoreDate: earliest.toISOString() },
         };
       }

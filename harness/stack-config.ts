@@ -6,6 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
+import { Environment, environmentSchema } from "../stacks/environment";
 import { PROJECT } from "../stacks/incident";
 
 export const ROOT = path.resolve(__dirname, "..");
@@ -43,6 +44,21 @@ export function loadStackConfig(
     config[qualify(key)] = stringify(value);
   for (const [key, value] of Object.entries(sets)) config[qualify(key)] = value;
   return config;
+}
+
+/**
+ * The stack's environment facts, validated as the program validates them; undefined when they are
+ * missing or invalid (the program itself then refuses the config, naming each problem).
+ */
+export function stackEnvironment(config: StackConfig): Environment | undefined {
+  const text = config[`${PROJECT}:environment`];
+  if (text === undefined) return undefined;
+  try {
+    const parsed = environmentSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** `scenario` -> `pg-recovery:scenario`; keys of other namespaces stay as they are. */

@@ -3,13 +3,13 @@
  * update history), the journal of this machine, and the cluster's Jobs. `status` prints it;
  * `record` writes it down. Read-only.
  */
+import { JOBS, RUNBOOK, runbookStepOf, shortType } from "../contract/runbook";
 import { formatLondon } from "../contract/time";
 import { INCIDENT_KEYS, key, scenarioOf, valueOf } from "./door";
 import { ConfigMap, DeployedResource, HistoryEntry, isChange, OutputMap } from "./engine";
 import { Cluster, describeJob, jobRefs, JobStatus } from "./jobs";
 import { CLOSING_KINDS, JournalEvent, latestIncident } from "./journal";
 import { adoptable, appliedScenario, lastApplied, Session } from "./session";
-import { RUNBOOK, runbookStepOf, shortType } from "./summary";
 import { clusterFromConfig } from "./steps";
 
 export interface TimelineEntry {
@@ -244,7 +244,7 @@ export function nextStep(g: Gathered): { phase: string; next: string } {
     };
   }
   const scaleDown = valueOf(g.config, "scaleDown") !== "false";
-  const promoted = g.resources.some((r) => r.name === "promotion-job");
+  const promoted = g.resources.some((r) => JOBS[r.name]?.role === "promotion");
   if (!scaleDown)
     return { phase: "app back, maintenance on", next: `pg-recovery finish --stack ${st}` };
   if (g.appliedScenario === "corrupted") {

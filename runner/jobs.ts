@@ -3,27 +3,19 @@
  * their logs followed while they run, and the validation report and promotion plan printed once
  * the validation Job ends. The cluster is behind an interface (kubernetes.ts implements it).
  */
+import { JobRole, JOBS } from "../contract/runbook";
 import { Io } from "./io";
 
+export type { JobRole };
+
 /** What each Job is for, from the name the composition gives its resource. */
-export type JobRole =
-  "adhoc-backup" | "validation" | "promotion" | "promotion-archive" | "restore-from-storage";
+const JOB_ROLES: Record<string, JobRole> = Object.fromEntries(
+  Object.values(JOBS).map((j) => [j.resource, j.role]),
+);
 
-export const JOB_ROLES: Record<string, JobRole> = {
-  "adhoc-backup-job": "adhoc-backup",
-  "validation-job": "validation",
-  "promotion-job": "promotion",
-  "promotion-archive-job": "promotion-archive",
-  "restore-from-storage-job": "restore-from-storage",
-};
-
-export const ROLE_TITLES: Record<JobRole, string> = {
-  "adhoc-backup": "ad-hoc backup of live",
-  validation: "validation (verify + promotion plan)",
-  promotion: "promotion into live",
-  "promotion-archive": "archival backup of the PTR",
-  "restore-from-storage": "restore from storage",
-};
+export const ROLE_TITLES = Object.fromEntries(
+  Object.values(JOBS).map((j) => [j.role, j.title]),
+) as Record<JobRole, string>;
 
 export interface JobRef {
   namespace: string;

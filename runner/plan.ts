@@ -4,6 +4,7 @@
  * credentials, no Pulumi CLI; live lookups are answered from the stack's environment facts and
  * listed as such.
  */
+import { ANNOTATIONS, RUNBOOK, runbookStepOf, shortType } from "../contract/runbook";
 import { DeclaredResource, evaluateOffline, loadStackConfig, OfflineRun } from "../harness/offline";
 import { qualify, StackConfig } from "../harness/stack-config";
 import { ConfigKey, PROJECT } from "../stacks/incident";
@@ -65,23 +66,11 @@ export async function offlinePlan(
   return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
-const STEPS = [
-  "pulumi:providers",
-  "freeze",
-  "maintenance",
-  "scale-down",
-  "backup-storage-access",
-  "adhoc-backup",
-  "point-in-time-restore",
-  "server-rebuild",
-  "validation",
-  "promotion",
-  "restore-from-storage",
-];
-
+/** Providers first, then the runbook's steps in its order; what no step owns comes last. */
 function stepRank(r: DeclaredResource): number {
-  const i = STEPS.findIndex((s) => r.type.startsWith(s) || r.name.startsWith(s));
-  return i < 0 ? STEPS.length : i;
+  if (r.type.startsWith("pulumi:providers")) return 0;
+  const step = runbookStepOf(r.name);
+  return step ? 1 + RUNBOOK.indexOf(step) : 1 + RUNBOOK.length;
 }
 
 /** Secret material never reaches the terminal, not even offline placeholders. */
@@ -96,19 +85,6 @@ function masked(r: DeclaredResource): Record<string, unknown> {
   if ("administratorLoginPassword" in inputs) inputs.administratorLoginPassword = "[secret]";
   if ("result" in inputs) inputs.result = "[secret]";
   return inputs;
-}
-
-const SHORT_TYPES: [RegExp, string][] = [
-  [/^azure-native:dbforpostgresql:(\w+)$/, "azure $1"],
-  [/^kubernetes:[\w./-]+\/v1:(\w+)$/, "k8s $1"],
-  [/^github:index\/\w+:(\w+)$/, "github $1"],
-  [/^random:index\/\w+:(\w+)$/, "random $1"],
-  [/^pulumi:providers:(\w[\w-]*)$/, "provider $1"],
-];
-
-function shortType(type: string): string {
-  for (const [re, to] of SHORT_TYPES) if (re.test(type)) return type.replace(re, to);
-  return type;
 }
 
 /** The inputs an operator checks before `pulumi up`, per type. */
@@ -136,14 +112,14 @@ function keyInputs(r: DeclaredResource): string {
         .filter(Boolean)
         .join(" ");
     case "k8s DeploymentPatch":
-      return `${where} replicas=${i.spec?.replicas} (restores ${meta.annotations?.["pg-recovery/replicas-before-incident"]} on destroy)`;
+      return `${where} replicas=${i.spec?.replicas} (restores ${meta.annotations?.[ANNOTATIONS.replicasBeforeIncident]} on destroy)`;
     case "k8s IngressPatch":
-      return `${where} +annotation default-backend=${meta.annotations?.["nginx.ingress.kubernetes.io/default-backend"]}`;
+      return `${where} +annotation default-backend=${meta.annotations?.[ANNOTATIONS.nginxDefaultBackend]}`;
     case "k8s Ingress": {
       const rule = i.spec?.rules?.[0];
       const backend = rule?.http?.paths?.[0]?.backend?.service;
-      const canary = meta.annotations?.["nginx.ingress.kubernetes.io/canary"] === "true";
-      return `${where} host=${rule?.host} -> ${backend?.name}:${backend?.port?.number}${canary ? " (canary weight " + meta.annotations["nginx.ingress.kubernetes.io/canary-weight"] + ")" : ""}`;
+      const canary = meta.annotations?.[ANNOTATIONS.nginxCanary] === "true";
+      return `${where} host=${rule?.host} -> ${backend?.name}:${backend?.port?.number}${canary ? " (canary weight " + meta.annotations[ANNOTATIONS.nginxCanaryWeight] + ")" : ""}`;
     }
     case "k8s Job": {
       const spec = i.spec?.template?.spec ?? {};

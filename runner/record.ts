@@ -14,7 +14,7 @@ import { key, scenarioOf } from "./door";
 import { ConfigMap } from "./engine";
 import { Gathered, gather, incidentHistory, timeline, TimelineEntry } from "./facts";
 import { describeJob, JobStatus, ROLE_TITLES } from "./jobs";
-import { CLOSING_KINDS } from "./journal";
+import { CLOSING_KINDS, JournalEvent } from "./journal";
 import { redact, redactText } from "./redact";
 import { serversKept } from "./revert";
 import { Session } from "./session";
@@ -93,94 +93,9 @@ export function buildRecord(g: Gathered, now: Date, by: Who): IncidentRecord {
   const scenario = scenarioOf(config);
   const incidentDate = get("incidentDate");
   const events = g.journal;
-  const history = incidentHistory(g);
+  const at = momentsOf(g, get("restoreTime"));
   const gaps = [...g.notes];
-
-  const starts = events.filter((e) => e.kind === "command" && e.command === "start");
-  const typed =
-    (starts.find((e) => e.data?.noticedAt)?.data?.noticedAt as string | undefined) ??
-    history.map((h) => /noticed (\S+) \(as typed\)/.exec(h.message)?.[1]).find(Boolean);
-  const firstAt = events[0]?.at ?? history[0]?.startTime;
-  const appBackAt =
-    events.find((e) => e.kind === "app-back")?.at ??
-    history.find((h) => /^pg-recovery resume\b/.test(h.message) && h.result === "succeeded")
-      ?.endTime;
-  const closing = events.find((e) => CLOSING_KINDS.includes(e.kind));
-  const closingHistory = history.find(
-    (h) => /^pg-recovery (finish|abort)\b/.test(h.message) && h.result === "succeeded",
-  );
-  const closedAt = closing?.at ?? closingHistory?.endTime;
-  const closedKind =
-    closing?.kind ??
-    (closingHistory
-      ? /^pg-recovery abort/.test(closingHistory.message)
-        ? "aborted"
-        : "finished"
-      : undefined);
-  const restore = toDate(get("restoreTime"));
-  const noticed = toDate(typed);
-
-  let rpo: string;
-  if (scenario === "corrupted") {
-    const mode = get("promotionMode");
-    const loss =
-      mode === "whole"
-        ? "promotion mode whole: every write in that window is lost"
-        : mode === "tables"
-          ? `promotion mode tables: the window's changes to ${get("promotionTables")} are lost, other tables keep theirs`
-          : mode === "merge"
-            ? `promotion mode merge: nothing is lost, rows deleted in ${get("promotionTables")} come back`
-            : "no promotion mode was chosen";
-    rpo =
-      restore && noticed
-        ? `${durationText(noticed.getTime() - restore.getTime())}: from the restore target to when the corruption was noticed (as typed); ${loss}`
-        : restore && firstAt
-          ? `${durationText(Date.parse(firstAt) - restore.getTime())}: from the restore target to the first command (the time noticed was not typed: start --noticed-at); ${loss}`
-          : "unknown: no restore target recorded";
-  } else if (scenario === "server-gone") {
-    const deleted = toDate(get("serverDeletedAt"));
-    rpo =
-      restore && deleted
-        ? `none expected: the dropped server is revived at ${moment(restore).utc}, ${durationText(restore.getTime() - deleted.getTime())} after it was deleted (${moment(deleted).utc}), so every write before the deletion is kept`
-        : "back to the latest complete backup: its name and time are in the restore-from-storage Job's log";
-  } else {
-    rpo = "no incident recorded";
-  }
-  const rto =
-    firstAt && appBackAt
-      ? `${durationText(Date.parse(appBackAt) - Date.parse(firstAt))}: from the first command to the app back`
-      : firstAt
-        ? "the app is not back yet"
-        : "unknown";
-
-  // People: one entry per distinct identity, with the commands each ran.
-  const people = new Map<string, Who & { commands: string[] }>();
-  for (const e of events.filter((x) => x.kind === "command" && x.who)) {
-    const who = e.who!;
-    const id = `${who.name}|${who.git ?? ""}|${who.cloud ?? ""}|${who.github ?? ""}`;
-    const entry = people.get(id) ?? { ...who, commands: [] };
-    if (!entry.commands.includes(e.command)) entry.commands.push(e.command);
-    people.set(id, entry);
-  }
-  if (people.size === 0) {
-    for (const h of history) {
-      const name = /; by (.+)$/.exec(h.message)?.[1];
-      const command = /^pg-recovery (\w+)/.exec(h.message)?.[1] ?? "pulumi";
-      if (!name) continue;
-      const entry = people.get(name) ?? { name, local: "unknown", commands: [] };
-      if (!entry.commands.includes(command)) entry.commands.push(command);
-      people.set(name, entry);
-    }
-  }
-
-  const outputsEvent = [...events]
-    .reverse()
-    .find((e) => e.kind === "outputs" || (e.kind === "update" && e.data?.outputs));
-  const outputs =
-    Object.keys(g.outputs).length > 0
-      ? Object.fromEntries(Object.entries(g.outputs).map(([k, v]) => [k, v.value]))
-      : ((outputsEvent?.data?.outputs as Record<string, unknown> | undefined) ?? {});
-
+  const outputs = outputsOf(g);
   const jobs = g.jobs.map((j) => ({
     ...j,
     title: ROLE_TITLES[j.role] ?? j.role,
@@ -191,20 +106,194 @@ export function buildRecord(g: Gathered, now: Date, by: Who): IncidentRecord {
       "no Job outcomes known: they are journaled where start/promote ran, and the Jobs are gone after finish",
     );
   }
-  const reports = events
-    .filter((e) => e.kind === "report")
-    .map((e) => ({
-      title: e.text,
-      job: String(e.data?.job ?? ""),
-      text: e.data?.text as string | undefined,
-      unavailable: e.data?.unavailable as string | undefined,
-    }));
+  const outputMap = Object.fromEntries(
+    Object.entries(outputs).map(([k, v]) => [k, { value: v, secret: false }]),
+  );
+  const keptFromClose = at.closing?.data?.kept as string[] | undefined;
 
+  const record: IncidentRecord = {
+    title: `Incident record: ${g.stack}${incidentDate ? `, ${incidentDate}` : ""} (${scenario})`,
+    stack: g.stack,
+    backend: g.backend,
+    generatedAt: moment(now),
+    generatedBy: by,
+    scenario,
+    incidentDate,
+    state: at.closedKind === "aborted" ? "aborted" : at.closedKind ? "finished" : "open",
+    restoreTarget: at.restore ? moment(at.restore) : undefined,
+    noticedAt: at.noticed && at.typed ? { ...moment(at.noticed), asTyped: at.typed } : undefined,
+    firstCommand: at.firstAt ? moment(at.firstAt) : undefined,
+    appBack: at.appBackAt ? moment(at.appBackAt) : undefined,
+    closed:
+      at.closedAt && at.closedKind ? { ...moment(at.closedAt), kind: at.closedKind } : undefined,
+    rpo: recoveryPoint(scenario, get, at),
+    rto: recoveryTime(at),
+    people: peopleOf(g),
+    timeline: timeline(g),
+    config: Object.fromEntries(
+      Object.entries(config)
+        .filter(([k]) => k !== key("environment"))
+        .map(([k, v]) => [k, v.secret ? "[secret]" : v.value]),
+    ),
+    environment: environmentOf(config),
+    previews: events
+      .filter((e) => e.kind === "preview")
+      .map((e) => ({
+        at: moment(e.at),
+        command: e.command,
+        lines: (e.data?.lines as string[] | undefined) ?? [],
+        warnings: (e.data?.warnings as string[] | undefined) ?? [],
+      })),
+    outputs,
+    jobs,
+    reports: events
+      .filter((e) => e.kind === "report")
+      .map((e) => ({
+        title: e.text,
+        job: String(e.data?.job ?? ""),
+        text: e.data?.text as string | undefined,
+        unavailable: e.data?.unavailable as string | undefined,
+      })),
+    backups: backupsOf(g, outputs, jobs),
+    serversKept: keptFromClose ?? serversKept(outputMap),
+    gaps,
+  };
+  return redact(record);
+}
+
+/** The incident's moments, from the journal, else from the backend's update history. */
+interface Moments {
+  /** The time noticed, as the operator typed it. */
+  typed?: string;
+  noticed?: Date;
+  restore?: Date;
+  firstAt?: string;
+  appBackAt?: string;
+  closing?: JournalEvent;
+  closedAt?: string;
+  closedKind?: string;
+}
+
+function momentsOf(g: Gathered, restoreTime: string | undefined): Moments {
+  const events = g.journal;
+  const history = incidentHistory(g);
+  const starts = events.filter((e) => e.kind === "command" && e.command === "start");
+  const typed =
+    (starts.find((e) => e.data?.noticedAt)?.data?.noticedAt as string | undefined) ??
+    history.map((h) => /noticed (\S+) \(as typed\)/.exec(h.message)?.[1]).find(Boolean);
+  const appBackAt =
+    events.find((e) => e.kind === "app-back")?.at ??
+    history.find((h) => /^pg-recovery resume\b/.test(h.message) && h.result === "succeeded")
+      ?.endTime;
+  const closing = events.find((e) => CLOSING_KINDS.includes(e.kind));
+  const closingHistory = history.find(
+    (h) => /^pg-recovery (finish|abort)\b/.test(h.message) && h.result === "succeeded",
+  );
+  const closedKind =
+    closing?.kind ??
+    (closingHistory
+      ? /^pg-recovery abort/.test(closingHistory.message)
+        ? "aborted"
+        : "finished"
+      : undefined);
+  return {
+    typed,
+    noticed: toDate(typed),
+    restore: toDate(restoreTime),
+    firstAt: events[0]?.at ?? history[0]?.startTime,
+    appBackAt,
+    closing,
+    closedAt: closing?.at ?? closingHistory?.endTime,
+    closedKind,
+  };
+}
+
+/** RPO: the writes the recovery gives up, in the scenario's terms. */
+function recoveryPoint(
+  scenario: string,
+  get: (k: string) => string | undefined,
+  at: Moments,
+): string {
+  const { restore, noticed, firstAt } = at;
+  if (scenario === "corrupted") {
+    const mode = get("promotionMode");
+    const loss =
+      mode === "whole"
+        ? "promotion mode whole: every write in that window is lost"
+        : mode === "tables"
+          ? `promotion mode tables: the window's changes to ${get("promotionTables")} are lost, other tables keep theirs`
+          : mode === "merge"
+            ? `promotion mode merge: nothing is lost, rows deleted in ${get("promotionTables")} come back`
+            : "no promotion mode was chosen";
+    return restore && noticed
+      ? `${durationText(noticed.getTime() - restore.getTime())}: from the restore target to when the corruption was noticed (as typed); ${loss}`
+      : restore && firstAt
+        ? `${durationText(Date.parse(firstAt) - restore.getTime())}: from the restore target to the first command (the time noticed was not typed: start --noticed-at); ${loss}`
+        : "unknown: no restore target recorded";
+  }
+  if (scenario === "server-gone") {
+    const deleted = toDate(get("serverDeletedAt"));
+    return restore && deleted
+      ? `none expected: the dropped server is revived at ${moment(restore).utc}, ${durationText(restore.getTime() - deleted.getTime())} after it was deleted (${moment(deleted).utc}), so every write before the deletion is kept`
+      : "back to the latest complete backup: its name and time are in the restore-from-storage Job's log";
+  }
+  return "no incident recorded";
+}
+
+/** RTO: from the first command to the app back. */
+function recoveryTime({ firstAt, appBackAt }: Moments): string {
+  return firstAt && appBackAt
+    ? `${durationText(Date.parse(appBackAt) - Date.parse(firstAt))}: from the first command to the app back`
+    : firstAt
+      ? "the app is not back yet"
+      : "unknown";
+}
+
+/** One entry per distinct identity, with the commands each ran (the history's, if no journal). */
+function peopleOf(g: Gathered): IncidentRecord["people"] {
+  const people = new Map<string, Who & { commands: string[] }>();
+  for (const e of g.journal.filter((x) => x.kind === "command" && x.who)) {
+    const who = e.who!;
+    const id = `${who.name}|${who.git ?? ""}|${who.cloud ?? ""}|${who.github ?? ""}`;
+    const entry = people.get(id) ?? { ...who, commands: [] };
+    if (!entry.commands.includes(e.command)) entry.commands.push(e.command);
+    people.set(id, entry);
+  }
+  if (people.size === 0) {
+    for (const h of incidentHistory(g)) {
+      const name = /; by (.+)$/.exec(h.message)?.[1];
+      const command = /^pg-recovery (\w+)/.exec(h.message)?.[1] ?? "pulumi";
+      if (!name) continue;
+      const entry = people.get(name) ?? { name, local: "unknown", commands: [] };
+      if (!entry.commands.includes(command)) entry.commands.push(command);
+      people.set(name, entry);
+    }
+  }
+  return [...people.values()];
+}
+
+/** The stack's outputs, or the last ones journaled once the stack is back to none. */
+function outputsOf(g: Gathered): Record<string, unknown> {
+  if (Object.keys(g.outputs).length > 0) {
+    return Object.fromEntries(Object.entries(g.outputs).map(([k, v]) => [k, v.value]));
+  }
+  const outputsEvent = [...g.journal]
+    .reverse()
+    .find((e) => e.kind === "outputs" || (e.kind === "update" && e.data?.outputs));
+  return (outputsEvent?.data?.outputs as Record<string, unknown> | undefined) ?? {};
+}
+
+/** The backups the incident wrote, with the state of the Job that wrote each. */
+function backupsOf(
+  g: Gathered,
+  outputs: Record<string, unknown>,
+  jobs: JobStatus[],
+): IncidentRecord["backups"] {
   const backups: IncidentRecord["backups"] = [];
   const stateOf = (role: string) => jobs.find((j) => j.role === role)?.state ?? "unknown";
   // Every update's outputs: a backup named by an earlier step (promote) is gone from later ones.
   const everyOutputs = [
-    ...events.map((e) => e.data?.outputs as Record<string, unknown> | undefined),
+    ...g.journal.map((e) => e.data?.outputs as Record<string, unknown> | undefined),
     outputs,
   ].filter((o): o is Record<string, unknown> => !!o);
   const adhoc = everyOutputs.map((o) => o.adhocBackup).find((b) => typeof b === "string");
@@ -227,13 +316,11 @@ export function buildRecord(g: Gathered, now: Date, by: Who): IncidentRecord {
       state: stateOf("promotion-archive"),
     });
   }
+  return backups;
+}
 
-  const outputMap = Object.fromEntries(
-    Object.entries(outputs).map(([k, v]) => [k, { value: v, secret: false }]),
-  );
-  const keptFromClose = closing?.data?.kept as string[] | undefined;
-  const kept = keptFromClose ?? serversKept(outputMap);
-
+/** The environment's names the review needs, from the facts as configured (unvalidated). */
+function environmentOf(config: ConfigMap): IncidentRecord["environment"] {
   let env: Record<string, unknown> = {};
   try {
     env = JSON.parse(config[key("environment")]?.value ?? "{}") as Record<string, unknown>;
@@ -245,55 +332,15 @@ export function buildRecord(g: Gathered, now: Date, by: Who): IncidentRecord {
       (o, k) => (o && typeof o === "object" ? (o as Record<string, unknown>)[k] : undefined),
       env,
     ) as string | undefined;
-
-  const record: IncidentRecord = {
-    title: `Incident record: ${g.stack}${incidentDate ? `, ${incidentDate}` : ""} (${scenario})`,
-    stack: g.stack,
-    backend: g.backend,
-    generatedAt: moment(now),
-    generatedBy: by,
-    scenario,
-    incidentDate,
-    state: closedKind === "aborted" ? "aborted" : closedKind ? "finished" : "open",
-    restoreTarget: restore ? moment(restore) : undefined,
-    noticedAt: noticed && typed ? { ...moment(noticed), asTyped: typed } : undefined,
-    firstCommand: firstAt ? moment(firstAt) : undefined,
-    appBack: appBackAt ? moment(appBackAt) : undefined,
-    closed: closedAt && closedKind ? { ...moment(closedAt), kind: closedKind } : undefined,
-    rpo,
-    rto,
-    people: [...people.values()],
-    timeline: timeline(g),
-    config: Object.fromEntries(
-      Object.entries(config)
-        .filter(([k]) => k !== key("environment"))
-        .map(([k, v]) => [k, v.secret ? "[secret]" : v.value]),
-    ),
-    environment: {
-      name: envAt("name"),
-      liveServer: envAt("azure", "server", "name"),
-      database: envAt("azure", "server", "database"),
-      resourceGroup: envAt("azure", "resourceGroup"),
-      kubernetesContext: envAt("kubernetes", "context"),
-      namespace: envAt("kubernetes", "namespace"),
-      repository: envAt("github", "repository"),
-    },
-    previews: events
-      .filter((e) => e.kind === "preview")
-      .map((e) => ({
-        at: moment(e.at),
-        command: e.command,
-        lines: (e.data?.lines as string[] | undefined) ?? [],
-        warnings: (e.data?.warnings as string[] | undefined) ?? [],
-      })),
-    outputs,
-    jobs,
-    reports,
-    backups,
-    serversKept: kept,
-    gaps,
+  return {
+    name: envAt("name"),
+    liveServer: envAt("azure", "server", "name"),
+    database: envAt("azure", "server", "database"),
+    resourceGroup: envAt("azure", "resourceGroup"),
+    kubernetesContext: envAt("kubernetes", "context"),
+    namespace: envAt("kubernetes", "namespace"),
+    repository: envAt("github", "repository"),
   };
-  return redact(record);
 }
 
 const cell = (v: unknown) =>

@@ -3,66 +3,16 @@
  * name the composition gives it), what it does there, in runbook order. The operator confirms
  * what they read here, so every line names the objects it touches.
  */
+import {
+  ANNOTATIONS,
+  RUNBOOK,
+  runbookStepOf,
+  RunbookStep,
+  shortType,
+  STEPS,
+} from "../contract/runbook";
 import { formatLondon } from "../contract/time";
 import { ChangePlan, changesOf, PlanStep } from "./engine";
-
-export interface RunbookStep {
-  id: string;
-  /** As the README's table names it. */
-  title: string;
-  /** Resource names of the composition that belong to this step. */
-  prefixes: string[];
-}
-
-/** The runbook's order; resources are assigned by the names stacks/overlay.ts gives them. */
-export const RUNBOOK: readonly RunbookStep[] = [
-  { id: "freeze", title: "4. Freeze the delivery pipeline", prefixes: ["freeze"] },
-  { id: "maintenance", title: "5–6. Maintenance mode, temporary hosts", prefixes: ["maintenance"] },
-  { id: "scale-down", title: "Scale down every writer", prefixes: ["scale-down"] },
-  {
-    id: "storage",
-    title: "Backup storage access for the data jobs",
-    prefixes: ["backup-storage-access"],
-  },
-  { id: "adhoc-backup", title: "Corrupted 2. Ad-hoc backup of live", prefixes: ["adhoc-backup"] },
-  {
-    id: "ptr",
-    title: "Corrupted 3. Point-in-time restore",
-    prefixes: ["point-in-time-restore"],
-  },
-  {
-    id: "validation",
-    title: "Corrupted 4. Validate (be extremely careful)",
-    prefixes: ["validation"],
-  },
-  { id: "promotion", title: "Corrupted 5–6. Promote the PTR into live", prefixes: ["promotion"] },
-  {
-    id: "server-rebuild",
-    title: "Server gone 1. Bring the server back",
-    prefixes: ["server-rebuild"],
-  },
-  {
-    id: "restore-from-storage",
-    title: "Server gone 1.1 Restore from storage",
-    prefixes: ["restore-from-storage"],
-  },
-];
-
-/** The runbook step of a resource name, or undefined (providers, the stack, reads). */
-export function runbookStepOf(name: string): RunbookStep | undefined {
-  // Longest prefix first: "promotion-archive-job" is promotion, not something shorter.
-  let best: RunbookStep | undefined;
-  let bestLength = -1;
-  for (const step of RUNBOOK) {
-    for (const p of step.prefixes) {
-      if ((name === p || name.startsWith(`${p}-`)) && p.length > bestLength) {
-        best = step;
-        bestLength = p.length;
-      }
-    }
-  }
-  return best;
-}
 
 type Verb = "create" | "change" | "delete" | "keep";
 
@@ -193,12 +143,12 @@ function hostsOf(steps: PlanStep[]): string[] {
 }
 
 const isCanary = (s: PlanStep) =>
-  at(inputsOf(s), "metadata", "annotations", "nginx.ingress.kubernetes.io/canary") === "true";
+  at(inputsOf(s), "metadata", "annotations", ANNOTATIONS.nginxCanary) === "true";
 
 const list = (items: string[]) => (items.length ? items.join(", ") : "none");
 
 function replicasNote(s: PlanStep): string {
-  const n = str(at(inputsOf(s), "metadata", "annotations", "pg-recovery/replicas-before-incident"));
+  const n = str(at(inputsOf(s), "metadata", "annotations", ANNOTATIONS.replicasBeforeIncident));
   return n ?? "the count read from the cluster";
 }
 
@@ -228,7 +178,7 @@ function generic(verb: Verb, s: PlanStep): string {
 }
 
 const DESCRIBE: Record<string, (verb: Verb, steps: PlanStep[]) => string[]> = {
-  freeze: (verb, steps) =>
+  [STEPS.freeze.id]: (verb, steps) =>
     steps.map((s) => {
       if (!isType(s, "RepositoryRuleset")) return generic(verb, s);
       const i = inputsOf(s);
@@ -243,7 +193,7 @@ const DESCRIBE: Record<string, (verb: Verb, steps: PlanStep[]) => string[]> = {
       return `ruleset "${name}": now ${reviews} approving reviews`;
     }),
 
-  maintenance: (verb, steps) => {
+  [STEPS.maintenance.id]: (verb, steps) => {
     const out: string[] = [];
     const page = steps.find((s) => isType(s, ":Deployment"));
     const canaries = steps.filter((s) => isType(s, ":Ingress") && isCanary(s));
@@ -288,7 +238,7 @@ const DESCRIBE: Record<string, (verb: Verb, steps: PlanStep[]) => string[]> = {
     return steps.map((s) => generic(verb, s));
   },
 
-  "scale-down": (verb, steps) =>
+  [STEPS.scaleDown.id]: (verb, steps) =>
     steps.map((s) => {
       if (!isType(s, ":DeploymentPatch")) return generic(verb, s);
       if (verb === "create") {
@@ -300,14 +250,14 @@ const DESCRIBE: Record<string, (verb: Verb, steps: PlanStep[]) => string[]> = {
       return generic(verb, s);
     }),
 
-  storage: (verb, steps) =>
+  [STEPS.storage.id]: (verb, steps) =>
     steps.map((s) =>
       isType(s, ":Secret")
         ? `${verb === "delete" ? "delete" : verbWord(verb)} Secret ${k8sName(s)} holding the backup storage key (read from Azure at up, never printed)`
         : generic(verb, s),
     ),
 
-  "adhoc-backup": (verb, steps) =>
+  [STEPS.adhocBackup.id]: (verb, steps) =>
     steps.map((s) => {
       if (!isType(s, ":Job")) return generic(verb, s);
       const name = argOf(jobContainers(s)[0]?.args, "--name");
@@ -320,7 +270,7 @@ const DESCRIBE: Record<string, (verb: Verb, steps: PlanStep[]) => string[]> = {
       return generic(verb, s);
     }),
 
-  ptr: (verb, steps) =>
+  [STEPS.pointInTimeRestore.id]: (verb, steps) =>
     steps.map((s) => {
       const i = inputsOf(s);
       if (!isType(s, ":Server")) return generic(verb, s);
@@ -335,7 +285,7 @@ const DESCRIBE: Record<string, (verb: Verb, steps: PlanStep[]) => string[]> = {
       return generic(verb, s);
     }),
 
-  validation: (verb, steps) =>
+  [STEPS.validation.id]: (verb, steps) =>
     steps.map((s) => {
       if (!isType(s, ":Job")) return generic(verb, s);
       if (verb === "create") {
@@ -347,7 +297,7 @@ const DESCRIBE: Record<string, (verb: Verb, steps: PlanStep[]) => string[]> = {
       return `${verbWord(verb)} Job ${k8sName(s)} (the plan now covers the tables named)`;
     }),
 
-  promotion: (verb, steps) =>
+  [STEPS.promotion.id]: (verb, steps) =>
     steps.map((s) => {
       if (!isType(s, ":Job")) return generic(verb, s);
       const c = jobContainers(s)[0];
@@ -364,7 +314,7 @@ const DESCRIBE: Record<string, (verb: Verb, steps: PlanStep[]) => string[]> = {
       return generic(verb, s);
     }),
 
-  "server-rebuild": (verb, steps) =>
+  [STEPS.serverRebuild.id]: (verb, steps) =>
     steps.map((s) => {
       const i = inputsOf(s);
       if (isType(s, ":Server")) {
@@ -382,7 +332,7 @@ const DESCRIBE: Record<string, (verb: Verb, steps: PlanStep[]) => string[]> = {
       return generic(verb, s);
     }),
 
-  "restore-from-storage": (verb, steps) =>
+  [STEPS.restoreFromStorage.id]: (verb, steps) =>
     steps.map((s) => {
       if (isType(s, ":Job") && verb === "create") {
         const c = jobContainers(s)[0];
@@ -398,19 +348,6 @@ const DESCRIBE: Record<string, (verb: Verb, steps: PlanStep[]) => string[]> = {
 
 function lastPart(id: unknown): string | undefined {
   return str(id)?.split("/").pop();
-}
-
-const SHORT_TYPES: [RegExp, string][] = [
-  [/^azure-native:dbforpostgresql:(\w+)$/, "azure $1"],
-  [/^kubernetes:[\w./-]+\/v1:(\w+)$/, "k8s $1"],
-  [/^github:index\/\w+:(\w+)$/, "github $1"],
-  [/^random:index\/\w+:(\w+)$/, "random $1"],
-  [/^pulumi:providers:(\w[\w-]*)$/, "provider $1"],
-];
-
-export function shortType(type: string): string {
-  for (const [re, to] of SHORT_TYPES) if (re.test(type)) return type.replace(re, to);
-  return type;
 }
 
 /** One progress line for an update step. */

@@ -16,6 +16,7 @@ import { MaintenanceMode } from "../components/maintenance-mode";
 import { k8sName, overlayLabels } from "../components/naming";
 import { replicaRestoreHook, ScaleDown } from "../components/scale-down";
 import { incidentBackupNames } from "../contract/backup-names";
+import { OBJECT_NAMES, STEPS } from "../contract/runbook";
 import { formatLondon, formatUtc } from "../contract/time";
 import { readIncident } from "./config";
 import { Environment } from "./environment";
@@ -76,10 +77,10 @@ export async function recoveryOverlay(
 
   // 2. Maintenance mode on every public host; temporary hosts keep reaching the app.
   const maintenance = new MaintenanceMode(
-    "maintenance",
+    STEPS.maintenance.resource,
     {
       namespace: ns,
-      namePrefix: "pgr",
+      namePrefix: OBJECT_NAMES.prefix,
       ingressClassName: env.kubernetes.ingressClassName,
       publicHosts: env.ingress.publicHosts.map((h) => ({
         host: h.host,
@@ -87,7 +88,7 @@ export async function recoveryOverlay(
       })),
       temporaryHosts: env.ingress.temporaryHosts,
       appService: env.kubernetes.webService,
-      labels: labels("maintenance"),
+      labels: labels(STEPS.maintenance.resource),
     },
     { ...opts, dependsOn: [freeze.resource] },
   );
@@ -99,7 +100,7 @@ export async function recoveryOverlay(
   // 3. Scale down every writer (web and worker).
   const scaleDown = incident.scaleDown
     ? new ScaleDown(
-        "scale-down",
+        STEPS.scaleDown.resource,
         {
           namespace: ns,
           deployments: env.kubernetes.deployments.map((d) => ({
@@ -116,14 +117,14 @@ export async function recoveryOverlay(
 
   const storageSecret = platform.backupStorage(
     incident,
-    k8sName("pgr", incident.incidentDate, "storage"),
-    labels("backup-storage-access"),
+    k8sName(OBJECT_NAMES.prefix, incident.incidentDate, OBJECT_NAMES.storageSecret),
+    labels(STEPS.storage.resource),
     opts,
   );
   const jobBase = (component: string): Omit<DataJobCommon, "databaseUrl"> => ({
     namespace: ns,
     image: env.dataTool.image,
-    jobName: k8sName("pgr", incident.incidentDate, component),
+    jobName: k8sName(OBJECT_NAMES.prefix, incident.incidentDate, component),
     storageConnectionString: storageSecret,
     container: env.azure.backupStorage.container,
     labels: labels(component),
@@ -159,19 +160,23 @@ function declareCorrupted(incident: CorruptedIncident, live: LiveServer, ctx: Co
   const names = incidentBackupNames(env.shortName, incident.incidentDate);
   // 4. Ad-hoc backup of live, after writes have stopped: evidence for the incident review.
   const adhoc = new AdhocBackup(
-    "adhoc-backup",
-    { ...dataJob("adhoc-backup"), backupName: names.adhoc },
+    STEPS.adhocBackup.resource,
+    { ...dataJob(STEPS.adhocBackup.resource), backupName: names.adhoc },
     { ...opts, dependsOn: scaleDown ? [scaleDown] : [] },
   );
   // 5. Point-in-time restore into a new server.
   const ptr = platform.pointInTimeRestore(incident, live, opts);
+  // The jobs that read the PTR: live's credentials, the PTR's host, the instant it holds.
+  const ptrJob = (component: string) => ({
+    ...dataJob(component),
+    restoredHost: ptr.fqdn,
+    restoreTimeUtc: ptr.restoreTimeUtc,
+  });
   // 6. Validation: the restored data against live, mechanically.
   const validation = new RestoreValidation(
-    "validation",
+    STEPS.validation.resource,
     {
-      ...dataJob("validation"),
-      restoredHost: ptr.fqdn,
-      restoreTimeUtc: ptr.restoreTimeUtc,
+      ...ptrJob(STEPS.validation.resource),
       promotionTables: incident.promotionTables,
     },
     { ...opts, dependsOn: [ptr.resource] },
@@ -183,11 +188,9 @@ function declareCorrupted(incident: CorruptedIncident, live: LiveServer, ctx: Co
   // at the door).
   if (incident.promotion) {
     const promotion = new Promotion(
-      "promotion",
+      STEPS.promotion.resource,
       {
-        ...dataJob("promotion"),
-        restoredHost: ptr.fqdn,
-        restoreTimeUtc: ptr.restoreTimeUtc,
+        ...ptrJob(STEPS.promotion.resource),
         promotion: incident.promotion,
         confirmTarget: `${env.azure.server.name}/${env.azure.server.database}`,
         incident: incident.incidentDate,
@@ -217,12 +220,16 @@ function declareServerGone(incident: ServerGoneIncident, ctx: Context): void {
   outputs.serverRebuild = rebuilt.outputs;
   if (incident.restoreFromStorage && rebuilt.administratorPassword) {
     const restore = new RestoreFromStorage(
-      "restore-from-storage",
+      STEPS.restoreFromStorage.resource,
       {
-        ...jobBase("restore-from-storage"),
+        ...jobBase(STEPS.restoreFromStorage.resource),
         // The new server has a new admin password; the job reads a URL built from it, kept secret.
         targetDatabaseUrl: pulumi.interpolate`postgres://${server.administratorLogin}:${rebuilt.administratorPassword}@${rebuilt.fqdn}:5432/${server.database}?sslmode=require`,
-        targetSecretName: k8sName("pgr", incident.incidentDate, "rebuilt-db"),
+        targetSecretName: k8sName(
+          OBJECT_NAMES.prefix,
+          incident.incidentDate,
+          OBJECT_NAMES.rebuiltDatabaseSecret,
+        ),
       },
       { ...opts, dependsOn: rebuilt.resource ? [rebuilt.resource] : [] },
     );

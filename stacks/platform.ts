@@ -13,6 +13,7 @@ import { SecretKey } from "../components/data-tool-job";
 import { PipelineFreeze } from "../components/pipeline-freeze";
 import { PointInTimeRestore, PrivateNetwork } from "../components/point-in-time-restore";
 import { ServerRebuild } from "../components/server-rebuild";
+import { STEPS } from "../contract/runbook";
 import { Environment } from "./environment";
 import { CorruptedIncident, ServerGoneIncident } from "./incident";
 import { checkLiveServer, LiveServer } from "./preflight";
@@ -75,7 +76,7 @@ export const azureAndGitHub: Platform = {
   freeze: (incident, opts) => {
     const gh = incident.env.github;
     const freeze = new PipelineFreeze(
-      "freeze",
+      STEPS.freeze.resource,
       {
         repository: gh.repository,
         rulesetName: `pg-recovery freeze (incident ${incident.incidentDate})`,
@@ -90,7 +91,7 @@ export const azureAndGitHub: Platform = {
   backupStorage: (incident, secretName, labels, opts) => {
     const storage = incident.env.azure.backupStorage;
     return new BackupStorageAccess(
-      "backup-storage-access",
+      STEPS.storage.resource,
       {
         accountName: storage.account,
         resourceGroupName: storage.resourceGroup,
@@ -105,7 +106,7 @@ export const azureAndGitHub: Platform = {
   pointInTimeRestore: (incident, live, opts) => {
     const env = incident.env;
     const ptr = new PointInTimeRestore(
-      "point-in-time-restore",
+      STEPS.pointInTimeRestore.resource,
       {
         resourceGroupName: env.azure.resourceGroup,
         location: env.azure.location,
@@ -148,7 +149,7 @@ export const azureAndGitHub: Platform = {
     const rebuild =
       incident.mode === "revive"
         ? new ServerRebuild(
-            "server-rebuild",
+            STEPS.serverRebuild.resource,
             {
               ...common,
               revive: {
@@ -159,7 +160,7 @@ export const azureAndGitHub: Platform = {
             opts,
           )
         : new ServerRebuild(
-            "server-rebuild",
+            STEPS.serverRebuild.resource,
             {
               ...common,
               create: {

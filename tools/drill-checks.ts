@@ -47,13 +47,38 @@ async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promis
 }
 
 export async function runChecks(ctx: CheckContext): Promise<CheckOutcome> {
-  const checks: Check[] = [];
-  const add = (name: string, ok: boolean, detail?: string) => checks.push({ name, ok, detail });
   const tMicros = BigInt(ctx.T) * 1000n;
+  const { before, after, check: sides } = classify(ctx, tMicros);
+  const model = Model.of(before);
+  const newest = before.reduce((m, t) => {
+    const us = ctx.serverCommitMicros.get(t.xid) ?? BigInt(t.ackAt) * 1000n;
+    return us > m ? us : m;
+  }, 0n);
+  await buildReference(ctx, model);
+  const checks: Check[] = [sides, await verifyAgainstReference(ctx)];
+  const got = await readRestored(ctx, tMicros);
+  checks.push(...directChecks(model, got, after, newest));
+  checks.push(await verifyAgainstLive(ctx), await writableCheck(ctx));
+  return {
+    checks,
+    rpoMs: Number(tMicros - newest) / 1000,
+    newestPreserved: fromEpochMicros(newest).utc,
+    beforeT: before.length,
+    afterT: after.length,
+  };
+}
 
-  // Client-side classification: a commit acknowledged by T happened by T; one sent after T
-  // happened after. The quiet window around T makes straddlers practically impossible; if one
-  // occurs, the server's commit timestamp decides.
+const check = (name: string, ok: boolean, detail?: string): Check => ({ name, ok, detail });
+
+/**
+ * Client-side classification: a commit acknowledged by T happened by T; one sent after T
+ * happened after. The quiet window around T makes straddlers practically impossible; if one
+ * occurs, the server's commit timestamp decides.
+ */
+function classify(
+  ctx: CheckContext,
+  tMicros: bigint,
+): { before: Txn[]; after: Txn[]; check: Check } {
   const before: Txn[] = [];
   const after: Txn[] = [];
   let disagreements = 0;
@@ -68,19 +93,19 @@ export async function runChecks(ctx: CheckContext): Promise<CheckOutcome> {
     if (server === undefined) missingServerTs++;
     else if (server <= tMicros !== isBefore) disagreements++;
   }
-  add(
-    "client commit log and server commit timestamps agree on which side of T each commit is",
-    disagreements === 0 && missingServerTs === 0 && after.length > 0 && before.length > 0,
-    `${before.length} before, ${after.length} after, ${disagreements} disagreements, ${missingServerTs} without server timestamp`,
-  );
+  return {
+    before,
+    after,
+    check: check(
+      "client commit log and server commit timestamps agree on which side of T each commit is",
+      disagreements === 0 && missingServerTs === 0 && after.length > 0 && before.length > 0,
+      `${before.length} before, ${after.length} after, ${disagreements} disagreements, ${missingServerTs} without server timestamp`,
+    ),
+  };
+}
 
-  const model = Model.of(before);
-  const newest = before.reduce((m, t) => {
-    const us = ctx.serverCommitMicros.get(t.xid) ?? BigInt(t.ackAt) * 1000n;
-    return us > m ? us : m;
-  }, 0n);
-
-  // Reference database: the state at T, rebuilt purely from what the client saw committed.
+/** Reference database: the state at T, rebuilt purely from what the client saw committed. */
+async function buildReference(ctx: CheckContext, model: Model): Promise<void> {
   await withClient(ctx.restored.url(), (c) => c.query("CREATE DATABASE reference"));
   await withClient(ctx.restored.url("reference"), async (c) => {
     await c.query(DDL);
@@ -95,7 +120,9 @@ export async function runChecks(ctx: CheckContext): Promise<CheckOutcome> {
     await c.query("SELECT setval('accounts_id_seq', max(id)) FROM accounts HAVING count(*) > 0");
     await c.query("SELECT setval('transfers_id_seq', max(id)) FROM transfers HAVING count(*) > 0");
   });
+}
 
+async function verifyAgainstReference(ctx: CheckContext): Promise<Check> {
   const rep = await ctx.verify({
     source: ctx.restored.url("reference"),
     target: ctx.restored.url("drill"),
@@ -107,16 +134,18 @@ export async function runChecks(ctx: CheckContext): Promise<CheckOutcome> {
     (d) => d.section === "sequences" && !d.detail.includes("BEHIND"),
   );
   const real = rep.differences.filter((d) => !seqAhead.includes(d));
-  add(
+  return check(
     "verify: restored database equals the reference rebuilt from the client log at T",
     real.length === 0,
     real.length
       ? real.map((d) => `[${d.section}] ${d.object}: ${d.detail}`).join("; ")
       : `schema, rows, content and recency identical; ${seqAhead.length} sequence(s) ahead (normal after WAL replay)`,
   );
+}
 
-  // Direct checks, independent of verify.
-  const got = await withClient(ctx.restored.url("drill"), async (c) => ({
+/** What the restored server holds, read directly (independent of verify). */
+async function readRestored(ctx: CheckContext, tMicros: bigint) {
+  return withClient(ctx.restored.url("drill"), async (c) => ({
     accounts: (
       await c.query<AccountRow>(
         "SELECT id, owner, balance::text AS balance, created_at::text AS created_at, updated_at::text AS updated_at FROM accounts",
@@ -150,7 +179,17 @@ export async function runChecks(ctx: CheckContext): Promise<CheckOutcome> {
       )
     ).rows[0].ok,
   }));
+}
 
+/** The rows, their versions, the corruption and the sequences, against the model at T. */
+function directChecks(
+  model: Model,
+  got: Awaited<ReturnType<typeof readRestored>>,
+  after: Txn[],
+  newest: bigint,
+): Check[] {
+  const checks: Check[] = [];
+  const add = (name: string, ok: boolean, detail?: string) => checks.push(check(name, ok, detail));
   const rowDiff = <R extends { id: number | string }>(want: Map<R["id"], R>, have: R[]) => {
     const haveById = new Map(have.map((r) => [r.id, r]));
     const missing = [...want.keys()].filter((id) => !haveById.has(id));
@@ -194,35 +233,34 @@ export async function runChecks(ctx: CheckContext): Promise<CheckOutcome> {
     newestRestored === newest,
     `${newestRestored === null ? "none" : fromEpochMicros(newestRestored).utc} vs ${fromEpochMicros(newest).utc}`,
   );
+  return checks;
+}
 
-  // Runbook direction: live (corrupted) as source, the restore as target. It must NOT come out
-  // identical, and the restore must hold nothing newer than T.
+/**
+ * Runbook direction: live (corrupted) as source, the restore as target. It must NOT come out
+ * identical, and the restore must hold nothing newer than T.
+ */
+async function verifyAgainstLive(ctx: CheckContext): Promise<Check> {
   const live = await ctx.verify({
     source: ctx.primary.url("drill"),
     target: ctx.restored.url("drill"),
     restoreTarget: ctx.tTyped,
   });
   const flagged = new Set(live.differences.map((d) => d.object));
-  add(
+  return check(
     "verify (live vs restore) reports the corrupted tables and no post-T data in the restore",
     flagged.has("public.accounts") &&
       flagged.has("public.transfers") &&
       !live.differences.some((d) => d.section === "recency"),
     `${live.verdict}: ${live.differences.map((d) => `[${d.section}] ${d.object}`).join(", ")}`,
   );
+}
 
+async function writableCheck(ctx: CheckContext): Promise<Check> {
   const writable = await withClient(ctx.restored.url("drill"), async (c) => {
     const r = await c.query<{ r: boolean }>("SELECT pg_is_in_recovery() AS r");
     await c.query("CREATE TEMP TABLE drill_probe (x int)"); // fails on a read-only standby
     return !r.rows[0].r;
   }).catch(() => false);
-  add("restored server is promoted and accepts writes", writable);
-
-  return {
-    checks,
-    rpoMs: Number(tMicros - newest) / 1000,
-    newestPreserved: fromEpochMicros(newest).utc,
-    beforeT: before.length,
-    afterT: after.length,
-  };
+  return check("restored server is promoted and accepts writes", writable);
 }

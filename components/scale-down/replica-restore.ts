@@ -7,8 +7,9 @@
  * first moves ownership of `replicas` to this writer, so the patch's removal leaves it alone.
  */
 import * as kube from "@kubernetes/client-node";
+import { ANNOTATIONS } from "../../contract/runbook";
 
-export const REPLICAS_ANNOTATION = "pg-recovery/replicas-before-incident";
+const REPLICAS_ANNOTATION = ANNOTATIONS.replicasBeforeIncident;
 export const RESTORE_FIELD_MANAGER = "pg-recovery-restore";
 
 export interface ReplicaTarget {

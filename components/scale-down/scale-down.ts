@@ -9,7 +9,9 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { REPLICAS_ANNOTATION } from "./replica-restore";
+import { ANNOTATIONS } from "../../contract/runbook";
+
+const REPLICAS_ANNOTATION = ANNOTATIONS.replicasBeforeIncident;
 
 export interface ScaledDeployment {
   name: string;
@@ -92,7 +94,7 @@ export class ScaleDown extends pulumi.ComponentResource {
             annotations: {
               [REPLICAS_ANNOTATION]: captured[d.name].apply(String),
               // replicas is owned by Terraform's field manager: take it over explicitly.
-              "pulumi.com/patchForce": "true",
+              [ANNOTATIONS.patchForce]: "true",
             },
           },
           spec: { replicas: 0 },

@@ -64,16 +64,13 @@ export function resolveTarget(
   spec: TargetSpec = {},
   env: NodeJS.ProcessEnv = process.env,
 ): PgTarget {
-  let raw = spec.url;
-  if (raw === undefined) {
-    const name = spec.dbEnv ?? DATA_TOOL_ENV.databaseUrl;
-    raw = env[name];
-    if (!raw) {
-      throw new ConnectionConfigError(
-        `environment variable ${name} is not set: set it to postgres://USER:PASSWORD@HOST:5432/DATABASE or name another variable with --db-env`,
-      );
-    }
-  }
+  const raw = connectionUrl(
+    spec.url,
+    spec.dbEnv,
+    env,
+    (name) =>
+      `environment variable ${name} is not set: set it to postgres://USER:PASSWORD@HOST:5432/DATABASE or name another variable with --db-env`,
+  );
   const target = parsePgUrl(raw);
   if (spec.dbHost) target.host = spec.dbHost;
   if (spec.dbName) target.database = spec.dbName;
@@ -83,6 +80,23 @@ export function resolveTarget(
     );
   }
   return target;
+}
+
+/**
+ * The connection URL: the literal one if given, else the named environment variable's (default
+ * DATABASE_URL). `missing` words the error for the command's own flags.
+ */
+export function connectionUrl(
+  url: string | undefined,
+  envName: string | undefined,
+  env: NodeJS.ProcessEnv,
+  missing: (name: string) => string,
+): string {
+  if (url !== undefined) return url;
+  const name = envName ?? DATA_TOOL_ENV.databaseUrl;
+  const value = env[name];
+  if (!value) throw new ConnectionConfigError(missing(name));
+  return value;
 }
 
 export function parsePgUrl(raw: string): PgTarget {

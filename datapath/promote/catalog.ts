@@ -100,6 +100,31 @@ const USER_NS = `n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'`;
 const NOT_EXT = `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e')`;
 
 export async function readModel(client: Client): Promise<DbModel> {
+  const { byOid, tables, partitioned } = await readTables(client);
+  const oids = [...byOid.keys()];
+  const partitionedOids = await client.query<{ oid: string; key: string }>(
+    `SELECT c.oid::int8::text AS oid, n.nspname || '.' || c.relname AS key
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'p' AND ${USER_NS}`,
+  );
+  const keyOf = (oid: string) =>
+    byOid.get(oid)?.key ?? partitionedOids.rows.find((p) => p.oid === oid)?.key;
+  await readColumns(client, byOid, oids);
+  const foreignKeys = await readConstraints(client, byOid, keyOf);
+  await readUniqueKeys(client, byOid, oids);
+  await readSequences(client, byOid, oids);
+  const triggers = await readTriggers(client, byOid, oids);
+  for (const t of tables.values()) t.signature.sort();
+  return { tables, partitioned, foreignKeys, triggers };
+}
+
+/** A side's tables by oid (the catalog's own key), while the model is being read. */
+type ByOid = Map<string, TableModel>;
+
+/** User tables (not temporary, not an extension's) and partitioned parents, empty of detail. */
+async function readTables(
+  client: Client,
+): Promise<{ byOid: ByOid; tables: Map<string, TableModel>; partitioned: string[] }> {
   const rels = await client.query<{
     oid: string;
     schema: string;
@@ -142,15 +167,11 @@ export async function readModel(client: Client): Promise<DbModel> {
     byOid.set(r.oid, t);
     tables.set(key, t);
   }
-  const oids = [...byOid.keys()];
-  const partitionedOids = await client.query<{ oid: string; key: string }>(
-    `SELECT c.oid::int8::text AS oid, n.nspname || '.' || c.relname AS key
-       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind = 'p' AND ${USER_NS}`,
-  );
-  const keyOf = (oid: string) =>
-    byOid.get(oid)?.key ?? partitionedOids.rows.find((p) => p.oid === oid)?.key;
+  return { byOid, tables, partitioned };
+}
 
+/** Columns, in order; the copied ones; their lines of the signature; created_at/updated_at. */
+async function readColumns(client: Client, byOid: ByOid, oids: string[]): Promise<void> {
   const cols = await client.query<{
     oid: string;
     name: string;
@@ -192,7 +213,14 @@ export async function readModel(client: Client): Promise<DbModel> {
     if (ts && c.name === "created_at") t.createdAt = c.q;
     if (ts && c.name === "updated_at") t.updatedAt = c.q;
   }
+}
 
+/** Constraints into the signature and primary keys; foreign keys, between tables or parents. */
+async function readConstraints(
+  client: Client,
+  byOid: ByOid,
+  keyOf: (oid: string) => string | undefined,
+): Promise<ForeignKey[]> {
   const cons = await client.query<{
     oid: string;
     name: string;
@@ -241,8 +269,11 @@ export async function readModel(client: Client): Promise<DbModel> {
       });
     }
   }
+  return foreignKeys;
+}
 
-  // Unique keys by index: a unique index without a constraint conflicts just the same.
+/** Unique keys by index: a unique index without a constraint conflicts just the same. */
+async function readUniqueKeys(client: Client, byOid: ByOid, oids: string[]): Promise<void> {
   const uniq = await client.query<{ oid: string; name: string; cols: string[] }>(
     `SELECT i.indrelid::int8::text AS oid,
             coalesce(con.conname, ic.relname) AS name,
@@ -257,7 +288,10 @@ export async function readModel(client: Client): Promise<DbModel> {
     [oids],
   );
   for (const u of uniq.rows) byOid.get(u.oid)?.uniques.push({ name: u.name, columns: u.cols });
+}
 
+/** Sequences owned by a column (serial, identity). */
+async function readSequences(client: Client, byOid: ByOid, oids: string[]): Promise<void> {
   const seqs = await client.query<{ oid: string; q: string; col: string }>(
     `SELECT d.refobjid::int8::text AS oid, pg_catalog.format('%I.%I', sn.nspname, s.relname) AS q,
             a.attname AS col
@@ -272,7 +306,10 @@ export async function readModel(client: Client): Promise<DbModel> {
     [oids],
   );
   for (const s of seqs.rows) byOid.get(s.oid)?.sequences.push({ q: s.q, column: s.col });
+}
 
+/** User triggers (not the ones constraints make). */
+async function readTriggers(client: Client, byOid: ByOid, oids: string[]): Promise<Trigger[]> {
   const trg = await client.query<{ oid: string; name: string; enabled: string; def: string }>(
     `SELECT t.tgrelid::int8::text AS oid, t.tgname AS name, t.tgenabled::text AS enabled,
             pg_catalog.pg_get_triggerdef(t.oid) AS def
@@ -281,14 +318,12 @@ export async function readModel(client: Client): Promise<DbModel> {
       ORDER BY 1, 2`,
     [oids],
   );
-  const triggers: Trigger[] = trg.rows.map((t) => ({
+  return trg.rows.map((t) => ({
     table: byOid.get(t.oid)!.key,
     name: t.name,
     enabled: t.enabled,
     definition: t.def,
   }));
-  for (const t of tables.values()) t.signature.sort();
-  return { tables, partitioned, foreignKeys, triggers };
 }
 
 /** Lines of one signature missing from the other, for "schema differs" messages. */

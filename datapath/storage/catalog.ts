@@ -9,14 +9,7 @@
 import { BackupCorruptError } from "../errors";
 import { Manifest, parseManifest } from "./manifest";
 import { BlobKind, normaliseBackupName, parseBlobName } from "./naming";
-import {
-  BlobInfo,
-  describeStorageError,
-  listBlobs,
-  openStorage,
-  Storage,
-  StorageOptions,
-} from "./blobs";
+import { BlobInfo, describeStorageError, listBlobs, Storage } from "./blobs";
 
 export type BackupStatus = "complete" | "incomplete" | "legacy" | "invalid";
 
@@ -176,15 +169,4 @@ export async function restoreCandidates(
     skipped.push({ name: e.name, status: e.status, problem });
   }
   return { entries: candidates, skipped };
-}
-
-/** `list` as a function: every backup in the container, newest first. */
-export async function listBackups(
-  opts: { container?: string; storage?: StorageOptions; env?: NodeJS.ProcessEnv } = {},
-): Promise<BackupEntry[]> {
-  const storage = openStorage(
-    { ...opts.storage, container: opts.container ?? opts.storage?.container },
-    opts.env ?? process.env,
-  );
-  return catalog(storage);
 }

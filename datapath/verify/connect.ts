@@ -6,10 +6,10 @@
  * Server requires TLS) come from postgres/connection.ts so there is one implementation of each.
  */
 import type { Client } from "pg";
-import { DATA_TOOL_ENV } from "../../contract/data-tool";
 import {
   ConnectionConfigError,
   connect as connectTarget,
+  connectionUrl,
   describeTarget,
   PgTarget,
   resolveTarget,
@@ -32,14 +32,12 @@ export function resolveEndpoint(
   label: Side["label"],
   environment: NodeJS.ProcessEnv = process.env,
 ): PgTarget {
-  let url = spec.url;
-  if (url === undefined) {
-    const name = spec.env ?? DATA_TOOL_ENV.databaseUrl;
-    url = environment[name];
-    if (!url) {
-      throw new ConnectionConfigError(`environment variable ${name} (for the ${label}) is not set`);
-    }
-  }
+  const url = connectionUrl(
+    spec.url,
+    spec.env,
+    environment,
+    (name) => `environment variable ${name} (for the ${label}) is not set`,
+  );
   try {
     return resolveTarget({ url, dbHost: spec.host, dbName: spec.database }, environment);
   } catch (err) {

@@ -6,6 +6,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { STEPS } from "../../contract/runbook";
 import { formatUtc } from "../../contract/time";
 import { recoveryOverlay } from "../../stacks/overlay";
 import { Platform } from "../../stacks/platform";
@@ -32,7 +33,7 @@ export const kubernetesOnly: Platform = {
   freeze: (incident, opts) => ({
     resource: new StandIn(
       "PipelineFreezeStandIn",
-      "freeze",
+      STEPS.freeze.resource,
       { reviews: incident.requiredReviews },
       opts,
     ),
@@ -40,7 +41,7 @@ export const kubernetesOnly: Platform = {
   }),
   backupStorage: (incident, secretName, labels, opts) => {
     // A real Secret, so the data Jobs reference an object that exists; the value is a dummy.
-    const parent = new StandIn("BackupStorageAccessStandIn", "backup-storage-access", {}, opts);
+    const parent = new StandIn("BackupStorageAccessStandIn", STEPS.storage.resource, {}, opts);
     const secret = new k8s.core.v1.Secret(
       "backup-storage-access-secret",
       {
@@ -56,7 +57,7 @@ export const kubernetesOnly: Platform = {
     const utc = formatUtc(incident.restoreTime);
     const resource = new StandIn(
       "PointInTimeRestoreStandIn",
-      "point-in-time-restore",
+      STEPS.pointInTimeRestore.resource,
       { utc },
       opts,
     );
@@ -75,7 +76,7 @@ export const kubernetesOnly: Platform = {
     const name = incident.env.azure.server.name;
     const resource = new StandIn(
       "ServerRebuildStandIn",
-      "server-rebuild",
+      STEPS.serverRebuild.resource,
       { mode: incident.mode },
       opts,
     );

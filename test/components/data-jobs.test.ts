@@ -13,6 +13,7 @@ import {
 } from "../../components/data-jobs";
 import { DeclaredResource } from "../../harness/offline";
 import { declareAlone } from "../support/components";
+import { expectedArgv } from "../support/data-tool-argv";
 import {
   isSecretValue,
   jobSteps,
@@ -90,7 +91,7 @@ describe("data jobs", () => {
     assert.equal((job.inputs as any).metadata.name, "pgr-2024-07-24-adhoc-backup");
     assert.deepEqual(
       jobSteps(job).map((s) => s.args),
-      [["backup", "--name", "ptt_qa_adhoc_2024-07-24", "--db-env", "DATABASE_URL"]],
+      [expectedArgv.adhocBackup("ptt_qa_adhoc_2024-07-24")],
     );
     assertSafeJob(job);
   });
@@ -110,31 +111,8 @@ describe("data jobs", () => {
     assert.deepEqual(
       jobSteps(job).map((s) => [s.name, ...s.args]),
       [
-        [
-          "verify",
-          "verify",
-          "--source-env",
-          "DATABASE_URL",
-          "--target-env",
-          "DATABASE_URL",
-          "--target-host",
-          PTR_FQDN,
-          "--restore-target",
-          "2024-07-24T05:59:00Z",
-        ],
-        [
-          "promotion-plan",
-          "promote",
-          "--from-env",
-          "DATABASE_URL",
-          "--from-host",
-          PTR_FQDN,
-          "--to-env",
-          "DATABASE_URL",
-          "--restore-target",
-          "2024-07-24T05:59:00Z",
-          "--plan",
-        ],
+        ["verify", ...expectedArgv.verify(PTR_FQDN, "2024-07-24T05:59:00Z")],
+        ["promotion-plan", ...expectedArgv.promotionPlan(PTR_FQDN, "2024-07-24T05:59:00Z")],
       ],
     );
     assert.equal((job.inputs as any).metadata.annotations["pulumi.com/skipAwait"], "true");
@@ -162,48 +140,24 @@ describe("data jobs", () => {
       const jobs = ofType(resources, TYPES.job);
       assert.deepEqual(jobs.map((j) => j.name).sort(), ["promotion-archive-job", "promotion-job"]);
       const promote = one(resources, TYPES.job, "promotion-job");
-      const tables =
-        promotion.mode !== "whole" && promotion.tables
-          ? promotion.tables.flatMap((t) => ["--tables", t])
-          : [];
       assert.deepEqual(
         jobSteps(promote).map((s) => s.args),
         [
-          [
-            "promote",
-            "--from-env",
-            "DATABASE_URL",
-            "--from-host",
-            PTR_FQDN,
-            "--to-env",
-            "DATABASE_URL",
-            "--restore-target",
-            "2024-07-24T05:59:00Z",
-            "--mode",
-            promotion.mode,
-            ...tables,
-            "--confirm",
-            "s189t01-ptt-qa-pg/ptt_qa",
-            "--incident",
-            "2024-07-24",
-          ],
+          expectedArgv.promote({
+            ptrHost: PTR_FQDN,
+            restoreTarget: "2024-07-24T05:59:00Z",
+            mode: promotion.mode,
+            tables: promotion.mode !== "whole" ? promotion.tables : [],
+            confirm: "s189t01-ptt-qa-pg/ptt_qa",
+            incident: "2024-07-24",
+          }),
         ],
       );
       assert.equal((promote.inputs as any).metadata.annotations, undefined, "up waits for it");
       const archive = one(resources, TYPES.job, "promotion-archive-job");
       assert.deepEqual(
         jobSteps(archive).map((s) => s.args),
-        [
-          [
-            "backup",
-            "--name",
-            "ptt_qa_2024-07-24-restore-to-ptr",
-            "--db-env",
-            "DATABASE_URL",
-            "--db-host",
-            PTR_FQDN,
-          ],
-        ],
+        [expectedArgv.archivalBackup("ptt_qa_2024-07-24-restore-to-ptr", PTR_FQDN)],
       );
       assert.equal((archive.inputs as any).metadata.annotations["pulumi.com/skipAwait"], "true");
       for (const job of jobs) assertSafeJob(job);
@@ -233,7 +187,7 @@ describe("data jobs", () => {
     const job = one(resources, TYPES.job);
     assert.deepEqual(
       jobSteps(job).map((s) => s.args),
-      [["restore", "--latest", "--db-env", "DATABASE_URL"]],
+      [expectedArgv.restore()],
     );
     assertSafeJob(job, "pgr-2024-07-24-rebuilt-db");
     for (const r of managed(resources)) {
@@ -256,7 +210,7 @@ describe("data jobs", () => {
     });
     assert.deepEqual(
       jobSteps(one(resources, TYPES.job)).map((s) => s.args),
-      [["restore", "--name", "ptt_qa_2024-07-23", "--db-env", "DATABASE_URL"]],
+      [expectedArgv.restore("ptt_qa_2024-07-23")],
     );
   });
 });

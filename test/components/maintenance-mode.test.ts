@@ -4,16 +4,17 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- declared inputs are untyped JSON here */
 import * as assert from "node:assert/strict";
-import {
-  MaintenanceMode,
-  MaintenanceModeArgs,
-  NGINX_CANARY,
-  NGINX_CANARY_WEIGHT,
-  NGINX_DEFAULT_BACKEND,
-} from "../../components/maintenance-mode";
+import { MaintenanceMode, MaintenanceModeArgs } from "../../components/maintenance-mode";
+import { ANNOTATIONS } from "../../contract/runbook";
 import { captureResources, DeclaredResource } from "../../harness/offline";
 import { assertNoCollisions, declareAlone, parentOf } from "../support/components";
 import { managed, ofType, one, TYPES } from "../support/pulumi-harness";
+
+const {
+  nginxCanary: NGINX_CANARY,
+  nginxCanaryWeight: NGINX_CANARY_WEIGHT,
+  nginxDefaultBackend: NGINX_DEFAULT_BACKEND,
+} = ANNOTATIONS;
 
 describe("MaintenanceMode", () => {
   const args = (namePrefix: string): MaintenanceModeArgs => ({

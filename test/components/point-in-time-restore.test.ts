@@ -2,11 +2,10 @@
  * PointInTimeRestore alone (captureResources under the offline harness): what it declares, with which
  * inputs and which resource options.
  */
-/* eslint-disable @typescript-eslint/no-explicit-any -- declared inputs are untyped JSON here */
 import * as assert from "node:assert/strict";
 import { PointInTimeRestore, PointInTimeRestoreArgs } from "../../components/point-in-time-restore";
 import { parseRestoreTime } from "../../contract/time";
-import { declareAlone } from "../support/components";
+import { declareAlone, restoredServer } from "../support/components";
 import { managed, one, TYPES } from "../support/pulumi-harness";
 
 describe("PointInTimeRestore", () => {
@@ -48,12 +47,12 @@ describe("PointInTimeRestore", () => {
 
   it("declares a NEW server restored to the UTC instant, in the private network", async () => {
     const { resources } = await ptr("ptr");
-    const server = one(resources, TYPES.server);
-    const i = server.inputs as any;
-    assert.equal(i.serverName, "s189t01-ptt-qa-pg-ptr");
-    assert.equal(i.createMode, "PointInTimeRestore");
-    assert.equal(i.pointInTimeUTC, "2024-07-24T05:59:00Z");
-    assert.equal(i.sourceServerResourceId, source);
+    const { i } = restoredServer(resources, {
+      serverName: "s189t01-ptt-qa-pg-ptr",
+      createMode: "PointInTimeRestore",
+      pointInTimeUTC: "2024-07-24T05:59:00Z",
+      sourceServerResourceId: source,
+    });
     assert.equal(i.resourceGroupName, "s189t01-ptt-qa-rg");
     assert.equal(i.location, "uksouth");
     assert.equal(i.network.delegatedSubnetResourceId, network.delegatedSubnetResourceId);

@@ -6,7 +6,7 @@
 import * as assert from "node:assert/strict";
 import { ServerRebuild, ServerRebuildArgs } from "../../components/server-rebuild";
 import { captureResources } from "../../harness/offline";
-import { declareAlone } from "../support/components";
+import { declareAlone, restoredServer } from "../support/components";
 import {
   isSecretValue,
   managed,
@@ -45,12 +45,12 @@ describe("ServerRebuild", () => {
         }),
       (c) => ({ mode: c.mode, fqdn: c.fqdn, hasPassword: c.administratorPassword !== undefined }),
     );
-    const server = one(resources, TYPES.server);
-    const i = server.inputs as any;
-    assert.equal(i.createMode, "ReviveDropped");
-    assert.equal(i.serverName, "s189t01-ptt-qa-pg");
-    assert.equal(i.pointInTimeUTC, "2024-07-24T08:10:00Z");
-    assert.equal(i.sourceServerResourceId, dropped);
+    const { server, i } = restoredServer(resources, {
+      serverName: "s189t01-ptt-qa-pg",
+      createMode: "ReviveDropped",
+      pointInTimeUTC: "2024-07-24T08:10:00Z",
+      sourceServerResourceId: dropped,
+    });
     assert.equal(i.network.delegatedSubnetResourceId, "/subnet-id");
     assert.equal(server.options.retainOnDelete, true);
     assert.ok(server.options.customTimeouts?.create);

@@ -12,11 +12,10 @@ import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { backup, BackupExistsError } from "../../datapath/backup/backup";
 import { restore } from "../../datapath/restore/restore";
-import { listBackups } from "../../datapath/storage/catalog";
 import { parseManifest } from "../../datapath/storage/manifest";
 import { verifyDatabases } from "../../datapath/verify/verify";
 import { DEV_ACCOUNT, DEV_KEY } from "../support/azurite";
-import { databases, fingerprint, quiet, useDataPath } from "../support/datapath";
+import { databases, fingerprint, listBackups, quiet, useDataPath } from "../support/datapath";
 import { VARIED_SCHEMA } from "../support/datapath-schemas";
 import { PG_MAJOR } from "../support/postgres";
 

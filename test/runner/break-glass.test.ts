@@ -9,7 +9,7 @@ import { parseAllDocuments } from "yaml";
 import { evaluateOffline, loadStackConfig } from "../../harness/offline";
 import { breakGlassScript } from "../../runner/break-glass";
 import { main } from "../../runner/cli";
-import { RUNBOOK } from "../../runner/summary";
+import { RUNBOOK } from "../../contract/runbook";
 import { NOW, testIo, world } from "./support/fakes";
 
 async function script(stack: string, sets: Record<string, string>) {

@@ -8,13 +8,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ESLint } from "eslint";
+import { runbookStepOf } from "../../contract/runbook";
 import { evaluateOffline, loadStackConfig } from "../../harness/offline";
 import { parseCommandLine, REPO_ROOT } from "../../runner/args";
 import { confirm } from "../../runner/confirm";
 import { ChangePlan, PlanStep } from "../../runner/engine";
 import { waitForJobs } from "../../runner/jobs";
 import { Journal, latestIncident } from "../../runner/journal";
-import { renderSummary, runbookStepOf, summarise } from "../../runner/summary";
+import { renderSummary, summarise } from "../../runner/summary";
 import { FakeCluster, NOW, testIo } from "./support/fakes";
 
 describe("runner: the command line", () => {

@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { main } from "../../runner/cli";
 import { buildRecord, durationText, renderMarkdown } from "../../runner/record";
 import { redact, redactText } from "../../runner/redact";
+import { LIVE, start, yes } from "./support/commands";
 import { testIo, world, WHO } from "./support/fakes";
 
 const SECRETS = {
@@ -75,37 +76,16 @@ describe("runner: the incident record", function () {
     );
     w.cluster.setJob(`pgr-${date}-promotion-archive`, { state: "succeeded", containers: [] });
 
-    await run([
-      "start",
-      "--stack",
-      "production",
-      "--scenario",
-      "corrupted",
-      "--restore-time",
-      "2026-11-25T06:59:00+01:00",
-      "--noticed-at",
-      "2026-11-25T08:10:00+01:00",
-      "--yes",
-      "production",
-    ]);
+    await run([...start, "--noticed-at", "2026-11-25T08:10:00+01:00", ...yes]);
     clock = new Date("2026-11-25T08:05:00Z");
     await run([
-      "promote",
-      "--stack",
-      "production",
-      "--mode",
-      "merge",
-      "--tables",
-      "public.courses",
-      "--confirm",
-      "s189p01-ptt-pd-pg",
-      "--yes",
-      "production",
+      ...["promote", "--stack", "production", "--mode", "merge", "--tables", "public.courses"],
+      ...["--confirm", LIVE, ...yes],
     ]);
     clock = new Date("2026-11-25T08:40:00Z");
-    await run(["resume", "--stack", "production", "--yes", "production"]);
+    await run(["resume", "--stack", "production", ...yes]);
     clock = new Date("2026-11-25T09:30:00Z");
-    await run(["finish", "--stack", "production", "--yes", "production"]);
+    await run(["finish", "--stack", "production", ...yes]);
     clock = new Date("2026-11-25T09:35:00Z");
     const io = await run(["record", "--stack", "production", "--out", out]);
     assert.match(io.stdout.join("\n"), /pg-recovery-production-2026-11-25\.md/);

@@ -6,6 +6,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- declared inputs are untyped JSON here */
 import * as assert from "node:assert/strict";
 import { DeclaredResource, evaluateOffline, OfflineRun } from "../../harness/offline";
+import { expectedArgv } from "../support/data-tool-argv";
 import {
   FACTS,
   INCIDENT,
@@ -35,11 +36,19 @@ const componentTypes = (run: OfflineRun) =>
 const jobByName = (run: OfflineRun, name: string) => one(run.resources, TYPES.job, name);
 const servers = (run: OfflineRun) => ofType(managed(run.resources), TYPES.server);
 
+/** The run's one Server, and its inputs. */
+function theServer(run: OfflineRun): { server: DeclaredResource; i: any } {
+  const all = servers(run);
+  assert.equal(all.length, 1);
+  return { server: all[0], i: all[0].inputs as any };
+}
+
 describe("the program, per stack and scenario (real stack files)", function () {
   this.timeout(60_000);
 
   for (const stack of STACKS) {
     const f = FACTS[stack];
+    const ptrHost = () => `${f.live}-ptr.postgres.database.azure.com`;
     describe(stack, () => {
       const runs = {} as Record<ScenarioName, OfflineRun>;
       before(async () => {
@@ -113,9 +122,7 @@ describe("the program, per stack and scenario (real stack files)", function () {
             run.offlineAnswers.some((a) => a.startsWith(`getServer ${f.resourceGroup}/${f.live}:`)),
             "the live server is read with getServer",
           );
-          const [server] = servers(run);
-          assert.equal(servers(run).length, 1);
-          const i = server.inputs as any;
+          const { server, i } = theServer(run);
           assert.equal(i.serverName, `${f.live}-ptr`);
           assert.equal(i.createMode, "PointInTimeRestore");
           assert.equal(i.pointInTimeUTC, INCIDENT.restoreTime);
@@ -139,7 +146,7 @@ describe("the program, per stack and scenario (real stack files)", function () {
           const job = jobByName(runs.corrupted, "adhoc-backup-job");
           assert.deepEqual(
             jobSteps(job).map((s) => s.args),
-            [["backup", "--name", `ptt_${f.short}_adhoc_2026-11-24`, "--db-env", "DATABASE_URL"]],
+            [expectedArgv.adhocBackup(`ptt_${f.short}_adhoc_2026-11-24`)],
           );
           const adhoc = one(runs.corrupted.resources, COMPONENT("AdhocBackup"));
           assert.ok(
@@ -155,29 +162,8 @@ describe("the program, per stack and scenario (real stack files)", function () {
           assert.deepEqual(
             jobSteps(job).map((s) => s.args),
             [
-              [
-                "verify",
-                "--source-env",
-                "DATABASE_URL",
-                "--target-env",
-                "DATABASE_URL",
-                "--target-host",
-                `${f.live}-ptr.postgres.database.azure.com`,
-                "--restore-target",
-                INCIDENT.restoreTime,
-              ],
-              [
-                "promote",
-                "--from-env",
-                "DATABASE_URL",
-                "--from-host",
-                `${f.live}-ptr.postgres.database.azure.com`,
-                "--to-env",
-                "DATABASE_URL",
-                "--restore-target",
-                INCIDENT.restoreTime,
-                "--plan",
-              ],
+              expectedArgv.verify(ptrHost(), INCIDENT.restoreTime),
+              expectedArgv.promotionPlan(ptrHost(), INCIDENT.restoreTime),
             ],
           );
           assert.match(String(runs.corrupted.outputs.validationReport), /--all-containers/);
@@ -231,27 +217,14 @@ describe("the program, per stack and scenario (real stack files)", function () {
           assert.deepEqual(
             jobSteps(job).map((s) => s.args),
             [
-              [
-                "promote",
-                "--from-env",
-                "DATABASE_URL",
-                "--from-host",
-                `${f.live}-ptr.postgres.database.azure.com`,
-                "--to-env",
-                "DATABASE_URL",
-                "--restore-target",
-                "2026-11-24T12:00:00Z",
-                "--mode",
-                "tables",
-                "--tables",
-                "public.courses",
-                "--tables",
-                "public.sites",
-                "--confirm",
-                `${f.live}/${f.database}`,
-                "--incident",
-                "2026-11-24",
-              ],
+              expectedArgv.promote({
+                ptrHost: ptrHost(),
+                restoreTarget: "2026-11-24T12:00:00Z",
+                mode: "tables",
+                tables: ["public.courses", "public.sites"],
+                confirm: `${f.live}/${f.database}`,
+                incident: "2026-11-24",
+              }),
             ],
           );
         });
@@ -261,17 +234,7 @@ describe("the program, per stack and scenario (real stack files)", function () {
           const name = `ptt_${f.short}_2026-11-24-restore-to-ptr`;
           assert.deepEqual(
             jobSteps(archive).map((s) => s.args),
-            [
-              [
-                "backup",
-                "--name",
-                name,
-                "--db-env",
-                "DATABASE_URL",
-                "--db-host",
-                `${f.live}-ptr.postgres.database.azure.com`,
-              ],
-            ],
+            [expectedArgv.archivalBackup(name, ptrHost())],
           );
           const i = archive.inputs as any;
           assert.equal(i.metadata.annotations["pulumi.com/skipAwait"], "true");
@@ -302,9 +265,7 @@ describe("the program, per stack and scenario (real stack files)", function () {
       describe("server-gone, rebuild", () => {
         it("declares a Server under the ORIGINAL name, kept on destroy, and the restore-from-storage job", () => {
           const run = runs["server-gone rebuild"];
-          const [server] = servers(run);
-          assert.equal(servers(run).length, 1);
-          const i = server.inputs as any;
+          const { server, i } = theServer(run);
           assert.equal(i.serverName, f.live);
           assert.equal(i.createMode, "Create");
           assert.equal(server.options.retainOnDelete, true);
@@ -312,7 +273,7 @@ describe("the program, per stack and scenario (real stack files)", function () {
           const job = jobByName(run, "restore-from-storage-job");
           assert.deepEqual(
             jobSteps(job).map((s) => s.args),
-            [["restore", "--latest", "--db-env", "DATABASE_URL"]],
+            [expectedArgv.restore()],
           );
           // It restores into the NEW server, through the secret holding the new credentials.
           const env = jobSteps(job)[0].env.find((e: any) => e.name === "DATABASE_URL");
@@ -355,9 +316,7 @@ describe("the program, per stack and scenario (real stack files)", function () {
       describe("server-gone, revive", () => {
         it("revives the dropped server with ReviveDropped at the UTC point in time", () => {
           const run = runs["server-gone revive"];
-          const [server] = servers(run);
-          assert.equal(servers(run).length, 1);
-          const i = server.inputs as any;
+          const { server, i } = theServer(run);
           assert.equal(i.serverName, f.live);
           assert.equal(i.createMode, "ReviveDropped");
           assert.equal(i.pointInTimeUTC, INCIDENT.reviveTime);

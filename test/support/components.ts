@@ -5,7 +5,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- declared inputs are untyped JSON here */
 import * as assert from "node:assert/strict";
 import { captureResources, DeclaredResource, resolveOutputs } from "../../harness/offline";
-import { managed } from "./pulumi-harness";
+import { managed, one, TYPES } from "./pulumi-harness";
 
 /** Runs `declare` alone; also resolves the outputs it returns. */
 export async function declareAlone<T>(
@@ -19,6 +19,26 @@ export async function declareAlone<T>(
     outputs = await resolveOutputs(outputsOf(component));
   }, config);
   return { resources, outputs };
+}
+
+/**
+ * The one Flexible Server declared, after checking how it is restored: its name, create mode,
+ * instant (UTC) and the server it comes from.
+ */
+export function restoredServer(
+  resources: DeclaredResource[],
+  expected: {
+    serverName: string;
+    createMode: string;
+    pointInTimeUTC: string;
+    sourceServerResourceId: string;
+  },
+): { server: DeclaredResource; i: any } {
+  const server = one(resources, TYPES.server);
+  const i = server.inputs as any;
+  const { serverName, createMode, pointInTimeUTC, sourceServerResourceId } = i;
+  assert.deepEqual({ serverName, createMode, pointInTimeUTC, sourceServerResourceId }, expected);
+  return { server, i };
 }
 
 export const parentOf = (r: DeclaredResource) => r.options.parent ?? "";

@@ -9,7 +9,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { StorageOptions } from "../../datapath/storage/blobs";
+import { openStorage, StorageOptions } from "../../datapath/storage/blobs";
+import { BackupEntry, catalog } from "../../datapath/storage/catalog";
 import { VerifyReport } from "../../datapath/verify/verify";
 import { Azurite, startAzurite } from "./azurite";
 import { PG_BIN, PgServer, startPostgres } from "./postgres";
@@ -17,6 +18,11 @@ import { PG_BIN, PgServer, startPostgres } from "./postgres";
 export const execFileAsync = promisify(execFile);
 export const quiet = (): void => undefined;
 export const ROOT = path.join(__dirname, "..", "..");
+
+/** What `list` shows: every backup in the tool's container, newest first. */
+export function listBackups(opts: { env?: NodeJS.ProcessEnv } = {}): Promise<BackupEntry[]> {
+  return catalog(openStorage({}, opts.env ?? process.env));
+}
 
 /** Storage retries short enough that an outage fails a test in seconds. */
 export const fastRetry = (tryTimeoutInMs = 10_000): StorageOptions => ({

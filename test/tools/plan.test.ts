@@ -7,6 +7,7 @@
 import * as assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import * as path from "node:path";
+import { RUNBOOK, runbookStepOf } from "../../contract/runbook";
 import { formatUtc } from "../../contract/time";
 import { evaluateOffline } from "../../harness/offline";
 import { FAKETIME, managed, ROOT, stackConfig } from "../support/pulumi-harness";
@@ -181,6 +182,27 @@ describe("plan CLI (pg-recovery plan)", function () {
         .split("\n")
         .slice(2);
       assert.equal(tableRows.length, count);
+    });
+    it("lists providers first, then each runbook step's resources in the runbook's order", () => {
+      const names = text.stdout
+        .split("Declared resources:")[1]
+        .split("\n\n")[0]
+        .split("\n")
+        .slice(2)
+        .map((line) => line.trim().split(/\s{2,}/)[1]);
+      const steps = names.filter((n) => runbookStepOf(n)).map((n) => runbookStepOf(n)!.id);
+      const rank = (id: string) => RUNBOOK.findIndex((s) => s.id === id);
+      assert.ok(new Set(steps).size >= 6, `steps in the plan: ${[...new Set(steps)]}`);
+      assert.deepEqual(
+        steps,
+        [...steps].sort((x, y) => rank(x) - rank(y)),
+      );
+      const firstStep = names.findIndex((n) => runbookStepOf(n));
+      assert.ok(names.slice(0, firstStep).length > 0, "providers come first");
+      assert.ok(
+        names.slice(firstStep).every((n) => runbookStepOf(n)),
+        "every resource has a step",
+      );
     });
   });
 

@@ -11,13 +11,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as kube from "@kubernetes/client-node";
 import {
-  REPLICAS_ANNOTATION,
   RESTORE_FIELD_MANAGER,
   restoreReplicas,
   targetFromPatchInputs,
 } from "../../../components/scale-down/replica-restore";
 import { RESTORE_HOOK_NAME, replicaRestoreHook } from "../../../components/scale-down";
+import { ANNOTATIONS } from "../../../contract/runbook";
 import { FACTS, ofType, runScenario, STACKS, TYPES } from "../../support/pulumi-harness";
+
+const REPLICAS_ANNOTATION = ANNOTATIONS.replicasBeforeIncident;
 
 interface Seen {
   method: string;

@@ -5,14 +5,13 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- declared inputs are untyped JSON here */
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import {
-  preIncidentReplicas,
-  REPLICAS_ANNOTATION,
-  ScaleDown,
-} from "../../../components/scale-down";
+import { preIncidentReplicas, ScaleDown } from "../../../components/scale-down";
+import { ANNOTATIONS } from "../../../contract/runbook";
 import { captureResources, DeclaredResource } from "../../../harness/offline";
 import { declareAlone } from "../../support/components";
-import { ofType, TYPES } from "../../support/pulumi-harness";
+import { ofType, stackFacts, TYPES } from "../../support/pulumi-harness";
+
+const REPLICAS_ANNOTATION = ANNOTATIONS.replicasBeforeIncident;
 
 describe("ScaleDown", () => {
   const patchOf = (resources: DeclaredResource[], name: string) =>
@@ -55,9 +54,8 @@ describe("ScaleDown", () => {
 
   it("reads the count from the live Deployment when not pinned", async () => {
     // The harness answers the read from the facts: 7 for web, and its default (2) for worker.
-    const facts = {
-      kubernetes: { deployments: [{ name: "web", replicas: 7 }, { name: "worker" }] },
-    };
+    const facts = stackFacts("qa");
+    facts.kubernetes.deployments = [{ name: "web", replicas: 7 }, { name: "worker" }];
     const { resources, outputs } = await declareAlone(
       () =>
         new ScaleDown("scale-read", {

@@ -7,9 +7,8 @@ import * as assert from "node:assert/strict";
 import { ChildProcess } from "node:child_process";
 import { backup } from "../../../datapath/backup/backup";
 import { restore } from "../../../datapath/restore/restore";
-import { listBackups } from "../../../datapath/storage/catalog";
 import { Azurite } from "../../support/azurite";
-import { fastRetry, fingerprint, quiet, useDataPath } from "../../support/datapath";
+import { fastRetry, fingerprint, listBackups, quiet, useDataPath } from "../../support/datapath";
 import { VARIED_SCHEMA } from "../../support/datapath-schemas";
 
 describe("datapath interrupted backups (real PostgreSQL + Azurite)", function () {

@@ -7,8 +7,14 @@ import * as assert from "node:assert/strict";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { BackupCorruptError, restore } from "../../../datapath/restore/restore";
-import { listBackups } from "../../../datapath/storage/catalog";
-import { databases, execFileAsync, fingerprint, quiet, useDataPath } from "../../support/datapath";
+import {
+  databases,
+  execFileAsync,
+  fingerprint,
+  listBackups,
+  quiet,
+  useDataPath,
+} from "../../support/datapath";
 import { VARIED_SCHEMA } from "../../support/datapath-schemas";
 import { PG_BIN } from "../../support/postgres";
 
