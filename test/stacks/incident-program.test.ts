@@ -66,11 +66,16 @@ describe("config door: through the program (real stack files, offline harness)",
     );
   });
 
-  it("restoreTime without an offset shows both readings", async () => {
-    const message = await refusedByProgram(qa({ ...good, restoreTime: "2026-11-24T06:00:00" }));
-    assert.match(message, /has no UTC offset/);
-    assert.match(message, /read as UTC it is 2026-11-24T06:00:00Z/);
-    assert.match(message, /read as Europe\/London wall-clock time it is 2026-11-24T06:00:00Z/);
+  it("restoreTime without an offset: one reading in winter, both when they differ (summer)", async () => {
+    const winter = await refusedByProgram(qa({ ...good, restoreTime: "2026-11-24T06:00:00" }));
+    assert.match(winter, /has no UTC offset/);
+    assert.match(
+      winter,
+      /read as UTC or as Europe\/London wall-clock time \(the same in winter\) it is 2026-11-24T06:00:00Z/,
+    );
+    const summer = await refusedByProgram(qa({ ...good, restoreTime: "2026-07-24T06:00:00" }));
+    assert.match(summer, /read as UTC it is 2026-07-24T06:00:00Z/);
+    assert.match(summer, /read as Europe\/London wall-clock time it is 2026-07-24T05:00:00Z/);
   });
 
   it("restoreTime in the future of the program's now", async () => {
