@@ -7,6 +7,7 @@
  * No Pulumi here: the data tool runs inside a Kubernetes Job and on an operator's laptop.
  */
 import { parseArgs } from "node:util";
+import { splitTableList } from "./table-names";
 
 /** The data tool's executable name (the image's entry point; `npm run pg-recovery-data`). */
 export const DATA_TOOL = "pg-recovery-data";
@@ -209,7 +210,8 @@ export function parseCommand<C extends Command>(command: C, argv: string[]): Par
     if (v === undefined) continue;
     if (spec.kind === "boolean") out[key] = v === true;
     else if (spec.kind === "list") {
-      const items = (v as string[]).flatMap((s) => s.split(",")).map((s) => s.trim());
+      // Quote-aware: `"a,b".c` is one name (contract/table-names.ts).
+      const items = (v as string[]).flatMap(splitTableList);
       if (items.some((s) => s === "")) throw new UsageError(`--${spec.flag} needs a value`);
       out[key] = items;
     } else if (typeof v !== "string" || v === "") {

@@ -5,6 +5,7 @@
  * search_path = '').
  */
 import type { Client } from "pg";
+import { formatTableName, TableRef } from "../../contract/table-names";
 
 export interface Column {
   name: string;
@@ -32,7 +33,10 @@ export interface OwnedSequence {
 }
 
 export interface TableModel {
-  /** `schema.table` as stored (unquoted): the name people type and reports print. */
+  /**
+   * `schema.table` as reports print it and `--tables` reads it back (contract/table-names.ts:
+   * bare, or quoted where a part has a dot, comma, quote or space).
+   */
   key: string;
   schema: string;
   name: string;
@@ -91,7 +95,7 @@ export interface Trigger {
 export interface DbModel {
   tables: Map<string, TableModel>;
   /** Partitioned parents: their rows live in their partitions, which are listed as tables. */
-  partitioned: string[];
+  partitioned: (TableRef & { key: string })[];
   foreignKeys: ForeignKey[];
   triggers: Trigger[];
 }
@@ -119,11 +123,11 @@ export async function readModel(client: Client): Promise<DbModel> {
   );
   const byOid = new Map<string, TableModel>();
   const tables = new Map<string, TableModel>();
-  const partitioned: string[] = [];
+  const partitioned: DbModel["partitioned"] = [];
   for (const r of rels.rows) {
-    const key = `${r.schema}.${r.name}`;
+    const key = formatTableName(r.schema, r.name);
     if (r.relkind === "p") {
-      partitioned.push(key);
+      partitioned.push({ schema: r.schema, name: r.name, key });
       continue;
     }
     const t: TableModel = {
@@ -143,13 +147,15 @@ export async function readModel(client: Client): Promise<DbModel> {
     tables.set(key, t);
   }
   const oids = [...byOid.keys()];
-  const partitionedOids = await client.query<{ oid: string; key: string }>(
-    `SELECT c.oid::int8::text AS oid, n.nspname || '.' || c.relname AS key
+  const partitionedOids = await client.query<{ oid: string; schema: string; name: string }>(
+    `SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind = 'p' AND ${USER_NS}`,
   );
-  const keyOf = (oid: string) =>
-    byOid.get(oid)?.key ?? partitionedOids.rows.find((p) => p.oid === oid)?.key;
+  const partitionedKeys = new Map(
+    partitionedOids.rows.map((p) => [p.oid, formatTableName(p.schema, p.name)]),
+  );
+  const keyOf = (oid: string) => byOid.get(oid)?.key ?? partitionedKeys.get(oid);
 
   const cols = await client.query<{
     oid: string;
