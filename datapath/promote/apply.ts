@@ -25,6 +25,7 @@ import type { Client } from "pg";
 import { Column, DbModel, ForeignKey, TableModel } from "./catalog";
 import { copyBetween, copyIn } from "./copy";
 import type { CopySource } from "./source";
+import { Collision, collisionLine, writeCollisions } from "./collisions";
 import { describeFk, intoConsequence } from "./foreign-keys";
 import { ChosenTable, parentFirst, PromoteRefusedError } from "./selection";
 
@@ -85,6 +86,8 @@ export interface ApplyResult {
   bytesCopied: number;
   /** Foreign keys of other tables into a recreated table: they did not survive its drop. */
   notRecreated: string[];
+  /** tables: keys dropped and rebuilt around the writes (values moved between rows since T). */
+  keysRebuilt: string[];
 }
 
 interface Staged {
@@ -120,6 +123,7 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
     triggersDisabled: [],
     bytesCopied: 0,
     notRecreated: [],
+    keysRebuilt: [],
   };
   await live.query("BEGIN ISOLATION LEVEL READ COMMITTED");
   try {
@@ -178,6 +182,19 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
       );
     }
 
+    // tables: keys whose values moved between rows since T are rebuilt around the writes.
+    const moved: Collision[] = [];
+    if (o.mode === "tables") {
+      await timed("checked keys for values moved between rows since T", async () => {
+        for (const s of staged) {
+          const now = o.liveModel.tables.get(s.t.key);
+          if (now && !s.recreated)
+            moved.push(...(await writeCollisions(live, now, s.stage, "tables")));
+        }
+      });
+      result.keysRebuilt = moved.map((c) => collisionLine(c, "tables"));
+    }
+
     let kept = new Map<string, { kept: number; keptIn?: string }>();
     if (o.mode === "tables") {
       result.keepSchema = o.keepSchema;
@@ -187,7 +204,13 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
     }
     result.triggersDisabled = await setUserTriggers(live, o.liveModel, set, "disable");
     const suspended = await suspendBulkForeignKeys(live, o, staged);
+    const dropped = await dropMovedKeys(live, o, moved, suspended);
     const counts = await timed("wrote the difference", () => applyDifference(live, o.mode, staged));
+    if (moved.length) {
+      await timed(`rebuilt ${moved.length} keys whose values moved since T`, () =>
+        rebuildKeys(live, dropped),
+      );
+    }
     await timed(`re-validated ${suspended.length} foreign keys`, () =>
       restoreForeignKeys(live, suspended),
     );
@@ -344,21 +367,10 @@ async function checkBeforeWriting(
 
   if (o.mode === "merge") {
     for (const s of staged) {
-      const live_t = o.liveModel.tables.get(s.t.key);
-      if (!live_t) continue;
-      for (const u of live_t.uniques) {
-        const uc = colsOf(s.t, u.columns);
-        const hit = await sample(
-          live,
-          `${missingRows(s)} c`,
-          `${notNull("c", uc)} AND EXISTS (SELECT 1 FROM ONLY ${s.t.q} x WHERE ${eq("x", "c", uc)})`,
-          `${render("c", colsOf(s.t, s.t.pk!))} || ' ' || ${render("c", uc)}`,
-        );
-        if (hit.n) {
-          problems.push(
-            `${u.name} (unique ${s.t.key} (${u.columns.join(", ")})): ${hit.n} rows to re-insert collide with rows live has now; rows (key value): ${hit.rows.join(", ")}${hit.n > SAMPLE ? ", ..." : ""}`,
-          );
-        }
+      const now = o.liveModel.tables.get(s.t.key);
+      if (!now || s.recreated) continue;
+      for (const c of await writeCollisions(live, now, missingRows(s), "merge")) {
+        problems.push(collisionLine(c, "merge"));
       }
     }
   }
@@ -560,6 +572,64 @@ async function suspendBulkForeignKeys(
     await live.query(`ALTER TABLE ${x.table} DROP CONSTRAINT ${quote(x.fk.name)}`);
   }
   return out;
+}
+
+interface DroppedKey {
+  c: Collision;
+  table: string;
+  /** Foreign keys referencing it, dropped here (not those already suspended). */
+  fks: { fk: ForeignKey; table: string }[];
+}
+
+/**
+ * Drops each key whose values moved between rows since T, with the foreign keys that depend on
+ * its index: PostgreSQL checks a non-deferrable key row by row, so updating the rows in place
+ * would collide halfway (a swap always does). Rebuilt by `rebuildKeys` after the writes.
+ */
+async function dropMovedKeys(
+  live: Client,
+  o: ApplyOptions,
+  moved: Collision[],
+  suspended: { fk: ForeignKey }[],
+): Promise<DroppedKey[]> {
+  const out: DroppedKey[] = [];
+  const gone = new Set(suspended.map((x) => `${x.fk.child}\0${x.fk.name}`));
+  for (const c of moved) {
+    const t = o.liveModel.tables.get(c.table)!;
+    const fks = c.key.referencedBy
+      .filter((r) => !gone.has(`${r.table}\0${r.name}`))
+      .map((r) => ({
+        fk: o.liveModel.foreignKeys.find((f) => f.child === r.table && f.name === r.name)!,
+        table: o.liveModel.tables.get(r.table)!.q,
+      }))
+      .filter((x) => x.fk);
+    for (const x of fks) {
+      gone.add(`${x.fk.child}\0${x.fk.name}`);
+      await live.query(`ALTER TABLE ${x.table} DROP CONSTRAINT ${quote(x.fk.name)}`);
+    }
+    await live.query(
+      c.key.constraintDef
+        ? `ALTER TABLE ${t.q} DROP CONSTRAINT ${quote(c.key.name)}`
+        : `DROP INDEX ${quote(t.schema)}.${quote(c.key.index)}`,
+    );
+    out.push({ c, table: t.q, fks });
+  }
+  return out;
+}
+
+/** Puts the dropped keys back as they were (building and checking them), then their foreign keys. */
+async function rebuildKeys(live: Client, dropped: DroppedKey[]): Promise<void> {
+  for (const d of dropped) {
+    await live.query(
+      d.c.key.constraintDef
+        ? `ALTER TABLE ${d.table} ADD CONSTRAINT ${quote(d.c.key.name)} ${d.c.key.constraintDef}`
+        : d.c.key.indexDef,
+    );
+  }
+  await restoreForeignKeys(
+    live,
+    dropped.flatMap((d) => d.fks),
+  );
 }
 
 async function restoreForeignKeys(

@@ -20,10 +20,32 @@ export interface Column {
   identity: string;
 }
 
+/**
+ * A key a written row can collide on: a unique index (constraint or not, partial, on
+ * expressions) or an exclusion constraint. Everything needed to find collisions in SQL (the
+ * key's expressions, operators and predicate evaluate over the bare table, unqualified) and to
+ * drop and rebuild it inside the write's transaction.
+ */
 export interface UniqueKey {
   /** The constraint's name, else the unique index's. */
   name: string;
-  columns: string[];
+  kind: "unique" | "exclusion";
+  /** The index's name (in the table's schema). */
+  index: string;
+  /** Set when a constraint owns the index: its definition for ADD CONSTRAINT. */
+  constraintDef?: string;
+  /** CREATE [UNIQUE] INDEX ..., to rebuild a bare index. */
+  indexDef: string;
+  /** Key columns or expressions as SQL over the table (a column is its quoted name). */
+  exprs: string[];
+  /** Per key: the operator two values collide under, as `OPERATOR(schema.op)`. */
+  operators: string[];
+  /** Partial index: its WHERE, as SQL over the table. */
+  predicate?: string;
+  /** NULLS NOT DISTINCT: null keys collide too. */
+  nullsNotDistinct: boolean;
+  /** Foreign keys (child table key, constraint name) that reference this key's index. */
+  referencedBy: { table: string; name: string }[];
 }
 
 export interface OwnedSequence {
@@ -248,21 +270,74 @@ export async function readModel(client: Client): Promise<DbModel> {
     }
   }
 
-  // Unique keys by index: a unique index without a constraint conflicts just the same.
-  const uniq = await client.query<{ oid: string; name: string; cols: string[] }>(
-    `SELECT i.indrelid::int8::text AS oid,
-            coalesce(con.conname, ic.relname) AS name,
-            (SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, i)
-               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) AS cols
+  // Keys by index, one query: a unique index without a constraint (partial, on expressions)
+  // conflicts just the same as a constraint; an exclusion constraint conflicts by its operators.
+  const keys = await client.query<{
+    oid: string;
+    index: string;
+    con: string | null;
+    contype: string | null;
+    exprs: string[];
+    ops: (string | null)[];
+    pred: string | null;
+    nnd: boolean;
+    indexdef: string;
+    condef: string | null;
+    refs: { oid: string; name: string }[];
+  }>(
+    `SELECT i.indrelid::int8::text AS oid, ic.relname AS index, con.conname AS con,
+            con.contype::text AS contype,
+            ARRAY(SELECT pg_catalog.pg_get_indexdef(i.indexrelid, k, false)
+                    FROM pg_catalog.generate_series(1, i.indnkeyatts::int) k ORDER BY k) AS exprs,
+            ARRAY(SELECT (SELECT pg_catalog.format('OPERATOR(%I.%s)', opn.nspname, o.oprname)
+                            FROM pg_catalog.pg_operator o
+                            JOIN pg_catalog.pg_namespace opn ON opn.oid = o.oprnamespace
+                           WHERE o.oid = CASE WHEN con.contype = 'x' THEN con.conexclop[k]
+                                   ELSE (SELECT am.amopopr FROM pg_catalog.pg_opclass oc
+                                           JOIN pg_catalog.pg_amop am ON am.amopfamily = oc.opcfamily
+                                          WHERE oc.oid = i.indclass[k - 1] AND am.amopmethod = ic.relam
+                                            AND am.amoplefttype = oc.opcintype
+                                            AND am.amoprighttype = oc.opcintype AND am.amopstrategy = 3)
+                                   END)
+                    FROM pg_catalog.generate_series(1, i.indnkeyatts::int) k ORDER BY k) AS ops,
+            pg_catalog.pg_get_expr(i.indpred, i.indrelid) AS pred,
+            i.indnullsnotdistinct AS nnd,
+            pg_catalog.pg_get_indexdef(i.indexrelid) AS indexdef,
+            CASE WHEN con.oid IS NOT NULL THEN pg_catalog.pg_get_constraintdef(con.oid) END AS condef,
+            coalesce((SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
+                               'oid', f.conrelid::int8::text, 'name', f.conname) ORDER BY f.conname)
+                        FROM pg_catalog.pg_constraint f
+                       WHERE f.contype = 'f' AND f.conindid = i.indexrelid), '[]') AS refs
        FROM pg_catalog.pg_index i
        JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
-       LEFT JOIN pg_catalog.pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'u'
-      WHERE i.indrelid = ANY($1::int8[]::oid[]) AND i.indisunique AND NOT i.indisprimary
-        AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL AND NOT (0 = ANY(i.indkey::int2[]))
+       LEFT JOIN pg_catalog.pg_constraint con
+         ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('u', 'x')
+      WHERE i.indrelid = ANY($1::int8[]::oid[]) AND i.indisvalid AND NOT i.indisprimary
+        AND (i.indisunique OR con.contype = 'x')
       ORDER BY 1, 2`,
     [oids],
   );
-  for (const u of uniq.rows) byOid.get(u.oid)?.uniques.push({ name: u.name, columns: u.cols });
+  for (const u of keys.rows) {
+    const t = byOid.get(u.oid);
+    if (!t) continue;
+    t.uniques.push({
+      name: u.con ?? u.index,
+      kind: u.contype === "x" ? "exclusion" : "unique",
+      index: u.index,
+      constraintDef: u.condef ?? undefined,
+      indexDef: u.indexdef,
+      exprs: u.exprs,
+      operators: u.ops.map((o) => o ?? "="),
+      predicate: u.pred ?? undefined,
+      nullsNotDistinct: u.nnd,
+      referencedBy: u.refs.flatMap((r) => {
+        const table = keyOf(r.oid);
+        return table ? [{ table, name: r.name }] : [];
+      }),
+    });
+    // Rows at T load into live only if live's keys are the ones T had (T's rows satisfied them).
+    if (!u.con) t.signature.push(`unique index ${u.indexdef.replace(/^.*? ON /, "ON ")}`);
+  }
 
   const seqs = await client.query<{ oid: string; q: string; col: string }>(
     `SELECT d.refobjid::int8::text AS oid, pg_catalog.format('%I.%I', sn.nspname, s.relname) AS q,

@@ -12,6 +12,7 @@ import type { Client } from "pg";
 import type { PromotionMode } from "../../contract/data-tool";
 import { DbModel, Trigger } from "./catalog";
 import { diffTable, newestWrites, TableDiff } from "./compare";
+import { Collision, collisionLine, planCollisions } from "./collisions";
 import { checkCrossings, Crossing, describeFk } from "./foreign-keys";
 import { ChosenTable } from "./selection";
 
@@ -50,6 +51,8 @@ export interface ModeSummary {
   uncertain: string[];
   /** Why the mode would be refused; empty when it would run. */
   refusals: string[];
+  /** What the write does beyond the rows (tables: keys it rebuilds), worded as the write reports it. */
+  notes: string[];
 }
 
 export interface PromotionPlan {
@@ -117,11 +120,16 @@ export async function buildPlan(p: PlanInput): Promise<PromotionPlan> {
     chosen.length > 0
       ? await checkCrossings(p.ptr[0], p.live[0], p.ptrModel, p.liveModel, set, "merge")
       : [];
+  const collisions =
+    chosen.length > 0
+      ? await planCollisions(p.ptr[0], p.live[0], chosen)
+      : { tables: [], merge: [] };
   const byKey = new Map(reports.map((r) => [r.key, r]));
   const modes: ModeSummary[] = [wholeSummary(reports, p.ptrModel)];
   if (chosen.length || p.chosenProblems?.length) {
-    modes.push(chosenSummary("tables", chosen, byKey, crossings, p.chosenProblems ?? []));
-    modes.push(chosenSummary("merge", chosen, byKey, mergeCrossings, p.chosenProblems ?? []));
+    const problems = p.chosenProblems ?? [];
+    modes.push(chosenSummary("tables", chosen, byKey, crossings, collisions.tables, problems));
+    modes.push(chosenSummary("merge", chosen, byKey, mergeCrossings, collisions.merge, problems));
   }
   const droppedReferences = p.ptrModel.foreignKeys
     .filter((fk) => set.has(fk.parent) && !set.has(fk.child) && !p.liveModel.tables.has(fk.parent))
@@ -210,6 +218,7 @@ function chosenSummary(
   chosen: ChosenTable[],
   byKey: Map<string, TableReport>,
   crossings: Crossing[],
+  collisions: Collision[],
   problems: string[],
 ): ModeSummary {
   const s = empty(
@@ -230,6 +239,10 @@ function chosenSummary(
       s.restores += changed;
       s.loses += r.added + changed;
     } else s.notRepaired += changed;
+  }
+  // merge: refused, as the write refuses; tables: the keys the write rebuilds.
+  for (const c of collisions) {
+    (mode === "merge" ? s.refusals : s.notes).push(collisionLine(c, mode));
   }
   for (const x of crossings) {
     if (x.violations > 0) {
@@ -255,5 +268,6 @@ function empty(mode: PromotionMode, tables: string[]): ModeSummary {
     notRepaired: 0,
     uncertain: [],
     refusals: [],
+    notes: [],
   };
 }
