@@ -134,7 +134,10 @@ describe("config door: parseIncident", () => {
         'public."a,b"',
       ]);
       // Each entry reaches the data tool's --tables unchanged, and it reads the same names.
-      const parsed = parseCommand("promote", named.promotionTables.flatMap((t) => ["--tables", t]));
+      const parsed = parseCommand(
+        "promote",
+        named.promotionTables.flatMap((t) => ["--tables", t]),
+      );
       assert.deepEqual(parsed.options.tables, named.promotionTables);
     });
 
