@@ -25,7 +25,13 @@ import type { Client } from "pg";
 import { Column, DbModel, ForeignKey, TableModel } from "./catalog";
 import { copyBetween, copyIn } from "./copy";
 import type { CopySource } from "./source";
-import { Collision, collisionLine, writeCollisions } from "./collisions";
+import {
+  Collision,
+  collisionLine,
+  violationLine,
+  writeCollisions,
+  writeViolations,
+} from "./collisions";
 import { describeFk, intoConsequence } from "./foreign-keys";
 import { ChosenTable, parentFirst, PromoteRefusedError } from "./selection";
 
@@ -362,6 +368,15 @@ async function checkBeforeWriting(
       problems.push(
         `${fk.name} (${describeFk(fk)}): ${hit.n} rows of ${fk.child} to restore reference ${fk.parent} rows that live no longer has; rows (key -> reference): ${hit.rows.join(", ")}${hit.n > SAMPLE ? ", ..." : ""}`,
       );
+    }
+  }
+
+  // NOT VALID checks: rows at T written back that break one (a table recreated here has T's).
+  for (const s of staged) {
+    const t = o.liveModel.tables.get(s.t.key) ?? s.t;
+    const rows = o.mode === "tables" ? s.stage : missingRows(s);
+    for (const v of await writeViolations(live, t, rows, o.mode)) {
+      problems.push(violationLine(v, o.mode));
     }
   }
 

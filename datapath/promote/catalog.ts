@@ -70,6 +70,11 @@ export interface TableModel {
   /** Primary key columns in key order; undefined when the table has none. */
   pk?: string[];
   uniques: UniqueKey[];
+  /**
+   * CHECK constraints added NOT VALID: rows written before may break them, and writing such a
+   * row again fails. (A validated CHECK held for every row at T, as the same one holds on live.)
+   */
+  unvalidatedChecks: { name: string; expr: string }[];
   sequences: OwnedSequence[];
   /** pg_table_size: heap + TOAST, what copying the rows reads. */
   bytes: number;
@@ -160,6 +165,7 @@ export async function readModel(client: Client): Promise<DbModel> {
       columns: [],
       copyColumns: [],
       uniques: [],
+      unvalidatedChecks: [],
       sequences: [],
       bytes: Number(r.bytes),
       estimatedRows: Number(r.est),
@@ -232,8 +238,12 @@ export async function readModel(client: Client): Promise<DbModel> {
     upd: string;
     deferrable: boolean;
     def: string;
+    validated: boolean;
+    check: string | null;
   }>(
     `SELECT con.conrelid::int8::text AS oid, con.conname AS name, con.contype::text AS type,
+            con.convalidated AS validated,
+            CASE WHEN con.contype = 'c' THEN pg_catalog.pg_get_expr(con.conbin, con.conrelid) END AS check,
             (SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(con.conkey) WITH ORDINALITY k(n, i)
                JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n) AS cols,
             (SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(con.confkey) WITH ORDINALITY k(n, i)
@@ -252,6 +262,7 @@ export async function readModel(client: Client): Promise<DbModel> {
     const t = byOid.get(c.oid);
     if (t) t.signature.push(`constraint ${c.name} ${c.type} ${c.def}`);
     if (t && c.type === "p") t.pk = c.cols;
+    if (t && c.type === "c" && !c.validated) t.unvalidatedChecks.push({ name: c.name, expr: c.check! });
     if (c.type === "f") {
       const child = keyOf(c.oid);
       const parent = keyOf(c.foid!);

@@ -72,7 +72,7 @@ function collisionSql(t: TableModel, k: UniqueKey, incoming: string): string {
     .join(" AND ");
   return `SELECT ${render("a", "p", np)} || ' ' || ${render("a", "k", nk)} || ' held by ' ||
                  (SELECT ${render("b", "p", np)} FROM ${live} b WHERE ${match} ORDER BY ${order("b")} LIMIT 1) AS line,
-                 NOT EXISTS (SELECT 1 FROM ONLY ${t.q} m WHERE ${own}) AS missing,
+                 NOT EXISTS (SELECT 1 FROM ONLY ${t.q} m WHERE ${own}) AS missing, TRUE AS written,
                  row_number() OVER (ORDER BY ${order("a")}) AS ord
             FROM ${incoming} a
            WHERE EXISTS (SELECT 1 FROM ${live} b WHERE ${match})`;
@@ -82,21 +82,56 @@ function range(n: number, f: (i: number) => string): string {
   return Array.from({ length: n }, (_, i) => f(i)).join(", ");
 }
 
-/** Counts and samples of a collision query's rows, for both modes at once. */
+/**
+ * Counts and samples of a finding query's rows (line, missing, written, ord) for both modes at
+ * once: tables writes the rows marked `written`, merge the ones live is `missing`.
+ */
 async function tally(
   live: Client,
   sql: string,
   params: unknown[] = [],
 ): Promise<{ all: number; missing: number; sAll: string[]; sMissing: string[] }> {
   const r = await live.query<{ n: number; nm: number; s: string[] | null; sm: string[] | null }>(
-    `SELECT count(*)::int AS n, (count(*) FILTER (WHERE c.missing))::int AS nm,
-            (array_agg(c.line ORDER BY c.ord))[1:${SAMPLE}] AS s,
+    `SELECT (count(*) FILTER (WHERE c.written))::int AS n,
+            (count(*) FILTER (WHERE c.missing))::int AS nm,
+            (array_agg(c.line ORDER BY c.ord) FILTER (WHERE c.written))[1:${SAMPLE}] AS s,
             (array_agg(c.line ORDER BY c.ord) FILTER (WHERE c.missing))[1:${SAMPLE}] AS sm
        FROM (${sql}) c`,
     params,
   );
   const x = r.rows[0];
   return { all: x.n, missing: x.nm, sAll: x.s ?? [], sMissing: x.sm ?? [] };
+}
+
+type Tally = Awaited<ReturnType<typeof tally>>;
+
+/** Runs a finding over the rows at T streamed from the PTR in batches, shipped to live as text. */
+async function overBatches(
+  ptr: Client,
+  live: Client,
+  ptrSql: string,
+  cols: string[],
+  types: string[],
+  liveSql: (incoming: string) => string,
+): Promise<Tally> {
+  const incoming = `(SELECT ${cols.map((x, i) => `u.${x}::${types[i]} AS ${x}`).join(", ")}
+                       FROM unnest(${cols.map((_, i) => `$${i + 1}::pg_catalog.text[]`).join(", ")}) AS u(${cols.join(", ")}))`;
+  const sql = liveSql(incoming);
+  const found: Tally = { all: 0, missing: 0, sAll: [], sMissing: [] };
+  const stream = new CursorStream(ptr, ptrSql, BATCH);
+  try {
+    for (let rows = await stream.next(); rows; rows = await stream.next()) {
+      const params = cols.map((_, i) => rows.map((r) => r[i] as string | null));
+      const b = await tally(live, sql, params);
+      found.all += b.all;
+      found.missing += b.missing;
+      found.sAll.push(...b.sAll.slice(0, SAMPLE - found.sAll.length));
+      found.sMissing.push(...b.sMissing.slice(0, SAMPLE - found.sMissing.length));
+    }
+  } finally {
+    await stream.close();
+  }
+  return found;
 }
 
 /**
@@ -113,38 +148,17 @@ export async function planCollisions(
   for (const c of tables) {
     const t = c.live;
     if (!t?.pk) continue; // recreated: nothing on live to collide with
+    const np = t.pk.length;
+    const text = (p: string, n: number) => range(n, (i) => `s.${p}${i}::pg_catalog.text`);
     for (const k of t.uniques) {
-      const np = t.pk.length;
       const nk = k.exprs.length;
-      const src = keyRows(c.atT, k, `ONLY ${c.atT.q}`);
-      const text = (p: string, n: number) => range(n, (i) => `s.${p}${i}::pg_catalog.text`);
-      const stream = new CursorStream(
-        ptr,
-        `SELECT ${text("p", np)}, ${text("k", nk)} FROM ${src} s ORDER BY ${range(np, (i) => `s.p${i}`)}`,
-        BATCH,
+      const ptrSql = `SELECT ${text("p", np)}, ${text("k", nk)} FROM ${keyRows(c.atT, k, `ONLY ${c.atT.q}`)} s
+                       ORDER BY ${range(np, (i) => `s.p${i}`)}`;
+      const cols = [...names("p", np), ...names("k", nk)];
+      const types = [...pkCols(t).map((x) => x.type), ...(await keyTypes(live, t, k))];
+      const found = await overBatches(ptr, live, ptrSql, cols, types, (incoming) =>
+        collisionSql(t, k, incoming),
       );
-      const types = await keyTypes(live, t, k);
-      const cols = [
-        ...range(np, (i) => `p${i}`).split(", "),
-        ...range(nk, (i) => `k${i}`).split(", "),
-      ];
-      const typed = [...pkCols(t).map((x) => x.type), ...types];
-      const incoming = `(SELECT ${cols.map((x, i) => `u.${x}::${typed[i]} AS ${x}`).join(", ")}
-                           FROM unnest(${cols.map((_, i) => `$${i + 1}::pg_catalog.text[]`).join(", ")}) AS u(${cols.join(", ")}))`;
-      const sql = collisionSql(t, k, incoming);
-      const found = { all: 0, missing: 0, sAll: [] as string[], sMissing: [] as string[] };
-      try {
-        for (let rows = await stream.next(); rows; rows = await stream.next()) {
-          const params = cols.map((_, i) => rows.map((r) => r[i] as string | null));
-          const b = await tally(live, sql, params);
-          found.all += b.all;
-          found.missing += b.missing;
-          found.sAll.push(...b.sAll.slice(0, SAMPLE - found.sAll.length));
-          found.sMissing.push(...b.sMissing.slice(0, SAMPLE - found.sMissing.length));
-        }
-      } finally {
-        await stream.close();
-      }
       if (found.all)
         out.tables.push({ table: t.key, key: k, rows: found.all, samples: found.sAll });
       if (found.missing) {
@@ -154,6 +168,8 @@ export async function planCollisions(
   }
   return out;
 }
+
+const names = (p: string, n: number) => Array.from({ length: n }, (_, i) => `${p}${i}`);
 
 /** The SQL type of each key part on live (a scalar subquery of no rows still has a type). */
 async function keyTypes(live: Client, t: TableModel, k: UniqueKey): Promise<string[]> {
@@ -219,5 +235,100 @@ export function collisionLine(c: Collision, mode: "tables" | "merge"): string {
     `re-created after T); the write drops this ${c.key.constraintDef ? "constraint" : "index"}` +
     `${refs.length ? ` and the foreign keys that reference it (${refs.join(", ")})` : ""} and rebuilds ` +
     `${refs.length ? "them" : "it"} once the rows are in place, in its transaction; ${rows}`
+  );
+}
+
+/** Rows at T to write that break a CHECK constraint live has NOT VALID. */
+export interface CheckViolation {
+  table: string;
+  check: { name: string; expr: string };
+  rows: number;
+  /** Primary keys of the rows at T, in key order. */
+  samples: string[];
+}
+
+const rowHash = (t: TableModel, a: string) =>
+  `pg_catalog.hashtextextended(ROW(${t.copyColumns.map((c) => `${a}.${c.q}`).join(", ")})::pg_catalog.text, 0)`;
+
+/** Rows of `from` breaking the check (a CHECK holds unless its expression is false): p0.., h. */
+function breakingRows(t: TableModel, expr: string, from: string): string {
+  return `(SELECT ${pkCols(t)
+    .map((c, i) => `pgr_src.${c.q} AS p${i}`)
+    .join(", ")}, ${rowHash(t, "pgr_src")} AS h FROM ${from} AS pgr_src WHERE (${expr}) IS FALSE)`;
+}
+
+/** Which breaking rows each mode writes: merge the ones live lacks, tables also those that differ. */
+function violationSql(t: TableModel, incoming: string): string {
+  const np = t.pk!.length;
+  const own = pkCols(t)
+    .map((c, i) => `m.${c.q} = a.p${i}`)
+    .join(" AND ");
+  return `SELECT ${render("a", "p", np)} AS line,
+                 NOT EXISTS (SELECT 1 FROM ONLY ${t.q} m WHERE ${own}) AS missing,
+                 NOT EXISTS (SELECT 1 FROM ONLY ${t.q} m WHERE ${own} AND ${rowHash(t, "m")} = a.h) AS written,
+                 row_number() OVER (ORDER BY ${range(np, (i) => `a.p${i}`)}) AS ord
+            FROM ${incoming} a`;
+}
+
+/** The plan's check of NOT VALID checks: rows at T breaking one, matched on live by key and content. */
+export async function planViolations(
+  ptr: Client,
+  live: Client,
+  tables: { atT: TableModel; live?: TableModel }[],
+): Promise<{ tables: CheckViolation[]; merge: CheckViolation[] }> {
+  const out = { tables: [] as CheckViolation[], merge: [] as CheckViolation[] };
+  for (const c of tables) {
+    const t = c.live ?? c.atT; // recreated from T: its checks are T's
+    if (!t.pk) continue;
+    const np = t.pk.length;
+    for (const check of t.unvalidatedChecks) {
+      const ptrSql = `SELECT ${range(np, (i) => `s.p${i}::pg_catalog.text`)}, s.h::pg_catalog.text
+                        FROM ${breakingRows(c.atT, check.expr, `ONLY ${c.atT.q}`)} s
+                       ORDER BY ${range(np, (i) => `s.p${i}`)}`;
+      const cols = [...names("p", np), "h"];
+      const types = [...pkCols(t).map((x) => x.type), "pg_catalog.int8"];
+      // A table dropped since T is recreated empty: every row at T is written, so count on the PTR.
+      const found = c.live
+        ? await overBatches(ptr, live, ptrSql, cols, types, (incoming) => violationSql(t, incoming))
+        : await tally(
+            ptr,
+            `SELECT ${render("a", "p", np)} AS line, TRUE AS missing, TRUE AS written,
+                    row_number() OVER (ORDER BY ${range(np, (i) => `a.p${i}`)}) AS ord
+               FROM ${breakingRows(t, check.expr, `ONLY ${t.q}`)} a`,
+          );
+      const v = (rows: number, samples: string[]) => ({ table: t.key, check, rows, samples });
+      if (found.all) out.tables.push(v(found.all, found.sAll));
+      if (found.missing) out.merge.push(v(found.missing, found.sMissing));
+    }
+  }
+  return out;
+}
+
+/** The write's check, exact: staged rows `rows` it writes that break a NOT VALID check. */
+export async function writeViolations(
+  live: Client,
+  t: TableModel,
+  rows: string,
+  mode: "tables" | "merge",
+): Promise<CheckViolation[]> {
+  const out: CheckViolation[] = [];
+  for (const check of t.unvalidatedChecks) {
+    const b = await tally(live, violationSql(t, breakingRows(t, check.expr, rows)));
+    const n = mode === "merge" ? b.missing : b.all;
+    if (n) {
+      out.push({ table: t.key, check, rows: n, samples: mode === "merge" ? b.sMissing : b.sAll });
+    }
+  }
+  return out;
+}
+
+/** The one wording of a NOT VALID check the written rows break, for the plan and the write. */
+export function violationLine(v: CheckViolation, mode: "tables" | "merge"): string {
+  return (
+    `${v.check.name} (check ${v.table}: ${v.check.expr}, NOT VALID): ${v.rows} rows at T to ` +
+    `${mode === "merge" ? "re-insert" : "write back"} break it (it was added NOT VALID, so older ` +
+    `rows were never checked); rows (key): ${v.samples.join(", ")}${v.rows > v.samples.length ? ", ..." : ""}; ` +
+    `way out: correct those rows on the PTR (promote copies them from there) and promote again, ` +
+    `or --mode whole (every table as at T, the constraint included)`
   );
 }

@@ -12,7 +12,14 @@ import type { Client } from "pg";
 import type { PromotionMode } from "../../contract/data-tool";
 import { DbModel, Trigger } from "./catalog";
 import { diffTable, newestWrites, TableDiff } from "./compare";
-import { Collision, collisionLine, planCollisions } from "./collisions";
+import {
+  CheckViolation,
+  Collision,
+  collisionLine,
+  planCollisions,
+  planViolations,
+  violationLine,
+} from "./collisions";
 import { checkCrossings, Crossing, describeFk } from "./foreign-keys";
 import { ChosenTable } from "./selection";
 
@@ -124,12 +131,20 @@ export async function buildPlan(p: PlanInput): Promise<PromotionPlan> {
     chosen.length > 0
       ? await planCollisions(p.ptr[0], p.live[0], chosen)
       : { tables: [], merge: [] };
+  const violations =
+    chosen.length > 0
+      ? await planViolations(p.ptr[0], p.live[0], chosen)
+      : { tables: [], merge: [] };
   const byKey = new Map(reports.map((r) => [r.key, r]));
   const modes: ModeSummary[] = [wholeSummary(reports, p.ptrModel)];
   if (chosen.length || p.chosenProblems?.length) {
     const problems = p.chosenProblems ?? [];
-    modes.push(chosenSummary("tables", chosen, byKey, crossings, collisions.tables, problems));
-    modes.push(chosenSummary("merge", chosen, byKey, mergeCrossings, collisions.merge, problems));
+    const rows = (m: "tables" | "merge") => ({
+      collisions: collisions[m],
+      violations: violations[m],
+    });
+    modes.push(chosenSummary("tables", chosen, byKey, crossings, rows("tables"), problems));
+    modes.push(chosenSummary("merge", chosen, byKey, mergeCrossings, rows("merge"), problems));
   }
   const droppedReferences = p.ptrModel.foreignKeys
     .filter((fk) => set.has(fk.parent) && !set.has(fk.child) && !p.liveModel.tables.has(fk.parent))
@@ -218,7 +233,7 @@ function chosenSummary(
   chosen: ChosenTable[],
   byKey: Map<string, TableReport>,
   crossings: Crossing[],
-  collisions: Collision[],
+  met: { collisions: Collision[]; violations: CheckViolation[] },
   problems: string[],
 ): ModeSummary {
   const s = empty(
@@ -241,9 +256,10 @@ function chosenSummary(
     } else s.notRepaired += changed;
   }
   // merge: refused, as the write refuses; tables: the keys the write rebuilds.
-  for (const c of collisions) {
+  for (const c of met.collisions) {
     (mode === "merge" ? s.refusals : s.notes).push(collisionLine(c, mode));
   }
+  s.refusals.push(...met.violations.map((v) => violationLine(v, mode)));
   for (const x of crossings) {
     if (x.violations > 0) {
       s.refusals.push(

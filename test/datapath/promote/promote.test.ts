@@ -313,6 +313,43 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       );
     });
 
+    it("a CHECK added NOT VALID that rows at T break: both modes refused as planned, naming the rows", async () => {
+      const db = await incident(
+        "DELETE FROM prices WHERE id IN (2, 9); UPDATE prices SET pence = 5 WHERE id = 10;",
+        `CREATE TABLE prices (id int PRIMARY KEY, pence int NOT NULL);
+         INSERT INTO prices SELECT g, g * 10 FROM generate_series(1, 10) g;
+         ALTER TABLE prices ADD CONSTRAINT prices_pence_small CHECK (pence < 80) NOT VALID;`,
+      );
+      const before = await fingerprint(pair.live.url(db));
+      const plan: Plan = JSON.parse(
+        (await run(pair.env(db), "--plan", "--tables", "public.prices", "--json")).out,
+      );
+      // Row 8 breaks it too but is the same on live: neither mode writes it.
+      const expected = {
+        merge:
+          /^prices_pence_small \(check public\.prices: \(pence < 80\), NOT VALID\): 1 rows at T to re-insert break it .*rows \(key\): \(9\); way out/,
+        tables:
+          /^prices_pence_small .*: 2 rows at T to write back break it .*rows \(key\): \(9\), \(10\); way out/,
+      };
+      for (const mode of ["merge", "tables"] as const) {
+        const [refusal, ...more] = modeOf(plan, mode).refusals;
+        assert.deepEqual(more, []);
+        assert.match(refusal, expected[mode]);
+        const r = await run(
+          pair.env(db),
+          "--mode",
+          mode,
+          "--tables",
+          "public.prices",
+          "--confirm",
+          confirmFor(db),
+        );
+        assert.equal(r.code, 1);
+        assert.ok(r.err.includes(`\n  ${refusal}`), r.err);
+        await unchanged(db, before);
+      }
+    });
+
     it("names as the plan prints them: mixed case bare, quoted, and ambiguous ones refused with both", async () => {
       const db = await incident(
         `DELETE FROM "__EFMigrationsHistory"; DELETE FROM "Odd.Name";`,
