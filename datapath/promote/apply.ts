@@ -32,7 +32,8 @@ import {
   writeCollisions,
   writeViolations,
 } from "./collisions";
-import { describeFk, intoConsequence } from "./foreign-keys";
+import { KeyKind, orderExpr } from "./compare";
+import { describeFk, fkLine, kindsFor } from "./foreign-keys";
 import { ChosenTable, parentFirst, PromoteRefusedError } from "./selection";
 
 export interface ApplyOptions {
@@ -288,17 +289,25 @@ const render = (a: string, cols: Column[]) =>
 const rowText = (a: string, t: TableModel) =>
   `ROW(${t.copyColumns.map((c) => `${a}.${c.q}`).join(", ")})::pg_catalog.text`;
 
-/** Rows matching `where`: how many and a few, rendered by `label`. */
-async function sample(
+/**
+ * Rows matching `where` (alias c) and their first referenced keys, distinct, in the order the
+ * plan's comparison sorts them (foreign-keys.ts), so both word a foreign key alike.
+ */
+async function references(
   live: Client,
   from: string,
   where: string,
-  label: string,
-): Promise<{ n: number; rows: string[] }> {
-  const r = await live.query<{ l: string; n: string }>(
-    `SELECT ${label} AS l, count(*) OVER ()::pg_catalog.text AS n FROM ${from} WHERE ${where} LIMIT ${SAMPLE}`,
+  cols: Column[],
+  kinds: KeyKind[],
+): Promise<{ n: number; refs: string[] }> {
+  const r = await live.query<{ n: number; refs: string[] }>(
+    `SELECT (SELECT count(*) FROM ${from} WHERE ${where})::int AS n,
+            ARRAY(SELECT ${render("c", cols)} FROM ${from} WHERE ${where}
+                   GROUP BY ${cols.map((x) => `c.${x.q}`).join(", ")}
+                   ORDER BY ${cols.map((x, i) => orderExpr("c", x, kinds[i])).join(", ")}
+                   LIMIT ${SAMPLE}) AS refs`,
   );
-  return { n: r.rows.length ? Number(r.rows[0].n) : 0, rows: r.rows.map((x) => x.l) };
+  return r.rows[0];
 }
 
 /** Exact checks on live against the staged rows; each problem names the constraint and rows. */
@@ -321,20 +330,14 @@ async function checkBeforeWriting(
     const cc = colsOf(child, fk.childColumns);
     const pc = colsOf(s.t, fk.parentColumns);
     const match = fk.childColumns.map((_, i) => `p.${pc[i].q} = c.${cc[i].q}`).join(" AND ");
-    const label = child.pk
-      ? `${render("c", colsOf(child, child.pk))} || ' -> ' || ${render("c", cc)}`
-      : render("c", cc);
-    const hit = await sample(
+    const hit = await references(
       live,
       `ONLY ${child.q} c`,
       `${notNull("c", cc)} AND NOT EXISTS (SELECT 1 FROM ${s.stage} p WHERE ${match})`,
-      label,
+      cc,
+      kindsFor(child, s.t, fk),
     );
-    if (hit.n) {
-      problems.push(
-        `${fk.name} (${describeFk(fk)}): ${intoConsequence(fk, hit.n)}; rows${child.pk ? " (key -> reference)" : ""}: ${hit.rows.join(", ")}${hit.n > SAMPLE ? ", ..." : ""}`,
-      );
-    }
+    if (hit.n) problems.push(fkLine(fk, "into", o.mode, hit.n, hit.refs));
   }
 
   for (const fk of o.ptrModel.foreignKeys) {
@@ -358,17 +361,14 @@ async function checkBeforeWriting(
         `EXISTS (SELECT 1 FROM ${incoming(parentStage)} p WHERE ${fk.childColumns.map((_, i) => `p.${pc[i].q} = c.${cc[i].q}`).join(" AND ")})`,
       );
     }
-    const hit = await sample(
+    const hit = await references(
       live,
       `${incoming(s)} c`,
       `${notNull("c", cc)} AND NOT (${refs.length ? refs.join(" OR ") : "FALSE"})`,
-      `${render("c", colsOf(s.t, s.t.pk!))} || ' -> ' || ${render("c", cc)}`,
+      cc,
+      parentNow ? kindsFor(s.t, parentNow, fk) : cc.map((): KeyKind => "text"),
     );
-    if (hit.n) {
-      problems.push(
-        `${fk.name} (${describeFk(fk)}): ${hit.n} rows of ${fk.child} to restore reference ${fk.parent} rows that live no longer has; rows (key -> reference): ${hit.rows.join(", ")}${hit.n > SAMPLE ? ", ..." : ""}`,
-      );
-    }
+    if (hit.n) problems.push(fkLine(fk, "out", o.mode, hit.n, hit.refs));
   }
 
   // NOT VALID checks: rows at T written back that break one (a table recreated here has T's).

@@ -262,7 +262,8 @@ export async function readModel(client: Client): Promise<DbModel> {
     const t = byOid.get(c.oid);
     if (t) t.signature.push(`constraint ${c.name} ${c.type} ${c.def}`);
     if (t && c.type === "p") t.pk = c.cols;
-    if (t && c.type === "c" && !c.validated) t.unvalidatedChecks.push({ name: c.name, expr: c.check! });
+    if (t && c.type === "c" && !c.validated)
+      t.unvalidatedChecks.push({ name: c.name, expr: c.check! });
     if (c.type === "f") {
       const child = keyOf(c.oid);
       const parent = keyOf(c.foid!);

@@ -30,7 +30,8 @@ export interface Crossing {
 const isInt = (t: TableModel, col: string) =>
   keyKind(t.columns.find((c) => c.name === col)!) === "int";
 
-function kindsFor(child: TableModel, parent: TableModel, fk: ForeignKey): KeyKind[] {
+/** How reference keys sort (and so which come first as samples): integers when both sides are. */
+export function kindsFor(child: TableModel, parent: TableModel, fk: ForeignKey): KeyKind[] {
   return fk.childColumns.map((c, i) =>
     isInt(child, c) && isInt(parent, fk.parentColumns[i]) ? "int" : "text",
   );
@@ -69,6 +70,31 @@ export function intoConsequence(fk: ForeignKey, rows: number): string {
     return `would change ${rows} rows of ${fk.child} (ON DELETE ${FK_ACTION[action]})`;
   }
   return `${rows} rows of ${fk.child} would lose the ${fk.parent} row they reference (ON DELETE ${FK_ACTION[action]})`;
+}
+
+/**
+ * The one wording of a foreign key the rows cannot keep consistent, for the plan and the write
+ * alike: `rows` rows, `samples` the first referenced keys (distinct, in key order).
+ */
+export function fkLine(
+  fk: ForeignKey,
+  direction: Direction,
+  mode: "tables" | "merge",
+  rows: number,
+  samples: string[],
+): string {
+  const refs = `referenced keys: ${samples.join(", ")}${rows > samples.length ? ", ..." : ""}`;
+  if (direction === "into") {
+    return (
+      `${fk.name} (${describeFk(fk)}): ${intoConsequence(fk, rows)}; ${refs}; way out: add ` +
+      `${fk.child} to --tables (its rows go back to T too), or --mode merge (adds rows, removes none)`
+    );
+  }
+  return (
+    `${fk.name} (${describeFk(fk)}): ${rows} rows of ${fk.child} to ${mode === "merge" ? "re-insert" : "restore"} ` +
+    `reference ${fk.parent} rows that live no longer has; ${refs}; way out: add ${fk.parent} to --tables ` +
+    `(the rows they reference come back too)`
+  );
 }
 
 /** The foreign keys crossing the set's boundary; `tablesOnly` skips the row checks. */

@@ -20,7 +20,7 @@ import {
   planViolations,
   violationLine,
 } from "./collisions";
-import { checkCrossings, Crossing, describeFk } from "./foreign-keys";
+import { checkCrossings, Crossing, describeFk, fkLine } from "./foreign-keys";
 import { ChosenTable } from "./selection";
 
 export interface Newest {
@@ -263,7 +263,9 @@ function chosenSummary(
   for (const x of crossings) {
     if (x.violations > 0) {
       s.refusals.push(
-        `${x.fk.name} (${x.fk.child} -> ${x.fk.parent}): ${x.consequence}${x.upperBound ? " (at most; checked exactly before writing)" : ""}; e.g. key ${x.samples.join(", ")}`,
+        fkLine(x.fk, x.direction, mode, x.violations, x.samples) +
+          // merge re-inserts only rows live lacks: a row at T changed since is not among them.
+          (x.upperBound ? " (at most: rows changed on live since T are not re-inserted)" : ""),
       );
     }
   }

@@ -124,6 +124,24 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
         tables.refusals.join("\n"),
         /would delete 1 rows of public\.posts \(ON DELETE CASCADE\)/,
       );
+      // The write refuses with the plan's own line.
+      const before = await fingerprint(pair.live.url(db));
+      const w = await run(
+        pair.env(db),
+        "--mode",
+        "tables",
+        "--tables",
+        "public.users",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(w.code, 1);
+      assert.equal(tables.refusals.length, 1);
+      assert.ok(
+        w.err.includes(`\n  ${tables.refusals[0]}`),
+        `${w.err}\n---\n${tables.refusals[0]}`,
+      );
+      await unchanged(db, before);
     });
   });
 
