@@ -33,7 +33,7 @@ import {
   writeViolations,
 } from "./collisions";
 import { KeyKind, orderExpr } from "./compare";
-import { describeFk, fkLine, kindsFor } from "./foreign-keys";
+import { describeFk, fkLine, isPartitioned, kindsFor } from "./foreign-keys";
 import { ChosenTable, parentFirst, PromoteRefusedError } from "./selection";
 
 export interface ApplyOptions {
@@ -324,6 +324,7 @@ async function checkBeforeWriting(
 
   for (const fk of o.liveModel.foreignKeys) {
     if (o.mode !== "tables" || !set.has(fk.parent) || set.has(fk.child)) continue;
+    if (!o.liveModel.tables.has(fk.child)) continue; // partitioned: checked on its partitions
     // Into the set: outside rows whose referenced row the chosen table will not have.
     const child = o.liveModel.tables.get(fk.child)!;
     const s = stageOf.get(fk.parent)!;
@@ -341,7 +342,7 @@ async function checkBeforeWriting(
   }
 
   for (const fk of o.ptrModel.foreignKeys) {
-    if (!set.has(fk.child)) continue;
+    if (!set.has(fk.child) || isPartitioned(o.liveModel, fk.parent)) continue;
     const s = stageOf.get(fk.child)!;
     const cc = colsOf(s.t, fk.childColumns);
     const inSet = set.has(fk.parent);

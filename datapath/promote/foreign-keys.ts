@@ -97,6 +97,9 @@ export function fkLine(
   );
 }
 
+/** A partitioned parent: it has no rows of its own, its partitions do. */
+export const isPartitioned = (m: DbModel, key: string) => m.partitioned.some((p) => p.key === key);
+
 /** The foreign keys crossing the set's boundary; `tablesOnly` skips the row checks. */
 export function crossingKeys(
   ptr: DbModel,
@@ -104,13 +107,18 @@ export function crossingKeys(
   set: Set<string>,
 ): { fk: ForeignKey; direction: Direction }[] {
   const out: { fk: ForeignKey; direction: Direction }[] = [];
-  // Into the set: as live has them (they act on live's rows).
+  // Into the set: as live has them (they act on live's rows). A partitioned table's key is
+  // checked through its partitions' copies of it (its own rows are theirs).
   for (const fk of live.foreignKeys) {
-    if (set.has(fk.parent) && !set.has(fk.child)) out.push({ fk, direction: "into" });
+    if (set.has(fk.parent) && !set.has(fk.child) && live.tables.has(fk.child)) {
+      out.push({ fk, direction: "into" });
+    }
   }
   // Out of the set: as they were at T (the restored rows carry them).
   for (const fk of ptr.foreignKeys) {
-    if (set.has(fk.child) && !set.has(fk.parent)) out.push({ fk, direction: "out" });
+    if (set.has(fk.child) && !set.has(fk.parent) && !isPartitioned(live, fk.parent)) {
+      out.push({ fk, direction: "out" });
+    }
   }
   return out;
 }
