@@ -56,7 +56,9 @@ else PATH.
 promote copies the point-in-time restore (--from: the PTR server, e.g. --from-host its FQDN) into
 live (--to) straight from server to server: whole (live becomes the PTR database), tables (only
 the named tables go back to the restore target) or merge (only re-insert the rows of the named
-tables deleted since). --plan writes nothing and shows what each mode would write and lose.
+tables deleted since). --plan writes nothing and shows what each mode would write and lose, and
+what each would be refused for. --tables takes names as the plan and \\dt print them
+(public.__EFMigrationsHistory) or quoted (public."__EFMigrationsHistory"): docs/promotion-refusals.md.
 
 restore keeps each object's owner and grants: a role the backup names that the target server
 lacks is refused before anything changes, unless --map-missing-roles-to ROLE names the role that

@@ -11,10 +11,14 @@
  *     (COPY, no storage in between);
  *  4. check, exactly and before writing: no row outside the chosen tables would be deleted,
  *     changed or left without the row it references; no restored row references a row live no
- *     longer has; (merge) no re-inserted row collides with a live row on a unique key. Any hit
- *     refuses with the constraint and rows named;
+ *     longer has; no row written back breaks a CHECK added NOT VALID; (merge) no re-inserted row
+ *     collides with a live row on a unique key (partial, on expressions) or an exclusion
+ *     constraint. Any hit refuses with the constraint, rows and way out named, in the words the
+ *     plan uses (foreign-keys.ts's fkLine, collisions.ts). (tables) a key whose values moved
+ *     between rows since T is noted for rebuilding (collisions.ts says why);
  *  5. tables: keep every row about to be deleted or overwritten in `pgr_<incident>_replaced`;
- *  6. with the chosen tables' user triggers disabled (so rows end exactly as at T), apply the
+ *  6. with the chosen tables' user triggers disabled (so rows end exactly as at T) and the keys
+ *     noted in 4 dropped (rebuilt, with the foreign keys on them, right after), apply the
  *     difference: insert rows missing from live, update rows that differ, delete rows added
  *     since T (tables), or only insert the missing rows (merge). Changed rows are updated in
  *     place, never deleted and re-inserted, so ON DELETE actions never fire for them;
