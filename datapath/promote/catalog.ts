@@ -16,6 +16,8 @@ export interface Column {
   notNull: boolean;
   /** Generated (stored) columns are computed by the server: never copied. */
   generated: boolean;
+  /** A generated column's expression, as SQL over the table (collisions.ts computes it on staged rows). */
+  generatedExpr?: string;
   /** "a" GENERATED ALWAYS AS IDENTITY, "d" BY DEFAULT, "" none. */
   identity: string;
 }
@@ -215,6 +217,7 @@ export async function readModel(client: Client): Promise<DbModel> {
       typeOid: c.typoid,
       notNull: c.notnull,
       generated: c.gen !== "",
+      generatedExpr: c.genexpr ?? undefined,
       identity: c.ident,
     };
     t.columns.push(col);

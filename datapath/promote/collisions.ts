@@ -186,6 +186,16 @@ async function keyTypes(live: Client, t: TableModel, k: UniqueKey): Promise<stri
 }
 
 /**
+ * Staged rows hold the copied columns only: a key or check on a generated column needs it
+ * computed, as the server will when the row is written.
+ */
+function withGenerated(t: TableModel, rows: string): string {
+  const gen = t.columns.filter((c) => c.generated && c.generatedExpr);
+  if (!gen.length) return rows;
+  return `(SELECT pgr_g.*, ${gen.map((c) => `(${c.generatedExpr}) AS ${c.q}`).join(", ")} FROM ${rows} AS pgr_g)`;
+}
+
+/**
  * The write's check, exact, in its transaction: `rows` (SQL over the staged rows with the
  * table's columns) that collide with a live row on one of the table's keys.
  */
@@ -197,7 +207,7 @@ export async function writeCollisions(
 ): Promise<Collision[]> {
   const out: Collision[] = [];
   for (const k of t.uniques) {
-    const b = await tally(live, collisionSql(t, k, keyRows(t, k, rows)));
+    const b = await tally(live, collisionSql(t, k, keyRows(t, k, withGenerated(t, rows))));
     const n = mode === "merge" ? b.missing : b.all;
     if (n) {
       out.push({ table: t.key, key: k, rows: n, samples: mode === "merge" ? b.sMissing : b.sAll });
@@ -313,7 +323,10 @@ export async function writeViolations(
 ): Promise<CheckViolation[]> {
   const out: CheckViolation[] = [];
   for (const check of t.unvalidatedChecks) {
-    const b = await tally(live, violationSql(t, breakingRows(t, check.expr, rows)));
+    const b = await tally(
+      live,
+      violationSql(t, breakingRows(t, check.expr, withGenerated(t, rows))),
+    );
     const n = mode === "merge" ? b.missing : b.all;
     if (n) {
       out.push({ table: t.key, check, rows: n, samples: mode === "merge" ? b.sMissing : b.sAll });

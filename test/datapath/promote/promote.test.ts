@@ -331,6 +331,36 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       );
     });
 
+    it("a unique key on a generated column: computed for the staged rows, merge refused as planned", async () => {
+      const db = await incident(
+        "DELETE FROM handles WHERE id = 2; INSERT INTO handles (handle) VALUES ('H2');",
+        `CREATE TABLE handles (
+           id serial PRIMARY KEY,
+           handle text NOT NULL,
+           handle_key text GENERATED ALWAYS AS (lower(handle)) STORED UNIQUE
+         );
+         INSERT INTO handles (handle) SELECT 'h' || g FROM generate_series(1, 5) g;`,
+      );
+      const before = await fingerprint(pair.live.url(db));
+      const plan: Plan = JSON.parse(
+        (await run(pair.env(db), "--plan", "--tables", "public.handles", "--json")).out,
+      );
+      const [refusal] = modeOf(plan, "merge").refusals;
+      assert.match(refusal, /^handles_handle_key_key .*: 1 rows .*\(2\) \(h2\) held by \(6\)/);
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "merge",
+        "--tables",
+        "public.handles",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(r.code, 1);
+      assert.ok(r.err.includes(`\n  ${refusal}`), r.err);
+      await unchanged(db, before);
+    });
+
     it("a CHECK added NOT VALID that rows at T break: both modes refused as planned, naming the rows", async () => {
       const db = await incident(
         "DELETE FROM prices WHERE id IN (2, 9); UPDATE prices SET pence = 5 WHERE id = 10;",
