@@ -194,17 +194,13 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
     }
 
     // tables: keys whose values moved between rows since T are rebuilt around the writes.
-    const moved: Collision[] = [];
-    if (o.mode === "tables") {
-      await timed("checked keys for values moved between rows since T", async () => {
-        for (const s of staged) {
-          const now = o.liveModel.tables.get(s.t.key);
-          if (now && !s.recreated)
-            moved.push(...(await writeCollisions(live, now, s.stage, "tables")));
-        }
-      });
-      result.keysRebuilt = moved.map((c) => collisionLine(c, "tables"));
-    }
+    const moved =
+      o.mode === "tables"
+        ? await timed("checked keys for values moved between rows since T", () =>
+            findMovedKeys(live, o, staged),
+          )
+        : [];
+    result.keysRebuilt = moved.map((c) => collisionLine(c, "tables"));
 
     let kept = new Map<string, { kept: number; keptIn?: string }>();
     if (o.mode === "tables") {
@@ -592,6 +588,20 @@ async function suspendBulkForeignKeys(
     await live.query(`ALTER TABLE ${x.table} DROP CONSTRAINT ${quote(x.fk.name)}`);
   }
   return out;
+}
+
+/** tables: the chosen tables' keys some row at T would collide on halfway through the writes. */
+async function findMovedKeys(
+  live: Client,
+  o: ApplyOptions,
+  staged: Staged[],
+): Promise<Collision[]> {
+  const moved: Collision[] = [];
+  for (const s of staged) {
+    const now = o.liveModel.tables.get(s.t.key);
+    if (now && !s.recreated) moved.push(...(await writeCollisions(live, now, s.stage, "tables")));
+  }
+  return moved;
 }
 
 interface DroppedKey {
