@@ -630,7 +630,7 @@ async function dropMovedKeys(
       .filter((r) => !gone.has(`${r.table}\0${r.name}`))
       .map((r) => ({
         fk: o.liveModel.foreignKeys.find((f) => f.child === r.table && f.name === r.name)!,
-        table: o.liveModel.tables.get(r.table)!.q,
+        table: r.q,
       }))
       .filter((x) => x.fk);
     for (const x of fks) {

@@ -46,8 +46,11 @@ export interface UniqueKey {
   predicate?: string;
   /** NULLS NOT DISTINCT: null keys collide too. */
   nullsNotDistinct: boolean;
-  /** Foreign keys (child table key, constraint name) that reference this key's index. */
-  referencedBy: { table: string; name: string }[];
+  /**
+   * Foreign keys (child table key, constraint name, quoted child table) that reference this key's
+   * index; on a partitioned child, the partitioned table's own (its partitions' copies follow it).
+   */
+  referencedBy: { table: string; name: string; q: string }[];
 }
 
 export interface OwnedSequence {
@@ -298,7 +301,7 @@ export async function readModel(client: Client): Promise<DbModel> {
     nnd: boolean;
     indexdef: string;
     condef: string | null;
-    refs: { oid: string; name: string }[];
+    refs: { oid: string; name: string; q: string }[];
   }>(
     `SELECT i.indrelid::int8::text AS oid, ic.relname AS index, con.conname AS con,
             con.contype::text AS contype,
@@ -320,9 +323,12 @@ export async function readModel(client: Client): Promise<DbModel> {
             pg_catalog.pg_get_indexdef(i.indexrelid) AS indexdef,
             CASE WHEN con.oid IS NOT NULL THEN pg_catalog.pg_get_constraintdef(con.oid) END AS condef,
             coalesce((SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
-                               'oid', f.conrelid::int8::text, 'name', f.conname) ORDER BY f.conname)
+                               'oid', f.conrelid::int8::text, 'name', f.conname,
+                               'q', f.conrelid::pg_catalog.regclass::pg_catalog.text)
+                               ORDER BY f.conname)
                         FROM pg_catalog.pg_constraint f
-                       WHERE f.contype = 'f' AND f.conindid = i.indexrelid), '[]') AS refs
+                       WHERE f.contype = 'f' AND f.conindid = i.indexrelid
+                         AND f.conparentid = 0), '[]') AS refs
        FROM pg_catalog.pg_index i
        JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
        LEFT JOIN pg_catalog.pg_constraint con
@@ -347,7 +353,7 @@ export async function readModel(client: Client): Promise<DbModel> {
       nullsNotDistinct: u.nnd,
       referencedBy: u.refs.flatMap((r) => {
         const table = keyOf(r.oid);
-        return table ? [{ table, name: r.name }] : [];
+        return table ? [{ table, name: r.name, q: r.q }] : [];
       }),
     });
     // Rows at T load into live only if live's keys are the ones T had (T's rows satisfied them).

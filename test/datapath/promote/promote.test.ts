@@ -167,7 +167,13 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
         id serial PRIMARY KEY,
         email text NOT NULL REFERENCES users (email) ON UPDATE CASCADE
       );
-      INSERT INTO newsletters (email) VALUES ('u1@example.com'), ('u2@example.com');`;
+      INSERT INTO newsletters (email) VALUES ('u1@example.com'), ('u2@example.com');
+      CREATE TABLE digests (
+        id int PRIMARY KEY,
+        email text NOT NULL REFERENCES users (email) ON UPDATE CASCADE
+      ) PARTITION BY RANGE (id);
+      CREATE TABLE digests_low PARTITION OF digests FOR VALUES FROM (0) TO (100);
+      INSERT INTO digests VALUES (1, 'u1@example.com');`;
 
     it("tables: unique values swapped between rows after T; the plan says the key is rebuilt, the write does it", async () => {
       const db = await incident(
@@ -178,6 +184,7 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       );
       const keys = (await pair.live.query(db, KEYS)).rows;
       const newsletters = await rowsOf(pair.live, db, "newsletters");
+      const digests = await rowsOf(pair.live, db, "digests");
       const plan: Plan = JSON.parse(
         (await run(pair.env(db), "--plan", "--tables", "public.users", "--json")).out,
       );
@@ -188,7 +195,10 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
         notes[0],
         /\(1\) \(u1@example\.com\) held by \(2\), \(2\) \(u2@example\.com\) held by \(1\)/,
       );
-      assert.match(notes[0], /newsletters_email_fkey on public\.newsletters/);
+      assert.match(
+        notes[0],
+        /digests_email_fkey on public\.digests, newsletters_email_fkey on public\.newsletters/,
+      );
       assert.deepEqual(modeOf(plan, "tables").refusals, []);
 
       const r = await run(
@@ -207,6 +217,7 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       // Outside the chosen table nothing changed; the key and the foreign key on it are back as
       // they were, and they hold.
       assert.deepEqual(await rowsOf(pair.live, db, "newsletters"), newsletters);
+      assert.deepEqual(await rowsOf(pair.live, db, "digests"), digests);
       assert.deepEqual((await pair.live.query(db, KEYS)).rows, keys);
       await assert.rejects(
         pair.live.query(db, "UPDATE users SET email = 'u1@example.com' WHERE id = 3"),
