@@ -200,6 +200,8 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
         /digests_email_fkey on public\.digests, newsletters_email_fkey on public\.newsletters/,
       );
       assert.deepEqual(modeOf(plan, "tables").refusals, []);
+      const text = await run(pair.env(db), "--plan", "--tables", "public.users");
+      assert.ok(text.out.includes(`\n    ${notes[0]}\n`), text.out);
 
       const r = await run(
         pair.env(db),
@@ -246,6 +248,8 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       );
       assert.match(refusals[0], /\(2\) \(m2@example\.com\) held by \(11\)/);
       assert.match(refusals[0], /way out: --mode tables for public\.mailing/);
+      const text = await run(pair.env(db), "--plan", "--tables", "public.mailing");
+      assert.ok(text.out.includes(`\n    WOULD BE REFUSED: ${refusals[0]}\n`), text.out);
 
       const r = await run(
         pair.env(db),
