@@ -262,11 +262,7 @@ function chosenSummary(
   s.refusals.push(...met.violations.map((v) => violationLine(v, mode)));
   for (const x of crossings) {
     if (x.violations > 0) {
-      s.refusals.push(
-        fkLine(x.fk, x.direction, mode, x.violations, x.samples) +
-          // merge re-inserts only rows live lacks: a row at T changed since is not among them.
-          (x.upperBound ? " (at most: rows changed on live since T are not re-inserted)" : ""),
-      );
+      s.refusals.push(fkLine(x.fk, x.direction, mode, x.violations, x.samples));
     }
   }
   return s;
