@@ -215,7 +215,7 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
     const counts = await timed("wrote the difference", () => applyDifference(live, o.mode, staged));
     if (moved.length) {
       await timed(`rebuilt ${moved.length} keys whose values moved since T`, () =>
-        rebuildKeys(live, dropped),
+        rebuildKeys(live, o, dropped),
       );
     }
     await timed(`re-validated ${suspended.length} foreign keys`, () =>
@@ -647,14 +647,32 @@ async function dropMovedKeys(
   return out;
 }
 
-/** Puts the dropped keys back as they were (building and checking them), then their foreign keys. */
-async function rebuildKeys(live: Client, dropped: DroppedKey[]): Promise<void> {
+/**
+ * Puts the dropped keys back as they were (building and checking them), with their comments,
+ * replica identity and cluster mark, then their foreign keys.
+ */
+async function rebuildKeys(live: Client, o: ApplyOptions, dropped: DroppedKey[]): Promise<void> {
   for (const d of dropped) {
+    const k = d.c.key;
+    const t = o.liveModel.tables.get(d.c.table)!;
+    const index = `${quote(t.schema)}.${quote(k.index)}`;
     await live.query(
-      d.c.key.constraintDef
-        ? `ALTER TABLE ${d.table} ADD CONSTRAINT ${quote(d.c.key.name)} ${d.c.key.constraintDef}`
-        : d.c.key.indexDef,
+      k.constraintDef
+        ? `ALTER TABLE ${d.table} ADD CONSTRAINT ${quote(k.name)} ${k.constraintDef}`
+        : k.indexDef,
     );
+    if (k.extras.indexComment !== undefined) {
+      await live.query(`COMMENT ON INDEX ${index} IS ${literal(k.extras.indexComment)}`);
+    }
+    if (k.extras.constraintComment !== undefined) {
+      await live.query(
+        `COMMENT ON CONSTRAINT ${quote(k.name)} ON ${d.table} IS ${literal(k.extras.constraintComment)}`,
+      );
+    }
+    if (k.extras.replicaIdentity) {
+      await live.query(`ALTER TABLE ${d.table} REPLICA IDENTITY USING INDEX ${quote(k.index)}`);
+    }
+    if (k.extras.clustered) await live.query(`ALTER TABLE ${d.table} CLUSTER ON ${quote(k.index)}`);
   }
   await restoreForeignKeys(
     live,

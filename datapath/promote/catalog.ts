@@ -46,6 +46,13 @@ export interface UniqueKey {
   predicate?: string;
   /** NULLS NOT DISTINCT: null keys collide too. */
   nullsNotDistinct: boolean;
+  /** What a rebuild must put back besides the definition (comments, replica identity, cluster). */
+  extras: {
+    indexComment?: string;
+    constraintComment?: string;
+    replicaIdentity: boolean;
+    clustered: boolean;
+  };
   /**
    * Foreign keys (child table key, constraint name, quoted child table) that reference this key's
    * index; on a partitioned child, the partitioned table's own (its partitions' copies follow it).
@@ -301,6 +308,10 @@ export async function readModel(client: Client): Promise<DbModel> {
     nnd: boolean;
     indexdef: string;
     condef: string | null;
+    icomment: string | null;
+    ccomment: string | null;
+    replident: boolean;
+    clustered: boolean;
     refs: { oid: string; name: string; q: string }[];
   }>(
     `SELECT i.indrelid::int8::text AS oid, ic.relname AS index, con.conname AS con,
@@ -322,6 +333,9 @@ export async function readModel(client: Client): Promise<DbModel> {
             i.indnullsnotdistinct AS nnd,
             pg_catalog.pg_get_indexdef(i.indexrelid) AS indexdef,
             CASE WHEN con.oid IS NOT NULL THEN pg_catalog.pg_get_constraintdef(con.oid) END AS condef,
+            pg_catalog.obj_description(i.indexrelid, 'pg_class') AS icomment,
+            CASE WHEN con.oid IS NOT NULL THEN pg_catalog.obj_description(con.oid, 'pg_constraint') END AS ccomment,
+            i.indisreplident AS replident, i.indisclustered AS clustered,
             coalesce((SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
                                'oid', f.conrelid::int8::text, 'name', f.conname,
                                'q', f.conrelid::pg_catalog.regclass::pg_catalog.text)
@@ -351,6 +365,12 @@ export async function readModel(client: Client): Promise<DbModel> {
       operators: u.ops.map((o) => o ?? "="),
       predicate: u.pred ?? undefined,
       nullsNotDistinct: u.nnd,
+      extras: {
+        indexComment: u.icomment ?? undefined,
+        constraintComment: u.ccomment ?? undefined,
+        replicaIdentity: u.replident,
+        clustered: u.clustered,
+      },
       referencedBy: u.refs.flatMap((r) => {
         const table = keyOf(r.oid);
         return table ? [{ table, name: r.name, q: r.q }] : [];

@@ -211,10 +211,26 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       const db = await incident(
         `UPDATE users SET email = 'swap' WHERE id = 1;
          UPDATE users SET email = 'u1@example.com' WHERE id = 2;
-         UPDATE users SET email = 'u2@example.com' WHERE id = 1;`,
+         UPDATE users SET email = 'u2@example.com' WHERE id = 1;
+         COMMENT ON CONSTRAINT users_email_key ON users IS 'one address per user';
+         ALTER TABLE users REPLICA IDENTITY USING INDEX users_email_key;
+         ALTER TABLE users CLUSTER ON users_email_key;`,
         KEYED,
       );
       const keys = (await pair.live.query(db, KEYS)).rows;
+      const FACTS = `SELECT obj_description(c.oid, 'pg_constraint') AS comment, i.indisreplident,
+                            i.indisclustered, t.relreplident
+                       FROM pg_constraint c JOIN pg_index i ON i.indexrelid = c.conindid
+                       JOIN pg_class t ON t.oid = c.conrelid WHERE c.conname = 'users_email_key'`;
+      const facts = (await pair.live.query(db, FACTS)).rows;
+      assert.deepEqual(facts, [
+        {
+          comment: "one address per user",
+          indisreplident: true,
+          indisclustered: true,
+          relreplident: "i",
+        },
+      ]);
       const newsletters = await rowsOf(pair.live, db, "newsletters");
       const digests = await rowsOf(pair.live, db, "digests");
       const plan: Plan = JSON.parse(
@@ -253,6 +269,7 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       assert.deepEqual(await rowsOf(pair.live, db, "newsletters"), newsletters);
       assert.deepEqual(await rowsOf(pair.live, db, "digests"), digests);
       assert.deepEqual((await pair.live.query(db, KEYS)).rows, keys);
+      assert.deepEqual((await pair.live.query(db, FACTS)).rows, facts);
       await assert.rejects(
         pair.live.query(db, "UPDATE users SET email = 'u1@example.com' WHERE id = 3"),
         /users_email_key/,
