@@ -10,6 +10,7 @@
  */
 import { Command as CommandLine, CommanderError, Option } from "commander";
 import { closestWord } from "./did-you-mean";
+import { splitTableList } from "./table-names";
 
 /** The data tool's executable name (the image's entry point; `npm run pg-recovery-data`). */
 export const DATA_TOOL = "pg-recovery-data";
@@ -225,7 +226,8 @@ function valueParser(spec: Exclude<FlagSpec, BooleanFlag>) {
       throw new UsageError(`--${spec.flag} needs a value${v ? ` (got the flag ${v})` : ""}`);
     }
     if (spec.kind === "list") {
-      const items = v.split(",").map((s) => s.trim());
+      // Quote-aware: `"a,b".c` is one name (contract/table-names.ts).
+      const items = splitTableList(v);
       if (items.some((s) => s === "")) throw new UsageError(`--${spec.flag} needs a value`);
       return [...((previous as string[] | undefined) ?? []), ...items];
     }

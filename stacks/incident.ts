@@ -6,6 +6,12 @@
 import { FREEZE_DEFAULTS } from "../components/pipeline-freeze";
 import { PROMOTION_MODES, PromotionMode } from "../contract/data-tool";
 import { closestWord as suggest } from "../contract/did-you-mean";
+import {
+  canonicalTableName,
+  parseTableName,
+  splitTableList,
+  TableNameError,
+} from "../contract/table-names";
 import { formatUtc, parseRestoreTime } from "../contract/time";
 import { Environment, parseEnvironment } from "./environment";
 
@@ -387,9 +393,11 @@ function parsePromotionMode(
   return undefined;
 }
 
-const TABLE_RE = /^[A-Za-z_][A-Za-z0-9_$]{0,62}\.[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
-
-/** `public.a,public.b`, or a YAML list in the stack file (which Pulumi hands over as JSON). */
+/**
+ * `public.a,public.b`, or a YAML list in the stack file (which Pulumi hands over as JSON). Each
+ * entry is read by the data tool's own parser (contract/table-names.ts), so what passes here is
+ * what `--tables` accepts, quoted and mixed-case names included; the schema is required here.
+ */
 function parseTables(text: string | undefined, problems: string[]): string[] {
   const t = text?.trim();
   if (!t) return [];
@@ -401,25 +409,37 @@ function parseTables(text: string | undefined, problems: string[]): string[] {
     } catch {
       items = [t];
     }
-  } else items = t.split(",");
+  } else items = splitTableList(t);
   const tables = items.map((x) => String(x).trim());
-  const bad = tables.filter((x) => !TABLE_RE.test(x));
+  const canonical = new Map<string, string>();
+  const bad = tables.filter((x) => {
+    try {
+      const typed = parseTableName(x);
+      canonical.set(x, canonicalTableName(typed));
+      return typed.schema === undefined;
+    } catch (e) {
+      if (e instanceof TableNameError) return true;
+      throw e;
+    }
+  });
   if (bad.length > 0) {
     problems.push(
       `${k("promotionTables")} has ${bad.map((b) => `"${b}"`).join(", ")}: each entry must be schema.table ` +
-        `(unquoted identifiers), comma-separated: \`pulumi config set ${k("promotionTables")} public.courses,public.sites\`.`,
+        `(as the promotion plan prints it; a part with capitals or odd characters may be double-quoted, ` +
+        `e.g. public."__EFMigrationsHistory"), comma-separated: \`pulumi config set ${k("promotionTables")} public.courses,public.sites\`.`,
     );
     return [];
   }
-  const dupes = tables.filter((x, i) => tables.indexOf(x) !== i);
+  const keys = tables.map((x) => canonical.get(x)!);
+  const dupes = tables.filter((_, i) => keys.indexOf(keys[i]) !== i);
+  const unique = tables.filter((_, i) => keys.indexOf(keys[i]) === i);
   if (dupes.length > 0) {
-    const unique = [...new Set(tables)];
     problems.push(
       `${k("promotionTables")} names ${[...new Set(dupes)].join(", ")} more than once; list each ` +
         `table once: \`pulumi config set ${k("promotionTables")} ${unique.join(",")}\`.`,
     );
   }
-  return [...new Set(tables)];
+  return unique;
 }
 
 function parseBoolean(key: ConfigKey, text: string | undefined, dflt: boolean, problems: string[]) {

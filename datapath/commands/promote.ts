@@ -23,7 +23,10 @@ export const promoteHelp: CommandHelp<"promote"> = {
     mode:
       "whole: live becomes the PTR database; tables: only the named tables go back to T;" +
       " merge: only the named tables' rows deleted since T are re-inserted",
-    tables: "the damaged tables, schema.table (comma-separated, or the flag repeated)",
+    tables:
+      "the damaged tables, schema.table (comma-separated, or the flag repeated), as the plan and \\dt" +
+      ' print them (public.__EFMigrationsHistory) or quoted (public."__EFMigrationsHistory");' +
+      " docs/promotion-refusals.md",
     plan: "write nothing: what each mode would write and lose, per table",
     confirm:
       "live's SERVER/DATABASE exactly (SERVER: the host's first DNS label); every mode needs it",

@@ -11,10 +11,14 @@
  *     (COPY, no storage in between);
  *  4. check, exactly and before writing: no row outside the chosen tables would be deleted,
  *     changed or left without the row it references; no restored row references a row live no
- *     longer has; (merge) no re-inserted row collides with a live row on a unique key. Any hit
- *     refuses with the constraint and rows named;
+ *     longer has; no row written back breaks a CHECK added NOT VALID; (merge) no re-inserted row
+ *     collides with a live row on a unique key (partial, on expressions) or an exclusion
+ *     constraint. Any hit refuses with the constraint, rows and way out named, in the words the
+ *     plan uses (foreign-keys.ts's fkLine, collisions.ts). (tables) a key whose values moved
+ *     between rows since T is noted for rebuilding (collisions.ts says why);
  *  5. tables: keep every row about to be deleted or overwritten in `pgr_<incident>_replaced`;
- *  6. with the chosen tables' user triggers disabled (so rows end exactly as at T), apply the
+ *  6. with the chosen tables' user triggers disabled (so rows end exactly as at T) and the keys
+ *     noted in 4 dropped (rebuilt, with the foreign keys on them, right after), apply the
  *     difference: insert rows missing from live, update rows that differ, delete rows added
  *     since T (tables), or only insert the missing rows (merge). Changed rows are updated in
  *     place, never deleted and re-inserted, so ON DELETE actions never fire for them;
@@ -25,7 +29,15 @@ import type { Client } from "pg";
 import { Column, DbModel, ForeignKey, TableModel } from "./catalog";
 import { copyBetween, copyIn } from "./copy";
 import type { CopySource } from "./source";
-import { describeFk, intoConsequence } from "./foreign-keys";
+import {
+  Collision,
+  collisionLine,
+  violationLine,
+  writeCollisions,
+  writeViolations,
+} from "./collisions";
+import { KeyKind, orderExpr } from "./compare";
+import { describeFk, fkLine, isPartitioned, kindsFor } from "./foreign-keys";
 import { ChosenTable, parentFirst, PromoteRefusedError } from "./selection";
 
 export interface ApplyOptions {
@@ -85,6 +97,8 @@ export interface ApplyResult {
   bytesCopied: number;
   /** Foreign keys of other tables into a recreated table: they did not survive its drop. */
   notRecreated: string[];
+  /** tables: keys dropped and rebuilt around the writes (values moved between rows since T). */
+  keysRebuilt: string[];
 }
 
 interface Staged {
@@ -120,6 +134,7 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
     triggersDisabled: [],
     bytesCopied: 0,
     notRecreated: [],
+    keysRebuilt: [],
   };
   await live.query("BEGIN ISOLATION LEVEL READ COMMITTED");
   try {
@@ -178,6 +193,15 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
       );
     }
 
+    // tables: keys whose values moved between rows since T are rebuilt around the writes.
+    const moved =
+      o.mode === "tables"
+        ? await timed("checked keys for values moved between rows since T", () =>
+            findMovedKeys(live, o, staged),
+          )
+        : [];
+    result.keysRebuilt = moved.map((c) => collisionLine(c, "tables"));
+
     let kept = new Map<string, { kept: number; keptIn?: string }>();
     if (o.mode === "tables") {
       result.keepSchema = o.keepSchema;
@@ -187,7 +211,13 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
     }
     result.triggersDisabled = await setUserTriggers(live, o.liveModel, set, "disable");
     const suspended = await suspendBulkForeignKeys(live, o, staged);
+    const dropped = await dropMovedKeys(live, o, moved, suspended);
     const counts = await timed("wrote the difference", () => applyDifference(live, o.mode, staged));
+    if (moved.length) {
+      await timed(`rebuilt ${moved.length} keys whose values moved since T`, () =>
+        rebuildKeys(live, o, dropped),
+      );
+    }
     await timed(`re-validated ${suspended.length} foreign keys`, () =>
       restoreForeignKeys(live, suspended),
     );
@@ -259,17 +289,25 @@ const render = (a: string, cols: Column[]) =>
 const rowText = (a: string, t: TableModel) =>
   `ROW(${t.copyColumns.map((c) => `${a}.${c.q}`).join(", ")})::pg_catalog.text`;
 
-/** Rows matching `where`: how many and a few, rendered by `label`. */
-async function sample(
+/**
+ * Rows matching `where` (alias c) and their first referenced keys, distinct, in the order the
+ * plan's comparison sorts them (foreign-keys.ts), so both word a foreign key alike.
+ */
+async function references(
   live: Client,
   from: string,
   where: string,
-  label: string,
-): Promise<{ n: number; rows: string[] }> {
-  const r = await live.query<{ l: string; n: string }>(
-    `SELECT ${label} AS l, count(*) OVER ()::pg_catalog.text AS n FROM ${from} WHERE ${where} LIMIT ${SAMPLE}`,
+  cols: Column[],
+  kinds: KeyKind[],
+): Promise<{ n: number; refs: string[] }> {
+  const r = await live.query<{ n: number; refs: string[] }>(
+    `SELECT (SELECT count(*) FROM ${from} WHERE ${where})::int AS n,
+            ARRAY(SELECT ${render("c", cols)} FROM ${from} WHERE ${where}
+                   GROUP BY ${cols.map((x) => `c.${x.q}`).join(", ")}
+                   ORDER BY ${cols.map((x, i) => orderExpr("c", x, kinds[i])).join(", ")}
+                   LIMIT ${SAMPLE}) AS refs`,
   );
-  return { n: r.rows.length ? Number(r.rows[0].n) : 0, rows: r.rows.map((x) => x.l) };
+  return r.rows[0];
 }
 
 /** Exact checks on live against the staged rows; each problem names the constraint and rows. */
@@ -286,30 +324,25 @@ async function checkBeforeWriting(
 
   for (const fk of o.liveModel.foreignKeys) {
     if (o.mode !== "tables" || !set.has(fk.parent) || set.has(fk.child)) continue;
+    if (!o.liveModel.tables.has(fk.child)) continue; // partitioned: checked on its partitions
     // Into the set: outside rows whose referenced row the chosen table will not have.
     const child = o.liveModel.tables.get(fk.child)!;
     const s = stageOf.get(fk.parent)!;
     const cc = colsOf(child, fk.childColumns);
     const pc = colsOf(s.t, fk.parentColumns);
     const match = fk.childColumns.map((_, i) => `p.${pc[i].q} = c.${cc[i].q}`).join(" AND ");
-    const label = child.pk
-      ? `${render("c", colsOf(child, child.pk))} || ' -> ' || ${render("c", cc)}`
-      : render("c", cc);
-    const hit = await sample(
+    const hit = await references(
       live,
       `ONLY ${child.q} c`,
       `${notNull("c", cc)} AND NOT EXISTS (SELECT 1 FROM ${s.stage} p WHERE ${match})`,
-      label,
+      cc,
+      kindsFor(child, s.t, fk),
     );
-    if (hit.n) {
-      problems.push(
-        `${fk.name} (${describeFk(fk)}): ${intoConsequence(fk, hit.n)}; rows${child.pk ? " (key -> reference)" : ""}: ${hit.rows.join(", ")}${hit.n > SAMPLE ? ", ..." : ""}`,
-      );
-    }
+    if (hit.n) problems.push(fkLine(fk, "into", o.mode, hit.n, hit.refs));
   }
 
   for (const fk of o.ptrModel.foreignKeys) {
-    if (!set.has(fk.child)) continue;
+    if (!set.has(fk.child) || isPartitioned(o.liveModel, fk.parent)) continue;
     const s = stageOf.get(fk.child)!;
     const cc = colsOf(s.t, fk.childColumns);
     const inSet = set.has(fk.parent);
@@ -329,36 +362,31 @@ async function checkBeforeWriting(
         `EXISTS (SELECT 1 FROM ${incoming(parentStage)} p WHERE ${fk.childColumns.map((_, i) => `p.${pc[i].q} = c.${cc[i].q}`).join(" AND ")})`,
       );
     }
-    const hit = await sample(
+    const hit = await references(
       live,
       `${incoming(s)} c`,
       `${notNull("c", cc)} AND NOT (${refs.length ? refs.join(" OR ") : "FALSE"})`,
-      `${render("c", colsOf(s.t, s.t.pk!))} || ' -> ' || ${render("c", cc)}`,
+      cc,
+      parentNow ? kindsFor(s.t, parentNow, fk) : cc.map((): KeyKind => "text"),
     );
-    if (hit.n) {
-      problems.push(
-        `${fk.name} (${describeFk(fk)}): ${hit.n} rows of ${fk.child} to restore reference ${fk.parent} rows that live no longer has; rows (key -> reference): ${hit.rows.join(", ")}${hit.n > SAMPLE ? ", ..." : ""}`,
-      );
+    if (hit.n) problems.push(fkLine(fk, "out", o.mode, hit.n, hit.refs));
+  }
+
+  // NOT VALID checks: rows at T written back that break one (a table recreated here has T's).
+  for (const s of staged) {
+    const t = o.liveModel.tables.get(s.t.key) ?? s.t;
+    const rows = o.mode === "tables" ? s.stage : missingRows(s);
+    for (const v of await writeViolations(live, t, rows, o.mode)) {
+      problems.push(violationLine(v, o.mode));
     }
   }
 
   if (o.mode === "merge") {
     for (const s of staged) {
-      const live_t = o.liveModel.tables.get(s.t.key);
-      if (!live_t) continue;
-      for (const u of live_t.uniques) {
-        const uc = colsOf(s.t, u.columns);
-        const hit = await sample(
-          live,
-          `${missingRows(s)} c`,
-          `${notNull("c", uc)} AND EXISTS (SELECT 1 FROM ONLY ${s.t.q} x WHERE ${eq("x", "c", uc)})`,
-          `${render("c", colsOf(s.t, s.t.pk!))} || ' ' || ${render("c", uc)}`,
-        );
-        if (hit.n) {
-          problems.push(
-            `${u.name} (unique ${s.t.key} (${u.columns.join(", ")})): ${hit.n} rows to re-insert collide with rows live has now; rows (key value): ${hit.rows.join(", ")}${hit.n > SAMPLE ? ", ..." : ""}`,
-          );
-        }
+      const now = o.liveModel.tables.get(s.t.key);
+      if (!now || s.recreated) continue;
+      for (const c of await writeCollisions(live, now, missingRows(s), "merge")) {
+        problems.push(collisionLine(c, "merge"));
       }
     }
   }
@@ -560,6 +588,96 @@ async function suspendBulkForeignKeys(
     await live.query(`ALTER TABLE ${x.table} DROP CONSTRAINT ${quote(x.fk.name)}`);
   }
   return out;
+}
+
+/** tables: the chosen tables' keys some row at T would collide on halfway through the writes. */
+async function findMovedKeys(
+  live: Client,
+  o: ApplyOptions,
+  staged: Staged[],
+): Promise<Collision[]> {
+  const moved: Collision[] = [];
+  for (const s of staged) {
+    const now = o.liveModel.tables.get(s.t.key);
+    if (now && !s.recreated) moved.push(...(await writeCollisions(live, now, s.stage, "tables")));
+  }
+  return moved;
+}
+
+interface DroppedKey {
+  c: Collision;
+  table: string;
+  /** Foreign keys referencing it, dropped here (not those already suspended). */
+  fks: { fk: ForeignKey; table: string }[];
+}
+
+/**
+ * Drops each key whose values moved between rows since T, with the foreign keys that depend on
+ * its index: PostgreSQL checks a non-deferrable key row by row, so updating the rows in place
+ * would collide halfway (a swap always does). Rebuilt by `rebuildKeys` after the writes.
+ */
+async function dropMovedKeys(
+  live: Client,
+  o: ApplyOptions,
+  moved: Collision[],
+  suspended: { fk: ForeignKey }[],
+): Promise<DroppedKey[]> {
+  const out: DroppedKey[] = [];
+  const gone = new Set(suspended.map((x) => `${x.fk.child}\0${x.fk.name}`));
+  for (const c of moved) {
+    const t = o.liveModel.tables.get(c.table)!;
+    const fks = c.key.referencedBy
+      .filter((r) => !gone.has(`${r.table}\0${r.name}`))
+      .map((r) => ({
+        fk: o.liveModel.foreignKeys.find((f) => f.child === r.table && f.name === r.name)!,
+        table: r.q,
+      }))
+      .filter((x) => x.fk);
+    for (const x of fks) {
+      gone.add(`${x.fk.child}\0${x.fk.name}`);
+      await live.query(`ALTER TABLE ${x.table} DROP CONSTRAINT ${quote(x.fk.name)}`);
+    }
+    await live.query(
+      c.key.constraintDef
+        ? `ALTER TABLE ${t.q} DROP CONSTRAINT ${quote(c.key.name)}`
+        : `DROP INDEX ${quote(t.schema)}.${quote(c.key.index)}`,
+    );
+    out.push({ c, table: t.q, fks });
+  }
+  return out;
+}
+
+/**
+ * Puts the dropped keys back as they were (building and checking them), with their comments,
+ * replica identity and cluster mark, then their foreign keys.
+ */
+async function rebuildKeys(live: Client, o: ApplyOptions, dropped: DroppedKey[]): Promise<void> {
+  for (const d of dropped) {
+    const k = d.c.key;
+    const t = o.liveModel.tables.get(d.c.table)!;
+    const index = `${quote(t.schema)}.${quote(k.index)}`;
+    await live.query(
+      k.constraintDef
+        ? `ALTER TABLE ${d.table} ADD CONSTRAINT ${quote(k.name)} ${k.constraintDef}`
+        : k.indexDef,
+    );
+    if (k.extras.indexComment !== undefined) {
+      await live.query(`COMMENT ON INDEX ${index} IS ${literal(k.extras.indexComment)}`);
+    }
+    if (k.extras.constraintComment !== undefined) {
+      await live.query(
+        `COMMENT ON CONSTRAINT ${quote(k.name)} ON ${d.table} IS ${literal(k.extras.constraintComment)}`,
+      );
+    }
+    if (k.extras.replicaIdentity) {
+      await live.query(`ALTER TABLE ${d.table} REPLICA IDENTITY USING INDEX ${quote(k.index)}`);
+    }
+    if (k.extras.clustered) await live.query(`ALTER TABLE ${d.table} CLUSTER ON ${quote(k.index)}`);
+  }
+  await restoreForeignKeys(
+    live,
+    dropped.flatMap((d) => d.fks),
+  );
 }
 
 async function restoreForeignKeys(

@@ -5,6 +5,7 @@
  * search_path = '').
  */
 import type { Client } from "pg";
+import { formatTableName, TableRef } from "../../contract/table-names";
 
 export interface Column {
   name: string;
@@ -15,14 +16,48 @@ export interface Column {
   notNull: boolean;
   /** Generated (stored) columns are computed by the server: never copied. */
   generated: boolean;
+  /** A generated column's expression, as SQL over the table (collisions.ts computes it on staged rows). */
+  generatedExpr?: string;
   /** "a" GENERATED ALWAYS AS IDENTITY, "d" BY DEFAULT, "" none. */
   identity: string;
 }
 
+/**
+ * A key a written row can collide on: a unique index (constraint or not, partial, on
+ * expressions) or an exclusion constraint. Everything needed to find collisions in SQL (the
+ * key's expressions, operators and predicate evaluate over the bare table, unqualified) and to
+ * drop and rebuild it inside the write's transaction.
+ */
 export interface UniqueKey {
   /** The constraint's name, else the unique index's. */
   name: string;
-  columns: string[];
+  kind: "unique" | "exclusion";
+  /** The index's name (in the table's schema). */
+  index: string;
+  /** Set when a constraint owns the index: its definition for ADD CONSTRAINT. */
+  constraintDef?: string;
+  /** CREATE [UNIQUE] INDEX ..., to rebuild a bare index. */
+  indexDef: string;
+  /** Key columns or expressions as SQL over the table (a column is its quoted name). */
+  exprs: string[];
+  /** Per key: the operator two values collide under, as `OPERATOR(schema.op)`. */
+  operators: string[];
+  /** Partial index: its WHERE, as SQL over the table. */
+  predicate?: string;
+  /** NULLS NOT DISTINCT: null keys collide too. */
+  nullsNotDistinct: boolean;
+  /** What a rebuild must put back besides the definition (comments, replica identity, cluster). */
+  extras: {
+    indexComment?: string;
+    constraintComment?: string;
+    replicaIdentity: boolean;
+    clustered: boolean;
+  };
+  /**
+   * Foreign keys (child table key, constraint name, quoted child table) that reference this key's
+   * index; on a partitioned child, the partitioned table's own (its partitions' copies follow it).
+   */
+  referencedBy: { table: string; name: string; q: string }[];
 }
 
 export interface OwnedSequence {
@@ -32,7 +67,10 @@ export interface OwnedSequence {
 }
 
 export interface TableModel {
-  /** `schema.table` as stored (unquoted): the name people type and reports print. */
+  /**
+   * `schema.table` as reports print it and `--tables` reads it back (contract/table-names.ts:
+   * bare, or quoted where a part has a dot, comma, quote or space).
+   */
   key: string;
   schema: string;
   name: string;
@@ -44,6 +82,11 @@ export interface TableModel {
   /** Primary key columns in key order; undefined when the table has none. */
   pk?: string[];
   uniques: UniqueKey[];
+  /**
+   * CHECK constraints added NOT VALID: rows written before may break them, and writing such a
+   * row again fails. (A validated CHECK held for every row at T, as the same one holds on live.)
+   */
+  unvalidatedChecks: { name: string; expr: string }[];
   sequences: OwnedSequence[];
   /** pg_table_size: heap + TOAST, what copying the rows reads. */
   bytes: number;
@@ -91,7 +134,7 @@ export interface Trigger {
 export interface DbModel {
   tables: Map<string, TableModel>;
   /** Partitioned parents: their rows live in their partitions, which are listed as tables. */
-  partitioned: string[];
+  partitioned: (TableRef & { key: string })[];
   foreignKeys: ForeignKey[];
   triggers: Trigger[];
 }
@@ -100,31 +143,6 @@ const USER_NS = `n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'`;
 const NOT_EXT = `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e')`;
 
 export async function readModel(client: Client): Promise<DbModel> {
-  const { byOid, tables, partitioned } = await readTables(client);
-  const oids = [...byOid.keys()];
-  const partitionedOids = await client.query<{ oid: string; key: string }>(
-    `SELECT c.oid::int8::text AS oid, n.nspname || '.' || c.relname AS key
-       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind = 'p' AND ${USER_NS}`,
-  );
-  const keyOf = (oid: string) =>
-    byOid.get(oid)?.key ?? partitionedOids.rows.find((p) => p.oid === oid)?.key;
-  await readColumns(client, byOid, oids);
-  const foreignKeys = await readConstraints(client, byOid, keyOf);
-  await readUniqueKeys(client, byOid, oids);
-  await readSequences(client, byOid, oids);
-  const triggers = await readTriggers(client, byOid, oids);
-  for (const t of tables.values()) t.signature.sort();
-  return { tables, partitioned, foreignKeys, triggers };
-}
-
-/** A side's tables by oid (the catalog's own key), while the model is being read. */
-type ByOid = Map<string, TableModel>;
-
-/** User tables (not temporary, not an extension's) and partitioned parents, empty of detail. */
-async function readTables(
-  client: Client,
-): Promise<{ byOid: ByOid; tables: Map<string, TableModel>; partitioned: string[] }> {
   const rels = await client.query<{
     oid: string;
     schema: string;
@@ -144,11 +162,11 @@ async function readTables(
   );
   const byOid = new Map<string, TableModel>();
   const tables = new Map<string, TableModel>();
-  const partitioned: string[] = [];
+  const partitioned: DbModel["partitioned"] = [];
   for (const r of rels.rows) {
-    const key = `${r.schema}.${r.name}`;
+    const key = formatTableName(r.schema, r.name);
     if (r.relkind === "p") {
-      partitioned.push(key);
+      partitioned.push({ schema: r.schema, name: r.name, key });
       continue;
     }
     const t: TableModel = {
@@ -159,6 +177,7 @@ async function readTables(
       columns: [],
       copyColumns: [],
       uniques: [],
+      unvalidatedChecks: [],
       sequences: [],
       bytes: Number(r.bytes),
       estimatedRows: Number(r.est),
@@ -167,11 +186,17 @@ async function readTables(
     byOid.set(r.oid, t);
     tables.set(key, t);
   }
-  return { byOid, tables, partitioned };
-}
+  const oids = [...byOid.keys()];
+  const partitionedOids = await client.query<{ oid: string; schema: string; name: string }>(
+    `SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'p' AND ${USER_NS}`,
+  );
+  const partitionedKeys = new Map(
+    partitionedOids.rows.map((p) => [p.oid, formatTableName(p.schema, p.name)]),
+  );
+  const keyOf = (oid: string) => byOid.get(oid)?.key ?? partitionedKeys.get(oid);
 
-/** Columns, in order; the copied ones; their lines of the signature; created_at/updated_at. */
-async function readColumns(client: Client, byOid: ByOid, oids: string[]): Promise<void> {
   const cols = await client.query<{
     oid: string;
     name: string;
@@ -202,6 +227,7 @@ async function readColumns(client: Client, byOid: ByOid, oids: string[]): Promis
       typeOid: c.typoid,
       notNull: c.notnull,
       generated: c.gen !== "",
+      generatedExpr: c.genexpr ?? undefined,
       identity: c.ident,
     };
     t.columns.push(col);
@@ -213,14 +239,7 @@ async function readColumns(client: Client, byOid: ByOid, oids: string[]): Promis
     if (ts && c.name === "created_at") t.createdAt = c.q;
     if (ts && c.name === "updated_at") t.updatedAt = c.q;
   }
-}
 
-/** Constraints into the signature and primary keys; foreign keys, between tables or parents. */
-async function readConstraints(
-  client: Client,
-  byOid: ByOid,
-  keyOf: (oid: string) => string | undefined,
-): Promise<ForeignKey[]> {
   const cons = await client.query<{
     oid: string;
     name: string;
@@ -232,8 +251,12 @@ async function readConstraints(
     upd: string;
     deferrable: boolean;
     def: string;
+    validated: boolean;
+    check: string | null;
   }>(
     `SELECT con.conrelid::int8::text AS oid, con.conname AS name, con.contype::text AS type,
+            con.convalidated AS validated,
+            CASE WHEN con.contype = 'c' THEN pg_catalog.pg_get_expr(con.conbin, con.conrelid) END AS check,
             (SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(con.conkey) WITH ORDINALITY k(n, i)
                JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n) AS cols,
             (SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(con.confkey) WITH ORDINALITY k(n, i)
@@ -252,6 +275,8 @@ async function readConstraints(
     const t = byOid.get(c.oid);
     if (t) t.signature.push(`constraint ${c.name} ${c.type} ${c.def}`);
     if (t && c.type === "p") t.pk = c.cols;
+    if (t && c.type === "c" && !c.validated)
+      t.unvalidatedChecks.push({ name: c.name, expr: c.check! });
     if (c.type === "f") {
       const child = keyOf(c.oid);
       const parent = keyOf(c.foid!);
@@ -269,29 +294,92 @@ async function readConstraints(
       });
     }
   }
-  return foreignKeys;
-}
 
-/** Unique keys by index: a unique index without a constraint conflicts just the same. */
-async function readUniqueKeys(client: Client, byOid: ByOid, oids: string[]): Promise<void> {
-  const uniq = await client.query<{ oid: string; name: string; cols: string[] }>(
-    `SELECT i.indrelid::int8::text AS oid,
-            coalesce(con.conname, ic.relname) AS name,
-            (SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, i)
-               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) AS cols
+  // Keys by index, one query: a unique index without a constraint (partial, on expressions)
+  // conflicts just the same as a constraint; an exclusion constraint conflicts by its operators.
+  const keys = await client.query<{
+    oid: string;
+    index: string;
+    con: string | null;
+    contype: string | null;
+    exprs: string[];
+    ops: (string | null)[];
+    pred: string | null;
+    nnd: boolean;
+    indexdef: string;
+    condef: string | null;
+    icomment: string | null;
+    ccomment: string | null;
+    replident: boolean;
+    clustered: boolean;
+    refs: { oid: string; name: string; q: string }[];
+  }>(
+    `SELECT i.indrelid::int8::text AS oid, ic.relname AS index, con.conname AS con,
+            con.contype::text AS contype,
+            ARRAY(SELECT pg_catalog.pg_get_indexdef(i.indexrelid, k, false)
+                    FROM pg_catalog.generate_series(1, i.indnkeyatts::int) k ORDER BY k) AS exprs,
+            ARRAY(SELECT (SELECT pg_catalog.format('OPERATOR(%I.%s)', opn.nspname, o.oprname)
+                            FROM pg_catalog.pg_operator o
+                            JOIN pg_catalog.pg_namespace opn ON opn.oid = o.oprnamespace
+                           WHERE o.oid = CASE WHEN con.contype = 'x' THEN con.conexclop[k]
+                                   ELSE (SELECT am.amopopr FROM pg_catalog.pg_opclass oc
+                                           JOIN pg_catalog.pg_amop am ON am.amopfamily = oc.opcfamily
+                                          WHERE oc.oid = i.indclass[k - 1] AND am.amopmethod = ic.relam
+                                            AND am.amoplefttype = oc.opcintype
+                                            AND am.amoprighttype = oc.opcintype AND am.amopstrategy = 3)
+                                   END)
+                    FROM pg_catalog.generate_series(1, i.indnkeyatts::int) k ORDER BY k) AS ops,
+            pg_catalog.pg_get_expr(i.indpred, i.indrelid) AS pred,
+            i.indnullsnotdistinct AS nnd,
+            pg_catalog.pg_get_indexdef(i.indexrelid) AS indexdef,
+            CASE WHEN con.oid IS NOT NULL THEN pg_catalog.pg_get_constraintdef(con.oid) END AS condef,
+            pg_catalog.obj_description(i.indexrelid, 'pg_class') AS icomment,
+            CASE WHEN con.oid IS NOT NULL THEN pg_catalog.obj_description(con.oid, 'pg_constraint') END AS ccomment,
+            i.indisreplident AS replident, i.indisclustered AS clustered,
+            coalesce((SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
+                               'oid', f.conrelid::int8::text, 'name', f.conname,
+                               'q', f.conrelid::pg_catalog.regclass::pg_catalog.text)
+                               ORDER BY f.conname)
+                        FROM pg_catalog.pg_constraint f
+                       WHERE f.contype = 'f' AND f.conindid = i.indexrelid
+                         AND f.conparentid = 0), '[]') AS refs
        FROM pg_catalog.pg_index i
        JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
-       LEFT JOIN pg_catalog.pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'u'
-      WHERE i.indrelid = ANY($1::int8[]::oid[]) AND i.indisunique AND NOT i.indisprimary
-        AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL AND NOT (0 = ANY(i.indkey::int2[]))
+       LEFT JOIN pg_catalog.pg_constraint con
+         ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('u', 'x')
+      WHERE i.indrelid = ANY($1::int8[]::oid[]) AND i.indisvalid AND NOT i.indisprimary
+        AND (i.indisunique OR con.contype = 'x')
       ORDER BY 1, 2`,
     [oids],
   );
-  for (const u of uniq.rows) byOid.get(u.oid)?.uniques.push({ name: u.name, columns: u.cols });
-}
+  for (const u of keys.rows) {
+    const t = byOid.get(u.oid);
+    if (!t) continue;
+    t.uniques.push({
+      name: u.con ?? u.index,
+      kind: u.contype === "x" ? "exclusion" : "unique",
+      index: u.index,
+      constraintDef: u.condef ?? undefined,
+      indexDef: u.indexdef,
+      exprs: u.exprs,
+      operators: u.ops.map((o) => o ?? "="),
+      predicate: u.pred ?? undefined,
+      nullsNotDistinct: u.nnd,
+      extras: {
+        indexComment: u.icomment ?? undefined,
+        constraintComment: u.ccomment ?? undefined,
+        replicaIdentity: u.replident,
+        clustered: u.clustered,
+      },
+      referencedBy: u.refs.flatMap((r) => {
+        const table = keyOf(r.oid);
+        return table ? [{ table, name: r.name, q: r.q }] : [];
+      }),
+    });
+    // Rows at T load into live only if live's keys are the ones T had (T's rows satisfied them).
+    if (!u.con) t.signature.push(`unique index ${u.indexdef.replace(/^.*? ON /, "ON ")}`);
+  }
 
-/** Sequences owned by a column (serial, identity). */
-async function readSequences(client: Client, byOid: ByOid, oids: string[]): Promise<void> {
   const seqs = await client.query<{ oid: string; q: string; col: string }>(
     `SELECT d.refobjid::int8::text AS oid, pg_catalog.format('%I.%I', sn.nspname, s.relname) AS q,
             a.attname AS col
@@ -306,10 +394,7 @@ async function readSequences(client: Client, byOid: ByOid, oids: string[]): Prom
     [oids],
   );
   for (const s of seqs.rows) byOid.get(s.oid)?.sequences.push({ q: s.q, column: s.col });
-}
 
-/** User triggers (not the ones constraints make). */
-async function readTriggers(client: Client, byOid: ByOid, oids: string[]): Promise<Trigger[]> {
   const trg = await client.query<{ oid: string; name: string; enabled: string; def: string }>(
     `SELECT t.tgrelid::int8::text AS oid, t.tgname AS name, t.tgenabled::text AS enabled,
             pg_catalog.pg_get_triggerdef(t.oid) AS def
@@ -318,12 +403,14 @@ async function readTriggers(client: Client, byOid: ByOid, oids: string[]): Promi
       ORDER BY 1, 2`,
     [oids],
   );
-  return trg.rows.map((t) => ({
+  const triggers: Trigger[] = trg.rows.map((t) => ({
     table: byOid.get(t.oid)!.key,
     name: t.name,
     enabled: t.enabled,
     definition: t.def,
   }));
+  for (const t of tables.values()) t.signature.sort();
+  return { tables, partitioned, foreignKeys, triggers };
 }
 
 /** Lines of one signature missing from the other, for "schema differs" messages. */

@@ -11,7 +11,16 @@
  */
 import type { Client } from "pg";
 import { FK_ACTION, ForeignKey, DbModel, TableModel } from "./catalog";
-import { antiJoin, KeyKind, keyKind, orderExpr, textExpr } from "./compare";
+import {
+  antiJoin,
+  compareKeys,
+  CursorStream,
+  KeyKind,
+  keyKind,
+  orderExpr,
+  renderKey,
+  textExpr,
+} from "./compare";
 
 export type Direction = "into" | "out";
 
@@ -23,14 +32,13 @@ export interface Crossing {
   samples: string[];
   /** What the violation means, in words (empty when there is none). */
   consequence: string;
-  /** True when the numbers come from rows at T some of which live already holds (merge). */
-  upperBound: boolean;
 }
 
 const isInt = (t: TableModel, col: string) =>
   keyKind(t.columns.find((c) => c.name === col)!) === "int";
 
-function kindsFor(child: TableModel, parent: TableModel, fk: ForeignKey): KeyKind[] {
+/** How reference keys sort (and so which come first as samples): integers when both sides are. */
+export function kindsFor(child: TableModel, parent: TableModel, fk: ForeignKey): KeyKind[] {
   return fk.childColumns.map((c, i) =>
     isInt(child, c) && isInt(parent, fk.parentColumns[i]) ? "int" : "text",
   );
@@ -71,6 +79,35 @@ export function intoConsequence(fk: ForeignKey, rows: number): string {
   return `${rows} rows of ${fk.child} would lose the ${fk.parent} row they reference (ON DELETE ${FK_ACTION[action]})`;
 }
 
+/**
+ * The one wording of a foreign key the rows cannot keep consistent, for the plan and the write
+ * alike: `rows` rows, `samples` the first referenced keys (distinct, in key order).
+ */
+export function fkLine(
+  fk: ForeignKey,
+  direction: Direction,
+  mode: "tables" | "merge",
+  rows: number,
+  samples: string[],
+): string {
+  // Five keys are shown at most (plan and write alike): five may mean more.
+  const refs = `referenced keys: ${samples.join(", ")}${samples.length >= 5 ? ", ..." : ""}`;
+  if (direction === "into") {
+    return (
+      `${fk.name} (${describeFk(fk)}): ${intoConsequence(fk, rows)}; ${refs}; way out: add ` +
+      `${fk.child} to --tables (its rows go back to T too), or --mode merge (adds rows, removes none)`
+    );
+  }
+  return (
+    `${fk.name} (${describeFk(fk)}): ${rows} rows of ${fk.child} to ${mode === "merge" ? "re-insert" : "restore"} ` +
+    `reference ${fk.parent} rows that live no longer has; ${refs}; way out: add ${fk.parent} to --tables ` +
+    `(the rows they reference come back too)`
+  );
+}
+
+/** A partitioned parent: it has no rows of its own, its partitions do. */
+export const isPartitioned = (m: DbModel, key: string) => m.partitioned.some((p) => p.key === key);
+
 /** The foreign keys crossing the set's boundary; `tablesOnly` skips the row checks. */
 export function crossingKeys(
   ptr: DbModel,
@@ -78,13 +115,18 @@ export function crossingKeys(
   set: Set<string>,
 ): { fk: ForeignKey; direction: Direction }[] {
   const out: { fk: ForeignKey; direction: Direction }[] = [];
-  // Into the set: as live has them (they act on live's rows).
+  // Into the set: as live has them (they act on live's rows). A partitioned table's key is
+  // checked through its partitions' copies of it (its own rows are theirs).
   for (const fk of live.foreignKeys) {
-    if (set.has(fk.parent) && !set.has(fk.child)) out.push({ fk, direction: "into" });
+    if (set.has(fk.parent) && !set.has(fk.child) && live.tables.has(fk.child)) {
+      out.push({ fk, direction: "into" });
+    }
   }
   // Out of the set: as they were at T (the restored rows carry them).
   for (const fk of ptr.foreignKeys) {
-    if (set.has(fk.child) && !set.has(fk.parent)) out.push({ fk, direction: "out" });
+    if (set.has(fk.child) && !set.has(fk.parent) && !isPartitioned(live, fk.parent)) {
+      out.push({ fk, direction: "out" });
+    }
   }
   return out;
 }
@@ -106,7 +148,7 @@ export async function checkCrossings(
     if (direction === "into") {
       // merge only adds rows to the chosen tables: nothing outside can lose its reference.
       if (mode === "merge") {
-        out.push({ fk, direction, violations: 0, samples: [], consequence: "", upperBound: false });
+        out.push({ fk, direction, violations: 0, samples: [], consequence: "" });
         continue;
       }
       const child = live.tables.get(fk.child)!;
@@ -123,7 +165,6 @@ export async function checkCrossings(
         violations: r.rows,
         samples: r.samples,
         consequence: r.rows ? intoConsequence(fk, r.rows) : "",
-        upperBound: false,
       });
     } else {
       const childAtT = ptr.tables.get(fk.child)!;
@@ -131,11 +172,16 @@ export async function checkCrossings(
       const kinds = parentNow
         ? kindsFor(childAtT, parentNow, fk)
         : fk.childColumns.map((): KeyKind => "text");
-      const r = await antiJoin(
+      let r = await antiJoin(
         { client: ptrClient, sql: groupedKeysSql(childAtT, fk.childColumns, kinds) },
         parentNow ? [{ client: liveClient, sql: keysSql(parentNow, fk.parentColumns, kinds) }] : [],
         kinds,
       );
+      // merge re-inserts only the rows live lacks: count exactly those (a row at T live still
+      // has, changed since, is not re-inserted), as the write will.
+      if (mode === "merge" && r.rows > 0 && live.tables.has(fk.child)) {
+        r = await missingDangling(ptrClient, liveClient, childAtT, parentNow, fk, kinds);
+      }
       out.push({
         fk,
         direction,
@@ -144,9 +190,62 @@ export async function checkCrossings(
         consequence: r.rows
           ? `${r.rows} rows of ${fk.child} at T reference ${fk.parent} rows that live no longer has`
           : "",
-        upperBound: mode === "merge",
       });
     }
   }
   return out;
+}
+
+/**
+ * merge, a key out of the set with dangling references: the rows at T live lacks (those merge
+ * re-inserts) whose reference live does not have. The rows at T are streamed from the PTR and
+ * matched on live in batches; the referenced keys sorted as the write sorts them.
+ */
+async function missingDangling(
+  ptrClient: Client,
+  liveClient: Client,
+  child: TableModel,
+  parentNow: TableModel | undefined,
+  fk: ForeignKey,
+  kinds: KeyKind[],
+): Promise<{ rows: number; samples: string[] }> {
+  const pk = child.pk!.map((n) => child.columns.find((c) => c.name === n)!);
+  const ref = fk.childColumns.map((n) => child.columns.find((c) => c.name === n)!);
+  const cols = [...pk, ...ref];
+  const a = `"c"`;
+  const stream = new CursorStream(
+    ptrClient,
+    `SELECT ${cols.map((c) => textExpr(a, c)).join(", ")} FROM ONLY ${child.q} AS ${a}
+      WHERE ${ref.map((c) => `${a}.${c.q} IS NOT NULL`).join(" AND ")}`,
+    10_000,
+  );
+  const names = cols.map((_, i) => `v${i}`);
+  const typed = cols.map((c, i) => `u.v${i}::${c.type} AS v${i}`).join(", ");
+  const own = pk.map((c, i) => `m.${c.q} = x.v${i}`).join(" AND ");
+  const has = parentNow
+    ? `EXISTS (SELECT 1 FROM ONLY ${parentNow.q} p WHERE ${fk.parentColumns
+        .map((n, i) => `p.${parentNow.columns.find((c) => c.name === n)!.q} = x.v${pk.length + i}`)
+        .join(" AND ")})`
+    : "FALSE";
+  const sql = `SELECT ${ref.map((_, i) => `x.v${pk.length + i}::pg_catalog.text`).join(", ")}
+                 FROM (SELECT ${typed} FROM unnest(${names.map((_, i) => `$${i + 1}::pg_catalog.text[]`).join(", ")}) AS u(${names.join(", ")})) x
+                WHERE NOT EXISTS (SELECT 1 FROM ONLY ${child.q} m WHERE ${own}) AND NOT ${has}`;
+  let rows = 0;
+  const refs = new Map<string, unknown[]>();
+  try {
+    for (let batch = await stream.next(); batch; batch = await stream.next()) {
+      const params = names.map((_, i) => batch.map((r) => r[i]));
+      const hit = await liveClient.query<unknown[]>({
+        text: sql,
+        values: params,
+        rowMode: "array",
+      });
+      rows += hit.rows.length;
+      for (const k of hit.rows) refs.set(JSON.stringify(k), k);
+    }
+  } finally {
+    await stream.close();
+  }
+  const sorted = [...refs.values()].sort((x, y) => compareKeys(x, y, kinds));
+  return { rows, samples: sorted.slice(0, 5).map((k) => renderKey(k, k.length)) };
 }

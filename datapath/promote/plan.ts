@@ -12,7 +12,15 @@ import type { Client } from "pg";
 import type { PromotionMode } from "../../contract/data-tool";
 import { DbModel, Trigger } from "./catalog";
 import { diffTable, newestWrites, TableDiff } from "./compare";
-import { checkCrossings, Crossing, describeFk } from "./foreign-keys";
+import {
+  CheckViolation,
+  Collision,
+  collisionLine,
+  planCollisions,
+  planViolations,
+  violationLine,
+} from "./collisions";
+import { checkCrossings, Crossing, describeFk, fkLine } from "./foreign-keys";
 import { ChosenTable } from "./selection";
 
 export interface Newest {
@@ -50,6 +58,8 @@ export interface ModeSummary {
   uncertain: string[];
   /** Why the mode would be refused; empty when it would run. */
   refusals: string[];
+  /** What the write does beyond the rows (tables: keys it rebuilds), worded as the write reports it. */
+  notes: string[];
 }
 
 export interface PromotionPlan {
@@ -117,11 +127,24 @@ export async function buildPlan(p: PlanInput): Promise<PromotionPlan> {
     chosen.length > 0
       ? await checkCrossings(p.ptr[0], p.live[0], p.ptrModel, p.liveModel, set, "merge")
       : [];
+  const collisions =
+    chosen.length > 0
+      ? await planCollisions(p.ptr[0], p.live[0], chosen)
+      : { tables: [], merge: [] };
+  const violations =
+    chosen.length > 0
+      ? await planViolations(p.ptr[0], p.live[0], chosen)
+      : { tables: [], merge: [] };
   const byKey = new Map(reports.map((r) => [r.key, r]));
   const modes: ModeSummary[] = [wholeSummary(reports, p.ptrModel)];
   if (chosen.length || p.chosenProblems?.length) {
-    modes.push(chosenSummary("tables", chosen, byKey, crossings, p.chosenProblems ?? []));
-    modes.push(chosenSummary("merge", chosen, byKey, mergeCrossings, p.chosenProblems ?? []));
+    const problems = p.chosenProblems ?? [];
+    const rows = (m: "tables" | "merge") => ({
+      collisions: collisions[m],
+      violations: violations[m],
+    });
+    modes.push(chosenSummary("tables", chosen, byKey, crossings, rows("tables"), problems));
+    modes.push(chosenSummary("merge", chosen, byKey, mergeCrossings, rows("merge"), problems));
   }
   const droppedReferences = p.ptrModel.foreignKeys
     .filter((fk) => set.has(fk.parent) && !set.has(fk.child) && !p.liveModel.tables.has(fk.parent))
@@ -210,6 +233,7 @@ function chosenSummary(
   chosen: ChosenTable[],
   byKey: Map<string, TableReport>,
   crossings: Crossing[],
+  met: { collisions: Collision[]; violations: CheckViolation[] },
   problems: string[],
 ): ModeSummary {
   const s = empty(
@@ -231,11 +255,14 @@ function chosenSummary(
       s.loses += r.added + changed;
     } else s.notRepaired += changed;
   }
+  // merge: refused, as the write refuses; tables: the keys the write rebuilds.
+  for (const c of met.collisions) {
+    (mode === "merge" ? s.refusals : s.notes).push(collisionLine(c, mode));
+  }
+  s.refusals.push(...met.violations.map((v) => violationLine(v, mode)));
   for (const x of crossings) {
     if (x.violations > 0) {
-      s.refusals.push(
-        `${x.fk.name} (${x.fk.child} -> ${x.fk.parent}): ${x.consequence}${x.upperBound ? " (at most; checked exactly before writing)" : ""}; e.g. key ${x.samples.join(", ")}`,
-      );
+      s.refusals.push(fkLine(x.fk, x.direction, mode, x.violations, x.samples));
     }
   }
   return s;
@@ -255,5 +282,6 @@ function empty(mode: PromotionMode, tables: string[]): ModeSummary {
     notRepaired: 0,
     uncertain: [],
     refusals: [],
+    notes: [],
   };
 }

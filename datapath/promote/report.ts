@@ -81,6 +81,7 @@ function modeLine(m: ModeSummary, chosen?: string): string[] {
       `    counts uncertain for ${m.uncertain.join(", ")} (no primary key or the rows' shape changed)`,
     );
   }
+  for (const r of m.notes) lines.push(`    ${r}`);
   for (const r of m.refusals) lines.push(`    WOULD BE REFUSED: ${r}`);
   return lines;
 }
@@ -193,6 +194,7 @@ export function formatApplied(r: ApplyResult, target: string, seconds: number): 
       `  user triggers disabled during the writes, then restored: ${r.triggersDisabled.join(", ")}`,
     );
   }
+  for (const x of r.keysRebuilt) lines.push(`  ${x}`);
   for (const x of r.notRecreated) lines.push(`  not recreated (dropped with the table): ${x}`);
   if (r.keepSchema)
     lines.push(

@@ -2,43 +2,16 @@
  * `--tables`: which tables `tables`/`merge` act on, resolved against the PTR copy (the state at
  * T) and checked against live before anything is written.
  */
+import {
+  matchTableName,
+  parseTableName,
+  TableNameError,
+  TypedTableName,
+} from "../../contract/table-names";
 import { DbModel, signatureDifferences, TableModel } from "./catalog";
 
 /** The operator asked for something the mode cannot do safely; nothing was written. */
 export class PromoteRefusedError extends Error {}
-
-/** Splits `schema.table`, `table` or `"My Schema"."My.Table"` into its parts. */
-export function parseTableName(input: string): { schema?: string; table: string } {
-  const parts: string[] = [];
-  let cur = "";
-  let quoted = false;
-  let wasQuoted = false;
-  for (let i = 0; i < input.length; i++) {
-    const ch = input[i];
-    if (quoted) {
-      if (ch === '"' && input[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else cur += ch;
-    } else if (ch === '"') {
-      quoted = true;
-      wasQuoted = true;
-    } else if (ch === ".") {
-      parts.push(cur);
-      cur = "";
-      wasQuoted = false;
-    } else cur += wasQuoted ? ch : ch.toLowerCase();
-  }
-  if (quoted) throw new PromoteRefusedError(`--tables: unterminated quote in ${input}`);
-  parts.push(cur);
-  if (parts.length > 2 || parts.some((p) => p === "")) {
-    throw new PromoteRefusedError(
-      `--tables: "${input}" is not a table name (expected schema.table, e.g. public.users)`,
-    );
-  }
-  return parts.length === 2 ? { schema: parts[0], table: parts[1] } : { table: parts[0] };
-}
 
 export interface ChosenTable {
   /** The table as it was at T (what gets copied). */
@@ -64,7 +37,8 @@ export function resolveTables(names: string[], ptr: DbModel, live: DbModel): Cho
     try {
       parsed = parseTableName(name);
     } catch (e) {
-      problems.push((e as Error).message);
+      if (!(e instanceof TableNameError)) throw e;
+      problems.push(`--tables: ${e.message}`);
       continue;
     }
     const key = resolveKey(parsed, ptr, live, problems, name);
@@ -93,30 +67,35 @@ export function resolveTables(names: string[], ptr: DbModel, live: DbModel): Cho
   return chosen;
 }
 
+/** The key of the table at T the typed name means (contract/table-names.ts's rule), or why not. */
 function resolveKey(
-  p: { schema?: string; table: string },
+  typed: TypedTableName,
   ptr: DbModel,
   live: DbModel,
   problems: string[],
   input: string,
 ): string | undefined {
-  if (p.schema !== undefined) {
-    const key = `${p.schema}.${p.table}`;
-    if (ptr.tables.has(key)) return key;
-    if (ptr.partitioned.includes(key)) {
-      problems.push(`${key} is partitioned: name its partitions instead`);
-    } else if (live.tables.has(key)) {
+  const atT = matchTableName(typed, [...ptr.tables.values(), ...ptr.partitioned]);
+  if (atT.kind === "found") {
+    if (ptr.tables.has(atT.table.key)) return atT.table.key;
+    problems.push(`${atT.table.key} is partitioned: name its partitions instead`);
+  } else if (atT.kind === "ambiguous") {
+    problems.push(
+      `table ${input} is ambiguous: ${atT.candidates.map((c) => c.key).join(", ")} (name one exactly as printed, e.g. ${atT.candidates[0].key})`,
+    );
+  } else {
+    const now = matchTableName(typed, live.tables.values());
+    if (now.kind === "found") {
       problems.push(
-        `${key} did not exist at the restore target (created since): nothing to restore`,
+        `${now.table.key} did not exist at the restore target (created since): nothing to restore`,
       );
-    } else problems.push(`table ${input} does not exist at the restore target nor on live`);
-    return undefined;
+    } else {
+      const nearly = atT.nearly.map((c) => c.key);
+      problems.push(
+        `table ${input} does not exist at the restore target${typed.schema ? " nor on live" : ""}${nearly.length ? ` (did you mean ${nearly.join(" or ")}?)` : ""}`,
+      );
+    }
   }
-  const matches = [...ptr.tables.keys()].filter((k) => k.slice(k.indexOf(".") + 1) === p.table);
-  if (matches.length === 1) return matches[0];
-  if (matches.length > 1) {
-    problems.push(`table ${input} is ambiguous: ${matches.join(", ")}`);
-  } else problems.push(`table ${input} does not exist at the restore target`);
   return undefined;
 }
 

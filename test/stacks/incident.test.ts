@@ -14,6 +14,7 @@ import {
   ServerGoneIncident,
 } from "../../stacks/incident";
 import { FACTS, stackFacts } from "../support/pulumi-harness";
+import { parseCommand } from "../../contract/data-tool";
 
 const QA_LIVE = FACTS.qa.live;
 /** A clock for the door tests: summer, so that offsets matter. */
@@ -122,6 +123,22 @@ describe("config door: parseIncident", () => {
       const named = door({ ...corrupted, promotionTables: "public.courses" }) as CorruptedIncident;
       assert.equal(named.promotion, undefined);
       assert.deepEqual(named.promotionTables, ["public.courses"]);
+    });
+
+    it("corrupted: promotionTables takes names as the plan prints them, mixed-case and quoted", () => {
+      const typed = 'public.__EFMigrationsHistory, "Billing"."Invoices", public."a,b"';
+      const named = door({ ...corrupted, promotionTables: typed }) as CorruptedIncident;
+      assert.deepEqual(named.promotionTables, [
+        "public.__EFMigrationsHistory",
+        '"Billing"."Invoices"',
+        'public."a,b"',
+      ]);
+      // Each entry reaches the data tool's --tables unchanged, and it reads the same names.
+      const parsed = parseCommand(
+        "promote",
+        named.promotionTables.flatMap((t) => ["--tables", t]),
+      );
+      assert.deepEqual(parsed.options.tables, named.promotionTables);
     });
 
     it("requiredReviews 1 and 10 are the bounds", () => {
@@ -326,6 +343,22 @@ describe("config door: parseIncident", () => {
         config: raw({ ...corrupted, promotionMode: "tables", promotionTables: "courses" }),
         key: "pg-recovery:promotionTables",
         says: /"courses": each entry must be schema.table/,
+      },
+      {
+        title: "an unterminated quote",
+        config: raw({ ...corrupted, promotionMode: "tables", promotionTables: 'public."Open' }),
+        key: "pg-recovery:promotionTables",
+        says: /"public\."Open": each entry must be schema.table/,
+      },
+      {
+        title: "the same table quoted and bare",
+        config: raw({
+          ...corrupted,
+          promotionMode: "merge",
+          promotionTables: 'public.a,"public"."a"',
+        }),
+        key: "pg-recovery:promotionTables",
+        says: /names "public"\."a" more than once.*set pg-recovery:promotionTables public\.a`/,
       },
       {
         title: "a table named twice",

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { promote } from "../../../datapath/promote/promote";
 import { verifyDatabases } from "../../../datapath/verify/verify";
-import { EXOTIC_SCHEMA, VARIED_SCHEMA } from "../../support/datapath-schemas";
+import { EXOTIC_SCHEMA, HAVE_BTREE_GIST, VARIED_SCHEMA } from "../../support/datapath-schemas";
 import {
   confirmFor,
   fingerprint,
@@ -331,6 +331,54 @@ describe("promote (real PostgreSQL): each mode's end state", function () {
       assert.match(r.err, /\(3\) \(s3@example\.com\)/);
       await unchanged(db, before);
     });
+  });
+
+  it("merge: a collision under an extension type's equality (citext) and a btree_gist exclusion, planned and refused alike", async () => {
+    const db = "varied_keys";
+    for (const s of [pair.ptr, pair.live]) {
+      await s.createDatabase(db);
+      await s.query(db, VARIED_SCHEMA + EXOTIC_SCHEMA);
+    }
+    // P3 is deleted and re-created in lower case (equal as citext); booking 7 is deleted and
+    // its room re-booked for an overlapping hour.
+    await pair.live.query(
+      db,
+      `DELETE FROM courses WHERE provider_id = 3; DELETE FROM providers WHERE id = 3;
+       INSERT INTO providers (code, name) VALUES ('p3', 'again');
+       DELETE FROM ops.bookings WHERE id = 7;
+       INSERT INTO ops.bookings (room, during)
+       VALUES (2, tstzrange('2024-01-01 07:30+00', '2024-01-01 07:40+00'));`,
+    );
+    const before = await fingerprint(pair.live.url(db));
+    const tables = HAVE_BTREE_GIST ? "public.providers,ops.bookings" : "public.providers";
+    const plan = await run(pair.env(db), "--plan", "--tables", tables, "--json");
+    assert.equal(plan.code, 0, plan.err);
+    const refusals: string[] = JSON.parse(plan.out).modes.find(
+      (m: { mode: string }) => m.mode === "merge",
+    ).refusals;
+    assert.match(
+      refusals[0],
+      /^providers_code_key \(unique public\.providers \(code\)\): 1 rows .*\(3\) \(P3\) held by \(1501\)/,
+    );
+    if (HAVE_BTREE_GIST) {
+      assert.match(
+        refusals[1],
+        /^bookings_room_during_excl \(exclusion ops\.bookings \(room WITH =, during WITH &&\)\): 1 rows .*\(7\) \(2, /,
+      );
+    }
+    assert.equal(refusals.length, HAVE_BTREE_GIST ? 2 : 1);
+    const r = await run(
+      pair.env(db),
+      "--mode",
+      "merge",
+      "--tables",
+      tables,
+      "--confirm",
+      confirmFor(db),
+    );
+    assert.equal(r.code, 1);
+    for (const line of refusals) assert.ok(r.err.includes(`\n  ${line}`), r.err);
+    assert.deepEqual(await fingerprint(pair.live.url(db)), before);
   });
 
   it("tables: exotic types, quoted names, identity, generated columns, domains and RLS come back exactly", async () => {

@@ -7,7 +7,13 @@ import assert from "node:assert/strict";
 import { Instant, parseRfc3339 } from "../../../contract/time";
 import { compareCodePoints, compareKeys } from "../../../datapath/promote/compare";
 import { incidentTag, keepSchemaName } from "../../../datapath/promote/promote";
-import { parseTableName, PromoteRefusedError } from "../../../datapath/promote/selection";
+import {
+  formatTableName,
+  matchTableName,
+  parseTableName,
+  splitTableList,
+  TableNameError,
+} from "../../../contract/table-names";
 import { PgServer, startPostgres } from "../../support/postgres";
 
 describe("promote: key order and names", function () {
@@ -78,16 +84,59 @@ describe("promote: key order and names", function () {
     assert.equal(compareKeys(["7", "x"], ["7", "x"], ["int", "text"]), 0);
   });
 
-  it("reads table names as SQL does: unquoted folds to lower case, quotes keep dots and case", () => {
-    assert.deepEqual(parseTableName("public.Users"), { schema: "public", table: "users" });
-    assert.deepEqual(parseTableName("users"), { table: "users" });
-    assert.deepEqual(parseTableName('"My Schema"."A.b""c"'), {
-      schema: "My Schema",
-      table: 'A.b"c',
+  it("reads table names as the plan prints them: case kept, quotes keep dots, commas and case", () => {
+    const q = (text: string) => ({ text, quoted: true });
+    const b = (text: string) => ({ text, quoted: false });
+    assert.deepEqual(parseTableName("public.__EFMigrationsHistory"), {
+      schema: b("public"),
+      table: b("__EFMigrationsHistory"),
     });
-    assert.throws(() => parseTableName("a.b.c"), PromoteRefusedError);
-    assert.throws(() => parseTableName("public."), PromoteRefusedError);
-    assert.throws(() => parseTableName('"open'), PromoteRefusedError);
+    assert.deepEqual(parseTableName(" users "), { table: b("users") });
+    assert.deepEqual(parseTableName('"My Schema"."A.b""c"'), {
+      schema: q("My Schema"),
+      table: q('A.b"c'),
+    });
+    for (const bad of ["a.b.c", "public.", '"open', 'pub"lic.x', '"a"b.c', "public. users", ""]) {
+      assert.throws(() => parseTableName(bad), TableNameError, bad);
+    }
+    assert.deepEqual(splitTableList('public.a, "x,y".b ,c'), ["public.a", '"x,y".b', "c"]);
+    // Printed names read back as the same table.
+    for (const [schema, name, printed] of [
+      ["public", "__EFMigrationsHistory", "public.__EFMigrationsHistory"],
+      ["My Schema", 'A.b"c', '"My Schema"."A.b""c"'],
+      ["public", "a,b", 'public."a,b"'],
+    ]) {
+      assert.equal(formatTableName(schema, name), printed);
+      const t = parseTableName(printed);
+      assert.deepEqual([t.schema!.text, t.table.text], [schema, name]);
+    }
+  });
+
+  it("matches the exact spelling first, then ignoring case when unique; quotes match exactly", () => {
+    const tables = [
+      { schema: "public", name: "__EFMigrationsHistory" },
+      { schema: "public", name: "Users" },
+      { schema: "public", name: "users" },
+      { schema: "Billing", name: "Invoices" },
+    ];
+    const find = (typed: string) => {
+      const m = matchTableName(parseTableName(typed), tables);
+      return m.kind === "found"
+        ? m.table.name
+        : m.kind === "ambiguous"
+          ? `ambiguous ${m.candidates.map((c) => c.name).join("/")}`
+          : `none ${m.nearly.map((c) => c.name).join("/")}`;
+    };
+    assert.equal(find("public.__EFMigrationsHistory"), "__EFMigrationsHistory");
+    assert.equal(find("public.__efmigrationshistory"), "__EFMigrationsHistory");
+    assert.equal(find('public."__EFMigrationsHistory"'), "__EFMigrationsHistory");
+    assert.equal(find('public."__efmigrationshistory"'), "none __EFMigrationsHistory");
+    assert.equal(find("public.Users"), "Users");
+    assert.equal(find("users"), "users");
+    assert.equal(find("public.USERS"), "ambiguous Users/users");
+    assert.equal(find("billing.invoices"), "Invoices");
+    assert.equal(find("invoices"), "Invoices");
+    assert.equal(find("public.nope"), "none ");
   });
 
   it("names the incident schema from --incident, or from the restore target", () => {

@@ -5,6 +5,23 @@
  */
 import assert from "node:assert/strict";
 import { confirmFor, fingerprint, pick, runPromote, useIncident } from "./fixture";
+import type { PgServer } from "../../support/postgres";
+
+/** Every row of a table, in key order, as text: compared before and after, row by row. */
+async function rowsOf(s: PgServer, db: string, table: string): Promise<string[]> {
+  const r = await s.query(db, `SELECT t::text AS row FROM ${table} t ORDER BY 1`);
+  return r.rows.map((x: { row: string }) => x.row);
+}
+
+/** A key's definition and the foreign keys on it, to check a rebuild put them back as they were. */
+const KEYS = `SELECT conname, pg_get_constraintdef(oid) AS def, convalidated FROM pg_constraint
+               WHERE contype IN ('u', 'x', 'f') ORDER BY 1`;
+const INDEXES = `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1`;
+
+type Plan = {
+  modes: { mode: string; refusals: string[]; notes: string[] }[];
+};
+const modeOf = (plan: Plan, m: string) => plan.modes.find((x) => x.mode === m)!;
 
 describe("promote (real PostgreSQL): the plan and the refusals", function () {
   this.timeout(180_000);
@@ -107,6 +124,393 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
         tables.refusals.join("\n"),
         /would delete 1 rows of public\.posts \(ON DELETE CASCADE\)/,
       );
+      // The write refuses with the plan's own line.
+      const before = await fingerprint(pair.live.url(db));
+      const w = await run(
+        pair.env(db),
+        "--mode",
+        "tables",
+        "--tables",
+        "public.users",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(w.code, 1);
+      assert.equal(tables.refusals.length, 1);
+      assert.ok(
+        w.err.includes(`\n  ${tables.refusals[0]}`),
+        `${w.err}\n---\n${tables.refusals[0]}`,
+      );
+      await unchanged(db, before);
+    });
+  });
+
+  it("merge: a foreign key out of the chosen tables counted exactly (a row live still has, changed since, is not re-inserted)", async () => {
+    // User 7 goes with their posts; user 8's posts were moved to user 9 before user 8 went: at T
+    // they reference user 8, but merge does not re-insert them (live has them).
+    const db = await incident(
+      `UPDATE posts SET user_id = 9 WHERE user_id = 8;
+       DELETE FROM comments WHERE post_id IN (SELECT id FROM posts WHERE user_id = 7);
+       DELETE FROM users WHERE id IN (7, 8);`,
+    );
+    const before = await fingerprint(pair.live.url(db));
+    const plan: Plan = JSON.parse(
+      (await run(pair.env(db), "--plan", "--tables", "public.posts", "--json")).out,
+    );
+    const refusals = modeOf(plan, "merge").refusals;
+    assert.equal(refusals.length, 1, refusals.join("\n"));
+    assert.match(
+      refusals[0],
+      /^posts_user_id_fkey .*: 5 rows of public\.posts to re-insert reference public\.users rows that live no longer has; referenced keys: \(7\); way out: add public\.users to --tables/,
+    );
+    const r = await run(
+      pair.env(db),
+      "--mode",
+      "merge",
+      "--tables",
+      "public.posts",
+      "--confirm",
+      confirmFor(db),
+    );
+    assert.equal(r.code, 1);
+    assert.ok(r.err.includes(`\n  ${refusals[0]}`), r.err);
+    await unchanged(db, before);
+  });
+
+  describe("keys the written rows can collide on: the plan says what the write does", () => {
+    // Mailing list with a partial unique index on an expression; bookings with an exclusion
+    // constraint; newsletters referencing users by e-mail (a foreign key on a unique key).
+    const KEYED = `
+      CREATE TABLE mailing (id serial PRIMARY KEY, email text NOT NULL, unsubscribed_at timestamptz);
+      CREATE UNIQUE INDEX mailing_active_email ON mailing (lower(email)) WHERE unsubscribed_at IS NULL;
+      INSERT INTO mailing (email, unsubscribed_at)
+      SELECT 'm' || g || '@example.com', CASE WHEN g % 4 = 0 THEN timestamptz '2025-05-01 00:00+00' END
+        FROM generate_series(1, 10) g;
+      CREATE TABLE bookings (
+        id serial PRIMARY KEY,
+        during tstzrange NOT NULL,
+        CONSTRAINT bookings_no_overlap EXCLUDE USING gist (during WITH &&)
+      );
+      INSERT INTO bookings (during)
+      SELECT tstzrange(timestamptz '2025-05-01 00:00+00' + g * interval '1 hour',
+                       timestamptz '2025-05-01 00:00+00' + (g + 1) * interval '1 hour')
+        FROM generate_series(1, 10) g;
+      CREATE TABLE newsletters (
+        id serial PRIMARY KEY,
+        email text NOT NULL REFERENCES users (email) ON UPDATE CASCADE
+      );
+      INSERT INTO newsletters (email) VALUES ('u1@example.com'), ('u2@example.com');
+      CREATE TABLE digests (
+        id int PRIMARY KEY,
+        email text NOT NULL REFERENCES users (email) ON UPDATE CASCADE
+      ) PARTITION BY RANGE (id);
+      CREATE TABLE digests_low PARTITION OF digests FOR VALUES FROM (0) TO (100);
+      INSERT INTO digests VALUES (1, 'u1@example.com');`;
+
+    it("tables: unique values swapped between rows after T; the plan says the key is rebuilt, the write does it", async () => {
+      const db = await incident(
+        `UPDATE users SET email = 'swap' WHERE id = 1;
+         UPDATE users SET email = 'u1@example.com' WHERE id = 2;
+         UPDATE users SET email = 'u2@example.com' WHERE id = 1;
+         COMMENT ON CONSTRAINT users_email_key ON users IS 'one address per user';
+         ALTER TABLE users REPLICA IDENTITY USING INDEX users_email_key;
+         ALTER TABLE users CLUSTER ON users_email_key;`,
+        KEYED,
+      );
+      const keys = (await pair.live.query(db, KEYS)).rows;
+      const FACTS = `SELECT obj_description(c.oid, 'pg_constraint') AS comment, i.indisreplident,
+                            i.indisclustered, t.relreplident
+                       FROM pg_constraint c JOIN pg_index i ON i.indexrelid = c.conindid
+                       JOIN pg_class t ON t.oid = c.conrelid WHERE c.conname = 'users_email_key'`;
+      const facts = (await pair.live.query(db, FACTS)).rows;
+      assert.deepEqual(facts, [
+        {
+          comment: "one address per user",
+          indisreplident: true,
+          indisclustered: true,
+          relreplident: "i",
+        },
+      ]);
+      const newsletters = await rowsOf(pair.live, db, "newsletters");
+      const digests = await rowsOf(pair.live, db, "digests");
+      const plan: Plan = JSON.parse(
+        (await run(pair.env(db), "--plan", "--tables", "public.users", "--json")).out,
+      );
+      const notes = modeOf(plan, "tables").notes;
+      assert.equal(notes.length, 1, notes.join("\n"));
+      assert.match(notes[0], /^users_email_key \(unique public\.users \(email\)\): 2 rows at T/);
+      assert.match(
+        notes[0],
+        /\(1\) \(u1@example\.com\) held by \(2\), \(2\) \(u2@example\.com\) held by \(1\)/,
+      );
+      assert.match(
+        notes[0],
+        /digests_email_fkey on public\.digests, newsletters_email_fkey on public\.newsletters/,
+      );
+      assert.deepEqual(modeOf(plan, "tables").refusals, []);
+      const text = await run(pair.env(db), "--plan", "--tables", "public.users");
+      assert.ok(text.out.includes(`\n    ${notes[0]}\n`), text.out);
+
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "tables",
+        "--tables",
+        "public.users",
+        "--confirm",
+        confirmFor(db),
+        "--json",
+      );
+      assert.equal(r.code, 0, r.err);
+      assert.deepEqual(JSON.parse(r.out).keysRebuilt, notes);
+      assert.deepEqual(await rowsOf(pair.live, db, "users"), await rowsOf(pair.ptr, db, "users"));
+      // Outside the chosen table nothing changed; the key and the foreign key on it are back as
+      // they were, and they hold.
+      assert.deepEqual(await rowsOf(pair.live, db, "newsletters"), newsletters);
+      assert.deepEqual(await rowsOf(pair.live, db, "digests"), digests);
+      assert.deepEqual((await pair.live.query(db, KEYS)).rows, keys);
+      assert.deepEqual((await pair.live.query(db, FACTS)).rows, facts);
+      await assert.rejects(
+        pair.live.query(db, "UPDATE users SET email = 'u1@example.com' WHERE id = 3"),
+        /users_email_key/,
+      );
+    });
+
+    it("merge: a re-inserted row collides on a partial unique index; the plan predicts the refusal the write makes", async () => {
+      // Row 2 (active) is deleted and the app re-subscribes the address, in another case; row 4
+      // (unsubscribed at T, outside the index) and row 3 come back without colliding.
+      const db = await incident(
+        `DELETE FROM mailing WHERE id IN (2, 3, 4);
+         INSERT INTO mailing (email) VALUES ('M2@Example.com'), ('m4@example.com');`,
+        KEYED,
+      );
+      const before = await fingerprint(pair.live.url(db));
+      const rows = await rowsOf(pair.live, db, "mailing");
+      const plan: Plan = JSON.parse(
+        (await run(pair.env(db), "--plan", "--tables", "public.mailing", "--json")).out,
+      );
+      const refusals = modeOf(plan, "merge").refusals;
+      assert.equal(refusals.length, 1, refusals.join("\n"));
+      assert.match(
+        refusals[0],
+        /^mailing_active_email \(unique public\.mailing \(lower\(email\)\) WHERE \(unsubscribed_at IS NULL\)\): 1 rows to re-insert collide/,
+      );
+      assert.match(refusals[0], /\(2\) \(m2@example\.com\) held by \(11\)/);
+      assert.match(refusals[0], /way out: --mode tables for public\.mailing/);
+      const text = await run(pair.env(db), "--plan", "--tables", "public.mailing");
+      assert.ok(text.out.includes(`\n    WOULD BE REFUSED: ${refusals[0]}\n`), text.out);
+
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "merge",
+        "--tables",
+        "public.mailing",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.err
+          .split("\n")
+          .map((l) => l.trim())
+          .filter((l) => l === refusals[0]).length,
+        1,
+        r.err,
+      );
+      assert.match(r.err, /nothing was written/);
+      assert.deepEqual(await rowsOf(pair.live, db, "mailing"), rows);
+      await unchanged(db, before);
+
+      // The way out works as the plan says: tables rebuilds the index around the rows at T.
+      const notes = modeOf(plan, "tables").notes;
+      assert.match(notes.join("\n"), /mailing_active_email .*: 1 rows at T take a value/);
+      const indexes = (await pair.live.query(db, INDEXES)).rows;
+      const t = await run(
+        pair.env(db),
+        "--mode",
+        "tables",
+        "--tables",
+        "public.mailing",
+        "--confirm",
+        confirmFor(db),
+        "--json",
+      );
+      assert.equal(t.code, 0, t.err);
+      assert.deepEqual(JSON.parse(t.out).keysRebuilt, notes);
+      assert.deepEqual(
+        await rowsOf(pair.live, db, "mailing"),
+        await rowsOf(pair.ptr, db, "mailing"),
+      );
+      assert.deepEqual((await pair.live.query(db, INDEXES)).rows, indexes);
+    });
+
+    it("an exclusion constraint: merge refused as planned, tables rebuilds it as planned", async () => {
+      const db = await incident(
+        `DELETE FROM bookings WHERE id = 3;
+         INSERT INTO bookings (during) VALUES (tstzrange('2025-05-01 03:30+00', '2025-05-01 03:45+00'));`,
+        KEYED,
+      );
+      const before = await fingerprint(pair.live.url(db));
+      const plan: Plan = JSON.parse(
+        (await run(pair.env(db), "--plan", "--tables", "public.bookings", "--json")).out,
+      );
+      const [refusal] = modeOf(plan, "merge").refusals;
+      assert.match(
+        refusal,
+        /^bookings_no_overlap \(exclusion public\.bookings \(during WITH &&\)\): 1 rows/,
+      );
+      assert.match(
+        refusal,
+        /\(3\) \(\["2025-05-01 03:00:00\+00","2025-05-01 04:00:00\+00"\)\) held by \(11\)/,
+      );
+      const m = await run(
+        pair.env(db),
+        "--mode",
+        "merge",
+        "--tables",
+        "public.bookings",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(m.code, 1);
+      assert.ok(m.err.includes(refusal), m.err);
+      await unchanged(db, before);
+
+      const t = await run(
+        pair.env(db),
+        "--mode",
+        "tables",
+        "--tables",
+        "public.bookings",
+        "--confirm",
+        confirmFor(db),
+        "--json",
+      );
+      assert.equal(t.code, 0, t.err);
+      assert.deepEqual(JSON.parse(t.out).keysRebuilt, modeOf(plan, "tables").notes);
+      assert.deepEqual(
+        await rowsOf(pair.live, db, "bookings"),
+        await rowsOf(pair.ptr, db, "bookings"),
+      );
+    });
+
+    it("a unique key on a generated column: computed for the staged rows, merge refused as planned", async () => {
+      const db = await incident(
+        "DELETE FROM handles WHERE id = 2; INSERT INTO handles (handle) VALUES ('H2');",
+        `CREATE TABLE handles (
+           id serial PRIMARY KEY,
+           handle text NOT NULL,
+           handle_key text GENERATED ALWAYS AS (lower(handle)) STORED UNIQUE
+         );
+         INSERT INTO handles (handle) SELECT 'h' || g FROM generate_series(1, 5) g;`,
+      );
+      const before = await fingerprint(pair.live.url(db));
+      const plan: Plan = JSON.parse(
+        (await run(pair.env(db), "--plan", "--tables", "public.handles", "--json")).out,
+      );
+      const [refusal] = modeOf(plan, "merge").refusals;
+      assert.match(refusal, /^handles_handle_key_key .*: 1 rows .*\(2\) \(h2\) held by \(6\)/);
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "merge",
+        "--tables",
+        "public.handles",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(r.code, 1);
+      assert.ok(r.err.includes(`\n  ${refusal}`), r.err);
+      await unchanged(db, before);
+    });
+
+    it("a CHECK added NOT VALID that rows at T break: both modes refused as planned, naming the rows", async () => {
+      const db = await incident(
+        "DELETE FROM prices WHERE id IN (2, 9); UPDATE prices SET pence = 5 WHERE id = 10;",
+        `CREATE TABLE prices (id int PRIMARY KEY, pence int NOT NULL);
+         INSERT INTO prices SELECT g, g * 10 FROM generate_series(1, 10) g;
+         ALTER TABLE prices ADD CONSTRAINT prices_pence_small CHECK (pence < 80) NOT VALID;`,
+      );
+      const before = await fingerprint(pair.live.url(db));
+      const plan: Plan = JSON.parse(
+        (await run(pair.env(db), "--plan", "--tables", "public.prices", "--json")).out,
+      );
+      // Row 8 breaks it too but is the same on live: neither mode writes it.
+      const expected = {
+        merge:
+          /^prices_pence_small \(check public\.prices: \(pence < 80\), NOT VALID\): 1 rows at T to re-insert break it .*rows \(key\): \(9\); way out/,
+        tables:
+          /^prices_pence_small .*: 2 rows at T to write back break it .*rows \(key\): \(9\), \(10\); way out/,
+      };
+      for (const mode of ["merge", "tables"] as const) {
+        const [refusal, ...more] = modeOf(plan, mode).refusals;
+        assert.deepEqual(more, []);
+        assert.match(refusal, expected[mode]);
+        const r = await run(
+          pair.env(db),
+          "--mode",
+          mode,
+          "--tables",
+          "public.prices",
+          "--confirm",
+          confirmFor(db),
+        );
+        assert.equal(r.code, 1);
+        assert.ok(r.err.includes(`\n  ${refusal}`), r.err);
+        await unchanged(db, before);
+      }
+    });
+
+    it("names as the plan prints them: mixed case bare, quoted, and ambiguous ones refused with both", async () => {
+      const db = await incident(
+        `DELETE FROM "__EFMigrationsHistory"; DELETE FROM "Odd.Name";`,
+        `CREATE TABLE "__EFMigrationsHistory" ("MigrationId" text PRIMARY KEY, "ProductVersion" text);
+         INSERT INTO "__EFMigrationsHistory" VALUES ('20200101_Init', '3.1'), ('20200202_More', '3.1');
+         CREATE TABLE "Odd.Name" (id int PRIMARY KEY); INSERT INTO "Odd.Name" VALUES (1), (2);
+         CREATE TABLE "Twin" (id int PRIMARY KEY); CREATE TABLE twin (id int PRIMARY KEY);`,
+      );
+      const plan = await run(pair.env(db), "--plan");
+      assert.equal(plan.code, 0, plan.err);
+      assert.match(plan.out, /^ {2}public\.__EFMigrationsHistory /m);
+      assert.match(plan.out, /^ {2}public\."Odd\.Name" /m);
+      for (const typed of [
+        'public.__EFMigrationsHistory,public."Odd.Name"',
+        '"public"."__EFMigrationsHistory",public."Odd.Name"',
+        '__efmigrationshistory,"Odd.Name"',
+      ]) {
+        const p = await run(pair.env(db), "--plan", "--tables", typed, "--json");
+        assert.equal(p.code, 0, p.err);
+        assert.deepEqual(
+          JSON.parse(p.out).chosen,
+          ["public.__EFMigrationsHistory", 'public."Odd.Name"'],
+          typed,
+        );
+      }
+      const twin = await run(
+        pair.env(db),
+        "--mode",
+        "merge",
+        "--tables",
+        "public.TWIN",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(twin.code, 1);
+      assert.match(twin.err, /public\.TWIN is ambiguous: public\.Twin, public\.twin/);
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "merge",
+        "--tables",
+        'public.__EFMigrationsHistory,public."Odd.Name"',
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(r.code, 0, r.err);
+      for (const t of ['"__EFMigrationsHistory"', '"Odd.Name"']) {
+        assert.deepEqual(await rowsOf(pair.live, db, t), await rowsOf(pair.ptr, db, t));
+      }
     });
   });
 
