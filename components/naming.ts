@@ -25,3 +25,14 @@ export function overlayLabels(component: string, incidentDate: string): Record<s
     "pg-recovery/incident-date": incidentDate,
   };
 }
+
+/**
+ * The composition's resource names that other code finds things by (the runner's summary and
+ * its Job roles): one home, so a rename here is a rename everywhere.
+ */
+export const RESOURCE = {
+  pointInTimeRestore: "point-in-time-restore",
+  drillServer: "drill-server",
+  /** The drill's checks; its Jobs are `drill-verify-job` and `drill-restore-job`. */
+  drillChecks: "drill",
+} as const;

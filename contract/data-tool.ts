@@ -90,6 +90,8 @@ export const COMMANDS = {
     confirm: text("confirm"),
     tempDir: text("temp-dir"),
     mapMissingRolesTo: text("map-missing-roles-to"),
+    /** One JSON line per check (a restore drill collects them). */
+    json: bool("json"),
   },
   verify: {
     sourceUrl: endpoint("source").url,
@@ -101,6 +103,11 @@ export const COMMANDS = {
     targetHost: endpoint("target").host,
     targetName: endpoint("target").name,
     restoreTarget: text("restore-target"),
+    /**
+     * A restore drill: the source (live) has moved on since --restore-target, so rows it shows
+     * as written after it are expected and reported, not differences.
+     */
+    drill: bool("drill"),
     schema: list("schema"),
     jobs: count("jobs", 8),
     json: bool("json"),

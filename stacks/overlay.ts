@@ -26,7 +26,8 @@ import {
   PROJECT,
   ServerGoneIncident,
 } from "./incident";
-import { azureAndGitHub, Platform } from "./platform";
+import { declareDrill } from "./drill";
+import { azureAndGitHub, Platform, ptrRequest } from "./platform";
 import { LiveServer } from "./preflight";
 
 /** The program: validate everything first, then declare. Returns the stack outputs. */
@@ -51,13 +52,18 @@ export async function recoveryOverlay(
   }
 
   const env = incident.env;
+  if (incident.scenario === "drill") {
+    const kubernetes = new k8s.Provider("kubernetes", { context: env.kubernetes.context });
+    const opts = { providers: [kubernetes, ...platform.providers(env)] };
+    return declareDrill(incident, platform, opts, () => appDatabaseUrl(env, kubernetes));
+  }
   // Checked before anything is declared: a restore time outside the retention is a config error.
   type Path =
     | { incident: CorruptedIncident; live: LiveServer }
     | { incident: ServerGoneIncident; live?: undefined };
   const path: Path =
     incident.scenario === "corrupted"
-      ? { incident, live: await platform.preflight(incident) }
+      ? { incident, live: await platform.preflight(ptrRequest(incident)) }
       : { incident };
   const kubernetes = new k8s.Provider("kubernetes", { context: env.kubernetes.context });
   const opts: pulumi.ComponentResourceOptions = {
@@ -164,7 +170,7 @@ function declareCorrupted(incident: CorruptedIncident, live: LiveServer, ctx: Co
     { ...opts, dependsOn: scaleDown ? [scaleDown] : [] },
   );
   // 5. Point-in-time restore into a new server.
-  const ptr = platform.pointInTimeRestore(incident, live, opts);
+  const ptr = platform.pointInTimeRestore(ptrRequest(incident), live, opts);
   // 6. Validation: the restored data against live, mechanically.
   const validation = new RestoreValidation(
     "validation",
