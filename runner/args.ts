@@ -52,6 +52,16 @@ export interface RecordCommand extends Common {
   out: string;
 }
 
+/** `drill`: the restore drill (runner/drill/run.ts). */
+export interface DrillCommand extends Common {
+  command: "drill";
+  restoreTime?: string;
+  date?: string;
+  keep: boolean;
+  history: boolean;
+  out: string;
+}
+
 export interface CommandsCommand {
   command: "commands";
   stack: string;
@@ -61,7 +71,13 @@ export interface CommandsCommand {
 }
 
 export type Command =
-  StartCommand | PromoteCommand | PlainCommand | StatusCommand | RecordCommand | CommandsCommand;
+  | StartCommand
+  | PromoteCommand
+  | PlainCommand
+  | StatusCommand
+  | RecordCommand
+  | CommandsCommand
+  | DrillCommand;
 
 export type Parsed =
   { ok: true; command: Command } | { ok: false; message: string; help?: boolean };
@@ -81,6 +97,9 @@ An incident in at most five commands, each showing what it will do before it cha
   abort    --stack <env>   the same revert, from any point (even with jobs running)
   status   --stack <env> [--json]   what is declared, the jobs and their state, times so far
   record   --stack <env> [--out DIR]   the incident record, Markdown and JSON (never a secret)
+  drill    --stack <env> [--restore-time <RFC 3339>] [--keep] [--out DIR]   a restore drill: live restored
+           into a throwaway server and the latest backup into a scratch database, checked, measured,
+           recorded, removed; live is only read (docs/drill.md). --history: the past drills and a chart
   commands --stack <env> [--set key=value ...]   break-glass: the equivalent kubectl, az and gh api
            commands from the offline plan, in runbook order, with their revert commands
 
@@ -100,6 +119,7 @@ const COMMANDS = [
   "status",
   "record",
   "commands",
+  "drill",
 ] as const;
 
 type Option = { type: "string" | "boolean"; multiple?: boolean };
@@ -134,6 +154,14 @@ const OPTIONS: Record<(typeof COMMANDS)[number], Record<string, Option>> = {
   abort: CHANGING,
   status: { ...COMMON, json: { type: "boolean" } },
   record: { ...COMMON, out: { type: "string" } },
+  drill: {
+    ...CHANGING,
+    "restore-time": { type: "string" },
+    date: { type: "string" },
+    keep: { type: "boolean" },
+    history: { type: "boolean" },
+    out: { type: "string" },
+  },
   commands: {
     stack: { type: "string" },
     "work-dir": { type: "string" },
@@ -235,6 +263,19 @@ export function parseCommandLine(argv: string[], cwd: string = process.cwd()): P
       return {
         ok: true,
         command: { ...common, command, out: path.resolve(cwd, get("out") ?? ".") },
+      };
+    case "drill":
+      return {
+        ok: true,
+        command: {
+          ...common,
+          command,
+          restoreTime: get("restore-time"),
+          date: get("date"),
+          keep: values.keep === true,
+          history: values.history === true,
+          out: path.resolve(cwd, get("out") ?? "."),
+        },
       };
     case "commands": {
       const sets: Record<string, string> = {};

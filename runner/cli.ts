@@ -14,6 +14,7 @@ import { writeRecord } from "./record";
 import { repairInterrupted } from "./repair";
 import { revert } from "./revert";
 import { adoptAppliedIncident, Deps, openSession } from "./session";
+import { drill } from "./drill/run";
 import { status } from "./status";
 import { promote, resume, start } from "./steps";
 import { whoRan } from "./who";
@@ -43,9 +44,11 @@ export async function main(argv: string[], deps: Deps = defaultDeps()): Promise<
       io.out(breakGlassScript(cmd.stack, config, run));
       return EXIT.ok;
     }
-    const changing = ["start", "promote", "resume", "finish", "abort"].includes(cmd.command);
+    const changing =
+      ["start", "promote", "resume", "finish", "abort"].includes(cmd.command) ||
+      (cmd.command === "drill" && !cmd.history);
     const session = await openSession(deps, cmd.command, cmd.stack, cmd.workDir, {
-      create: cmd.command === "start",
+      create: cmd.command === "start" || (cmd.command === "drill" && !cmd.history),
       changing,
     });
     if (changing) {
@@ -68,6 +71,9 @@ export async function main(argv: string[], deps: Deps = defaultDeps()): Promise<
         break;
       case "status":
         await status(session, cmd.json);
+        break;
+      case "drill":
+        await drill(session, cmd);
         break;
       case "record": {
         const files = await writeRecord(session, cmd.out);

@@ -3,11 +3,19 @@
  * their logs followed while they run, and the validation report and promotion plan printed once
  * the validation Job ends. The cluster is behind an interface (kubernetes.ts implements it).
  */
+import { drillJobResource } from "../components/drill-jobs";
+import { RESOURCE } from "../components/naming";
 import { Io } from "./io";
 
 /** What each Job is for, from the name the composition gives its resource. */
 export type JobRole =
-  "adhoc-backup" | "validation" | "promotion" | "promotion-archive" | "restore-from-storage";
+  | "adhoc-backup"
+  | "validation"
+  | "promotion"
+  | "promotion-archive"
+  | "restore-from-storage"
+  | "drill-verify"
+  | "drill-restore";
 
 export const JOB_ROLES: Record<string, JobRole> = {
   "adhoc-backup-job": "adhoc-backup",
@@ -15,6 +23,8 @@ export const JOB_ROLES: Record<string, JobRole> = {
   "promotion-job": "promotion",
   "promotion-archive-job": "promotion-archive",
   "restore-from-storage-job": "restore-from-storage",
+  [drillJobResource(RESOURCE.drillChecks, "verify")]: "drill-verify",
+  [drillJobResource(RESOURCE.drillChecks, "restore")]: "drill-restore",
 };
 
 export const ROLE_TITLES: Record<JobRole, string> = {
@@ -23,6 +33,8 @@ export const ROLE_TITLES: Record<JobRole, string> = {
   promotion: "promotion into live",
   "promotion-archive": "archival backup of the PTR",
   "restore-from-storage": "restore from storage",
+  "drill-verify": "drill: verify the restore against live",
+  "drill-restore": "drill: restore the latest backup into a scratch database",
 };
 
 export interface JobRef {

@@ -115,6 +115,8 @@ const CONTAINERS: Record<JobRole, string[]> = {
   promotion: ["promote"],
   "promotion-archive": ["backup-restored"],
   "restore-from-storage": ["restore"],
+  "drill-verify": ["verify"],
+  "drill-restore": ["restore-latest"],
 };
 
 const LOG_TITLES: Partial<Record<JobRole, string>> = {

@@ -3,6 +3,7 @@
  * name the composition gives it), what it does there, in runbook order. The operator confirms
  * what they read here, so every line names the objects it touches.
  */
+import { RESOURCE } from "../components/naming";
 import { formatLondon } from "../contract/time";
 import { ChangePlan, changesOf, PlanStep } from "./engine";
 
@@ -28,7 +29,7 @@ export const RUNBOOK: readonly RunbookStep[] = [
   {
     id: "ptr",
     title: "Corrupted 3. Point-in-time restore",
-    prefixes: ["point-in-time-restore"],
+    prefixes: [RESOURCE.pointInTimeRestore],
   },
   {
     id: "validation",
@@ -45,6 +46,17 @@ export const RUNBOOK: readonly RunbookStep[] = [
     id: "restore-from-storage",
     title: "Server gone 1.1 Restore from storage",
     prefixes: ["restore-from-storage"],
+  },
+  {
+    id: "drill-server",
+    title: "Drill 1. Restore live at the drill's time into the drill server (deleted afterwards)",
+    prefixes: [RESOURCE.drillServer],
+  },
+  {
+    id: "drill-checks",
+    title:
+      "Drill 2. The checks: verify against live, restore the latest backup (read-only on live)",
+    prefixes: [RESOURCE.drillChecks],
   },
 ];
 
@@ -332,6 +344,35 @@ const DESCRIBE: Record<string, (verb: Verb, steps: PlanStep[]) => string[]> = {
       if (verb === "keep")
         return `keep server ${name} (the incident's evidence; delete it after the review)`;
       if (verb === "delete") return `DELETE server ${name} (retainRestoredServer is false)`;
+      return generic(verb, s);
+    }),
+
+  "drill-server": (verb, steps) =>
+    steps.map((s) => {
+      const i = inputsOf(s);
+      if (!isType(s, ":Server")) return generic(verb, s);
+      const name = str(i.serverName) ?? s.name;
+      const utc = str(i.pointInTimeUTC);
+      if (verb === "create") {
+        return `new drill server ${name}, restored from ${lastPart(i.sourceServerResourceId) ?? "live"} to ${utc ?? "the restore time"}${londonOf(utc)} in live's subnet and DNS zone (minutes to hours; live is only read)`;
+      }
+      if (verb === "delete")
+        return `delete the drill server ${name} (nothing of the drill is kept)`;
+      return generic(verb, s);
+    }),
+
+  "drill-checks": (verb, steps) =>
+    steps.map((s) => {
+      if (!isType(s, ":Job")) return generic(verb, s);
+      const c = jobContainers(s)[0];
+      if (verb === "create" && c?.args[0] === "verify") {
+        return `Job ${k8sName(s)}: verify the drill server ${argOf(c.args, "--target-host") ?? ""} against live at the restore time (reads live)`;
+      }
+      if (verb === "create") {
+        return `Job ${k8sName(s)}: restore the newest complete backup into ${argOf(c?.args, "--db-name") ?? "a scratch database"} on ${argOf(c?.args, "--db-host") ?? "the drill server"}, checked against its manifest`;
+      }
+      if (verb === "delete")
+        return `delete the finished Job ${k8sName(s)} (its checks are in the drill record)`;
       return generic(verb, s);
     }),
 
