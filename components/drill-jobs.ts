@@ -10,14 +10,11 @@
  * evidence and removes the drill either way).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { DATA_TOOL_ENV } from "../contract/data-tool";
+import { DRILL_SCRATCH_DATABASE, drillInvocations } from "../contract/drill-check";
 import { common, DataJobCommon, step } from "./data-jobs";
 import { dataToolJob } from "./data-tool-job";
 
-const DB_ENV = DATA_TOOL_ENV.databaseUrl;
-
-/** The scratch database the storage restore goes into, on the drill server. */
-export const DRILL_SCRATCH_DATABASE = "pgr_drill_restore";
+export { DRILL_SCRATCH_DATABASE };
 
 /** The resource name of each drill Job (the runner finds the Jobs by it). */
 export const drillJobResource = (component: string, check: "verify" | "restore") =>
@@ -46,24 +43,13 @@ export class DrillChecks extends pulumi.ComponentResource {
     }
     this.verifyJobName = args.verifyJobName;
     this.restoreJobName = args.restoreJobName;
+    const run = drillInvocations({ drillHost: args.drillHost, restoreTarget: args.restoreTimeUtc });
     dataToolJob(
       drillJobResource(name, "verify"),
       {
         ...common({ ...args, jobName: args.verifyJobName }),
         skipAwait: true,
-        steps: [
-          step("verify", {
-            command: "verify",
-            options: {
-              sourceEnv: DB_ENV,
-              targetEnv: DB_ENV,
-              targetHost: args.drillHost,
-              restoreTarget: args.restoreTimeUtc,
-              drill: true,
-              json: true,
-            },
-          }),
-        ],
+        steps: [step("verify", run.verify)],
       },
       { parent: this },
     );
@@ -72,19 +58,7 @@ export class DrillChecks extends pulumi.ComponentResource {
       {
         ...common({ ...args, jobName: args.restoreJobName }),
         skipAwait: true,
-        steps: [
-          step("restore-latest", {
-            command: "restore",
-            options: {
-              latest: true,
-              dbEnv: DB_ENV,
-              // Never live: the drill server's host, and a database of the drill's own.
-              dbHost: args.drillHost,
-              dbName: DRILL_SCRATCH_DATABASE,
-              json: true,
-            },
-          }),
-        ],
+        steps: [step("restore-latest", run.restore)],
       },
       { parent: this },
     );

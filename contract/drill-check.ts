@@ -5,6 +5,46 @@
  *
  * No Pulumi here: both sides of the Job boundary read this.
  */
+import { DATA_TOOL_ENV, Options } from "./data-tool";
+
+/** The scratch database the storage restore goes into, on the drill server. */
+export const DRILL_SCRATCH_DATABASE = "pgr_drill_restore";
+
+/**
+ * The drill's two data tool runs, as its Jobs run them (and the real-PostgreSQL rehearsal):
+ * live (the app's URL) against the drill server at the restore target; the newest complete
+ * backup into the scratch database on the drill server. Never a host other than the drill's is
+ * written: the restore's host and database are always replaced.
+ */
+export function drillInvocations<S>(a: { drillHost: S; restoreTarget: S }): {
+  verify: { command: "verify"; options: Options<"verify", S | string> };
+  restore: { command: "restore"; options: Options<"restore", S | string> };
+} {
+  const db = DATA_TOOL_ENV.databaseUrl;
+  return {
+    verify: {
+      command: "verify",
+      options: {
+        sourceEnv: db,
+        targetEnv: db,
+        targetHost: a.drillHost,
+        restoreTarget: a.restoreTarget,
+        drill: true,
+        json: true,
+      },
+    },
+    restore: {
+      command: "restore",
+      options: {
+        latest: true,
+        dbEnv: db,
+        dbHost: a.drillHost,
+        dbName: DRILL_SCRATCH_DATABASE,
+        json: true,
+      },
+    },
+  };
+}
 
 /** `passed` and `failed` decide the drill; `reported` is information (e.g. a table with no time column). */
 export type CheckOutcome = "passed" | "failed" | "reported";

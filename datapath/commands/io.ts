@@ -36,10 +36,10 @@ export const USAGE = `usage: ${DATA_TOOL} <command> [flags]
   list    [--container C] [--json]
   restore (--name NAME | --latest) [--db-env VAR] [--db-host HOST] [--db-name DB]
           [--confirm SERVER/DATABASE] [--jobs N] [--container C] [--temp-dir DIR]
-          [--map-missing-roles-to ROLE]
+          [--map-missing-roles-to ROLE] [--json]
   verify  [--source URL | --source-env VAR] [--source-host HOST] [--source-name DB]
           [--target URL | --target-env VAR] [--target-host HOST] [--target-name DB]
-          [--restore-target RFC3339-with-offset] [--schema S,...] [--jobs N] [--json]
+          [--restore-target RFC3339-with-offset [--drill]] [--schema S,...] [--jobs N] [--json]
   promote [--from-env VAR] [--from-host HOST] [--from-name DB] [--to-env VAR] [--to-host HOST]
           [--to-name DB] --restore-target RFC3339-with-offset [--tables SCHEMA.TABLE,...]
           (--plan [--mode M] | --mode whole|tables|merge --confirm SERVER/DATABASE)
@@ -63,6 +63,12 @@ lacks is refused before anything changes, unless --map-missing-roles-to ROLE nam
 takes its place. A new database also gets the backed-up database's owner, comment, grants and
 settings. --latest passes over a newest backup found damaged, and says so; --name never does.
 Storage that does not answer fails the command within ${STORAGE_UNREACHABLE_BOUND_S} s, each retry shown on stderr.
+
+verify --drill (a restore drill, with --restore-target): the target is live restored at that
+time, so rows live shows as written later, or changed or deleted since, are expected and
+counted; a row live wrote up to it that the target lacks fails its table; a table with no
+write-time column is reported with its counts. --json then prints one check line per check, as
+restore --json does (what pg-recovery drill collects).
 
 Restoring over a database that holds tables, and promote without --plan, need --confirm
 SERVER/DATABASE, where SERVER is the first DNS label of the host (s189p01-ptt-pd-pg for

@@ -1,26 +1,39 @@
 /** `restore`: the command line around restore/restore.ts. */
+import { checkLine } from "../../contract/drill-check";
 import { EXIT, Options, UsageError } from "../../contract/data-tool";
-import { restore } from "../restore/restore";
+import { restore, RestoreResult } from "../restore/restore";
 import { backupNameFlag, Io, logTo } from "./io";
 
 export async function restoreCommand(o: Options<"restore">, io: Io): Promise<number> {
   if ((o.name === undefined) === (o.latest !== true)) {
     throw new UsageError("restore needs exactly one of --name NAME or --latest");
   }
-  const r = await restore({
-    name: o.name === undefined ? undefined : backupNameFlag(o.name, true),
-    latest: o.latest === true,
-    confirm: o.confirm,
-    dbEnv: o.dbEnv,
-    dbHost: o.dbHost,
-    dbName: o.dbName,
-    jobs: o.jobs,
-    container: o.container,
-    tempDir: o.tempDir,
-    mapMissingRolesTo: o.mapMissingRolesTo,
-    env: io.env,
-    log: logTo(io),
-  });
+  let r: RestoreResult;
+  try {
+    r = await restore({
+      name: o.name === undefined ? undefined : backupNameFlag(o.name, true),
+      latest: o.latest === true,
+      confirm: o.confirm,
+      dbEnv: o.dbEnv,
+      dbHost: o.dbHost,
+      dbName: o.dbName,
+      jobs: o.jobs,
+      container: o.container,
+      tempDir: o.tempDir,
+      mapMissingRolesTo: o.mapMissingRolesTo,
+      env: io.env,
+      log: logTo(io),
+    });
+  } catch (e) {
+    // A drill collects check lines: a failed restore must say so in one, not only on stderr.
+    if (o.json)
+      io.out(`${checkLine(restoreCheckName(o), "failed", (e as Error).message.split("\n")[0])}\n`);
+    throw e;
+  }
+  if (o.json) {
+    io.out(`${restoreCheckLines(r, restoreCheckName(o)).join("\n")}\n`);
+    return EXIT.ok;
+  }
   const t = r.timings;
   io.out(
     [
@@ -44,3 +57,38 @@ export async function restoreCommand(o: Options<"restore">, io: Io): Promise<num
   );
   return EXIT.ok;
 }
+
+/** `--json`: one check line per backup passed over, then the restore itself (contract/drill-check.ts). */
+export function restoreCheckLines(r: RestoreResult, check = "restore-latest"): string[] {
+  return [
+    ...r.skipped.map((s) =>
+      checkLine(
+        `skipped ${s.name}`,
+        "reported",
+        `newer backup passed over (${s.status}): ${s.problem}`,
+      ),
+    ),
+    checkLine(
+      check,
+      "passed",
+      `${r.backup} restored into ${r.server}/${r.database}: ${r.tables} tables, ${r.rows} rows, ` +
+        (r.format === "custom"
+          ? "sha256 and row counts match its manifest"
+          : "legacy plain SQL .sql.gz: gzip and trailer verified, tables counted"),
+      {
+        backup: r.backup,
+        format: r.format,
+        takenAt: r.takenAt ?? null,
+        tables: r.tables,
+        rows: r.rows,
+        seconds: Math.round(r.seconds),
+        downloadSeconds: Math.round(r.timings.download),
+        restoreSeconds: Math.round(r.timings.restore),
+      },
+    ),
+  ];
+}
+
+/** `restore-latest` (the drill's check), or `restore <name>`. */
+const restoreCheckName = (o: Options<"restore">) =>
+  o.latest ? "restore-latest" : `restore ${o.name}`;

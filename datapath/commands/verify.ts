@@ -1,6 +1,7 @@
 /** `verify`: the command line around verify/verify.ts; exit 1 when the databases differ. */
 import { EXIT, Options, UsageError } from "../../contract/data-tool";
 import { EndpointSpec } from "../verify/connect";
+import { formatDrillChecks, verifyDrill } from "../verify/drill";
 import { formatJson, formatReport } from "../verify/report";
 import { verifyDatabases } from "../verify/verify";
 import { Io, logTo } from "./io";
@@ -19,6 +20,23 @@ export async function verifyCommand(o: Options<"verify">, io: Io): Promise<numbe
     }
     return { url, env, host, database };
   };
+  if (o.drill) {
+    if (o.restoreTarget === undefined) {
+      throw new UsageError(
+        "--drill needs --restore-target: the instant the drill server was restored to",
+      );
+    }
+    const checks = await verifyDrill({
+      source: side("source"),
+      target: side("target"),
+      restoreTarget: o.restoreTarget,
+      schemas: o.schema,
+      env: io.env,
+      progress: logTo(io),
+    });
+    io.out(formatDrillChecks(checks, o.json === true));
+    return checks.some((c) => c.outcome === "failed") ? EXIT.failed : EXIT.ok;
+  }
   const report = await verifyDatabases({
     source: side("source"),
     target: side("target"),

@@ -86,7 +86,10 @@ function checksSucceed(w: World, verify = verifyLog()) {
   );
 }
 
-async function drillOn(w: World, o: Partial<DrillOptions> & { archive?: MemoryArchive } = {}) {
+async function drillOn(
+  w: World,
+  o: Partial<Omit<DrillOptions, "archive">> & { archive?: MemoryArchive } = {},
+) {
   const io = testIo();
   const archive = o.archive ?? new MemoryArchive();
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-drill-out-"));
