@@ -54,7 +54,8 @@ export async function recoveryOverlay(
   const env = incident.env;
   if (incident.scenario === "drill") {
     const kubernetes = new k8s.Provider("kubernetes", { context: env.kubernetes.context });
-    const opts = { providers: [kubernetes, ...platform.providers(env)] };
+    // Kubernetes and Azure only: a drill touches no GitHub object (no freeze).
+    const opts = { providers: [kubernetes] };
     return declareDrill(incident, platform, opts, () => appDatabaseUrl(env, kubernetes));
   }
   // Checked before anything is declared: a restore time outside the retention is a config error.

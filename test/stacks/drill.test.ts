@@ -226,6 +226,10 @@ describe("drill: the plan (real stack files, offline)", function () {
             );
           }
         }
+        assert.ok(
+          !run.resources.some((r) => r.type === TYPES.githubProvider),
+          "no GitHub provider: a drill freezes nothing",
+        );
         // The only server managed is the drill's; live is read by getServer only.
         for (const s of ofType(managed(run.resources), TYPES.server)) {
           assert.notEqual((s.inputs as any).serverName, f.live);
