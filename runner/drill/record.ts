@@ -192,7 +192,7 @@ export function renderDrillMarkdown(r: DrillRecord, chart?: string): string {
   l(`# Restore drill: ${r.stack}, ${r.date} — ${r.outcome.toUpperCase()}`);
   l();
   l(
-    `Run by ${r.by.name} (${r.by.git ?? r.by.local ?? "?"}; cloud: ${r.by.cloud ?? "?"}), ${r.startedAt} to ${r.endedAt}.`,
+    `Run by ${r.by.name} (${r.by.git ?? r.by.github ?? r.by.local}; cloud: ${r.by.cloud ?? "?"}), ${r.startedAt} to ${r.endedAt}.`,
   );
   l();
   if (r.failures.length) {
