@@ -224,6 +224,28 @@ describe("runner: pg-recovery drill", function () {
     assert.ok(!stack.calls.slice(calls).includes("up"));
   });
 
+  it("an incident's start during a drill says to remove the drill first; nothing changes", async () => {
+    const w = world();
+    checksSucceed(w);
+    await drillOn(w, { keep: true });
+    const r = await run(w, [
+      "start",
+      "--stack",
+      "qa",
+      "--scenario",
+      "corrupted",
+      "--restore-time",
+      "2026-11-25T09:00:00Z",
+      "--yes",
+      "qa",
+    ]);
+    assert.equal(r.code, EXIT.failed);
+    assert.match(
+      r.err,
+      /a restore drill is under way on qa .*pg-recovery abort --stack qa, then start/,
+    );
+  });
+
   it("--dry-run shows the summaries and changes nothing", async () => {
     const w = world();
     const r = await drillOn(w, { dryRun: true });
