@@ -97,7 +97,7 @@ An incident in at most five commands, each showing what it will do before it cha
   abort    --stack <env>   the same revert, from any point (even with jobs running)
   status   --stack <env> [--json]   what is declared, the jobs and their state, times so far
   record   --stack <env> [--out DIR]   the incident record, Markdown and JSON (never a secret)
-  drill    --stack <env> [--restore-time <RFC 3339>] [--keep] [--out DIR]   a restore drill: live restored
+  drill    --stack <env> [--restore-time <RFC 3339>] [--date YYYY-MM-DD] [--keep] [--out DIR]   a restore drill: live restored
            into a throwaway server and the latest backup into a scratch database, checked, measured,
            recorded, removed; live is only read (docs/drill.md). --history: the past drills and a chart
   commands --stack <env> [--set key=value ...]   break-glass: the equivalent kubectl, az and gh api
