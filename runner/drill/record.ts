@@ -9,8 +9,8 @@
  *    the drill database holds when live holds a newer one up to that time (data lost), else 0
  *    (the gap to the newest write is then quiet time, shown beside it);
  *  - storage: the age of the newest complete backup when the drill started.
- * RTO, per path: the point-in-time restore (up's duration: the server creation is all of it)
- * plus the verify; the storage restore (download, load and manifest check).
+ * RTO, per path: the point-in-time restore (the drill server's creation as the engine timed it,
+ * else up's duration, which it almost all is) plus the verify; the storage restore (download, load and manifest check).
  */
 import { formatLondon } from "../../contract/time";
 import { redact } from "../redact";

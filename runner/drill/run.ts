@@ -15,6 +15,7 @@ import { isoDay } from "../../contract/backup-names";
 import { formatLondon, formatUtc } from "../../contract/time";
 import { DrillExercise, INCIDENT_ONLY_KEYS } from "../../stacks/incident";
 import { DRILL_SCRATCH_DATABASE } from "../../components/drill-jobs";
+import { RESOURCE } from "../../components/naming";
 import { convergeStep, StepResult } from "../converge";
 import { applyChange, key, passDoor, sameInstant, scenarioOf, valueOf } from "../door";
 import { Done, Refusal } from "../io";
@@ -116,7 +117,20 @@ export async function drill(s: Session, o: DrillOptions): Promise<void> {
   });
 
   const startedAt = s.io.now();
-  const step = await convergeStep(s, {
+  // The engine's progress names each resource as it is done, with its time: the drill server's
+  // is the point-in-time restore's own duration (up's, when the line is not seen).
+  let serverSeconds: number | null = null;
+  const watched: Session = {
+    ...s,
+    io: {
+      ...s.io,
+      err: (line) => {
+        serverSeconds = drillServerSeconds(line) ?? serverSeconds;
+        s.io.err(line);
+      },
+    },
+  };
+  const step = await convergeStep(watched, {
     change,
     message: `pg-recovery drill: restore ${restoreTime} into ${exercise.drillServerName}; by ${s.who.name}`,
     heading: `What the drill will create on ${stackName}:`,
@@ -139,7 +153,7 @@ export async function drill(s: Session, o: DrillOptions): Promise<void> {
     drillServer: exercise.drillServerName,
     scratchDatabase: DRILL_SCRATCH_DATABASE,
     jobs: jobs.map((j) => ({ ...j })),
-    upSeconds: upSeconds(s, step),
+    upSeconds: serverSeconds ?? upSeconds(s, step),
     runnerVersion: runnerVersion(),
     dataToolImage: exercise.env.dataTool.image,
     targets: exercise.env.recoveryTargets,
@@ -221,6 +235,14 @@ async function collectChecksOf(s: Session, jobs: JobStatus[]): Promise<Collected
   }
   s.note("report", "drill checks", { checks, failed: failedChecks(checks).length });
   return checks;
+}
+
+/** `✓ created Server drill-server-server (...) (1234s)`: the seconds, from the engine's progress. */
+export function drillServerSeconds(line: string): number | null {
+  const m = new RegExp(`✓ created \\S+ ${RESOURCE.drillServer}-server\\b.*\\((\\d+)s\\)\\s*$`).exec(
+    line,
+  );
+  return m ? Number(m[1]) : null;
 }
 
 function reachedOf(step: StepResult): string | undefined {

@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { checkLine } from "../../contract/drill-check";
 import { REPO_ROOT } from "../../runner/args";
-import { drill, DrillOptions } from "../../runner/drill/run";
+import { drill, DrillOptions, drillServerSeconds } from "../../runner/drill/run";
 import { DrillArchive } from "../../runner/drill/history";
 import { DrillRecord } from "../../runner/drill/record";
 import { EXIT, Refusal } from "../../runner/io";
@@ -244,6 +244,20 @@ describe("runner: pg-recovery drill", function () {
       r.err,
       /a restore drill is under way on qa .*pg-recovery abort --stack qa, then start/,
     );
+  });
+
+  it("reads the point-in-time restore's duration from the engine's progress line for the drill server", () => {
+    assert.equal(
+      drillServerSeconds(
+        "  ✓ created Server drill-server-server (Drill 1. Restore live at the drill's time into the drill server (deleted afterwards)) (1710s)",
+      ),
+      1710,
+    );
+    assert.equal(
+      drillServerSeconds("  ✓ created Job pgr-drill-2026-11-25-verify (Drill 2. ...) (3s)"),
+      null,
+    );
+    assert.equal(drillServerSeconds("  … creating Server drill-server-server"), null);
   });
 
   it("--dry-run shows the summaries and changes nothing", async () => {
