@@ -193,9 +193,14 @@ export function breakGlassScript(
             `  --source-server ${dq(i.sourceServerResourceId)} --restore-time ${q(i.pointInTimeUTC)} \\`,
             `  --subnet ${dq(net.delegatedSubnetResourceId)} --private-dns-zone ${dq(net.privateDnsZoneArmResourceId)}`,
           );
+          const remove = `az postgres flexible-server delete --resource-group ${q(i.resourceGroupName)} --name ${q(i.serverName)} --yes`;
           b.revert.push(
-            `# kept: the restored server is the incident's evidence. After the review:`,
-            `#   az postgres flexible-server delete --resource-group ${q(i.resourceGroupName)} --name ${q(i.serverName)} --yes`,
+            ...(r.options.retainOnDelete === true
+              ? [
+                  `# kept: the restored server is the incident's evidence. After the review:`,
+                  `#   ${remove}`,
+                ]
+              : [remove]),
           );
         } else if (i.createMode === "ReviveDropped") {
           const body = {

@@ -260,6 +260,29 @@ describe("runner: pg-recovery drill", function () {
     assert.equal(drillServerSeconds("  … creating Server drill-server-server"), null);
   });
 
+  it("break-glass commands for a drill delete the drill server in the revert (it is never kept)", async () => {
+    const w = world();
+    const r = await run(w, [
+      "commands",
+      "--stack",
+      "qa",
+      "--set",
+      "scenario=drill",
+      "--set",
+      `incidentDate=${DATE}`,
+      "--set",
+      "restoreTime=2026-11-25T09:00:00Z",
+    ]);
+    assert.equal(r.code, EXIT.ok, r.err);
+    assert.match(r.out, /az postgres flexible-server restore .*--name 's189t01-ptt-qa-pg-drill'/);
+    assert.match(
+      r.out,
+      /# {3}az postgres flexible-server delete --resource-group 's189t01-ptt-qa-rg' --name 's189t01-ptt-qa-pg-drill' --yes/,
+    );
+    assert.doesNotMatch(r.out, /incident's evidence/);
+    assert.doesNotMatch(r.out, /^gh api|kubectl .*scale|publish-maintenance/m);
+  });
+
   it("--dry-run shows the summaries and changes nothing", async () => {
     const w = world();
     const r = await drillOn(w, { dryRun: true });
