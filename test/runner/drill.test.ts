@@ -302,6 +302,9 @@ describe("runner: pg-recovery drill", function () {
       r.io.printed(),
       /Kept for inspection: the drill server s189t01-ptt-qa-pg-drill.*pg-recovery abort --stack qa --yes qa/s,
     );
+    const status = await run(w, ["status", "--stack", "qa"]);
+    assert.equal(status.code, EXIT.ok, status.err);
+    assert.match(status.out, /drill/);
     const abort = await run(w, ["abort", "--stack", "qa", "--yes", "qa"]);
     assert.equal(abort.code, EXIT.ok, abort.err);
     assert.deepEqual(r.stack.applied, []);
