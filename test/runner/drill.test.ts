@@ -189,6 +189,20 @@ describe("runner: pg-recovery drill", function () {
     );
   });
 
+  it("never writes a secret a log line carried into the record or the archive", async () => {
+    const w = world();
+    checksSucceed(
+      w,
+      `${verifyLog()}\n${checkLine("note", "reported", "connected as postgres://app:hunter2@live.example/ptt_qa")}`,
+    );
+    const r = await drillOn(w);
+    const files = fs.readdirSync(r.out).map((f) => fs.readFileSync(path.join(r.out, f), "utf8"));
+    for (const text of [...files, ...r.archive.blobs.values(), r.io.printed()]) {
+      assert.doesNotMatch(text, /hunter2/);
+    }
+    assert.match(files.join("\n"), /postgres:\/\/app:\[secret\]@live\.example/);
+  });
+
   it("a missed target fails the drill, naming the target", async () => {
     const w = world();
     checksSucceed(w);
