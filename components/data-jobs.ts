@@ -30,12 +30,13 @@ export interface DataJobCommon {
 const DB_ENV = DATA_TOOL_ENV.databaseUrl;
 
 /** One container of a data job: the data tool with the contract's flags. */
-const step = (name: string, invocation: Invocation<pulumi.Input<string>>) => ({
+export const step = (name: string, invocation: Invocation<pulumi.Input<string>>) => ({
   name,
   args: buildArgv(invocation),
 });
 
-function common(args: DataJobCommon) {
+/** The Job spec every data job shares: image, labels, secrets, scratch directory. */
+export function common(args: DataJobCommon) {
   return {
     namespace: args.namespace,
     jobName: args.jobName,

@@ -11,13 +11,16 @@
 import * as dbforpostgresql from "@pulumi/azure-native/dbforpostgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { formatLondon, formatUtc } from "../contract/time";
+import {
+  CREATE_ONLY,
+  flexibleServerArgs,
+  flexibleServerTimeouts,
+  PrivateNetwork,
+} from "./flexible-server";
+
+export type { PrivateNetwork } from "./flexible-server";
 
 export const RESTORE_TIME_TAG = "pg-recovery-restore-time";
-
-export interface PrivateNetwork {
-  delegatedSubnetResourceId: pulumi.Input<string>;
-  privateDnsZoneArmResourceId: pulumi.Input<string>;
-}
 
 export interface PointInTimeRestoreArgs {
   resourceGroupName: string;
@@ -55,33 +58,24 @@ export class PointInTimeRestore extends pulumi.ComponentResource {
 
     this.server = new dbforpostgresql.Server(
       `${name}-server`,
-      {
-        serverName: args.serverName,
-        resourceGroupName: args.resourceGroupName,
-        location: args.location,
-        createMode: dbforpostgresql.CreateMode.PointInTimeRestore,
-        sourceServerResourceId: args.sourceServerId,
-        pointInTimeUTC: utc,
-        network: {
-          delegatedSubnetResourceId: args.network.delegatedSubnetResourceId,
-          privateDnsZoneArmResourceId: args.network.privateDnsZoneArmResourceId,
+      flexibleServerArgs(
+        {
+          serverName: args.serverName,
+          resourceGroupName: args.resourceGroupName,
+          location: args.location,
+          network: args.network,
+          tags: { ...args.tags, [RESTORE_TIME_TAG]: utc },
         },
-        tags: { ...args.tags, [RESTORE_TIME_TAG]: utc },
-      },
+        {
+          createMode: "PointInTimeRestore",
+          sourceServerId: args.sourceServerId,
+          pointInTime: args.restoreTime,
+        },
+      ),
       {
         parent: this,
-        customTimeouts: {
-          create: args.createTimeout ?? PTR_DEFAULTS.createTimeout,
-          update: "2h",
-          delete: "2h",
-        },
-        ignoreChanges: [
-          "createMode",
-          "sourceServerResourceId",
-          "pointInTimeUTC",
-          "network",
-          "tags",
-        ],
+        customTimeouts: flexibleServerTimeouts(args.createTimeout ?? PTR_DEFAULTS.createTimeout),
+        ignoreChanges: [...CREATE_ONLY.fromSource, "tags"],
         retainOnDelete: args.retainOnDelete ?? PTR_DEFAULTS.retainOnDelete,
       },
     );

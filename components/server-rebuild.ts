@@ -9,8 +9,13 @@
 import * as dbforpostgresql from "@pulumi/azure-native/dbforpostgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { formatUtc } from "../contract/time";
-import { PrivateNetwork } from "./point-in-time-restore";
+import {
+  CREATE_ONLY,
+  flexibleServerArgs,
+  flexibleServerTimeouts,
+  PrivateNetwork,
+  ServerPlacement,
+} from "./flexible-server";
 
 export interface ServerSpec {
   version: string;
@@ -57,37 +62,31 @@ export class ServerRebuild extends pulumi.ComponentResource {
       throw new Error(`ServerRebuild ${name}: set exactly one of revive or create`);
     }
     this.mode = args.revive ? "revive" : "create";
-    const network = {
-      delegatedSubnetResourceId: args.network.delegatedSubnetResourceId,
-      privateDnsZoneArmResourceId: args.network.privateDnsZoneArmResourceId,
+    const placement: ServerPlacement = {
+      serverName: args.serverName,
+      resourceGroupName: args.resourceGroupName,
+      location: args.location,
+      network: args.network,
+      tags: args.tags,
     };
     const serverOpts: pulumi.CustomResourceOptions = {
       parent: this,
       // It is the production server from now on: never deleted by the overlay.
       retainOnDelete: true,
-      customTimeouts: {
-        create: args.createTimeout ?? SERVER_REBUILD_DEFAULTS.createTimeout,
-        update: "2h",
-      },
+      customTimeouts: flexibleServerTimeouts(
+        args.createTimeout ?? SERVER_REBUILD_DEFAULTS.createTimeout,
+      ),
     };
 
     if (args.revive) {
       this.server = new dbforpostgresql.Server(
         `${name}-server`,
-        {
-          serverName: args.serverName,
-          resourceGroupName: args.resourceGroupName,
-          location: args.location,
-          createMode: dbforpostgresql.CreateMode.ReviveDropped,
-          sourceServerResourceId: args.revive.droppedServerId,
-          pointInTimeUTC: formatUtc(args.revive.restoreTime),
-          network,
-          tags: args.tags,
-        },
-        {
-          ...serverOpts,
-          ignoreChanges: ["createMode", "sourceServerResourceId", "pointInTimeUTC", "network"],
-        },
+        flexibleServerArgs(placement, {
+          createMode: "ReviveDropped",
+          sourceServerId: args.revive.droppedServerId,
+          pointInTime: args.revive.restoreTime,
+        }),
+        { ...serverOpts, ignoreChanges: [...CREATE_ONLY.fromSource] },
       );
     } else {
       const spec = args.create;
@@ -99,22 +98,18 @@ export class ServerRebuild extends pulumi.ComponentResource {
       this.administratorPassword = password.result;
       this.server = new dbforpostgresql.Server(
         `${name}-server`,
-        {
-          serverName: args.serverName,
-          resourceGroupName: args.resourceGroupName,
-          location: args.location,
-          createMode: dbforpostgresql.CreateMode.Create,
+        flexibleServerArgs(placement, {
+          createMode: "Create",
           version: spec.version,
-          sku: { name: spec.skuName, tier: spec.skuTier },
-          storage: { storageSizeGB: spec.storageSizeGB },
-          highAvailability: { mode: spec.highAvailability },
-          backup: { backupRetentionDays: spec.backupRetentionDays },
+          skuName: spec.skuName,
+          skuTier: spec.skuTier,
+          storageSizeGB: spec.storageSizeGB,
+          highAvailability: spec.highAvailability,
+          backupRetentionDays: spec.backupRetentionDays,
           administratorLogin: spec.administratorLogin,
           administratorLoginPassword: password.result,
-          network,
-          tags: args.tags,
-        },
-        { ...serverOpts, ignoreChanges: ["createMode", "network", "administratorLoginPassword"] },
+        }),
+        { ...serverOpts, ignoreChanges: [...CREATE_ONLY.fromSpec] },
       );
       this.database = new dbforpostgresql.Database(
         `${name}-database`,

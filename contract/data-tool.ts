@@ -105,6 +105,8 @@ export const COMMANDS = {
     confirm: text("confirm", "SERVER/DATABASE"),
     tempDir: text("temp-dir", "DIR"),
     mapMissingRolesTo: text("map-missing-roles-to", "ROLE"),
+    /** One JSON line per check (a restore drill collects them). */
+    json: bool("json"),
   },
   verify: {
     sourceUrl: endpoint("source").url,
@@ -116,6 +118,11 @@ export const COMMANDS = {
     targetHost: endpoint("target").host,
     targetName: endpoint("target").name,
     restoreTarget: text("restore-target", "TIME"),
+    /**
+     * A restore drill: the source (live) has moved on since --restore-target, so rows it shows
+     * as written after it are expected and reported, not differences.
+     */
+    drill: bool("drill"),
     schema: list("schema", "S,..."),
     jobs: count("jobs", 8),
     json: bool("json"),

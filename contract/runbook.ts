@@ -10,7 +10,13 @@
 
 /** A data Job's purpose, as the runner watches and reports it. */
 export type JobRole =
-  "adhoc-backup" | "validation" | "promotion" | "promotion-archive" | "restore-from-storage";
+  | "adhoc-backup"
+  | "validation"
+  | "promotion"
+  | "promotion-archive"
+  | "restore-from-storage"
+  | "drill-verify"
+  | "drill-restore";
 
 export interface RunbookJob {
   /** The Job's resource name in the composition: `<step resource>-job`, `-archive-job`. */
@@ -39,7 +45,11 @@ const job = (resource: string, role: JobRole, title: string): RunbookJob => ({
   title,
 });
 
-/** The steps, in the runbook's order (corrupted then server gone; one incident takes one path). */
+/**
+ * The steps, in the runbook's order (corrupted then server gone; one incident takes one path),
+ * then the restore drill's, which exercises the point-in-time restore and the restore from
+ * storage without touching live.
+ */
 export const STEPS = {
   freeze: { id: "freeze", title: "4. Freeze the delivery pipeline", resource: "freeze", jobs: [] },
   maintenance: {
@@ -98,6 +108,26 @@ export const STEPS = {
     title: "Server gone 1.1 Restore from storage",
     resource: "restore-from-storage",
     jobs: [job("restore-from-storage", "restore-from-storage", "restore from storage")],
+  },
+  drillServer: {
+    id: "drill-server",
+    title: "Drill 1. Restore live at the drill's time into the drill server (deleted afterwards)",
+    resource: "drill-server",
+    jobs: [],
+  },
+  drillChecks: {
+    id: "drill-checks",
+    title:
+      "Drill 2. The checks: verify against live, restore the latest backup (read-only on live)",
+    resource: "drill",
+    jobs: [
+      job("drill-verify", "drill-verify", "drill: verify the restore against live"),
+      job(
+        "drill-restore",
+        "drill-restore",
+        "drill: restore the latest backup into a scratch database",
+      ),
+    ],
   },
 } as const satisfies Record<string, RunbookStep>;
 

@@ -231,9 +231,15 @@ function serverCommands(w: Writer, b: Block, r: DeclaredResource): void {
       `  --source-server ${dq(i.sourceServerResourceId)} --restore-time ${q(i.pointInTimeUTC)} \\`,
       `  ${network}`,
     );
+    // The incident's PTR is kept as evidence; a drill's server is removed with the drill.
+    const remove = `az postgres flexible-server delete ${where} --yes`;
     b.revert.push(
-      `# kept: the restored server is the incident's evidence. After the review:`,
-      `#   az postgres flexible-server delete ${where} --yes`,
+      ...(r.options.retainOnDelete === true
+        ? [
+            `# kept: the restored server is the incident's evidence. After the review:`,
+            `#   ${remove}`,
+          ]
+        : [remove]),
     );
   } else if (i.createMode === "ReviveDropped") {
     const body = {

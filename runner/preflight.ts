@@ -45,6 +45,11 @@ function restorePoint(k: ConfigKey, text: string | undefined): GivenTime | undef
   return { text, instant: fromEpochMicros(BigInt(parsed.utc.getTime()) * 1000n) };
 }
 
+/** `--restore-time` of a command other than start (the drill), parsed once at the edge. */
+export function givenRestoreTime(text: string | undefined): GivenTime | undefined {
+  return restorePoint("restoreTime", text);
+}
+
 /** The command line's times, each parsed once. */
 export function givenTimes(cmd: StartCommand, now: Date): StartTimes {
   const times: StartTimes = {

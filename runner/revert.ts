@@ -25,6 +25,8 @@ const ALL_ROLES: JobRole[] = [
   "promotion",
   "promotion-archive",
   "restore-from-storage",
+  "drill-verify",
+  "drill-restore",
 ];
 
 /** The environment's name as the facts spell it (what the operator types to confirm). */
@@ -158,7 +160,9 @@ export async function revert(
   s.io.out(
     [
       ``,
-      `${verb === "finish" ? "Finished" : "Aborted"}: maintenance off, pipeline unfrozen, replicas as recorded before the incident; ${stackName} is back to scenario none.`,
+      scenarioOf(config) === "drill"
+        ? `Drill removed: the drill server and its Jobs are deleted (live was only read); ${stackName} is back to scenario none.`
+        : `${verb === "finish" ? "Finished" : "Aborted"}: maintenance off, pipeline unfrozen, replicas as recorded before the incident; ${stackName} is back to scenario none.`,
       kept.length ? `Kept: ${kept.join("; ")}.` : ``,
       `The incident record: pg-recovery record --stack ${stackName}`,
     ]

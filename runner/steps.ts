@@ -115,6 +115,8 @@ const CONTAINERS: Record<JobRole, string[]> = {
   promotion: ["promote"],
   "promotion-archive": ["backup-restored"],
   "restore-from-storage": ["restore"],
+  "drill-verify": ["verify"],
+  "drill-restore": ["restore-latest"],
 };
 
 const LOG_TITLES: Partial<Record<JobRole, string>> = {
@@ -177,6 +179,12 @@ export async function start(s: Session, cmd: StartCommand, times: StartTimes): P
   const current = scenarioOf(before);
   const stackName = s.stack.name;
 
+  if (current === "drill") {
+    throw new Refusal(
+      `a restore drill is under way on ${stackName} (dated ${valueOf(before, "incidentDate") ?? "unset"}). ` +
+        `Remove it first (it only read live): pg-recovery abort --stack ${stackName}, then start. Nothing was changed.`,
+    );
+  }
   if (current !== "none" && current !== cmd.scenario) {
     throw new Refusal(
       `an incident is in progress on ${stackName}: scenario ${current} (incident date ` +

@@ -285,6 +285,35 @@ const DESCRIBE: Record<string, (verb: Verb, steps: PlanStep[]) => string[]> = {
       return generic(verb, s);
     }),
 
+  [STEPS.drillServer.id]: (verb, steps) =>
+    steps.map((s) => {
+      const i = inputsOf(s);
+      if (!isType(s, ":Server")) return generic(verb, s);
+      const name = str(i.serverName) ?? s.name;
+      const utc = str(i.pointInTimeUTC);
+      if (verb === "create") {
+        return `new drill server ${name}, restored from ${lastPart(i.sourceServerResourceId) ?? "live"} to ${utc ?? "the restore time"}${londonOf(utc)} in live's subnet and DNS zone (minutes to hours; live is only read)`;
+      }
+      if (verb === "delete")
+        return `delete the drill server ${name} (nothing of the drill is kept)`;
+      return generic(verb, s);
+    }),
+
+  [STEPS.drillChecks.id]: (verb, steps) =>
+    steps.map((s) => {
+      if (!isType(s, ":Job")) return generic(verb, s);
+      const c = jobContainers(s)[0];
+      if (verb === "create" && c?.args[0] === "verify") {
+        return `Job ${k8sName(s)}: verify the drill server ${argOf(c.args, "--target-host") ?? ""} against live at the restore time (reads live)`;
+      }
+      if (verb === "create") {
+        return `Job ${k8sName(s)}: restore the newest complete backup into ${argOf(c?.args, "--db-name") ?? "a scratch database"} on ${argOf(c?.args, "--db-host") ?? "the drill server"}, checked against its manifest`;
+      }
+      if (verb === "delete")
+        return `delete the finished Job ${k8sName(s)} (its checks are in the drill record)`;
+      return generic(verb, s);
+    }),
+
   [STEPS.validation.id]: (verb, steps) =>
     steps.map((s) => {
       if (!isType(s, ":Job")) return generic(verb, s);

@@ -114,6 +114,14 @@ export const environmentSchema = z
           "must be an image reference",
         ),
     }),
+    /**
+     * What the team has promised to lose at most (RPO) and to be back within (RTO). A drill
+     * measures both and fails when it misses one; without these it only reports the figures.
+     */
+    recoveryTargets: strictObject({
+      rpoMinutes: z.number().positive().optional(),
+      rtoMinutes: z.number().positive().optional(),
+    }).optional(),
   })
   .strict();
 

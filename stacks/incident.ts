@@ -16,7 +16,7 @@ import { formatUtc, parseRestoreTime } from "../contract/time";
 import { Environment, parseEnvironment } from "./environment";
 
 export const PROJECT = "pg-recovery";
-export const SCENARIOS = ["none", "corrupted", "server-gone"] as const;
+export const SCENARIOS = ["none", "corrupted", "server-gone", "drill"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** Config keys this project reads, without the `pg-recovery:` prefix. */
@@ -33,6 +33,7 @@ export const CONFIG_KEYS = [
   "promotionMode",
   "promotionTables",
   "confirm",
+  "drillServerName",
   "environment",
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
@@ -86,12 +87,40 @@ export type ServerGoneIncident = IncidentCommon & { scenario: "server-gone" } & 
       }
   );
 
+/**
+ * A restore drill: live restored at `restoreTime` into a throwaway server, checked and measured
+ * by read-only Jobs, then deleted. Nothing of live, the app or the pipeline is written.
+ */
+export interface DrillExercise {
+  scenario: "drill";
+  env: Environment;
+  /** `YYYY-MM-DD`, the drill's date: its Job names derive from it. */
+  incidentDate: string;
+  restoreTime: Date;
+  /** The throwaway server (`<live>-drill` by default); deleted when the drill is destroyed. */
+  drillServerName: string;
+}
+
+/** Keys that only an incident uses (a drill never freezes, scales, revives or promotes). */
+export const INCIDENT_ONLY_KEYS = [
+  "serverDeletedAt",
+  "scaleDown",
+  "promote",
+  "promotionMode",
+  "promotionTables",
+  "confirm",
+] as const satisfies readonly ConfigKey[];
+
+/** The drill server's default name: never the live or the PTR name. */
+export const drillServerDefault = (live: string) => `${live}-drill`;
+export const ptrServerDefault = (live: string) => `${live}-ptr`;
+
 export interface SteadyState {
   scenario: "none";
   env: Environment;
 }
 
-export type Incident = SteadyState | CorruptedIncident | ServerGoneIncident;
+export type Incident = SteadyState | CorruptedIncident | ServerGoneIncident | DrillExercise;
 
 export class IncidentConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -145,6 +174,20 @@ export function parseIncident(raw: RawConfig, now: Date): Incident {
   if (scenario === "none" || !scenario) {
     if (problems.length || !envResult.ok) throw new IncidentConfigError(problems);
     return { scenario: "none", env: envResult.value };
+  }
+  const drillServerName = checkDrillServerName(
+    v,
+    envResult.ok ? envResult.value : undefined,
+    problems,
+  );
+  if (scenario === "drill") {
+    return parseDrill(
+      v,
+      envResult.ok ? envResult.value : undefined,
+      drillServerName,
+      now,
+      problems,
+    );
   }
 
   const incidentDate = v.incidentDate?.trim();
@@ -261,7 +304,8 @@ export function parseIncident(raw: RawConfig, now: Date): Incident {
         `${k("serverDeletedAt")} only applies to the server-gone scenario; remove it: \`pulumi config rm ${k("serverDeletedAt")}\`.`,
       );
     }
-    const ptrServerName = v.ptrServerName?.trim() || (liveServer ? `${liveServer}-ptr` : "");
+    const ptrServerName =
+      v.ptrServerName?.trim() || (liveServer ? ptrServerDefault(liveServer) : "");
     if (ptrServerName && !/^[a-z0-9][-a-z0-9]{1,61}[a-z0-9]$/.test(ptrServerName)) {
       problems.push(
         `${k("ptrServerName")} "${ptrServerName}" is not a valid Flexible Server name (3-63 lowercase letters, digits, '-'). ` +
@@ -354,6 +398,74 @@ export function parseIncident(raw: RawConfig, now: Date): Incident {
   }
   // The rebuilt server is new and empty, so restoring into it overwrites nothing.
   return { ...common, mode: "rebuild", restoreFromStorage: true };
+}
+
+/** The drill: its date and restore time, nothing an incident writes (see DrillExercise). */
+function parseDrill(
+  v: RawConfig["values"],
+  env: Environment | undefined,
+  drillServerName: string | undefined,
+  now: Date,
+  problems: string[],
+): DrillExercise {
+  for (const key of INCIDENT_ONLY_KEYS) {
+    if (v[key]?.trim()) {
+      problems.push(
+        `${k(key)} is an incident setting; a drill only reads live (no freeze, maintenance, ` +
+          `scale-down or promotion). Remove it: \`pulumi config rm ${k(key)}\`.`,
+      );
+    }
+  }
+  const incidentDate = v.incidentDate?.trim();
+  if (!incidentDate) {
+    problems.push(
+      `${k("incidentDate")} is required when ${k("scenario")} is drill: the drill's date, which its ` +
+        `Job names derive from. Set it: \`pulumi config set ${k("incidentDate")} YYYY-MM-DD\`.`,
+    );
+  } else if (!isCalendarDate(incidentDate)) {
+    problems.push(
+      `${k("incidentDate")} "${incidentDate}" is not a date in YYYY-MM-DD form (e.g. 2024-07-24).`,
+    );
+  }
+  if (!v.restoreTime?.trim()) {
+    problems.push(
+      `${k("restoreTime")} is required for a drill: the instant to restore live to (a recent one, ` +
+        `inside the retention), RFC 3339 with an offset: \`pulumi config set ${k("restoreTime")} 2024-07-24T05:59:00Z\`.`,
+    );
+  }
+  const restoreTime = v.restoreTime?.trim()
+    ? checkedTime("restoreTime", v.restoreTime, now, problems)
+    : undefined;
+  if (problems.length || !env || !incidentDate || !restoreTime || !drillServerName) {
+    throw new IncidentConfigError(problems);
+  }
+  return { scenario: "drill", env, incidentDate, restoreTime, drillServerName };
+}
+
+/** `drillServerName` (or its default), checked in every scenario: it must never name live or the PTR. */
+function checkDrillServerName(
+  v: RawConfig["values"],
+  env: Environment | undefined,
+  problems: string[],
+): string | undefined {
+  const live = env?.azure.server.name;
+  if (!live) return undefined;
+  const name = v.drillServerName?.trim() || drillServerDefault(live);
+  const ptr = v.ptrServerName?.trim() || ptrServerDefault(live);
+  const fix = `\`pulumi config rm ${k("drillServerName")}\` to use ${drillServerDefault(live)}`;
+  if (!/^[a-z0-9][-a-z0-9]{1,61}[a-z0-9]$/.test(name)) {
+    problems.push(
+      `${k("drillServerName")} "${name}" is not a valid Flexible Server name (3-63 lowercase letters, digits, '-'). ` +
+        `Fix it, or ${fix}.`,
+    );
+  } else if (name === live || name === ptr) {
+    problems.push(
+      `${k("drillServerName")} "${name}" is the ${name === live ? "live" : "point-in-time restore (PTR)"} ` +
+        `server's name: the drill creates its own server and deletes it afterwards, so it must ` +
+        `never share a name with a server that is kept. Use ${fix}.`,
+    );
+  }
+  return name;
 }
 
 function checkedTime(

@@ -27,7 +27,8 @@ import {
   PROJECT,
   ServerGoneIncident,
 } from "./incident";
-import { azureAndGitHub, Platform } from "./platform";
+import { declareDrill } from "./drill";
+import { azureAndGitHub, Platform, ptrRequest } from "./platform";
 import { LiveServer } from "./preflight";
 
 /** The program: validate everything first, then declare. Returns the stack outputs. */
@@ -52,13 +53,19 @@ export async function recoveryOverlay(
   }
 
   const env = incident.env;
+  if (incident.scenario === "drill") {
+    const kubernetes = new k8s.Provider("kubernetes", { context: env.kubernetes.context });
+    // Kubernetes and Azure only: a drill touches no GitHub object (no freeze).
+    const opts = { providers: [kubernetes] };
+    return declareDrill(incident, platform, opts, () => appDatabaseUrl(env, kubernetes));
+  }
   // Checked before anything is declared: a restore time outside the retention is a config error.
   type Path =
     | { incident: CorruptedIncident; live: LiveServer }
     | { incident: ServerGoneIncident; live?: undefined };
   const path: Path =
     incident.scenario === "corrupted"
-      ? { incident, live: await platform.preflight(incident) }
+      ? { incident, live: await platform.preflight(ptrRequest(incident)) }
       : { incident };
   const kubernetes = new k8s.Provider("kubernetes", { context: env.kubernetes.context });
   const opts: pulumi.ComponentResourceOptions = {
@@ -165,7 +172,7 @@ function declareCorrupted(incident: CorruptedIncident, live: LiveServer, ctx: Co
     { ...opts, dependsOn: scaleDown ? [scaleDown] : [] },
   );
   // 5. Point-in-time restore into a new server.
-  const ptr = platform.pointInTimeRestore(incident, live, opts);
+  const ptr = platform.pointInTimeRestore(ptrRequest(incident), live, opts);
   // The jobs that read the PTR: live's credentials, the PTR's host, the instant it holds.
   const ptrJob = (component: string) => ({
     ...dataJob(component),

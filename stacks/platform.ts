@@ -15,10 +15,44 @@ import { PointInTimeRestore, PrivateNetwork } from "../components/point-in-time-
 import { ServerRebuild } from "../components/server-rebuild";
 import { STEPS } from "../contract/runbook";
 import { Environment } from "./environment";
-import { CorruptedIncident, ServerGoneIncident } from "./incident";
-import { checkLiveServer, LiveServer } from "./preflight";
+import { CorruptedIncident, DrillExercise, ServerGoneIncident } from "./incident";
+import { checkLiveServer, LiveServer, RestorePoint } from "./preflight";
 
 type ActiveIncident = CorruptedIncident | ServerGoneIncident;
+
+/**
+ * A new server restored from live at a point in time: the incident's PTR (kept on destroy) or
+ * the drill's server (deleted on destroy).
+ */
+export interface RestoreRequest extends RestorePoint {
+  /** The composition's resource name (`point-in-time-restore`, `drill-server`). */
+  resourceName: string;
+  serverName: string;
+  /** Kept when the overlay is destroyed (the incident's evidence) or deleted (a drill's). */
+  retainOnDelete: boolean;
+  /** Tag value: the incident's or the drill's date. */
+  date: string;
+}
+
+/** The PTR of a corrupted incident, as a restore request. */
+export const ptrRequest = (incident: CorruptedIncident): RestoreRequest => ({
+  env: incident.env,
+  restoreTime: incident.restoreTime,
+  resourceName: STEPS.pointInTimeRestore.resource,
+  serverName: incident.ptrServerName,
+  retainOnDelete: incident.retainRestoredServer,
+  date: incident.incidentDate,
+});
+
+/** The drill's throwaway server: same network and DNS zone as a PTR, never kept. */
+export const drillRequest = (drill: DrillExercise): RestoreRequest => ({
+  env: drill.env,
+  restoreTime: drill.restoreTime,
+  resourceName: STEPS.drillServer.resource,
+  serverName: drill.drillServerName,
+  retainOnDelete: false,
+  date: drill.incidentDate,
+});
 
 /** The restored (PTR) server, as the data jobs and the outputs see it. */
 export interface RestoredServer {
@@ -43,22 +77,22 @@ export interface Freeze {
 }
 
 export interface Platform {
-  /** Read-only checks before anything is declared (corrupted: the live server and retention). */
-  preflight(incident: CorruptedIncident): Promise<LiveServer>;
+  /** Read-only checks before anything is declared (the live server and the retention). */
+  preflight(point: RestorePoint): Promise<LiveServer>;
   /** Providers besides Kubernetes that the overlay's components use. */
   providers(env: Environment): pulumi.ProviderResource[];
   /** Runbook 4: freeze the delivery pipeline. */
   freeze(incident: ActiveIncident, opts: pulumi.ComponentResourceOptions): Freeze;
   /** The backup storage connection string, as a Kubernetes secret key for the data jobs. */
   backupStorage(
-    incident: ActiveIncident,
+    incident: ActiveIncident | DrillExercise,
     secretName: string,
     labels: Record<string, string>,
     opts: pulumi.ComponentResourceOptions,
   ): SecretKey;
-  /** Corrupted 3: the point-in-time restore into a new server. */
+  /** Corrupted 3 (and the drill): the point-in-time restore into a new server. */
   pointInTimeRestore(
-    incident: CorruptedIncident,
+    request: RestoreRequest,
     live: LiveServer,
     opts: pulumi.ComponentResourceOptions,
   ): RestoredServer & { resource: pulumi.Resource };
@@ -103,21 +137,21 @@ export const azureAndGitHub: Platform = {
     ).secretKey;
   },
 
-  pointInTimeRestore: (incident, live, opts) => {
-    const env = incident.env;
+  pointInTimeRestore: (request, live, opts) => {
+    const env = request.env;
     const ptr = new PointInTimeRestore(
-      STEPS.pointInTimeRestore.resource,
+      request.resourceName,
       {
         resourceGroupName: env.azure.resourceGroup,
         location: env.azure.location,
         sourceServerId: live.id,
-        serverName: incident.ptrServerName,
-        restoreTime: incident.restoreTime,
+        serverName: request.serverName,
+        restoreTime: request.restoreTime,
         network: privateNetwork(env),
         database: env.azure.server.database,
         namespace: env.kubernetes.namespace,
-        retainOnDelete: incident.retainRestoredServer,
-        tags: { "pg-recovery-incident-date": incident.incidentDate },
+        retainOnDelete: request.retainOnDelete,
+        tags: { "pg-recovery-incident-date": request.date },
       },
       opts,
     );
@@ -126,12 +160,12 @@ export const azureAndGitHub: Platform = {
       fqdn: ptr.fqdn,
       restoreTimeUtc: ptr.restoreTimeUtc,
       outputs: {
-        serverName: incident.ptrServerName,
+        serverName: request.serverName,
         fqdn: ptr.fqdn,
         restoreTimeUtc: ptr.restoreTimeUtc,
         restoreTimeLondon: ptr.restoreTimeLondon,
         connect: ptr.connectHint,
-        keptOnDestroy: incident.retainRestoredServer,
+        keptOnDestroy: request.retainOnDelete,
       },
     };
   },

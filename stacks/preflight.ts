@@ -7,7 +7,13 @@ import * as dbforpostgresql from "@pulumi/azure-native/dbforpostgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { formatLondon, formatUtc } from "../contract/time";
 import { Environment } from "./environment";
-import { CorruptedIncident, IncidentConfigError, PROJECT } from "./incident";
+import { IncidentConfigError, PROJECT } from "./incident";
+
+/** What the preflight reads of a scenario that restores live at a point in time. */
+export interface RestorePoint {
+  env: Environment;
+  restoreTime: Date;
+}
 
 /** What the overlay needs to know of the live server. */
 export interface LiveServer {
@@ -16,7 +22,7 @@ export interface LiveServer {
 
 /** Why `restoreTime` can't be restored on a server whose oldest restore point is `earliest`. */
 export function retentionProblem(
-  incident: CorruptedIncident,
+  incident: RestorePoint,
   earliest: Date | undefined,
   retentionDays: number | undefined,
 ): string | undefined {
@@ -33,7 +39,7 @@ export function retentionProblem(
 
 /** Reads the live server (it is never managed) and checks the restore point is in retention. */
 export async function checkLiveServer(
-  incident: CorruptedIncident,
+  incident: RestorePoint,
   fallbackId: () => pulumi.Input<string>,
 ): Promise<LiveServer> {
   const env: Environment = incident.env;

@@ -19,6 +19,7 @@ import { formatRfc3339InZone, parseRfc3339 } from "../contract/time";
 import { asServerUser, bin, cluster, Server, serverDir } from "./pg-server";
 import { DDL, sleep, Txn, Writer } from "./drill-workload";
 import { Check, runChecks } from "./drill-checks";
+import { runRestoreDrill } from "./drill-restore";
 import {
   formatRehearsal,
   PromotionRehearsal,
@@ -339,11 +340,30 @@ if (require.main === module) {
       seconds: { type: "string" },
       keep: { type: "boolean" },
       zone: { type: "string" },
+      // `drill`: the restore drill's data part (tools/drill-restore.ts); default: corrupted.
+      scenario: { type: "string" },
+      "break-table": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
-    process.stdout.write("usage: npm run drill -- [--seconds N] [--keep] [--zone Europe/London]\n");
+    process.stdout.write(
+      "usage: npm run drill -- [--seconds N] [--keep] [--zone Europe/London]   (the corrupted path)\n" +
+        "       npm run drill -- --scenario drill [--break-table schema.table] [--keep]   (the restore drill's data part)\n",
+    );
+  } else if (values.scenario !== undefined && values.scenario !== "corrupted") {
+    if (values.scenario !== "drill") {
+      process.stderr.write(`drill: --scenario must be corrupted (default) or drill\n`);
+      process.exitCode = 2;
+    } else {
+      runRestoreDrill({ breakTable: values["break-table"], keep: values.keep }).then(
+        (r) => (process.exitCode = r.ok ? 0 : 1),
+        (err) => {
+          process.stderr.write(`drill: error: ${(err as Error).stack ?? err}\n`);
+          process.exitCode = 2;
+        },
+      );
+    }
   } else {
     const seconds = values.seconds === undefined ? undefined : Number(values.seconds);
     if (seconds !== undefined && !(seconds >= 2 && seconds <= 600)) {

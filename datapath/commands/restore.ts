@@ -1,6 +1,7 @@
 /** `restore`: the command line around restore/restore.ts. */
+import { checkLine } from "../../contract/drill-check";
 import { EXIT, Options, UsageError } from "../../contract/data-tool";
-import { restore } from "../restore/restore";
+import { restore, RestoreResult } from "../restore/restore";
 import { backupNameFlag, Io, logTo } from "./io";
 import { CommandHelp } from "./help";
 
@@ -8,7 +9,7 @@ export const restoreHelp: CommandHelp<"restore"> = {
   summary: "restore a backup into a fresh database, check it, swap it in",
   usage:
     "(--name NAME | --latest) [--db-env VAR] [--db-host HOST] [--db-name DB] [--confirm SERVER/DATABASE]" +
-    " [--jobs N] [--container C] [--temp-dir DIR] [--map-missing-roles-to ROLE]",
+    " [--jobs N] [--container C] [--temp-dir DIR] [--map-missing-roles-to ROLE] [--json]",
   options: {
     name: "the backup to restore (NAME, NAME.dump, NAME.sql.gz or NAME.manifest.json); never another",
     latest:
@@ -24,6 +25,7 @@ export const restoreHelp: CommandHelp<"restore"> = {
       "where the downloaded dump is kept (default $PG_RECOVERY_TMPDIR, else the OS temp dir)",
     mapMissingRolesTo:
       "the role that takes the place of a role the backup names and the target lacks (else refused)",
+    json: "one JSON check line per check on stdout (what a restore drill collects)",
   },
   notes: `Checks the dump (sha256, or a legacy .sql.gz's gzip and trailer) before touching any database,
 loads it into a fresh <db>_restore_<hash>, checks the row counts, then swaps by rename: the old
@@ -40,20 +42,32 @@ export async function restoreCommand(o: Options<"restore">, io: Io): Promise<num
   if ((o.name === undefined) === (o.latest !== true)) {
     throw new UsageError("restore needs exactly one of --name NAME or --latest");
   }
-  const r = await restore({
-    name: o.name === undefined ? undefined : backupNameFlag(o.name, true),
-    latest: o.latest === true,
-    confirm: o.confirm,
-    dbEnv: o.dbEnv,
-    dbHost: o.dbHost,
-    dbName: o.dbName,
-    jobs: o.jobs,
-    container: o.container,
-    tempDir: o.tempDir,
-    mapMissingRolesTo: o.mapMissingRolesTo,
-    env: io.env,
-    log: logTo(io),
-  });
+  let r: RestoreResult;
+  try {
+    r = await restore({
+      name: o.name === undefined ? undefined : backupNameFlag(o.name, true),
+      latest: o.latest === true,
+      confirm: o.confirm,
+      dbEnv: o.dbEnv,
+      dbHost: o.dbHost,
+      dbName: o.dbName,
+      jobs: o.jobs,
+      container: o.container,
+      tempDir: o.tempDir,
+      mapMissingRolesTo: o.mapMissingRolesTo,
+      env: io.env,
+      log: logTo(io),
+    });
+  } catch (e) {
+    // A drill collects check lines: a failed restore must say so in one, not only on stderr.
+    if (o.json)
+      io.out(`${checkLine(restoreCheckName(o), "failed", (e as Error).message.split("\n")[0])}\n`);
+    throw e;
+  }
+  if (o.json) {
+    io.out(`${restoreCheckLines(r, restoreCheckName(o)).join("\n")}\n`);
+    return EXIT.ok;
+  }
   const t = r.timings;
   io.out(
     [
@@ -77,3 +91,38 @@ export async function restoreCommand(o: Options<"restore">, io: Io): Promise<num
   );
   return EXIT.ok;
 }
+
+/** `--json`: one check line per backup passed over, then the restore itself (contract/drill-check.ts). */
+export function restoreCheckLines(r: RestoreResult, check = "restore-latest"): string[] {
+  return [
+    ...r.skipped.map((s) =>
+      checkLine(
+        `skipped ${s.name}`,
+        "reported",
+        `newer backup passed over (${s.status}): ${s.problem}`,
+      ),
+    ),
+    checkLine(
+      check,
+      "passed",
+      `${r.backup} restored into ${r.server}/${r.database}: ${r.tables} tables, ${r.rows} rows, ` +
+        (r.format === "custom"
+          ? "sha256 and row counts match its manifest"
+          : "legacy plain SQL .sql.gz: gzip and trailer verified, tables counted"),
+      {
+        backup: r.backup,
+        format: r.format,
+        takenAt: r.takenAt ?? null,
+        tables: r.tables,
+        rows: r.rows,
+        seconds: Math.round(r.seconds),
+        downloadSeconds: Math.round(r.timings.download),
+        restoreSeconds: Math.round(r.timings.restore),
+      },
+    ),
+  ];
+}
+
+/** `restore-latest` (the drill's check), or `restore <name>`. */
+const restoreCheckName = (o: Options<"restore">) =>
+  o.latest ? "restore-latest" : `restore ${o.name}`;

@@ -1,6 +1,7 @@
 /** `verify`: the command line around verify/verify.ts; exit 1 when the databases differ. */
 import { EXIT, Options, UsageError } from "../../contract/data-tool";
 import { EndpointSpec } from "../verify/connect";
+import { formatDrillChecks, verifyDrill } from "../verify/drill";
 import { formatJson, formatReport } from "../verify/report";
 import { verifyDatabases } from "../verify/verify";
 import { Io, logTo } from "./io";
@@ -14,7 +15,7 @@ export const verifyHelp: CommandHelp<"verify"> = {
   usage:
     "[--source URL | --source-env VAR] [--source-host HOST] [--source-name DB]" +
     " [--target URL | --target-env VAR] [--target-host HOST] [--target-name DB]" +
-    " [--restore-target TIME] [--schema S,...] [--jobs N] [--json]",
+    " [--restore-target TIME [--drill]] [--schema S,...] [--jobs N] [--json]",
   options: {
     sourceUrl: "the reference database's URL itself (e.g. live), instead of a variable",
     sourceEnv: "the variable holding the reference's URL (default DATABASE_URL)",
@@ -26,6 +27,10 @@ export const verifyHelp: CommandHelp<"verify"> = {
     targetName: "replaces the candidate URL's database",
     restoreTarget:
       "the restore point, RFC 3339 with an offset: rows created or updated after it are flagged",
+    drill:
+      "a restore drill (with --restore-target): the target is live restored at that time, so rows" +
+      " live wrote later are expected and counted; a row live wrote up to it that the target lacks" +
+      " fails its table; a table with no write-time column is reported with its counts",
     schema: "compare only these schemas (comma-separated, or the flag repeated)",
     jobs: `connections per side (default ${DEFAULT_JOBS}, at most 8)`,
     json: "the report as JSON",
@@ -49,6 +54,23 @@ export async function verifyCommand(o: Options<"verify">, io: Io): Promise<numbe
     }
     return { url, env, host, database };
   };
+  if (o.drill) {
+    if (o.restoreTarget === undefined) {
+      throw new UsageError(
+        "--drill needs --restore-target: the instant the drill server was restored to",
+      );
+    }
+    const checks = await verifyDrill({
+      source: side("source"),
+      target: side("target"),
+      restoreTarget: o.restoreTarget,
+      schemas: o.schema,
+      env: io.env,
+      progress: logTo(io),
+    });
+    io.out(formatDrillChecks(checks, o.json === true));
+    return checks.some((c) => c.outcome === "failed") ? EXIT.failed : EXIT.ok;
+  }
   const report = await verifyDatabases({
     source: side("source"),
     target: side("target"),

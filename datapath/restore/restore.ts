@@ -107,6 +107,8 @@ export interface RestoreResult {
   database: string;
   /** Where the replaced database was kept; undefined when there was none. */
   keptDatabase?: string;
+  /** The backup's data point in time (its dump's snapshot), RFC 3339 UTC, when known. */
+  takenAt?: string;
   /** Newer backups passed over (unusable, or found damaged on download with --latest). */
   skipped: SkippedBackup[];
   /** Missing roles and the role that took their place. */
@@ -314,6 +316,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
         return {
           backup: entry.name,
           format: entry.format,
+          takenAt: entry.createdAt?.toISOString(),
           server: serverLabel(target.host),
           database: db,
           keptDatabase: kept,

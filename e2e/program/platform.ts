@@ -53,21 +53,16 @@ export const kubernetesOnly: Platform = {
     );
     return { name: secret.metadata.name, key: "connection-string" };
   },
-  pointInTimeRestore: (incident, _live, opts) => {
-    const utc = formatUtc(incident.restoreTime);
-    const resource = new StandIn(
-      "PointInTimeRestoreStandIn",
-      STEPS.pointInTimeRestore.resource,
-      { utc },
-      opts,
-    );
+  pointInTimeRestore: (request, _live, opts) => {
+    const utc = formatUtc(request.restoreTime);
+    const resource = new StandIn("PointInTimeRestoreStandIn", request.resourceName, { utc }, opts);
     return {
       resource,
-      fqdn: fqdn(incident.ptrServerName),
+      fqdn: fqdn(request.serverName),
       restoreTimeUtc: utc,
       outputs: {
-        serverName: incident.ptrServerName,
-        fqdn: fqdn(incident.ptrServerName),
+        serverName: request.serverName,
+        fqdn: fqdn(request.serverName),
         restoreTimeUtc: utc,
       },
     };

@@ -4,6 +4,7 @@
  */
 import * as abort from "./abort";
 import * as commands from "./commands";
+import * as drill from "./drill";
 import * as finish from "./finish";
 import * as plan from "./plan";
 import * as promote from "./promote";
@@ -12,7 +13,18 @@ import * as resume from "./resume";
 import * as start from "./start";
 import * as status from "./status";
 
-export const COMMANDS = { start, promote, resume, finish, abort, status, record, commands, plan };
+export const COMMANDS = {
+  start,
+  promote,
+  resume,
+  finish,
+  abort,
+  status,
+  record,
+  drill,
+  commands,
+  plan,
+};
 
 export type CommandName = keyof typeof COMMANDS;
 

@@ -46,6 +46,7 @@ const EVERY_FLAG: { [C in Command]: Invocation & { command: C } } = {
       confirm: "s189p01-ptt-pd-pg/ptt_production",
       tempDir: "/work",
       mapMissingRolesTo: "ptt_app",
+      json: true,
     },
   },
   verify: {
@@ -60,6 +61,7 @@ const EVERY_FLAG: { [C in Command]: Invocation & { command: C } } = {
       targetHost: "ptr.example",
       targetName: "ptt_production",
       restoreTarget: "2024-07-24T05:59:00Z",
+      drill: true,
       schema: ["public", "audit"],
       jobs: 3,
       json: true,

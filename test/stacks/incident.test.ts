@@ -186,13 +186,13 @@ describe("config door: parseIncident", () => {
         title: "unknown scenario, with did-you-mean",
         config: raw({ scenario: "corupted" }),
         key: "pg-recovery:scenario",
-        says: /"corupted" is not a scenario\. Use one of none, corrupted, server-gone \(did you mean corrupted\?\)/,
+        says: /"corupted" is not a scenario\. Use one of none, corrupted, server-gone, drill \(did you mean corrupted\?\)/,
       },
       {
         title: "unknown scenario, no close match",
         config: raw({ scenario: "banana" }),
         key: "pg-recovery:scenario",
-        says: /"banana" is not a scenario\. Use one of none, corrupted, server-gone: /,
+        says: /"banana" is not a scenario\. Use one of none, corrupted, server-gone, drill: /,
       },
       {
         title: "missing incidentDate",
