@@ -1,21 +1,18 @@
 #!/usr/bin/env node
-// `npx pg-recovery ...`: the incident runner (runner/cli.ts), run from its TypeScript source the
-// way the project's program runs (ts-node, transpile only; `tsc --noEmit` is the type gate).
-/* global require, __dirname, process */
-/* eslint-disable @typescript-eslint/no-require-imports -- a CommonJS shim: it loads ts-node first */
+// `npx pg-recovery ...`: the incident runner (runner/cli.ts), run from its compiled bundle
+// (tools/build.js: dist/pg-recovery.js, rebuilt first when missing or older than its sources),
+// so a command starts without a TypeScript transpiler. The project's own program (index.ts) is
+// still loaded through ts-node, when a command runs it (runner/program.ts).
+/* global require, process */
+/* eslint-disable @typescript-eslint/no-require-imports -- a CommonJS shim */
 "use strict";
-const path = require("node:path");
-
-require("ts-node").register({
-  project: path.join(__dirname, "..", "..", "tsconfig.json"),
-  transpileOnly: true,
-});
-const { main } = require("../cli.ts");
-
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e) => {
-    process.stderr.write(`pg-recovery failed: ${(e && e.stack) || String(e)}\n`);
-    process.exit(1);
-  },
-);
+require("../../tools/build.js")
+  .compiled("pg-recovery")
+  .then((bundle) => require(bundle).main(process.argv.slice(2)))
+  .then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`pg-recovery failed: ${(e && e.stack) || String(e)}\n`);
+      process.exit(1);
+    },
+  );
