@@ -76,8 +76,26 @@ export interface SequenceOutcome {
   to: string;
 }
 
+/** Where the time of one run goes (the bench reports it), seconds per phase. */
+export interface ApplyTimings {
+  /** Rows at T streamed into the staging tables. */
+  staging: number;
+  /** Planner statistics of the staging tables. */
+  analyze: number;
+  /** The rows live lacks or has extra, and the checks before writing. */
+  comparison: number;
+  /** tables: the replaced rows set aside. */
+  keep: number;
+  writes: number;
+  /** Suspended foreign keys added back, validated. */
+  constraints: number;
+  /** The result against the staging copy. */
+  checks: number;
+}
+
 export interface ApplyResult {
   mode: "tables" | "merge";
+  timings: ApplyTimings;
   tables: TableOutcome[];
   sequences: SequenceOutcome[];
   keepSchema?: string;
@@ -105,16 +123,31 @@ const SAMPLE = 5;
 export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
   const log = o.log ?? (() => undefined);
   const live = o.live;
-  const timed = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+  const timings: ApplyTimings = {
+    staging: 0,
+    analyze: 0,
+    comparison: 0,
+    keep: 0,
+    writes: 0,
+    constraints: 0,
+    checks: 0,
+  };
+  const timed = async <T>(
+    phase: keyof ApplyTimings,
+    what: string | undefined,
+    fn: () => Promise<T>,
+  ): Promise<T> => {
     const t = Date.now();
     const r = await fn();
-    log(`promote: ${what} (${((Date.now() - t) / 1000).toFixed(1)}s)`);
+    timings[phase] += (Date.now() - t) / 1000;
+    if (what) log(`promote: ${what} (${((Date.now() - t) / 1000).toFixed(1)}s)`);
     return r;
   };
   const ordered = parentFirst(o.chosen, o.ptrModel);
   const set = new Set(ordered.map((c) => c.atT.key));
   const result: ApplyResult = {
     mode: o.mode,
+    timings,
     tables: [],
     sequences: [],
     triggersDisabled: [],
@@ -145,7 +178,7 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
       await live.query(
         `CREATE TEMP TABLE pgr_stage_${i + 1} ON COMMIT DROP AS SELECT ${cols} FROM ONLY ${t.q} WITH NO DATA`,
       );
-      const rows = await timed(`staged ${t.key} as at T`, () =>
+      const rows = await timed("staging", `staged ${t.key} as at T`, () =>
         stageRows(o, t, stage, (n) => {
           result.bytesCopied += n;
           return o.onCopyChunk?.(t.key, result.bytesCopied);
@@ -155,7 +188,7 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
           });
         }),
       );
-      await live.query(`ANALYZE ${stage}`);
+      await timed("analyze", undefined, () => live.query(`ANALYZE ${stage}`));
       staged.push({
         c,
         t,
@@ -167,9 +200,9 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
         rowsAtT: rows,
       });
     }
-    await timed("found the rows live lacks", () => findMissing(live, staged));
+    await timed("comparison", "found the rows live lacks", () => findMissing(live, staged));
 
-    const refusals = await timed("checked keys and references", () =>
+    const refusals = await timed("comparison", "checked keys and references", () =>
       checkBeforeWriting(live, o, staged, set),
     );
     if (refusals.length) {
@@ -181,14 +214,16 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
     let kept = new Map<string, { kept: number; keptIn?: string }>();
     if (o.mode === "tables") {
       result.keepSchema = o.keepSchema;
-      kept = await timed(`kept the rows to replace in ${o.keepSchema}`, () =>
+      kept = await timed("keep", `kept the rows to replace in ${o.keepSchema}`, () =>
         keepReplacedRows(live, o, staged),
       );
     }
     result.triggersDisabled = await setUserTriggers(live, o.liveModel, set, "disable");
     const suspended = await suspendBulkForeignKeys(live, o, staged);
-    const counts = await timed("wrote the difference", () => applyDifference(live, o.mode, staged));
-    await timed(`re-validated ${suspended.length} foreign keys`, () =>
+    const counts = await timed("writes", "wrote the difference", () =>
+      applyDifference(live, o.mode, staged),
+    );
+    await timed("constraints", `re-validated ${suspended.length} foreign keys`, () =>
       restoreForeignKeys(live, suspended),
     );
     await setUserTriggers(live, o.liveModel, set, "restore");
@@ -200,7 +235,7 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
       kept: kept.get(s.t.key)?.kept ?? 0,
       keptIn: kept.get(s.t.key)?.keptIn,
     }));
-    await timed("checked the result against the staged rows", () =>
+    await timed("checks", "checked the result against the staged rows", () =>
       checkResult(live, o.mode, staged),
     );
     result.sequences = await raiseSequences(o.ptr, live, staged);
