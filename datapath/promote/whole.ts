@@ -187,7 +187,7 @@ export async function promoteWhole(o: WholeOptions): Promise<WholeResult> {
     // Row counts of the snapshot while the indexes build: the two run on different servers in
     // production.
     const [atT] = await Promise.all([
-      countRows(o.ptrSessions[0], o.tables),
+      countRows(o.ptrSessions, o.tables),
       restoreSection("data").then(() => restoreSection("post-data", o.jobs, rest)),
     ]);
     timings.postData = (Date.now() - t) / 1000;
@@ -428,12 +428,22 @@ async function copyOne(
   }
 }
 
-async function countRows(ptr: Client, tables: TableModel[]): Promise<Map<string, number>> {
+/**
+ * Row counts in the PTR snapshot, on all its sessions at once, biggest tables first: one session
+ * counting a big database in turn would outlast the post-data section it overlaps.
+ */
+async function countRows(ptr: Client[], tables: TableModel[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  for (const t of tables) {
-    const r = await ptr.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${t.q}`);
-    out.set(t.key, Number(r.rows[0].n));
-  }
+  const queue = [...tables].sort((a, b) => b.bytes - a.bytes);
+  await Promise.all(
+    ptr.map(async (session) => {
+      while (queue.length) {
+        const t = queue.shift()!;
+        const r = await session.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${t.q}`);
+        out.set(t.key, Number(r.rows[0].n));
+      }
+    }),
+  );
   return out;
 }
 
