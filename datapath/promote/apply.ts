@@ -178,16 +178,22 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
       await live.query(
         `CREATE TEMP TABLE pgr_stage_${i + 1} ON COMMIT DROP AS SELECT ${cols} FROM ONLY ${t.q} WITH NO DATA`,
       );
-      const rows = await timed("staging", `staged ${t.key} as at T`, () =>
-        stageRows(o, t, stage, (n) => {
-          result.bytesCopied += n;
-          return o.onCopyChunk?.(t.key, result.bytesCopied);
-        }).catch((e: Error) => {
-          throw new Error(`copying ${t.key} from the PTR: ${e.message}; nothing was written`, {
-            cause: e,
-          });
-        }),
-      );
+      const onChunk = (n: number) => {
+        result.bytesCopied += n;
+        return o.onCopyChunk?.(t.key, result.bytesCopied);
+      };
+      const rows = await timed("staging", `staged ${t.key} as at T`, async () => {
+        // merge: only the rows live lacks, when they are few (cost in proportion to the damage).
+        const few =
+          o.mode === "merge" && c.live
+            ? await stageMissingOnly(o, t, stage, i + 1, onChunk)
+            : undefined;
+        return few ?? stageRows(o, t, stage, onChunk);
+      }).catch((e: Error) => {
+        throw new Error(`copying ${t.key} from the PTR: ${e.message}; nothing was written`, {
+          cause: e,
+        });
+      });
       await timed("analyze", undefined, () => live.query(`ANALYZE ${stage}`));
       staged.push({
         c,
@@ -200,7 +206,7 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
         rowsAtT: rows,
       });
     }
-    await timed("comparison", "found the rows live lacks", () => findMissing(live, staged));
+    await timed("comparison", "found the rows live lacks", () => findMissing(live, staged, o.mode));
 
     const refusals = await timed("comparison", "checked keys and references", () =>
       checkBeforeWriting(live, o, staged, set),
@@ -479,7 +485,11 @@ async function setUserTriggers(
  * at 200k rows (measured). Computed first, against fresh statistics, the anti-join sees a
  * table that does not change under it.
  */
-async function findMissing(live: Client, staged: Staged[]): Promise<void> {
+async function findMissing(
+  live: Client,
+  staged: Staged[],
+  mode: "tables" | "merge",
+): Promise<void> {
   for (const s of staged) {
     if (!s.recreated) await live.query(`ANALYZE ${s.t.q}`);
     const pk = colsOf(s.t, s.t.pk!);
@@ -489,6 +499,8 @@ async function findMissing(live: Client, staged: Staged[]): Promise<void> {
         WHERE NOT EXISTS (SELECT 1 FROM ONLY ${s.t.q} x WHERE ${eq("x", "s", pk)})`,
     );
     s.missingRows = r.rowCount ?? 0;
+    // merge deletes nothing (and may have staged only the missing rows): no extra rows.
+    if (mode === "merge") continue;
     // The same for the delete: a later NOT EXISTS against a table being written is the hazard.
     await live.query(
       `CREATE TEMP TABLE ${s.extra.replace("pg_temp.", "")} ON COMMIT DROP AS
@@ -508,25 +520,116 @@ function missingRows(s: Staged): string {
   return `(SELECT s.* FROM ${s.stage} s WHERE EXISTS (SELECT 1 FROM ${s.missing} m WHERE ${eq("m", "s", pk)}))`;
 }
 
-/** Loads a table's rows at T into its staging table; resolves to the rows loaded. */
+/** merge stages only the rows live lacks when they are at most this share of the rows at T... */
+const FEW_SHARE = 0.2;
+/** ...and at most this many (their keys go to the PTR inside the COPY statement). */
+const FEW_MAX = 100_000;
+
+/**
+ * merge, cost in proportion to the damage: the primary keys at T are staged first (a fraction of
+ * the rows' bytes); when the keys live lacks are few, only their rows are fetched from the PTR
+ * (by key, through the PTR session) into the staging table. Resolves to the rows at T, or
+ * undefined (nothing staged) when too many are missing: the whole table is staged then. Every
+ * later step reads the staged rows as "rows at T live may lack", which they all are.
+ */
+async function stageMissingOnly(
+  o: ApplyOptions,
+  t: TableModel,
+  stage: string,
+  n: number,
+  onChunk: (bytes: number) => void | Promise<void>,
+): Promise<number | undefined> {
+  const pk = colsOf(t, t.pk!);
+  const keyList = pk.map((c) => c.q).join(", ");
+  const keys = `pg_temp.pgr_keys_${n}`;
+  await o.live.query(
+    `CREATE TEMP TABLE pgr_keys_${n} ON COMMIT DROP AS SELECT ${keyList} FROM ONLY ${t.q} WITH NO DATA`,
+  );
+  // Keys as text: every key type has text I/O, and both sessions render alike.
+  const atT = await copyRows(
+    o,
+    `COPY (SELECT ${keyList} FROM ONLY ${t.q}) TO STDOUT`,
+    `COPY ${keys} (${keyList}) FROM STDIN`,
+    onChunk,
+  );
+  await o.live.query(`ANALYZE ${keys}`);
+  await o.live.query(`ANALYZE ${t.q}`);
+  const lacking = `FROM ${keys} k WHERE NOT EXISTS (SELECT 1 FROM ONLY ${t.q} x WHERE ${eq("x", "k", pk)})`;
+  const count = Number(
+    (await o.live.query<{ n: string }>(`SELECT count(*)::text AS n ${lacking}`)).rows[0].n,
+  );
+  if (count > FEW_MAX || count > atT * FEW_SHARE) return undefined;
+  if (count === 0) return atT;
+  const arrays = (
+    await o.live.query<Record<string, string>>(
+      `SELECT ${pk.map((c, j) => `pg_catalog.array_agg(k.${c.q}::pg_catalog.text)::pg_catalog.text AS a${j}`).join(", ")} ${lacking}`,
+    )
+  ).rows[0];
+  const unnest = pk
+    .map((_, j) => `pg_catalog.unnest(${literal(arrays[`a${j}`])}::pg_catalog.text[])`)
+    .join(", ");
+  const on = pk.map((c, j) => `x.${c.q} = u.k${j}::${c.type}`).join(" AND ");
+  const select = `SELECT ${t.copyColumns.map((c) => `x.${c.q}`).join(", ")} FROM ONLY ${t.q} x
+    JOIN ROWS FROM (${unnest}) AS u(${pk.map((_, j) => `k${j}`).join(", ")}) ON ${on}`;
+  const staged = await stageRows(o, t, stage, onChunk, select);
+  if (staged !== count) throw new Error(`${count} rows missing from live but ${staged} at T`);
+  return atT;
+}
+
+/** `fromSql` (COPY ... TO STDOUT at T) into `toSql` on live; resolves to the rows loaded. */
+async function copyRows(
+  o: ApplyOptions,
+  fromSql: string,
+  toSql: string,
+  onChunk: (bytes: number) => void | Promise<void>,
+): Promise<number> {
+  if (!o.source) {
+    const r = await copyBetween(o.ptr, fromSql, o.live, toSql, onChunk);
+    if (r.rowsIn !== r.rowsOut) {
+      throw new Error(`${r.rowsOut} rows read at T but ${r.rowsIn} staged`);
+    }
+    return r.rowsIn;
+  }
+  const src = o.source(fromSql);
+  try {
+    const r = await copyIn(src.stdout, o.live, toSql, onChunk);
+    await src.done;
+    return r.rows;
+  } catch (e) {
+    src.stop();
+    throw (
+      (await src.done.then(
+        () => undefined,
+        (x: Error) => x,
+      )) ?? e
+    );
+  }
+}
+
+/**
+ * Loads a table's rows at T into its staging table; resolves to the rows loaded. `select`
+ * (merge's rows by key) replaces the whole table and goes through the PTR session: its text
+ * carries the keys, too long for a command line.
+ */
 async function stageRows(
   o: ApplyOptions,
   t: TableModel,
   stage: string,
   onChunk: (bytes: number) => void | Promise<void>,
+  select?: string,
 ): Promise<number> {
   // Binary is cheaper to write and parse on both servers (the staging table has live's column
   // types, the same as at T); a type without binary I/O falls back to text, from a savepoint.
   await o.live.query("SAVEPOINT pgr_stage");
   try {
-    const n = await stageRowsAs(o, t, stage, "binary", onChunk);
+    const n = await stageRowsAs(o, t, stage, "binary", onChunk, select);
     await o.live.query("RELEASE SAVEPOINT pgr_stage");
     return n;
   } catch (e) {
     if (!/binary|wrong element type|wrong data type/i.test((e as Error).message)) throw e;
     await o.live.query("ROLLBACK TO SAVEPOINT pgr_stage");
     o.log?.(`promote: ${t.key} has a type without binary COPY; copying it as text`);
-    return stageRowsAs(o, t, stage, "text", onChunk);
+    return stageRowsAs(o, t, stage, "text", onChunk, select);
   }
 }
 
@@ -536,11 +639,12 @@ async function stageRowsAs(
   stage: string,
   format: "binary" | "text",
   onChunk: (bytes: number) => void | Promise<void>,
+  select?: string,
 ): Promise<number> {
   const cols = t.copyColumns.map((x) => x.q).join(", ");
-  const out = `COPY (SELECT ${cols} FROM ONLY ${t.q}) TO STDOUT (FORMAT ${format})`;
+  const out = `COPY (${select ?? `SELECT ${cols} FROM ONLY ${t.q}`}) TO STDOUT (FORMAT ${format})`;
   const into = `COPY ${stage} (${cols}) FROM STDIN (FORMAT ${format})`;
-  if (!o.source) {
+  if (!o.source || select) {
     const r = await copyBetween(o.ptr, out, o.live, into, onChunk);
     if (r.rowsIn !== r.rowsOut) {
       throw new Error(`${r.rowsOut} rows read at T but ${r.rowsIn} staged`);
