@@ -539,6 +539,12 @@ async function stageMissingOnly(
   n: number,
   onChunk: (bytes: number) => void | Promise<void>,
 ): Promise<number | undefined> {
+  // A table mostly gone (a DELETE without WHERE) is staged whole at once, without the keys
+  // first: live has fewer rows than the PTR's estimate of T's less the share.
+  const now = await o.live.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${t.q}`);
+  if (t.estimatedRows > 0 && Number(now.rows[0].n) < t.estimatedRows * (1 - FEW_SHARE)) {
+    return undefined;
+  }
   const pk = colsOf(t, t.pk!);
   const keyList = pk.map((c) => c.q).join(", ");
   const keys = `pg_temp.pgr_keys_${n}`;
@@ -554,17 +560,18 @@ async function stageMissingOnly(
   );
   await o.live.query(`ANALYZE ${keys}`);
   await o.live.query(`ANALYZE ${t.q}`);
-  const lacking = `FROM ${keys} k WHERE NOT EXISTS (SELECT 1 FROM ONLY ${t.q} x WHERE ${eq("x", "k", pk)})`;
-  const count = Number(
-    (await o.live.query<{ n: string }>(`SELECT count(*)::text AS n ${lacking}`)).rows[0].n,
-  );
-  if (count > FEW_MAX || count > atT * FEW_SHARE) return undefined;
-  if (count === 0) return atT;
+  // The keys live lacks, in one pass that stops once there are too many to fetch by key.
   const arrays = (
     await o.live.query<Record<string, string>>(
-      `SELECT ${pk.map((c, j) => `pg_catalog.array_agg(k.${c.q}::pg_catalog.text)::pg_catalog.text AS a${j}`).join(", ")} ${lacking}`,
+      `SELECT count(*)::pg_catalog.text AS n, ${pk.map((c, j) => `pg_catalog.array_agg(k.${c.q}::pg_catalog.text)::pg_catalog.text AS a${j}`).join(", ")}
+         FROM (SELECT ${pk.map((c) => `k.${c.q}`).join(", ")} FROM ${keys} k
+                WHERE NOT EXISTS (SELECT 1 FROM ONLY ${t.q} x WHERE ${eq("x", "k", pk)})
+                LIMIT ${FEW_MAX + 1}) k`,
     )
   ).rows[0];
+  const count = Number(arrays.n);
+  if (count > FEW_MAX || count > atT * FEW_SHARE) return undefined;
+  if (count === 0) return atT;
   const unnest = pk
     .map((_, j) => `pg_catalog.unnest(${literal(arrays[`a${j}`])}::pg_catalog.text[])`)
     .join(", ");
