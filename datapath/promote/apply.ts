@@ -8,7 +8,8 @@
  *     by foreign keys (SHARE), failing fast if the app still holds them;
  *  2. recreate a chosen table dropped since T from its definition at T;
  *  3. stream each chosen table's rows at T (the PTR snapshot) into a temporary staging table
- *     (COPY, no storage in between);
+ *     (COPY, no storage in between); merge, when live still has most of a table: its keys at T
+ *     first, then only the rows live lacks, by key (stageMissingOnly);
  *  4. check, exactly and before writing: no row outside the chosen tables would be deleted,
  *     changed or left without the row it references; no restored row references a row live no
  *     longer has; (merge) no re-inserted row collides with a live row on a unique key. Any hit
