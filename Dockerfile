@@ -7,9 +7,12 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.datapath.json ./
+COPY tools/build.js ./tools/build.js
 COPY contract ./contract
 COPY datapath ./datapath
-RUN npx tsc -p tsconfig.datapath.json
+# The type gate, then the one-file bundle the image runs (tools/build.js; packages stay in
+# node_modules, installed below without dev dependencies).
+RUN npx tsc -p tsconfig.datapath.json --noEmit && node tools/build.js pg-recovery-data
 
 FROM node:24-bookworm-slim
 ARG PG_MAJOR=17
@@ -24,7 +27,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
-COPY --from=build /src/bin ./bin
+COPY --from=build /src/dist/pg-recovery-data.js ./dist/pg-recovery-data.js
 ENV PG_BIN=/usr/lib/postgresql/${PG_MAJOR}/bin NODE_ENV=production
 USER 1000
-ENTRYPOINT ["node", "/app/bin/datapath/cli.js"]
+ENTRYPOINT ["node", "/app/dist/pg-recovery-data.js"]

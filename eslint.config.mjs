@@ -31,7 +31,7 @@ const pulumi = [
 ];
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "bin/**"] },
+  { ignores: ["node_modules/**", "bin/**", "dist/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -50,6 +50,7 @@ export function readProject(workDir: string): ProjectFile {
 export function projectProgram(main: string): () => Promise<Record<string, unknown>> {
   return async () => {
     forgetProjectModules();
+    loadTypeScript(main);
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- the entry is only known at run time
     const exported: unknown = require(main);
     const value =
@@ -58,6 +59,18 @@ export function projectProgram(main: string): () => Promise<Record<string, unkno
         : exported;
     return ((await value) ?? {}) as Record<string, unknown>;
   };
+}
+
+/**
+ * The program is TypeScript (`main: index.ts`): the compiled runner (dist/, tools/build.js) has
+ * no loader for it, so ts-node is registered here, transpile only as the Pulumi CLI's Node.js
+ * host runs it, and only when a command runs the program (not for `--help` or `status`).
+ */
+function loadTypeScript(main: string): void {
+  if (!main.endsWith(".ts") || require.extensions[".ts"]) return;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a development dependency, loaded on demand
+  const tsNode = require("ts-node") as typeof import("ts-node");
+  tsNode.register({ transpileOnly: true, projectSearchDir: path.dirname(main) });
 }
 
 /**

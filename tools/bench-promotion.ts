@@ -1,19 +1,27 @@
 /**
- * The promotion benchmark (`npm run bench -- --suite promotion`): after a corruption, four ways
+ * The promotion benchmark (`npm run bench -- --suite promotion`): after a corruption, the ways
  * to get the state at T into live, side by side against the same two servers (live, and a PTR
  * server cloned from it at T by pg_basebackup, as a point-in-time restore is):
  *   runbook: dump the PTR to storage, download, restore the whole database into live, with the
  *     runbook's workflow commands (pg_dump --clean --compress=1 -f FILE, upload; download,
  *     gzip -dc FILE | psql);
- *   promote --mode whole / tables / merge, straight from the PTR server.
- * The database (`--size-mb`, default 1024) has several tables; the damaged one (orders) holds
- * about a tenth of the data and loses every row to a DELETE without WHERE, after the app wrote
- * to the other tables past T. For each path: wall time, busy CPU-seconds of the machine, and the
- * rows written after T that are gone afterwards, counted by their timestamps (independent of
- * the tool). Before each timed path live is reset to the corrupted state (a template copy),
- * the page cache flushed and both servers checkpointed.
+ *   pgcopydb clone (when `pgcopydb` is on PATH): the PTR database into a fresh one on live,
+ *     then swapped in by rename, the peer of `promote --mode whole`;
+ *   promote --mode whole / tables / merge, straight from the PTR server;
+ *   promote --mode merge after a smaller corruption (1 % of the orders at T deleted): the cost
+ *     of a merge against the damage rather than the table's size.
+ * The database (`--size-mb`, default 1024) has several tables; the damaged one (orders) holds a
+ * tenth of the first 1024 MB (above that only the other tables grow: at 4096 they are four
+ * times the 1024 shape's, orders the same) and loses every row to a DELETE without WHERE, after
+ * the app wrote to the other tables past T. For each path: wall time, CPU-seconds of the two
+ * servers and the tools, the other processes' CPU-seconds and the load average around it (a
+ * shared machine distorts the ratios: the output warns), MB/s of the data the path moves, where
+ * the time went (promote's own phases), and the rows written after T that are gone afterwards,
+ * counted by their timestamps (independent of the tool). Before each timed path live is reset to
+ * the corrupted state (a template copy), the page cache flushed and both servers checkpointed.
  */
 import { BlobServiceClient } from "@azure/storage-blob";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -21,6 +29,7 @@ import { buildArgv, Options } from "../contract/data-tool";
 import { main as dataTool } from "../datapath/cli";
 import { Azurite, startAzurite } from "./azurite";
 import {
+  exited,
   mark,
   Mark,
   median,
@@ -34,6 +43,10 @@ import {
 import { asServerUser, bin, cluster, PG_BIN, Server, serverDir } from "./pg-server";
 
 const MB = 1024 * 1024;
+/** Up to this size the damaged table is a tenth of the database; above it, it stays this size. */
+const DAMAGED_SHAPE_MB = 1024;
+/** Other processes busy for more than this share of one core during a path: its ratios warn. */
+const OTHER_LOAD_WARN = 0.25;
 const T = "2024-07-24T06:00:00Z";
 const T_SQL = "timestamptz '2024-07-24 06:00:00+00'";
 
@@ -110,7 +123,7 @@ SELECT ${T_SQL} - g * interval '1 s', md5(g::text) || md5((g + 1)::text) || md5(
   FROM generate_series(1, ${n.audit}) g;
 `;
 
-/** The app's writes after T, in every table but the damaged one's fate, then the corruption. */
+/** The app's writes after T, in every table (the damaged one's are lost with it). */
 const AFTER_T = `
 INSERT INTO customers (name, email, created_at, updated_at)
 SELECT 'Late ' || g, 'late' || g || '@example.com', ${T_SQL} + g * interval '1 ms', ${T_SQL} + g * interval '1 ms'
@@ -124,8 +137,11 @@ SELECT 1 + g % 1000, '/after/' || g, ${T_SQL} + g * interval '1 ms' FROM generat
 INSERT INTO audit (created_at, payload) SELECT ${T_SQL} + g * interval '1 ms', 'late ' || g FROM generate_series(1, 2000) g;
 INSERT INTO orders (customer_id, status, total, created_at, updated_at)
 SELECT 1 + g, 'open', 1, ${T_SQL} + g * interval '1 ms', ${T_SQL} + g * interval '1 ms' FROM generate_series(1, 1000) g;
-DELETE FROM orders;
 `;
+/** The corruption: a DELETE without WHERE. */
+const CORRUPTION = "DELETE FROM orders";
+/** The small corruption: 1 % of the orders at T, spread over the table. */
+const CORRUPTION_1PCT = `DELETE FROM orders WHERE id % 100 = 0 AND created_at <= ${T_SQL}`;
 
 /** Rows written after T in the untouched tables, by their own timestamps. */
 const WRITTEN_AFTER_T = OTHER_TABLES.map(
@@ -133,12 +149,23 @@ const WRITTEN_AFTER_T = OTHER_TABLES.map(
     `(SELECT count(*) FROM ${t} WHERE created_at > ${T_SQL}${t === "customers" ? ` OR updated_at > ${T_SQL}` : ""})`,
 ).join(" + ");
 
-type PathName = "runbook" | "whole" | "tables" | "merge";
+type PathName = "runbook" | "pgcopydb" | "whole" | "tables" | "merge" | "merge1pct";
 const LABELS: Record<PathName, string> = {
   runbook: "runbook: dump PTR to storage, download, restore whole",
+  pgcopydb: "pgcopydb clone, then swap by rename",
   whole: "promote --mode whole",
   tables: "promote --mode tables --tables public.orders",
   merge: "promote --mode merge --tables public.orders",
+  merge1pct: "promote --mode merge --tables public.orders, 1 % of orders deleted",
+};
+/** The corrupted live each path starts from (a template database). */
+const STARTS: Record<PathName, string> = {
+  runbook: "app_corrupted",
+  pgcopydb: "app_corrupted",
+  whole: "app_corrupted",
+  tables: "app_corrupted",
+  merge: "app_corrupted",
+  merge1pct: "app_corrupted_1pct",
 };
 
 interface Timed {
@@ -147,11 +174,19 @@ interface Timed {
   cpu: number;
   /** CPU-seconds of the two servers, the tools and Azurite only (see ownCpu). */
   own: number;
+  /** The 1-minute load average before and after. */
+  load: [number, number];
   /** Rows written after T (untouched tables) gone afterwards. */
   lost: number;
-  /** Rows of the damaged table afterwards (at T it had `ordersAtT`). */
+  /** Rows of the damaged table afterwards. */
   orders: number;
+  /** Seconds per phase, as promote reports them (its --json result). */
+  phases?: Record<string, number>;
 }
+
+/** Busy CPU-seconds of processes other than this run's (servers, tools, Azurite). */
+const otherCpu = (t: Timed) => Math.max(0, t.cpu - t.own);
+const loadavg = () => Number(fs.readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
 
 interface Ctx {
   live: Server;
@@ -161,6 +196,8 @@ interface Ctx {
   work: string;
   jobs: number;
   log: (s: string) => void;
+  /** The phases the last promote reported (its `--json` result's timings). */
+  phases?: Record<string, number>;
 }
 
 export async function runPromotionBench(o: {
@@ -189,10 +226,10 @@ export async function runPromotionBench(o: {
     azurite = await startAzurite();
 
     const n = Object.fromEntries(
-      Object.entries(SHAPE).map(([k, v]) => [
-        k,
-        Math.max(1000, Math.round((o.sizeMb * v.share * MB) / v.rowBytes)),
-      ]),
+      Object.entries(SHAPE).map(([k, v]) => {
+        const mb = k === "orders" ? Math.min(o.sizeMb, DAMAGED_SHAPE_MB) : o.sizeMb;
+        return [k, Math.max(1000, Math.round((mb * v.share * MB) / v.rowBytes))];
+      }),
     ) as Record<keyof typeof SHAPE, number>;
     log(`-- generating ~${o.sizeMb} MB: ${JSON.stringify(n)}`);
     await query(live.url(), "CREATE DATABASE app");
@@ -228,6 +265,9 @@ export async function runPromotionBench(o: {
     const writtenAfterT = Number(
       (await query(live.url("app"), `SELECT (${WRITTEN_AFTER_T})::int AS n`)).rows[0].n,
     );
+    await query(live.url(), "CREATE DATABASE app_corrupted_1pct TEMPLATE app");
+    await query(live.url("app_corrupted_1pct"), CORRUPTION_1PCT);
+    await query(live.url("app"), CORRUPTION);
     await query(live.url(), "ALTER DATABASE app RENAME TO app_corrupted");
     const sizes = await query(
       ptr.url("app"),
@@ -239,18 +279,43 @@ export async function runPromotionBench(o: {
     const ordersAtT = Number(
       (await query(ptr.url("app"), "SELECT count(*) AS n FROM orders")).rows[0].n,
     );
+    // After the small corruption's merge: every order at T, and the orders written since.
+    const orders1pct = Number(
+      (
+        await query(
+          live.url("app_corrupted_1pct"),
+          `SELECT (SELECT count(*) FROM orders WHERE created_at > ${T_SQL}) AS n`,
+        )
+      ).rows[0].n,
+    );
+    const expectedOrders = (p: PathName) =>
+      p === "merge1pct" ? ordersAtT + orders1pct : ordersAtT;
+    /** The bytes a path moves: the whole database at T, or the damaged table. */
+    const moved = (p: PathName) =>
+      ["runbook", "pgcopydb", "whole"].includes(p) ? dbBytes : ordersBytes;
     log(
       `   ${(dbBytes / MB).toFixed(0)} MB at T, orders ${(ordersBytes / MB).toFixed(0)} MB (${ordersAtT} rows); ${writtenAfterT} rows written after T elsewhere`,
     );
 
     const ctx: Ctx = { live, ptr, password: cl.password, azurite, work: base, jobs: o.jobs, log };
-    const results: Record<PathName, Timed[]> = { runbook: [], whole: [], tables: [], merge: [] };
-    const order: PathName[] = ["runbook", "whole", "tables", "merge"];
+    const results: Record<PathName, Timed[]> = {
+      runbook: [],
+      pgcopydb: [],
+      whole: [],
+      tables: [],
+      merge: [],
+      merge1pct: [],
+    };
+    const order: PathName[] = ["runbook", "whole", "tables", "merge", "merge1pct"];
+    if (pgcopydbVersion()) order.splice(1, 0, "pgcopydb");
+    else log("-- pgcopydb is not on PATH (apt-get install pgcopydb): its row is left out");
     for (let i = 0; i < o.runs; i++) {
       for (const p of i % 2 === 0 ? order : [...order].reverse()) {
-        await resetLive(ctx);
+        await resetLive(ctx, STARTS[p]);
         log(`-- run ${i + 1}/${o.runs}: ${LABELS[p]}`);
         const dirs = [path.join(base, "live"), ptrDir];
+        ctx.phases = undefined;
+        const l0 = loadavg();
         const t0 = mark();
         const c0 = ownCpu(dirs);
         await PATHS[p](ctx, i);
@@ -263,39 +328,34 @@ export async function runPromotionBench(o: {
         const t: Timed = {
           ...span(t0, t1),
           own: c1 - c0,
+          load: [l0, loadavg()],
           lost: writtenAfterT - after.rows[0].kept,
           orders: after.rows[0].orders,
+          phases: ctx.phases,
         };
         log(
-          `   ${t.wall.toFixed(1)} s, ${t.own.toFixed(1)} CPU-s (machine ${t.cpu.toFixed(1)}), ${t.lost} rows written after T lost, orders ${t.orders}`,
+          `   ${t.wall.toFixed(1)} s, ${t.own.toFixed(1)} CPU-s (other processes ${otherCpu(t).toFixed(1)}, load ${t.load.join(" -> ")}), ${t.lost} rows written after T lost, orders ${t.orders}${t.phases ? `; ${formatPhases(t.phases)}` : ""}`,
         );
         results[p].push(t);
       }
     }
 
-    const cores = os.cpus().length;
-    const med = (p: PathName, f: (t: Timed) => number) => median(results[p].map(f));
-    const runbook = med("runbook", (t) => t.wall);
-    const lines = [
-      "",
-      `promotion: ${(dbBytes / MB).toFixed(0)} MB at T in 5 tables, the damaged one (orders, DELETE without WHERE) ${(ordersBytes / MB).toFixed(0)} MB; ${writtenAfterT} rows written after T elsewhere; ${cores} cores, jobs ${o.jobs}, ${o.runs} run(s), medians`,
-      "",
-      `| path | wall | CPU (servers + tools) | machine busy | vs runbook | rows written after T lost | orders rows after (at T: ${ordersAtT}) |`,
-      "|---|---|---|---|---|---|---|",
-      ...order.map((p) => {
-        const w = med(p, (t) => t.wall);
-        const c = med(p, (t) => t.own);
-        return `| ${LABELS[p]} | ${w.toFixed(1)} s | ${c.toFixed(1)} CPU-s | ${(med(p, (t) => t.cpu) / w).toFixed(2)} of ${cores} cores | ${(runbook / w).toFixed(1)}x | ${Math.max(...results[p].map((t) => t.lost))} | ${med(p, (t) => t.orders)} |`;
-      }),
-      "",
-      `targets: tables ${(runbook / med("tables", (t) => t.wall)).toFixed(1)}x and merge ${(runbook / med("merge", (t) => t.wall)).toFixed(1)}x faster than the runbook path (>= 5x); rows lost outside the damaged table: tables ${Math.max(...results.tables.map((t) => t.lost))}, merge ${Math.max(...results.merge.map((t) => t.lost))} (0)`,
-      `whole: ${(runbook / med("whole", (t) => t.wall)).toFixed(2)}x the runbook path; its ${med("whole", (t) => t.own).toFixed(1)} CPU-s need >= ${(med("whole", (t) => t.own) / cores).toFixed(1)} s on ${cores} cores (the runbook path's ${med("runbook", (t) => t.own).toFixed(1)} CPU-s >= ${(med("runbook", (t) => t.own) / cores).toFixed(1)} s); the machine was ${(med("whole", (t) => t.cpu) / med("whole", (t) => t.wall)).toFixed(2)} of ${cores} cores busy during it, other load included`,
-    ];
-    process.stdout.write(`${lines.join("\n")}\n`);
+    const summary = {
+      dbBytes,
+      ordersBytes,
+      ordersAtT,
+      writtenAfterT,
+      cores: os.cpus().length,
+      jobs: o.jobs,
+      runs: o.runs,
+      version: pgcopydbVersion(),
+    };
+    process.stdout.write(report(order, results, summary, moved));
     const ok =
-      order.every((p) => results[p].every((t) => t.orders === ordersAtT)) &&
-      results.tables.every((t) => t.lost === 0) &&
-      results.merge.every((t) => t.lost === 0);
+      order.every((p) => results[p].every((t) => t.orders === expectedOrders(p))) &&
+      (["tables", "merge", "merge1pct"] as const).every((p) =>
+        results[p].every((t) => t.lost === 0),
+      );
     if (!ok)
       log("bench promotion: a path did not end with the orders at T, or tables/merge lost rows");
     return ok ? 0 : 1;
@@ -306,21 +366,93 @@ export async function runPromotionBench(o: {
   }
 }
 
+/** The bench's results as Markdown: the table, the phases, the goals, and load warnings. */
+function report(
+  order: PathName[],
+  results: Record<PathName, Timed[]>,
+  s: {
+    dbBytes: number;
+    ordersBytes: number;
+    ordersAtT: number;
+    writtenAfterT: number;
+    cores: number;
+    jobs: number;
+    runs: number;
+    version?: string;
+  },
+  moved: (p: PathName) => number,
+): string {
+  const med = (p: PathName, f: (t: Timed) => number) => median(results[p].map(f));
+  const wall = (p: PathName) => med(p, (t) => t.wall);
+  const own = (p: PathName) => med(p, (t) => t.own);
+  const rate = (p: PathName) => moved(p) / MB / wall(p);
+  const runbook = wall("runbook");
+  const lines = [
+    "",
+    `promotion: ${(s.dbBytes / MB).toFixed(0)} MB at T in 5 tables, the damaged one (orders, DELETE without WHERE) ${(s.ordersBytes / MB).toFixed(0)} MB; ${s.writtenAfterT} rows written after T elsewhere; ${s.cores} cores, jobs ${s.jobs}, ${s.runs} run(s), medians${s.version ? `; ${s.version}` : ""}`,
+    "",
+    "| path | wall | CPU (servers + tools) | other processes' CPU | load before -> after | MB moved | MB/s | vs runbook | rows written after T lost | orders rows after |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+    ...order.map((p) => {
+      const load = results[p].map((t) => `${t.load[0].toFixed(1)} -> ${t.load[1].toFixed(1)}`);
+      return `| ${LABELS[p]} | ${wall(p).toFixed(1)} s | ${own(p).toFixed(1)} CPU-s | ${med(p, otherCpu).toFixed(1)} CPU-s | ${load.join(", ")} | ${(moved(p) / MB).toFixed(0)} | ${rate(p).toFixed(1)} | ${(runbook / wall(p)).toFixed(1)}x | ${Math.max(...results[p].map((t) => t.lost))} | ${med(p, (t) => t.orders)} |`;
+    }),
+    "",
+    "where the time went (promote's phases, seconds, medians):",
+    ...order
+      .filter((p) => results[p].some((t) => t.phases))
+      .map((p) => {
+        const keys = Object.keys(results[p].find((t) => t.phases)!.phases!);
+        const m = Object.fromEntries(keys.map((k) => [k, med(p, (t) => t.phases?.[k] ?? 0)]));
+        return `  ${LABELS[p]}: ${formatPhases(m)}`;
+      }),
+    "",
+    "goals:",
+    `  tables / merge per byte: ${rate("tables").toFixed(1)} / ${rate("merge").toFixed(1)} MB/s against the runbook path's ${rate("runbook").toFixed(1)} MB/s (at least as fast); ${(runbook / wall("tables")).toFixed(1)}x / ${(runbook / wall("merge")).toFixed(1)}x the runbook path's wall time (>= 6x at 1 GB, >= 20x at 4 GB)`,
+    `  merge of 1 % of orders: ${wall("merge1pct").toFixed(1)} s, ${((100 * wall("merge1pct")) / wall("tables")).toFixed(0)} % of copying the table (tables mode)`,
+  ];
+  if (order.includes("pgcopydb")) {
+    lines.push(
+      `  whole against pgcopydb clone: ${wall("whole").toFixed(1)} s / ${own("whole").toFixed(1)} CPU-s against ${wall("pgcopydb").toFixed(1)} s / ${own("pgcopydb").toFixed(1)} CPU-s (at least as fast, at most its CPU-seconds)`,
+    );
+  }
+  lines.push(
+    `  whole: ${(runbook / wall("whole")).toFixed(2)}x the runbook path; its ${own("whole").toFixed(1)} CPU-s need >= ${(own("whole") / s.cores).toFixed(1)} s on ${s.cores} cores`,
+  );
+  const loaded = order.filter((p) =>
+    results[p].some((t) => otherCpu(t) / t.wall > OTHER_LOAD_WARN),
+  );
+  if (loaded.length) {
+    lines.push(
+      "",
+      `WARNING: other processes used more than ${OTHER_LOAD_WARN} of a core during ${loaded.map((p) => LABELS[p]).join("; ")}: the machine was shared, the ratios above are distorted; rerun on a quiet machine before quoting them.`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+const formatPhases = (phases: Record<string, number>) =>
+  Object.entries(phases)
+    .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+    .join(", ");
+
 const PATHS: Record<PathName, (c: Ctx, run: number) => Promise<void>> = {
   runbook: runbookPath,
+  pgcopydb: pgcopydbPath,
   whole: (c) => promote(c, { mode: "whole", jobs: c.jobs }),
   tables: (c) => promote(c, { mode: "tables", tables: ["public.orders"] }),
   merge: (c) => promote(c, { mode: "merge", tables: ["public.orders"] }),
+  merge1pct: (c) => promote(c, { mode: "merge", tables: ["public.orders"] }),
 };
 
-/** Live back to the corrupted state, outside the timing; then a quiet disk. */
-async function resetLive(c: Ctx): Promise<void> {
+/** Live back to a corrupted state (`template`), outside the timing; then a quiet disk. */
+async function resetLive(c: Ctx, template: string): Promise<void> {
   const old = await query(
     c.live.url(),
-    "SELECT datname FROM pg_database WHERE datname = 'app' OR datname LIKE 'app\\_pre\\_promote\\_%' OR datname LIKE 'app\\_promote\\_%'",
+    "SELECT datname FROM pg_database WHERE datname = 'app' OR datname LIKE 'app\\_pre\\_promote\\_%' OR datname LIKE 'app\\_promote\\_%' OR datname = 'app_pgcopydb'",
   );
   for (const r of old.rows) await query(c.live.url(), `DROP DATABASE "${r.datname}" WITH (FORCE)`);
-  await query(c.live.url(), "CREATE DATABASE app TEMPLATE app_corrupted");
+  await query(c.live.url(), `CREATE DATABASE app TEMPLATE ${template}`);
   await run("sync", [], process.env);
   await Promise.all([query(c.live.url(), "CHECKPOINT"), query(c.ptr.url(), "CHECKPOINT")]);
 }
@@ -330,6 +462,7 @@ async function promote(
   chosen: Pick<Options<"promote">, "mode" | "tables" | "jobs">,
 ): Promise<void> {
   let err = "";
+  let out = "";
   const argv = buildArgv({
     command: "promote",
     options: {
@@ -337,11 +470,12 @@ async function promote(
       toEnv: "LIVE_URL",
       restoreTarget: T,
       confirm: "127.0.0.1/app",
+      json: true,
       ...chosen,
     },
   });
   const code = await dataTool(argv, {
-    out: () => undefined,
+    out: (s) => (out += s),
     err: (s) => (err += s),
     env: {
       ...process.env,
@@ -352,6 +486,59 @@ async function promote(
     },
   });
   if (code !== 0) throw new Error(`${argv.join(" ")} exited ${code}:\n${err}`);
+  c.phases = (JSON.parse(out) as { timings?: Record<string, number> }).timings;
+}
+
+/** `pgcopydb --version`'s first line, or undefined when it is not on PATH. */
+function pgcopydbVersion(): string | undefined {
+  const r = spawnSync("pgcopydb", ["--version"], { encoding: "utf8" });
+  if (r.status !== 0) return undefined;
+  return /pgcopydb version \S+/.exec(`${r.stdout}${r.stderr}`)?.[0];
+}
+
+/**
+ * pgcopydb's clone of the PTR database into a fresh database on live (its tables in parallel,
+ * each table's indexes built as soon as its copy ends, VACUUM ANALYZE), then the same swap by
+ * rename as `whole` (the corrupted database kept). Its pg_dump/pg_restore are the bench's.
+ */
+async function pgcopydbPath(c: Ctx, i: number): Promise<void> {
+  await query(c.live.url(), "CREATE DATABASE app_pgcopydb TEMPLATE template0");
+  const dir = path.join(c.work, `pgcopydb-${i}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  // Its INFO lines go to a log (shown if it fails): the bench's output stays the figures.
+  const logFile = path.join(c.work, `pgcopydb-${i}.log`);
+  const logFd = fs.openSync(logFile, "w");
+  const child = spawn(
+    "pgcopydb",
+    [
+      "clone",
+      "--source",
+      c.ptr.url("app"),
+      "--target",
+      c.live.url("app_pgcopydb"),
+      "--table-jobs",
+      String(c.jobs),
+      "--index-jobs",
+      String(c.jobs),
+      "--dir",
+      dir,
+    ],
+    {
+      env: { ...process.env, PATH: `${PG_BIN}:${process.env.PATH}` },
+      stdio: ["ignore", logFd, logFd],
+    },
+  );
+  try {
+    await exited(child, "pgcopydb clone");
+  } catch (e) {
+    const tail = fs.readFileSync(logFile, "utf8").split("\n").slice(-20).join("\n");
+    throw new Error(`${(e as Error).message}; the end of ${logFile}:\n${tail}`);
+  } finally {
+    fs.closeSync(logFd);
+  }
+  await query(c.live.url(), "ALTER DATABASE app RENAME TO app_pre_promote_pgcopydb");
+  await query(c.live.url(), "ALTER DATABASE app_pgcopydb RENAME TO app");
+  fs.rmSync(dir, { recursive: true, force: true });
 }
 
 /** As the runbook's workflows run it (see bench.ts): file, upload; download, file, psql. */

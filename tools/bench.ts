@@ -15,7 +15,8 @@
  * alternates between runs and medians are reported. After the runs, `verify` of the source
  * against the tool's copy gives its throughput, and the server-side work alone (a dump to
  * /dev/null and the tool's pg_restore phase) bounds what any logical path can reach here.
- * Then the promotion suite (bench-promotion.ts); `--suite backup|promotion` runs one of the two.
+ * Then the promotion suite (bench-promotion.ts); `--suite backup|promotion` runs one of the two,
+ * `--suite startup` times each CLI's start (bench-startup.ts, not part of `all`).
  */
 import { BlobServiceClient, ContainerClient } from "@azure/storage-blob";
 import { spawn } from "node:child_process";
@@ -42,6 +43,7 @@ import {
   runbookRestore,
 } from "./bench-common";
 import { runPromotionBench } from "./bench-promotion";
+import { runStartupBench } from "./bench-startup";
 import { bin, cluster, serverDir, Server } from "./pg-server";
 
 const MB = 1024 * 1024;
@@ -84,7 +86,8 @@ async function main(): Promise<number> {
       jobs: { type: "string", default: "4" },
       runs: { type: "string", default: "3" },
       keep: { type: "boolean", default: false },
-      // backup: the backup/restore paths; promotion: bench-promotion.ts; all: both.
+      // backup: the backup/restore paths; promotion: bench-promotion.ts; all: both;
+      // startup: bench-startup.ts.
       suite: { type: "string", default: "all" },
     },
   });
@@ -98,10 +101,10 @@ async function main(): Promise<number> {
     jobs < 1 ||
     !Number.isInteger(runs) ||
     runs < 1 ||
-    !["all", "backup", "promotion"].includes(values.suite)
+    !["all", "backup", "promotion", "startup"].includes(values.suite)
   ) {
     process.stderr.write(
-      "usage: npm run bench -- [--size-mb N>=16] [--jobs N>=1] [--runs N>=1] [--keep] [--suite all|backup|promotion]\n",
+      "usage: npm run bench -- [--size-mb N>=16] [--jobs N>=1] [--runs N>=1] [--keep] [--suite all|backup|promotion|startup]\n",
     );
     return 2;
   }
@@ -114,6 +117,9 @@ async function main(): Promise<number> {
       log: (s) => process.stderr.write(`${s}\n`),
     });
   if (values.suite === "promotion") return promotion();
+  if (values.suite === "startup") {
+    return runStartupBench({ runs, log: (s) => process.stderr.write(`${s}\n`) });
+  }
   const base = serverDir(fs.mkdtempSync(path.join(os.tmpdir(), "pgr-bench-")));
   const c = cluster(base);
   let server: Server | undefined;

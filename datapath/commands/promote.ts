@@ -80,7 +80,7 @@ export async function promoteCommand(o: Options<"promote">, io: Io): Promise<num
           r.keptDatabase
             ? `  kept:     the previous database is now ${r.keptDatabase} (drop it after the incident review)`
             : `  kept:     nothing (${r.database} did not exist before)`,
-          `  took:     ${outcome.seconds.toFixed(1)}s (schema ${t.schema.toFixed(1)}s, rows ${t.copy.toFixed(1)}s, indexes and constraints ${t.postData.toFixed(1)}s, checks ${t.verify.toFixed(1)}s, swap ${t.swap.toFixed(1)}s)`,
+          `  took:     ${outcome.seconds.toFixed(1)}s (schema ${t.schema.toFixed(1)}s, rows with the big tables' indexes ${t.copy.toFixed(1)}s, other indexes and constraints ${t.postData.toFixed(1)}s, checks ${t.verify.toFixed(1)}s, swap ${t.swap.toFixed(1)}s)`,
           "",
         ].join("\n"),
   );

@@ -8,7 +8,8 @@
  *     by foreign keys (SHARE), failing fast if the app still holds them;
  *  2. recreate a chosen table dropped since T from its definition at T;
  *  3. stream each chosen table's rows at T (the PTR snapshot) into a temporary staging table
- *     (COPY, no storage in between);
+ *     (COPY, no storage in between); merge, when live still has most of a table: its keys at T
+ *     first, then only the rows live lacks, by key (stageMissingOnly);
  *  4. check, exactly and before writing: no row outside the chosen tables would be deleted,
  *     changed or left without the row it references; no restored row references a row live no
  *     longer has; no row written back breaks a CHECK added NOT VALID; (merge) no re-inserted row
@@ -88,8 +89,26 @@ export interface SequenceOutcome {
   to: string;
 }
 
+/** Where the time of one run goes (the bench reports it), seconds per phase. */
+export interface ApplyTimings {
+  /** Rows at T streamed into the staging tables. */
+  staging: number;
+  /** Planner statistics of the staging tables. */
+  analyze: number;
+  /** The rows live lacks or has extra, and the checks before writing. */
+  comparison: number;
+  /** tables: the replaced rows set aside. */
+  keep: number;
+  writes: number;
+  /** Suspended foreign keys added back, validated. */
+  constraints: number;
+  /** The result against the staging copy. */
+  checks: number;
+}
+
 export interface ApplyResult {
   mode: "tables" | "merge";
+  timings: ApplyTimings;
   tables: TableOutcome[];
   sequences: SequenceOutcome[];
   keepSchema?: string;
@@ -119,16 +138,31 @@ const SAMPLE = 5;
 export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
   const log = o.log ?? (() => undefined);
   const live = o.live;
-  const timed = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+  const timings: ApplyTimings = {
+    staging: 0,
+    analyze: 0,
+    comparison: 0,
+    keep: 0,
+    writes: 0,
+    constraints: 0,
+    checks: 0,
+  };
+  const timed = async <T>(
+    phase: keyof ApplyTimings,
+    what: string | undefined,
+    fn: () => Promise<T>,
+  ): Promise<T> => {
     const t = Date.now();
     const r = await fn();
-    log(`promote: ${what} (${((Date.now() - t) / 1000).toFixed(1)}s)`);
+    timings[phase] += (Date.now() - t) / 1000;
+    if (what) log(`promote: ${what} (${((Date.now() - t) / 1000).toFixed(1)}s)`);
     return r;
   };
   const ordered = parentFirst(o.chosen, o.ptrModel);
   const set = new Set(ordered.map((c) => c.atT.key));
   const result: ApplyResult = {
     mode: o.mode,
+    timings,
     tables: [],
     sequences: [],
     triggersDisabled: [],
@@ -160,17 +194,23 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
       await live.query(
         `CREATE TEMP TABLE pgr_stage_${i + 1} ON COMMIT DROP AS SELECT ${cols} FROM ONLY ${t.q} WITH NO DATA`,
       );
-      const rows = await timed(`staged ${t.key} as at T`, () =>
-        stageRows(o, t, stage, (n) => {
-          result.bytesCopied += n;
-          return o.onCopyChunk?.(t.key, result.bytesCopied);
-        }).catch((e: Error) => {
-          throw new Error(`copying ${t.key} from the PTR: ${e.message}; nothing was written`, {
-            cause: e,
-          });
-        }),
-      );
-      await live.query(`ANALYZE ${stage}`);
+      const onChunk = (n: number) => {
+        result.bytesCopied += n;
+        return o.onCopyChunk?.(t.key, result.bytesCopied);
+      };
+      const rows = await timed("staging", `staged ${t.key} as at T`, async () => {
+        // merge: only the rows live lacks, when they are few (cost in proportion to the damage).
+        const few =
+          o.mode === "merge" && c.live
+            ? await stageMissingOnly(o, t, stage, i + 1, onChunk)
+            : undefined;
+        return few ?? stageRows(o, t, stage, onChunk);
+      }).catch((e: Error) => {
+        throw new Error(`copying ${t.key} from the PTR: ${e.message}; nothing was written`, {
+          cause: e,
+        });
+      });
+      await timed("analyze", undefined, () => live.query(`ANALYZE ${stage}`));
       staged.push({
         c,
         t,
@@ -182,9 +222,9 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
         rowsAtT: rows,
       });
     }
-    await timed("found the rows live lacks", () => findMissing(live, staged));
+    await timed("comparison", "found the rows live lacks", () => findMissing(live, staged, o.mode));
 
-    const refusals = await timed("checked keys and references", () =>
+    const refusals = await timed("comparison", "checked keys and references", () =>
       checkBeforeWriting(live, o, staged, set),
     );
     if (refusals.length) {
@@ -196,7 +236,7 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
     // tables: keys whose values moved between rows since T are rebuilt around the writes.
     const moved =
       o.mode === "tables"
-        ? await timed("checked keys for values moved between rows since T", () =>
+        ? await timed("comparison", "checked keys for values moved between rows since T", () =>
             findMovedKeys(live, o, staged),
           )
         : [];
@@ -205,20 +245,22 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
     let kept = new Map<string, { kept: number; keptIn?: string }>();
     if (o.mode === "tables") {
       result.keepSchema = o.keepSchema;
-      kept = await timed(`kept the rows to replace in ${o.keepSchema}`, () =>
+      kept = await timed("keep", `kept the rows to replace in ${o.keepSchema}`, () =>
         keepReplacedRows(live, o, staged),
       );
     }
     result.triggersDisabled = await setUserTriggers(live, o.liveModel, set, "disable");
     const suspended = await suspendBulkForeignKeys(live, o, staged);
     const dropped = await dropMovedKeys(live, o, moved, suspended);
-    const counts = await timed("wrote the difference", () => applyDifference(live, o.mode, staged));
+    const counts = await timed("writes", "wrote the difference", () =>
+      applyDifference(live, o.mode, staged),
+    );
     if (moved.length) {
-      await timed(`rebuilt ${moved.length} keys whose values moved since T`, () =>
+      await timed("constraints", `rebuilt ${moved.length} keys whose values moved since T`, () =>
         rebuildKeys(live, o, dropped),
       );
     }
-    await timed(`re-validated ${suspended.length} foreign keys`, () =>
+    await timed("constraints", `re-validated ${suspended.length} foreign keys`, () =>
       restoreForeignKeys(live, suspended),
     );
     await setUserTriggers(live, o.liveModel, set, "restore");
@@ -230,7 +272,7 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
       kept: kept.get(s.t.key)?.kept ?? 0,
       keptIn: kept.get(s.t.key)?.keptIn,
     }));
-    await timed("checked the result against the staged rows", () =>
+    await timed("checks", "checked the result against the staged rows", () =>
       checkResult(live, o.mode, staged),
     );
     result.sequences = await raiseSequences(o.ptr, live, staged);
@@ -472,7 +514,11 @@ async function setUserTriggers(
  * at 200k rows (measured). Computed first, against fresh statistics, the anti-join sees a
  * table that does not change under it.
  */
-async function findMissing(live: Client, staged: Staged[]): Promise<void> {
+async function findMissing(
+  live: Client,
+  staged: Staged[],
+  mode: "tables" | "merge",
+): Promise<void> {
   for (const s of staged) {
     if (!s.recreated) await live.query(`ANALYZE ${s.t.q}`);
     const pk = colsOf(s.t, s.t.pk!);
@@ -482,6 +528,8 @@ async function findMissing(live: Client, staged: Staged[]): Promise<void> {
         WHERE NOT EXISTS (SELECT 1 FROM ONLY ${s.t.q} x WHERE ${eq("x", "s", pk)})`,
     );
     s.missingRows = r.rowCount ?? 0;
+    // merge deletes nothing (and may have staged only the missing rows): no extra rows.
+    if (mode === "merge") continue;
     // The same for the delete: a later NOT EXISTS against a table being written is the hazard.
     await live.query(
       `CREATE TEMP TABLE ${s.extra.replace("pg_temp.", "")} ON COMMIT DROP AS
@@ -501,25 +549,123 @@ function missingRows(s: Staged): string {
   return `(SELECT s.* FROM ${s.stage} s WHERE EXISTS (SELECT 1 FROM ${s.missing} m WHERE ${eq("m", "s", pk)}))`;
 }
 
-/** Loads a table's rows at T into its staging table; resolves to the rows loaded. */
+/** merge stages only the rows live lacks when they are at most this share of the rows at T... */
+const FEW_SHARE = 0.2;
+/** ...and at most this many (their keys go to the PTR inside the COPY statement). */
+const FEW_MAX = 100_000;
+
+/**
+ * merge, cost in proportion to the damage: the primary keys at T are staged first (a fraction of
+ * the rows' bytes); when the keys live lacks are few, only their rows are fetched from the PTR
+ * (by key, through the PTR session) into the staging table. Resolves to the rows at T, or
+ * undefined (nothing staged) when too many are missing: the whole table is staged then. Every
+ * later step reads the staged rows as "rows at T live may lack", which they all are.
+ */
+async function stageMissingOnly(
+  o: ApplyOptions,
+  t: TableModel,
+  stage: string,
+  n: number,
+  onChunk: (bytes: number) => void | Promise<void>,
+): Promise<number | undefined> {
+  // A table mostly gone (a DELETE without WHERE) is staged whole at once, without the keys
+  // first: live has fewer rows than the PTR's estimate of T's less the share.
+  const now = await o.live.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${t.q}`);
+  if (t.estimatedRows > 0 && Number(now.rows[0].n) < t.estimatedRows * (1 - FEW_SHARE)) {
+    return undefined;
+  }
+  const pk = colsOf(t, t.pk!);
+  const keyList = pk.map((c) => c.q).join(", ");
+  const keys = `pg_temp.pgr_keys_${n}`;
+  await o.live.query(
+    `CREATE TEMP TABLE pgr_keys_${n} ON COMMIT DROP AS SELECT ${keyList} FROM ONLY ${t.q} WITH NO DATA`,
+  );
+  // Keys as text: every key type has text I/O, and both sessions render alike.
+  const atT = await copyRows(
+    o,
+    `COPY (SELECT ${keyList} FROM ONLY ${t.q}) TO STDOUT`,
+    `COPY ${keys} (${keyList}) FROM STDIN`,
+    onChunk,
+  );
+  await o.live.query(`ANALYZE ${keys}`);
+  await o.live.query(`ANALYZE ${t.q}`);
+  // The keys live lacks, in one pass that stops once there are too many to fetch by key.
+  const arrays = (
+    await o.live.query<Record<string, string>>(
+      `SELECT count(*)::pg_catalog.text AS n, ${pk.map((c, j) => `pg_catalog.array_agg(k.${c.q}::pg_catalog.text)::pg_catalog.text AS a${j}`).join(", ")}
+         FROM (SELECT ${pk.map((c) => `k.${c.q}`).join(", ")} FROM ${keys} k
+                WHERE NOT EXISTS (SELECT 1 FROM ONLY ${t.q} x WHERE ${eq("x", "k", pk)})
+                LIMIT ${FEW_MAX + 1}) k`,
+    )
+  ).rows[0];
+  const count = Number(arrays.n);
+  if (count > FEW_MAX || count > atT * FEW_SHARE) return undefined;
+  if (count === 0) return atT;
+  const unnest = pk
+    .map((_, j) => `pg_catalog.unnest(${literal(arrays[`a${j}`])}::pg_catalog.text[])`)
+    .join(", ");
+  const on = pk.map((c, j) => `x.${c.q} = u.k${j}::${c.type}`).join(" AND ");
+  const select = `SELECT ${t.copyColumns.map((c) => `x.${c.q}`).join(", ")} FROM ONLY ${t.q} x
+    JOIN ROWS FROM (${unnest}) AS u(${pk.map((_, j) => `k${j}`).join(", ")}) ON ${on}`;
+  const staged = await stageRows(o, t, stage, onChunk, select);
+  if (staged !== count) throw new Error(`${count} rows missing from live but ${staged} at T`);
+  return atT;
+}
+
+/** `fromSql` (COPY ... TO STDOUT at T) into `toSql` on live; resolves to the rows loaded. */
+async function copyRows(
+  o: ApplyOptions,
+  fromSql: string,
+  toSql: string,
+  onChunk: (bytes: number) => void | Promise<void>,
+): Promise<number> {
+  if (!o.source) {
+    const r = await copyBetween(o.ptr, fromSql, o.live, toSql, onChunk);
+    if (r.rowsIn !== r.rowsOut) {
+      throw new Error(`${r.rowsOut} rows read at T but ${r.rowsIn} staged`);
+    }
+    return r.rowsIn;
+  }
+  const src = o.source(fromSql);
+  try {
+    const r = await copyIn(src.stdout, o.live, toSql, onChunk);
+    await src.done;
+    return r.rows;
+  } catch (e) {
+    src.stop();
+    throw (
+      (await src.done.then(
+        () => undefined,
+        (x: Error) => x,
+      )) ?? e
+    );
+  }
+}
+
+/**
+ * Loads a table's rows at T into its staging table; resolves to the rows loaded. `select`
+ * (merge's rows by key) replaces the whole table and goes through the PTR session: its text
+ * carries the keys, too long for a command line.
+ */
 async function stageRows(
   o: ApplyOptions,
   t: TableModel,
   stage: string,
   onChunk: (bytes: number) => void | Promise<void>,
+  select?: string,
 ): Promise<number> {
   // Binary is cheaper to write and parse on both servers (the staging table has live's column
   // types, the same as at T); a type without binary I/O falls back to text, from a savepoint.
   await o.live.query("SAVEPOINT pgr_stage");
   try {
-    const n = await stageRowsAs(o, t, stage, "binary", onChunk);
+    const n = await stageRowsAs(o, t, stage, "binary", onChunk, select);
     await o.live.query("RELEASE SAVEPOINT pgr_stage");
     return n;
   } catch (e) {
     if (!/binary|wrong element type|wrong data type/i.test((e as Error).message)) throw e;
     await o.live.query("ROLLBACK TO SAVEPOINT pgr_stage");
     o.log?.(`promote: ${t.key} has a type without binary COPY; copying it as text`);
-    return stageRowsAs(o, t, stage, "text", onChunk);
+    return stageRowsAs(o, t, stage, "text", onChunk, select);
   }
 }
 
@@ -529,11 +675,12 @@ async function stageRowsAs(
   stage: string,
   format: "binary" | "text",
   onChunk: (bytes: number) => void | Promise<void>,
+  select?: string,
 ): Promise<number> {
   const cols = t.copyColumns.map((x) => x.q).join(", ");
-  const out = `COPY (SELECT ${cols} FROM ONLY ${t.q}) TO STDOUT (FORMAT ${format})`;
+  const out = `COPY (${select ?? `SELECT ${cols} FROM ONLY ${t.q}`}) TO STDOUT (FORMAT ${format})`;
   const into = `COPY ${stage} (${cols}) FROM STDIN (FORMAT ${format})`;
-  if (!o.source) {
+  if (!o.source || select) {
     const r = await copyBetween(o.ptr, out, o.live, into, onChunk);
     if (r.rowsIn !== r.rowsOut) {
       throw new Error(`${r.rowsOut} rows read at T but ${r.rowsIn} staged`);

@@ -189,6 +189,10 @@ export function formatApplied(r: ApplyResult, target: string, seconds: number): 
     ).map((l) => `  ${l}`),
   ];
   for (const s of r.sequences) lines.push(`  sequence ${s.sequence}: ${s.from} -> ${s.to}`);
+  const t = r.timings;
+  lines.push(
+    `  took:     staging ${t.staging.toFixed(1)}s, ANALYZE ${t.analyze.toFixed(1)}s, comparison ${t.comparison.toFixed(1)}s${r.mode === "tables" ? `, keeping replaced rows ${t.keep.toFixed(1)}s` : ""}, writes ${t.writes.toFixed(1)}s, constraint validation ${t.constraints.toFixed(1)}s, checks ${t.checks.toFixed(1)}s`,
+  );
   if (r.triggersDisabled.length) {
     lines.push(
       `  user triggers disabled during the writes, then restored: ${r.triggersDisabled.join(", ")}`,

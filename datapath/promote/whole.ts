@@ -12,10 +12,15 @@
  *     `COPY ... TO STDOUT (FORMAT binary)` on the PTR side into `COPY ... FROM STDIN (FREEZE)`
  *     on the fresh database. A big table's source is a psql child (libpq does the per-row work,
  *     which costs this process ~1 µs a row); a small one goes through a session here (a psql
- *     start costs ~75 ms, which dominates small tables);
- *  4. pg_restore's data section (sequence values, large objects) and then its post-data section
- *     with `-j jobs` (indexes, constraints, triggers in parallel);
- *  5. row counts of the fresh copy against the PTR snapshot's, and ANALYZE.
+ *     start costs ~75 ms, which dominates small tables). As soon as a big table's rows are in,
+ *     the same worker builds its indexes and primary and unique keys (pg_restore of just those
+ *     entries of the dump, so they are exactly pg_dump's) and ANALYZEs it, while the other
+ *     workers still copy: the builds overlap the copies instead of all waiting for the last
+ *     table (pgcopydb's schedule), and the table is read again while it is still cached;
+ *  4. pg_restore's data section (sequence values, large objects) and then the rest of its
+ *     post-data section with `-j jobs` (the small tables' indexes, foreign keys, triggers...);
+ *  5. row counts of the fresh copy against the PTR snapshot's, and ANALYZE of the tables not
+ *     analyzed yet.
  * Any failure before the swap drops the fresh database: live is untouched.
  */
 import * as fs from "node:fs";
@@ -137,34 +142,53 @@ export async function promoteWhole(o: WholeOptions): Promise<WholeResult> {
       ...libpqEnv(live, o.env, scratch),
       PGOPTIONS: `-c synchronous_commit=off -c maintenance_work_mem=${o.env.PG_RESTORE_MAINTENANCE_WORK_MEM ?? "512MB"}`,
     };
-    const restoreSection = async (section: string, jobs = 1) =>
+    const pgRestore = (args: string[]) =>
       interruption.race(
         runTool(
           "pg_restore",
           [
             "--format=custom",
             "--exit-on-error",
-            `--section=${section}`,
-            `--jobs=${jobs}`,
+            ...args,
             `--dbname=${dbnameConninfo(scratch!)}`,
             dumpFile,
           ],
           { env: scratchEnv, secrets: o.secrets },
         ),
       );
+    const restoreSection = (section: string, jobs = 1, list?: string) =>
+      pgRestore([
+        `--section=${section}`,
+        `--jobs=${jobs}`,
+        ...(list ? [`--use-list=${list}`] : []),
+      ]);
+    /** Just the dump entries in `list` (a pg_restore -l listing). */
+    const restoreListed = (list: string) => pgRestore([`--use-list=${list}`]);
     await restoreSection("pre-data");
+    const toc = await tableOfContents(o, dumpFile, scratchEnv);
     timings.schema = (Date.now() - t) / 1000;
 
     t = Date.now();
-    const copied = await copyTables(o, scratch, interruption);
+    const early = new Set<string>();
+    const copied = await copyTables(o, scratch, interruption, async (table, sink) => {
+      const entries = toc.early.get(table.key);
+      if (!entries?.length) return;
+      const list = path.join(tmp, `early-${early.size}.list`);
+      early.add(table.key);
+      fs.writeFileSync(list, `${entries.join("\n")}\n`);
+      await restoreListed(list);
+      await sink.query(`ANALYZE ${table.q}`);
+    });
     timings.copy = (Date.now() - t) / 1000;
 
     t = Date.now();
+    const rest = path.join(tmp, "post-data.list");
+    fs.writeFileSync(rest, toc.rest(early));
     // Row counts of the snapshot while the indexes build: the two run on different servers in
     // production.
     const [atT] = await Promise.all([
-      countRows(o.ptrSessions[0], o.tables),
-      restoreSection("data").then(() => restoreSection("post-data", o.jobs)),
+      countRows(o.ptrSessions, o.tables),
+      restoreSection("data").then(() => restoreSection("post-data", o.jobs, rest)),
     ]);
     timings.postData = (Date.now() - t) / 1000;
 
@@ -175,7 +199,12 @@ export async function promoteWhole(o: WholeOptions): Promise<WholeResult> {
     if (problems.length) {
       throw new Error(`the fresh copy does not match the PTR database: ${problems.join("; ")}`);
     }
-    await analyze(live, scratch, o.tables, o.jobs);
+    await analyze(
+      live,
+      scratch,
+      o.tables.filter((x) => !early.has(x.key)),
+      o.jobs,
+    );
     timings.verify = (Date.now() - t) / 1000;
 
     t = Date.now();
@@ -233,11 +262,62 @@ async function createFresh(
   }
 }
 
-/** Streams every table's rows, `jobs` at a time, biggest first; resolves to rows per table. */
+/**
+ * The dump's table of contents (pg_restore -l), and per big table the entries of its own indexes
+ * and primary, unique and exclusion keys: what can be built as soon as its rows are in. Found by
+ * object id (the dump ran in the snapshot the catalog query reads), not by names, which a
+ * listing does not quote. Partitions are left out: their indexes attach to their parent's, which
+ * the post-data section builds.
+ */
+async function tableOfContents(
+  o: WholeOptions,
+  dumpFile: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ early: Map<string, string[]>; rest: (built: Set<string>) => string }> {
+  const lines = (
+    await runTool("pg_restore", ["--list", dumpFile], { env, secrets: o.secrets })
+  ).split("\n");
+  const byObject = new Map<string, string>();
+  for (const line of lines) {
+    // "<dump id>; <catalog oid> <object oid> INDEX|CONSTRAINT <schema> <name...> <owner>"
+    const m = /^\d+; (\d+) (\d+) (INDEX|CONSTRAINT) (?!ATTACH )/.exec(line);
+    if (m) byObject.set(`${m[3]} ${m[2]}`, line);
+  }
+  const early = new Map<string, string[]>();
+  for (const t of o.tables) {
+    if (t.bytes < BIG_TABLE) continue;
+    const r = await o.ptrSessions[0].query<{ i: string; c: string | null }>(
+      `SELECT i.indexrelid::pg_catalog.int8::text AS i,
+              (SELECT k.oid::pg_catalog.int8::text FROM pg_catalog.pg_constraint k
+                WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid
+                  AND k.contype IN ('p', 'u', 'x')) AS c
+         FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class r ON r.oid = i.indrelid
+        WHERE i.indrelid = $1::pg_catalog.regclass AND NOT r.relispartition`,
+      [t.q],
+    );
+    const entries = r.rows.flatMap((x) =>
+      [byObject.get(`INDEX ${x.i}`), x.c ? byObject.get(`CONSTRAINT ${x.c}`) : undefined].filter(
+        (l): l is string => l !== undefined,
+      ),
+    );
+    if (entries.length) early.set(t.key, entries);
+  }
+  const rest = (built: Set<string>) => {
+    const done = new Set([...built].flatMap((k) => early.get(k) ?? []));
+    return `${lines.map((l) => (done.has(l) ? `;${l}` : l)).join("\n")}\n`;
+  };
+  return { early, rest };
+}
+
+/**
+ * Streams every table's rows, `jobs` at a time, biggest first; `afterCopy` runs in the same
+ * worker once a table's rows are committed (its indexes). Resolves to rows per table.
+ */
 async function copyTables(
   o: WholeOptions,
   scratch: string,
   interruption: Interruption,
+  afterCopy: (t: TableModel, sink: Client) => Promise<void>,
 ): Promise<Map<string, number>> {
   const queue = [...o.tables].sort((a, b) => b.bytes - a.bytes);
   const total = queue.reduce((a, x) => a + x.bytes, 0);
@@ -275,6 +355,14 @@ async function copyTables(
             }
             await sink.query("ROLLBACK").catch(() => undefined);
             rows.set(t.key, await interruption.race(copyOne(o, t, sink, "text", via)));
+          }
+          try {
+            await afterCopy(t, sink);
+          } catch (e) {
+            failed = true;
+            throw new Error(`building the indexes of ${t.key}: ${(e as Error).message}`, {
+              cause: e,
+            });
           }
           progress.setTables(++done, o.tables.length);
         }
@@ -340,12 +428,22 @@ async function copyOne(
   }
 }
 
-async function countRows(ptr: Client, tables: TableModel[]): Promise<Map<string, number>> {
+/**
+ * Row counts in the PTR snapshot, on all its sessions at once, biggest tables first: one session
+ * counting a big database in turn would outlast the post-data section it overlaps.
+ */
+async function countRows(ptr: Client[], tables: TableModel[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  for (const t of tables) {
-    const r = await ptr.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${t.q}`);
-    out.set(t.key, Number(r.rows[0].n));
-  }
+  const queue = [...tables].sort((a, b) => b.bytes - a.bytes);
+  await Promise.all(
+    ptr.map(async (session) => {
+      while (queue.length) {
+        const t = queue.shift()!;
+        const r = await session.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${t.q}`);
+        out.set(t.key, Number(r.rows[0].n));
+      }
+    }),
+  );
   return out;
 }
 

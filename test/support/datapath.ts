@@ -92,22 +92,19 @@ export interface CliRun {
 let built: Promise<string> | undefined;
 
 /**
- * The data tool compiled as the image builds it (`tsc -p tsconfig.datapath.json`), once per test
- * run, into a temp directory removed at exit: a process then starts in a fraction of a second
- * instead of the seconds ts-node needs to compile it again.
+ * The data tool compiled as the image builds it (tools/build.js: one esbuild bundle), once per
+ * test run, into a temp directory removed at exit: a process then starts in a fraction of a
+ * second instead of the seconds ts-node needs to compile it again.
  */
 export function builtCli(): Promise<string> {
   built ??= (async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-cli-"));
     process.once("exit", () => fs.rmSync(out, { recursive: true, force: true }));
-    const tsc = require.resolve("typescript/bin/tsc");
-    const project = path.join(ROOT, "tsconfig.datapath.json");
-    // Type errors are tsc --noEmit's to report; the emitted JavaScript is what runs here.
-    const compiled = await execFileAsync(process.execPath, [tsc, "-p", project, "--outDir", out], {
-      cwd: ROOT,
-    }).catch((e: { stdout?: string }) => e);
-    const cli = path.join(out, "datapath", "cli.js");
-    if (!fs.existsSync(cli)) throw new Error(`tsc did not build ${cli}: ${compiled.stdout}`);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- CommonJS build script
+    const { build } = require("../../tools/build.js") as {
+      build(name: string, outDir: string): Promise<string>;
+    };
+    const cli = await build("pg-recovery-data", out);
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(out, "node_modules"));
     fs.copyFileSync(path.join(ROOT, "package.json"), path.join(out, "package.json"));
     return cli;

@@ -1,0 +1,64 @@
+/**
+ * tools/build.js: the compiled command lines the bin shims run. A bundle is rebuilt when one of
+ * its sources is newer or gone, and code that finds files from its own directory finds them
+ * from the bundle as it did from the source tree.
+ */
+import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- CommonJS build script
+const build = require("../../tools/build.js") as {
+  build(name: string, outDir: string): Promise<string>;
+  fresh(name: string, outDir: string): string | undefined;
+};
+
+const ROOT = path.resolve(__dirname, "..", "..");
+
+describe("tools/build.js (the compiled CLIs)", function () {
+  let out: string;
+  beforeEach(() => {
+    out = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-build-"));
+  });
+  afterEach(() => fs.rmSync(out, { recursive: true, force: true }));
+
+  it("judges a bundle stale when a source it was built from is newer or gone", async () => {
+    const bundle = await build.build("pg-recovery-data", out);
+    assert.equal(build.fresh("pg-recovery-data", out), bundle);
+    const inputs = JSON.parse(
+      fs.readFileSync(path.join(out, "pg-recovery-data.inputs.json"), "utf8"),
+    ) as string[];
+    assert.ok(inputs.includes("datapath/cli.ts") && inputs.includes("contract/data-tool.ts"));
+
+    // A source of our own, listed as an input: newer than the bundle, then deleted.
+    const source = path.join(out, "source.ts");
+    fs.writeFileSync(source, "");
+    const listed = [...inputs, path.relative(ROOT, source)];
+    fs.writeFileSync(path.join(out, "pg-recovery-data.inputs.json"), JSON.stringify(listed));
+    const later = new Date(fs.statSync(bundle).mtimeMs + 5000);
+    fs.utimesSync(source, later, later);
+    assert.equal(build.fresh("pg-recovery-data", out), undefined, "a newer source");
+    fs.utimesSync(source, new Date(0), new Date(0));
+    assert.equal(build.fresh("pg-recovery-data", out), bundle, "an older source");
+    fs.rmSync(source);
+    assert.equal(build.fresh("pg-recovery-data", out), undefined, "a deleted source");
+  });
+
+  it("keeps __dirname as the source file saw it: the runner finds the repository", async () => {
+    const bundle = await build.build("pg-recovery", out);
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(out, "node_modules"));
+    // runner/args.ts's REPO_ROOT, harness/stack-config.ts's ROOT: the stack files are found
+    // from any working directory.
+    const script = execFileSync(
+      process.execPath,
+      [
+        "-e",
+        `require(${JSON.stringify(bundle)}).main(["commands", "--stack", "qa"]).then((c) => process.exit(c))`,
+      ],
+      { cwd: os.tmpdir(), encoding: "utf8" },
+    );
+    assert.match(script, /pg-recovery break-glass commands: stack qa/);
+  });
+});
