@@ -27,6 +27,7 @@ describe("Pod Security restricted on the real API server", function () {
   const state = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-podsecurity-e2e-"));
   let env: NodeJS.ProcessEnv;
   let templates: DeclaredPodTemplate[];
+  const kubeconfigBefore = process.env.KUBECONFIG;
 
   const write = (name: string, obj: unknown) => {
     const f = path.join(state, name);
@@ -83,6 +84,8 @@ describe("Pod Security restricted on the real API server", function () {
   });
 
   after(() => {
+    if (kubeconfigBefore === undefined) delete process.env.KUBECONFIG;
+    else process.env.KUBECONFIG = kubeconfigBefore;
     if (env && process.env.E2E_KEEP_CLUSTER !== "true") runnerClusterDown(env);
     fs.rmSync(state, { recursive: true, force: true });
   });
