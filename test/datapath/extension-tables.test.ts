@@ -82,8 +82,9 @@ describe("datapath counts with extension configuration tables (PostgreSQL + Azur
   const havePostgis = hasExtension("postgis");
   const skipped = havePostgis
     ? ""
-    : ` (skipped: PostGIS is not installed for PostgreSQL ${PG_MAJOR} under ${PG_BIN}; to run: ` +
-      `apt-get install postgresql-${PG_MAJOR}-postgis-3 on Debian; .ci/run does this for 15)`;
+    : ` (skipped: PostGIS is not installed for the PostgreSQL ${PG_MAJOR} under ${PG_BIN}; to ` +
+      `run it, use Debian's PostgreSQL with apt-get install postgresql-${PG_MAJOR}-postgis-3 ` +
+      `(.ci/run does this for 15, the default; tools/postgres-17.sh's build has no PostGIS))`;
   (havePostgis ? it : it.skip)(
     `PostGIS: backup and restore count spatial_ref_sys alike, and the restored rows verify${skipped}`,
     async () => {

@@ -113,8 +113,9 @@ describe("datapath verify: extension configuration tables", function () {
 
   const havePostgis = hasExtension("postgis");
   const postgisSkip =
-    `PostGIS is not installed for PostgreSQL ${PG_MAJOR} under ${PG_BIN}; ` +
-    `to run: apt-get install postgresql-${PG_MAJOR}-postgis-3 (Debian; .ci/run does this for 15)`;
+    `PostGIS is not installed for the PostgreSQL ${PG_MAJOR} under ${PG_BIN}; to run it, use ` +
+    `Debian's PostgreSQL with apt-get install postgresql-${PG_MAJOR}-postgis-3 (.ci/run does ` +
+    `this for 15, the default; tools/postgres-17.sh's build has no PostGIS)`;
   (havePostgis ? it : it.skip)(
     `PostGIS: a row added to spatial_ref_sys is carried by pg_dump and found by verify${havePostgis ? "" : ` (skipped: ${postgisSkip})`}`,
     async () => {
