@@ -34,6 +34,18 @@ export interface DataToolJobSpec {
 
 export const DATA_JOB_DEFAULTS = { activeDeadlineSeconds: 6 * 3600 } as const;
 
+/**
+ * Every container's securityContext: what Pod Security `restricted` (latest) requires of it,
+ * spelled out on the container as well as the pod, so a namespace enforcing `restricted` (common
+ * on AKS) admits the pod; without seccompProfile the Job would never start a pod at all.
+ */
+const RESTRICTED_CONTAINER = {
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ["ALL"] },
+  runAsNonRoot: true,
+  seccompProfile: { type: "RuntimeDefault" },
+};
+
 export function dataToolJob(
   resourceName: string,
   spec: DataToolJobSpec,
@@ -54,7 +66,7 @@ export function dataToolJob(
     args: step.args,
     env,
     resources: { requests: { cpu: "500m", memory: "512Mi" }, limits: { memory: "2Gi" } },
-    securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+    securityContext: RESTRICTED_CONTAINER,
     volumeMounts: [{ name: "work", mountPath: "/work" }],
   });
   const steps = spec.steps;
@@ -77,7 +89,12 @@ export function dataToolJob(
           spec: {
             restartPolicy: "Never",
             automountServiceAccountToken: false,
-            securityContext: { runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000 },
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: 1000,
+              fsGroup: 1000,
+              seccompProfile: { type: "RuntimeDefault" },
+            },
             initContainers: spec.parallel ? [] : steps.slice(0, -1).map(container),
             containers: spec.parallel ? steps.map(container) : [container(steps[steps.length - 1])],
             // Scratch space for downloads before a parallel restore.

@@ -12,13 +12,18 @@
 #   In scripts prefer  env="$(e2e/cluster.sh up)" && eval "$env"  : eval of a failed up's empty
 #   output succeeds silently.
 #   e2e/cluster.sh status         what is running (exit 0 only if everything is)
+#   e2e/cluster.sh ports          the four ports `up` would listen on now, one `NAME=port` a line
 #   e2e/cluster.sh down           stop everything `up` started (by pidfile) and remove the state
 #
 # State (certs, token, kubeconfig, pidfiles, logs, etcd data, Pulumi home and file backend):
 #   ${PG_RECOVERY_E2E_DIR:-/tmp/pg-recovery-e2e}
-# Ports (override by env when they clash; `up` refuses ports already in use):
-#   PG_RECOVERY_E2E_ETCD_PORT (default 42379), PG_RECOVERY_E2E_ETCD_PEER_PORT (42380),
-#   PG_RECOVERY_E2E_APISERVER_PORT (46443), PG_RECOVERY_E2E_KWOK_PORT (42470)
+# Ports: outside the kernel's ephemeral range (ip_local_port_range), where no outbound
+# connection can be holding one: by default 29379/29380 etcd, 29443 apiserver, 29470 kwok
+# (below Linux's default range 32768-60999); where this machine's range covers a default, or a
+# port is in use, `up` takes a free one outside the range, and starts again on other ports if a
+# port is taken while it starts. A port set by env is used as given (and refused if in use):
+#   PG_RECOVERY_E2E_ETCD_PORT, PG_RECOVERY_E2E_ETCD_PEER_PORT, PG_RECOVERY_E2E_APISERVER_PORT,
+#   PG_RECOVERY_E2E_KWOK_PORT
 set -euo pipefail
 
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,10 +31,8 @@ E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$E2E_DIR/versions.env"
 
 STATE="${PG_RECOVERY_E2E_DIR:-/tmp/pg-recovery-e2e}"
-ETCD_PORT="${PG_RECOVERY_E2E_ETCD_PORT:-42379}"
-ETCD_PEER_PORT="${PG_RECOVERY_E2E_ETCD_PEER_PORT:-42380}"
-APISERVER_PORT="${PG_RECOVERY_E2E_APISERVER_PORT:-46443}"
-KWOK_PORT="${PG_RECOVERY_E2E_KWOK_PORT:-42470}"
+# Set by choose_ports (`up`, `ports`).
+ETCD_PORT="" ETCD_PEER_PORT="" APISERVER_PORT="" KWOK_PORT=""
 NODE_NAME="kwok-node-0"
 # A test-only passphrase for the file backend's secrets provider (the state is thrown away).
 PASSPHRASE="${PG_RECOVERY_E2E_PASSPHRASE:-pg-recovery-e2e}"
@@ -41,9 +44,12 @@ COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 log() { printf '[cluster] %s\n' "$*" >&2; }
 die() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
 
-# `up` and `down` remove the state dir: refuse paths where that would be a disaster.
+# `up` and `down` remove the state dir: refuse paths where that would be a disaster: system
+# directories, the home directory, and the clone itself or anything inside it (a path test:
+# a sibling such as <clone>-cluster is fine).
+REPO="$(readlink -m "$E2E_DIR/..")"
 case "$(readlink -m "$STATE")" in
-  /|/tmp|/root|/home|/work|/usr|/etc|/var|"$(readlink -m "$HOME")"|"$(readlink -m "$E2E_DIR/..")"*)
+  /|/tmp|/root|/home|/work|/usr|/etc|/var|"$(readlink -m "$HOME")"|"$REPO"|"$REPO"/*)
     die "PG_RECOVERY_E2E_DIR=$STATE is not a throw-away directory" ;;
 esac
 
@@ -100,8 +106,67 @@ stop_all() {
   done
 }
 
+# Every TCP socket's local port, listening or connected (an outbound connection's local port
+# cannot be bound either).
+tcp_ports_in_use() { ss -Htan 2>/dev/null | awk '{n = split($4, a, ":"); print a[n]}' | sort -u; }
+
 port_free() {
-  ! (ss -Hltn 2>/dev/null | awk '{print $4}' | grep -Eq "(^|:)$1\$")
+  ! tcp_ports_in_use | grep -qx "$1"
+}
+
+# The kernel's ephemeral range, "LOW HIGH" (PG_RECOVERY_E2E_EPHEMERAL_RANGE overrides, for tests).
+ephemeral_range() {
+  if [ -n "${PG_RECOVERY_E2E_EPHEMERAL_RANGE:-}" ]; then
+    echo "$PG_RECOVERY_E2E_EPHEMERAL_RANGE"
+  else
+    cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo "32768 60999"
+  fi
+}
+
+# pick_port DEFAULT TAKEN...: DEFAULT when it is outside the ephemeral range and free; else a
+# free port just below the range (same last two digits, 100 lower each try), else above it; only on a
+# machine whose whole port space is ephemeral, a free port inside it (up retries if it is lost).
+pick_port() {
+  local want="$1" lo hi p in_use
+  shift
+  read -r lo hi < <(ephemeral_range)
+  in_use="$(tcp_ports_in_use; printf '%s\n' "$@")"
+  usable() { [ "$1" -gt 1024 ] && [ "$1" -le 65535 ] && ! grep -qx "$1" <<<"$in_use"; }
+  outside() { [ "$1" -lt "$lo" ] || [ "$1" -gt "$hi" ]; }
+  if outside "$want" && usable "$want"; then echo "$want"; return; fi
+  for ((p = lo - 100 + want % 100; p > 1024; p -= 100)); do
+    [ "$p" -lt "$lo" ] && usable "$p" && { echo "$p"; return; }
+  done
+  for ((p = hi + 1 + want % 100; p <= 65535; p += 100)); do
+    usable "$p" && { echo "$p"; return; }
+  done
+  for ((p = want; p <= 65535; p++)); do
+    usable "$p" && { echo "$p"; return; }
+  done
+  die "no free TCP port for the cluster"
+}
+
+# Sets the four ports: as given by env (refused if in use), else picked (see pick_port).
+choose_ports() {
+  local var def given p taken=()
+  for var in ETCD_PORT:29379 ETCD_PEER_PORT:29380 APISERVER_PORT:29443 KWOK_PORT:29470; do
+    def="${var#*:}" var="${var%%:*}"
+    given="$(eval "printf '%s' \"\${PG_RECOVERY_E2E_$var:-}\"")"
+    if [ -n "$given" ]; then
+      port_free "$given" || die "port 127.0.0.1:$given (PG_RECOVERY_E2E_$var) is in use; choose another, or unset it and up picks a free one"
+      p="$given"
+    else
+      p="$(pick_port "$def" "${taken[@]}")"
+    fi
+    taken+=("$p")
+    printf -v "$var" '%s' "$p"
+  done
+}
+
+# Every port came from env: nothing to pick again on a retry.
+ports_given() {
+  [ -n "${PG_RECOVERY_E2E_ETCD_PORT:-}" ] && [ -n "${PG_RECOVERY_E2E_ETCD_PEER_PORT:-}" ] \
+    && [ -n "${PG_RECOVERY_E2E_APISERVER_PORT:-}" ] && [ -n "${PG_RECOVERY_E2E_KWOK_PORT:-}" ]
 }
 
 # wait_for WHAT SECONDS COMMAND...: poll COMMAND until it succeeds; fail naming WHAT.
@@ -278,9 +343,8 @@ cmd_up() {
       die "$c is already running (state $STATE); run '$0 down' first, or set PG_RECOVERY_E2E_DIR"
     fi
   done
-  for p in "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KWOK_PORT"; do
-    port_free "$p" || die "port 127.0.0.1:$p is in use; set PG_RECOVERY_E2E_{ETCD,ETCD_PEER,APISERVER,KWOK}_PORT"
-  done
+  choose_ports
+  log "ports: etcd $ETCD_PORT/$ETCD_PEER_PORT, apiserver $APISERVER_PORT, kwok $KWOK_PORT"
 
   # Build (or verify, seconds when cached) the toolchain; its stdout is not ours to print.
   "$E2E_DIR/toolchain.sh" >/dev/null || die "toolchain build failed (see above)"
@@ -414,11 +478,36 @@ cmd_seed() {
   log "seeded $file"
 }
 
+# up, started again (up to 3 times) when a port was taken between choosing it and binding it.
+cmd_up_retrying() {
+  local attempt rc
+  for attempt in 1 2 3; do
+    set +e
+    (
+      set -e
+      cmd_up
+    )
+    rc=$?
+    set -e
+    [ "$rc" -eq 0 ] && return 0
+    if [ "$attempt" -lt 3 ] && ! ports_given \
+      && grep -qs "address already in use" "$STATE"/logs/*.log; then
+      log "a port was taken while the cluster started (address already in use); starting again on other ports"
+      continue
+    fi
+    return "$rc"
+  done
+}
+
 case "${1:-}" in
-  up) cmd_up ;;
+  up) cmd_up_retrying ;;
+  ports)
+    choose_ports
+    printf 'ETCD_PORT=%s\nETCD_PEER_PORT=%s\nAPISERVER_PORT=%s\nKWOK_PORT=%s\n' \
+      "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KWOK_PORT" ;;
   down) cmd_down ;;
   status) cmd_status ;;
   env) [ -f "$STATE/kubeconfig" ] || die "no cluster in $STATE"; print_env ;;
   seed) shift; cmd_seed "$@" ;;
-  *) sed -n '2,21p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,26p' "$0" >&2; exit 2 ;;
 esac

@@ -23,7 +23,12 @@ export interface JobRef {
   role: JobRole;
 }
 
-export type JobState = "missing" | "pending" | "running" | "succeeded" | "failed";
+/**
+ * `blocked`: the Job exists but its pods cannot be created (a `FailedCreate` event, e.g. Pod
+ * Security admission or a quota refusing them). The Job's controller keeps retrying, so it is
+ * not finished, but nothing will run until the cause is fixed: the runner stops waiting for it.
+ */
+export type JobState = "missing" | "pending" | "running" | "succeeded" | "failed" | "blocked";
 
 export interface ContainerOutcome {
   name: string;
@@ -36,7 +41,7 @@ export interface JobStatus extends JobRef {
   startedAt?: string;
   finishedAt?: string;
   containers: ContainerOutcome[];
-  /** Why it failed, from the Job's condition. */
+  /** Why it failed (the Job's condition), or why it is blocked (its FailedCreate event). */
   message?: string;
 }
 
@@ -56,6 +61,9 @@ export interface Cluster {
 }
 
 export const finished = (s: JobState) => s === "succeeded" || s === "failed";
+
+/** Nothing more to wait for: finished, missing for good, or unable to start a pod. */
+const settled = (s: JobState) => finished(s) || s === "missing" || s === "blocked";
 
 /** Job refs from resources of the stack (or steps of a plan) named as the composition names them. */
 export function jobRefs(
@@ -95,6 +103,13 @@ export function describeJob(s: JobStatus): string {
     .filter((c) => c.exitCode !== undefined || c.reason)
     .map((c) => `${c.name} ${c.exitCode !== undefined ? `exit ${c.exitCode}` : c.reason}`);
   const detail = exits.length ? ` (${exits.join(", ")})` : "";
+  if (s.state === "blocked") {
+    return (
+      `Job ${s.name} [${ROLE_TITLES[s.role]}]: blocked, its pods cannot be created: ` +
+      `${s.message ?? "FailedCreate"}. Nothing runs until that is fixed (the Job's controller ` +
+      `keeps retrying); see: kubectl -n ${s.namespace} describe job/${s.name}`
+    );
+  }
   const why = s.state === "failed" && s.message ? `: ${s.message}` : "";
   return `Job ${s.name} [${ROLE_TITLES[s.role]}]: ${s.state}${duration(s.startedAt, s.finishedAt)}${detail}${why}`;
 }
@@ -133,7 +148,7 @@ export async function waitForJobs(
     for (;;) {
       for (const ref of refs) {
         const prev = last.get(ref.name);
-        if (prev && (finished(prev.state) || prev.state === "missing")) continue;
+        if (prev && settled(prev.state)) continue;
         let now: JobStatus;
         try {
           now = await cluster.job(ref);
@@ -149,7 +164,7 @@ export async function waitForJobs(
       }
       const done = refs.every((r) => {
         const s = last.get(r.name)?.state;
-        return s !== undefined && (finished(s) || s === "missing");
+        return s !== undefined && settled(s);
       });
       if (done || stop.signal.aborted) break;
       if (Date.now() > deadline) {

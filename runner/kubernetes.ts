@@ -63,6 +63,11 @@ class KubernetesCluster implements Cluster {
     else if (failedCondition || (st.failed ?? 0) > 0) state = "failed";
     else if ((st.active ?? 0) > 0) state = "running";
     const pod = (await this.pods(ref))[0];
+    // No pod and not started: ask whether the controller was refused creating one.
+    if (state === "pending" && !pod) {
+      const refusal = await this.failedCreate(ref, job.metadata?.uid);
+      if (refusal) return { ...ref, state: "blocked", containers: [], message: refusal };
+    }
     const statuses = [
       ...(pod?.status?.initContainerStatuses ?? []),
       ...(pod?.status?.containerStatuses ?? []),
@@ -84,6 +89,15 @@ class KubernetesCluster implements Cluster {
         ? `${failedCondition.reason}: ${failedCondition.message}`
         : undefined,
     };
+  }
+
+  /** The newest FailedCreate event of this Job (this uid, not a deleted namesake), as text. */
+  private async failedCreate(ref: JobRef, uid: string | undefined): Promise<string | undefined> {
+    const list = await this.core.listNamespacedEvent({
+      namespace: ref.namespace,
+      fieldSelector: `involvedObject.kind=Job,involvedObject.name=${ref.name},reason=FailedCreate`,
+    });
+    return failedCreateMessage(list.items, uid);
   }
 
   async follow(
@@ -155,6 +169,29 @@ class KubernetesCluster implements Cluster {
       throw new Error(kubeErrorText(e));
     }
   }
+}
+
+/**
+ * The newest `FailedCreate` event of the Job with `uid` among `events`, as "FailedCreate: <the
+ * controller's message>" (e.g. `pods "x" is forbidden: violates PodSecurity "restricted:latest":
+ * seccompProfile ...`), or undefined when there is none.
+ */
+export function failedCreateMessage(
+  events: kube.CoreV1Event[],
+  uid: string | undefined,
+): string | undefined {
+  const when = (e: kube.CoreV1Event) =>
+    Date.parse(String(e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? 0)) || 0;
+  const newest = events
+    .filter((e) => e.reason === "FailedCreate" && e.involvedObject?.kind === "Job")
+    .filter(
+      (e) =>
+        uid === undefined || e.involvedObject?.uid === undefined || e.involvedObject.uid === uid,
+    )
+    .sort((a, b) => when(b) - when(a))[0];
+  if (!newest) return undefined;
+  const times = (newest.count ?? 1) > 1 ? ` (${newest.count} times)` : "";
+  return `FailedCreate${times}: ${newest.message ?? "no message"}`;
 }
 
 /** One line for a client-node error: the API server's Status message, else the HTTP code. */

@@ -57,7 +57,13 @@ import {
   uploadSmallNew,
 } from "../storage/blobs";
 import { databaseProperties, referencedRoles } from "../postgres/roles";
-import { countRows, listUserTables, serverInfo } from "../postgres/tables";
+import {
+  configurationTables,
+  countRows,
+  describeTables,
+  listUserTables,
+  serverInfo,
+} from "../postgres/tables";
 
 export type { Compression } from "./compression";
 
@@ -133,7 +139,7 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
     const roles = await referencedRoles(client);
     const properties = await databaseProperties(client, target.database);
     log(
-      `backup ${name}: dumping ${describeTarget(target)} (${tables.length} tables, PostgreSQL ${server.version}) ` +
+      `backup ${name}: dumping ${describeTarget(target)} (${describeTables(tables.length, configurationTables(tables))}, PostgreSQL ${server.version}) ` +
         `with pg_dump ${pgDump.major} -Fc, ${plan.label}, to ${storage.where}/${dumpBlob.name}`,
     );
 

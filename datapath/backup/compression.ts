@@ -88,3 +88,22 @@ async function pgDumpSupportsLz4(env: NodeJS.ProcessEnv): Promise<boolean> {
   await probe.done.catch(() => undefined);
   return !/compress/i.test(probe.stderrTail());
 }
+
+/**
+ * What the stored dump object is, for summaries: "zstd-compressed custom archive" (the whole
+ * stream compressed by zstd around pg_dump's uncompressed archive), "custom archive, gzip:1
+ * inside" (pg_dump's own per-table compression), or "uncompressed custom archive".
+ */
+export function describeStoredDump(dump: {
+  compression: string;
+  wrapper: "zstd" | "none";
+}): string {
+  if (dump.wrapper === "zstd") {
+    return dump.compression === "none"
+      ? "zstd-compressed custom archive"
+      : `zstd-compressed custom archive, ${dump.compression} inside`;
+  }
+  return dump.compression === "none"
+    ? "uncompressed custom archive"
+    : `custom archive, ${dump.compression} inside`;
+}

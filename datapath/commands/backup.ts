@@ -1,6 +1,8 @@
 /** `backup`: the command line around backup/backup.ts. */
 import { EXIT, Options, UsageError } from "../../contract/data-tool";
 import { backup } from "../backup/backup";
+import { describeStoredDump } from "../backup/compression";
+import { configurationTables, describeTables } from "../postgres/tables";
 import { formatBytes } from "../progress";
 import { backupNameFlag, Io, logTo } from "./io";
 import { CommandHelp } from "./help";
@@ -46,10 +48,10 @@ export async function backupCommand(o: Options<"backup">, io: Io): Promise<numbe
   io.out(
     [
       `backup ${r.name}: complete`,
-      `  blob:     ${r.where}/${r.dumpBlob} (${formatBytes(m.dump.size)}, ${m.dump.compression})`,
+      `  blob:     ${r.where}/${r.dumpBlob} (${formatBytes(m.dump.size)} ${describeStoredDump(m.dump)})`,
       `  manifest: ${r.where}/${r.manifestBlob}`,
       `  source:   ${m.server.host}/${m.database.name} (PostgreSQL ${m.server.version}), snapshot at ${m.createdAt}`,
-      `  tables:   ${m.rowCounts.tables.length}, rows ${rows}${m.rowCounts.exact ? "" : " (approximate: see manifest note)"}`,
+      `  tables:   ${describeTables(m.rowCounts.tables.length, configurationTables(m.rowCounts.tables))}, rows ${rows}${m.rowCounts.exact ? "" : " (approximate: see manifest note)"}`,
       `  sha256:   ${m.dump.sha256}`,
       `  took:     ${r.seconds.toFixed(1)}s`,
       "",

@@ -1,6 +1,7 @@
 /** `restore`: the command line around restore/restore.ts. */
 import { checkLine } from "../../contract/drill-check";
 import { EXIT, Options, UsageError } from "../../contract/data-tool";
+import { describeTables } from "../postgres/tables";
 import { restore, RestoreResult } from "../restore/restore";
 import { backupNameFlag, Io, logTo } from "./io";
 import { CommandHelp } from "./help";
@@ -73,7 +74,7 @@ export async function restoreCommand(o: Options<"restore">, io: Io): Promise<num
     [
       `restore of ${r.backup} into ${r.server}/${r.database}: complete`,
       `  format:   ${r.format === "custom" ? "pg_dump custom (verified sha256 and row counts)" : "legacy plain SQL .sql.gz (verified gzip and trailer)"}`,
-      `  tables:   ${r.tables}, rows ${r.rows}`,
+      `  tables:   ${describeTables(r.tables, r.configurationTables)}, rows ${r.rows}`,
       ...r.skipped.map(
         (s) =>
           `  SKIPPED:  newer backup ${s.name} (${s.status}: ${s.problem}); restored ${r.backup} instead`,

@@ -30,34 +30,89 @@ export async function serverInfo(client: Client): Promise<ServerInfo> {
   };
 }
 
-/** Ordinary and partition tables whose data pg_dump writes (extension members excluded). */
-export async function listUserTables(
-  client: Client,
-): Promise<{ schema: string; table: string; bytes: number }[]> {
-  const r = await client.query(
-    `SELECT n.nspname AS schema, c.relname AS table, pg_table_size(c.oid)::float8 AS bytes
+/**
+ * A table whose data pg_dump writes: an ordinary table or partition, or an extension's
+ * configuration table (pg_extension_config_dump, e.g. PostGIS's spatial_ref_sys), of which
+ * pg_dump writes only the rows matching the extension's filter.
+ */
+export interface DataTable {
+  schema: string;
+  table: string;
+  bytes: number;
+  /** Set on an extension's configuration table: the extension and its filter ('' = all rows). */
+  extension?: { name: string; condition: string };
+}
+
+/** Every table whose data pg_dump writes, in one catalog query (see DataTable). */
+export async function listUserTables(client: Client): Promise<DataTable[]> {
+  const r = await client.query<{
+    schema: string;
+    table: string;
+    bytes: number;
+    extname: string | null;
+    condition: string | null;
+  }>(
+    `SELECT n.nspname AS schema, c.relname AS table, pg_table_size(c.oid)::float8 AS bytes,
+            x.extname, x.condition
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN LATERAL (
+         SELECT e.extname, coalesce(e.extcondition[i], '') AS condition
+           FROM pg_extension e CROSS JOIN LATERAL generate_subscripts(e.extconfig, 1) AS i
+          WHERE e.extconfig[i] = c.oid LIMIT 1) x ON true
       WHERE c.relkind = 'r' AND c.relpersistence <> 't'
         AND n.nspname NOT IN ('pg_catalog', 'information_schema')
         AND n.nspname !~ '^pg_(toast|temp_)'
-        AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                         WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+        AND (x.extname IS NOT NULL OR NOT EXISTS (SELECT 1 FROM pg_depend d
+               WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'))
       ORDER BY 1, 2`,
   );
-  return r.rows;
+  return r.rows.map((row) => {
+    const t: DataTable = { schema: row.schema, table: row.table, bytes: row.bytes };
+    if (row.extname !== null) t.extension = { name: row.extname, condition: row.condition ?? "" };
+    return t;
+  });
 }
 
-/** Exact per-table row counts (ONLY: inheritance children are counted as themselves). */
-export async function countRows(
-  client: Client,
-  tables: { schema: string; table: string; bytes?: number }[],
-): Promise<TableCount[]> {
+/**
+ * `SELECT count(*) FROM ...` of the rows pg_dump writes for a table: all of them (ONLY:
+ * inheritance children are counted as themselves), or an extension configuration table's
+ * filtered rows.
+ */
+export function countSql(t: { schema: string; table: string; extension?: { condition: string } }) {
+  const from = `ONLY ${ident(t.schema)}.${ident(t.table)}`;
+  return `SELECT count(*)::bigint AS n FROM ${from} ${t.extension?.condition ?? ""}`.trimEnd();
+}
+
+/** Exact per-table row counts, as pg_dump carries them (see countSql). */
+export async function countRows(client: Client, tables: DataTable[]): Promise<TableCount[]> {
   const out: TableCount[] = [];
   for (const t of tables) {
-    const r = await client.query(
-      `SELECT count(*)::bigint AS n FROM ONLY ${ident(t.schema)}.${ident(t.table)}`,
-    );
-    out.push({ schema: t.schema, table: t.table, rows: Number(r.rows[0].n), bytes: t.bytes });
+    const r = await client.query(countSql(t));
+    const c: TableCount = { schema: t.schema, table: t.table, rows: Number(r.rows[0].n) };
+    c.bytes = t.bytes;
+    if (t.extension) c.extension = t.extension.name;
+    out.push(c);
   }
   return out;
+}
+
+/** Qualified names of the extension configuration tables among `tables`. */
+export function configurationTables(
+  tables: { schema: string; table: string; extension?: unknown }[],
+): string[] {
+  return tables.filter((t) => t.extension).map((t) => `${t.schema}.${t.table}`);
+}
+
+/**
+ * What a count of tables counts, for logs and summaries, e.g. "44 tables of data (1 of them an
+ * extension configuration table, public.spatial_ref_sys: only the rows pg_dump carries)".
+ */
+export function describeTables(count: number, configuration: string[]): string {
+  const what = `${count} table${count === 1 ? "" : "s"} of data`;
+  if (configuration.length === 0) return what;
+  const one = configuration.length === 1;
+  return (
+    `${what} (${one ? "1 of them an" : `${configuration.length} of them`} extension configuration ` +
+    `table${one ? "" : "s"}, ${configuration.join(", ")}: only the rows pg_dump carries)`
+  );
 }

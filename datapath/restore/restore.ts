@@ -53,7 +53,13 @@ import {
   RoleMap,
   RoleReferences,
 } from "../postgres/roles";
-import { listUserTables } from "../postgres/tables";
+import {
+  configurationTables,
+  countSql,
+  DataTable,
+  describeTables,
+  listUserTables,
+} from "../postgres/tables";
 import { formatBytes, LogFn, Progress, stderrLog } from "../progress";
 import { openStorage, probeStorage, StorageOptions } from "../storage/blobs";
 import { BackupEntry, restoreCandidates, SkippedBackup } from "../storage/catalog";
@@ -113,7 +119,10 @@ export interface RestoreResult {
   skipped: SkippedBackup[];
   /** Missing roles and the role that took their place. */
   mappedRoles: Record<string, string>;
+  /** Tables of data restored and counted (see describeTables), with: */
   tables: number;
+  /** the extension configuration tables among them (only the rows pg_dump carries). */
+  configurationTables: string[];
   rows: number;
   seconds: number;
   timings: { download: number; restore: number; verify: number; swap: number };
@@ -310,7 +319,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
         const seconds = (Date.now() - started) / 1000;
         const rows = counts.reduce((a, c) => a + c.rows, 0);
         log(
-          `restore: ${expected} now holds backup ${entry.name} (${counts.length} tables, ${rows} rows) after ${seconds.toFixed(1)}s` +
+          `restore: ${expected} now holds backup ${entry.name} (${describeTables(counts.length, configurationTables(counts))}, ${rows} rows) after ${seconds.toFixed(1)}s` +
             (kept ? `; the previous database is kept as ${kept}` : ""),
         );
         return {
@@ -323,6 +332,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
           skipped,
           mappedRoles: Object.fromEntries(roles),
           tables: counts.length,
+          configurationTables: configurationTables(counts),
           rows,
           seconds,
           timings,
@@ -453,6 +463,8 @@ async function restoreCustom(
   // Reading the table of contents checks the archive is loadable before a long restore.
   const toc = await runTool("pg_restore", ["--list", file], { env, secrets });
   const dataItems = toc.split("\n").filter((l) => /^\d+; \d+ \d+ TABLE DATA /.test(l)).length;
+  // The archive's TABLE DATA entries: every table pg_dump wrote rows for, extension
+  // configuration tables included, the same tables the summary counts.
   log(`restore: pg_restore -j ${jobs} into ${database} (${dataItems} tables of data)`);
   const progress = new Progress(`restore ${entry.name}`, "", log);
   let done = 0;
@@ -522,8 +534,9 @@ async function restorePlain(
  * smaller count. Tables keep their owners now, so where the restoring user may not read one
  * (or its policies apply), it counts as the table's owner, which it was able to give it to.
  */
-async function countAll(c: Client, table: string): Promise<number> {
-  const sql = `SELECT count(*)::bigint AS n FROM ONLY ${table}`;
+async function countAll(c: Client, t: DataTable): Promise<number> {
+  const table = `${ident(t.schema)}.${ident(t.table)}`;
+  const sql = countSql(t);
   await c.query("SET row_security = off");
   try {
     return Number((await c.query(sql)).rows[0].n);
@@ -565,7 +578,8 @@ async function verifyRestored(
           const i = next++;
           const t = tables[i];
           const q = `${ident(t.schema)}.${ident(t.table)}`;
-          counts[i] = { schema: t.schema, table: t.table, rows: await countAll(c, q) };
+          counts[i] = { schema: t.schema, table: t.table, rows: await countAll(c, t) };
+          if (t.extension) counts[i].extension = t.extension.name;
           await c.query(`ANALYZE ${q}`);
         }
       }),
@@ -594,7 +608,9 @@ async function verifyRestored(
       }
       if (problems.length)
         log(`restore: warning (counts were not exact at backup time): ${problems.join("; ")}`);
-      log(`restore: row counts of ${m.rowCounts.tables.length} tables match the manifest`);
+      log(
+        `restore: row counts of ${describeTables(m.rowCounts.tables.length, configurationTables(m.rowCounts.tables))} match the manifest`,
+      );
     } else {
       log(
         `restore: ${counts.length} tables restored (legacy dump: no manifest to compare row counts with)`,

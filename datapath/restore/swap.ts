@@ -76,7 +76,8 @@ export async function countUserTables(
 ): Promise<number> {
   const c = client ?? (await connect(target, database));
   try {
-    return (await listUserTables(c)).length;
+    // The app's own tables: an extension's configuration table comes with CREATE EXTENSION.
+    return (await listUserTables(c)).filter((t) => !t.extension).length;
   } finally {
     if (!client) await c.end().catch(() => undefined);
   }

@@ -15,6 +15,11 @@ export interface TableCount {
   rows: number;
   /** pg_table_size at backup time (restore uses it to pick tables worth loading in parallel). */
   bytes?: number;
+  /**
+   * Set on an extension's configuration table (e.g. postgis for spatial_ref_sys): `rows` counts
+   * only the rows pg_dump carries (the extension's filter), not those the extension creates.
+   */
+  extension?: string;
 }
 
 export interface Manifest {

@@ -85,13 +85,18 @@ export function buildHashSql(t: TableInfo, where = ""): string {
   const newest = t.timeColumns.length
     ? `(extract(epoch FROM max(s.ts)) * 1000000)::pg_catalog.int8::text`
     : "NULL::text";
+  // An extension's configuration table: only the rows pg_dump carries, by the extension's own
+  // filter (text that starts with WHERE, written against the table's columns).
+  const from = t.extensionConfig
+    ? `(SELECT * FROM ONLY ${t.qname} ${t.extensionConfig.condition}) AS ${a}`
+    : `ONLY ${t.qname} AS ${a}`;
   // OFFSET 0 stops the planner from inlining x into both sums (which would render rows twice).
   return (
     `SELECT count(*)::text AS n,` +
     ` coalesce(sum(pg_catalog.hashtextextended(s.x, ${SEED_A})), 0)::text AS a,` +
     ` coalesce(sum(pg_catalog.hashtextextended(s.x, ${SEED_B})), 0)::text AS b,` +
     ` ${newest} AS newest` +
-    ` FROM (SELECT ${a}::text AS x${ts} FROM ONLY ${t.qname} AS ${a}${where} OFFSET 0) AS s`
+    ` FROM (SELECT ${a}::text AS x${ts} FROM ${from}${where} OFFSET 0) AS s`
   );
 }
 
@@ -99,7 +104,8 @@ function planTasks(tables: TableInfo[], serverVersionNum: number, chunkPages: nu
   const tasks: Task[] = [];
   for (const t of tables) {
     const pages = Math.max(t.heapPages, 1);
-    if (serverVersionNum < 140000 || pages <= 2 * chunkPages) {
+    // A filtered configuration table is read whole (they are small; ctid is not in the filter).
+    if (serverVersionNum < 140000 || pages <= 2 * chunkPages || t.extensionConfig) {
       tasks.push({ table: t, sql: buildHashSql(t), pages, bytes: t.bytes });
       continue;
     }

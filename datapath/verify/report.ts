@@ -2,7 +2,7 @@
  * The verify report: a stable, machine-readable structure (--json) and its human rendering.
  * Everything except `stats` is deterministic for the same two databases.
  */
-import type { Category, SchemaDifference } from "./schema";
+import type { Category, ExtensionConfig, SchemaDifference } from "./schema";
 
 export type Section = "schema" | "rows" | "content" | "sequences" | "recency";
 
@@ -31,6 +31,8 @@ export interface TableResult {
   contentMatch: boolean;
   /** Target holds a write time later than the restore target. */
   afterRestoreTarget: boolean;
+  /** Only on an extension's configuration table: whose it is and the rows compared. */
+  extensionConfig?: ExtensionConfig;
 }
 
 export interface SequenceResult {
@@ -156,6 +158,9 @@ export function formatReport(report: VerifyReport): string {
     const why = t.rowsMatch ? "same row count, different values" : "row counts differ (see rows)";
     line(`  DIFF ${t.table}: ${why}; hash ${t.source!.hash} vs ${t.target!.hash}`);
   }
+  for (const t of both.filter((x) => x.extensionConfig)) {
+    line(`  note: ${t.table}: ${describeExtensionConfig(t.extensionConfig!)}`);
+  }
 
   line();
   line("== sequences ==");
@@ -202,6 +207,12 @@ export function formatReport(report: VerifyReport): string {
   );
   line(`verdict: ${report.verdict}`);
   return `${out.join("\n")}\n`;
+}
+
+/** What is compared of an extension's configuration table, in the report's words. */
+export function describeExtensionConfig(e: ExtensionConfig): string {
+  const rows = e.condition ? `the rows ${e.condition}` : "every row";
+  return `configuration table of extension ${e.extension}: ${rows} (what pg_dump carries)`;
 }
 
 export function describeSequence(s: SequenceResult): string {

@@ -75,6 +75,17 @@ export interface TableInfo {
   columns: string[];
   /** Quoted write-time columns used for the recency check. */
   timeColumns: string[];
+  /**
+   * Set for an extension's configuration table (pg_extension.extconfig): only the rows pg_dump
+   * carries are compared, those matching the extension's filter (extcondition, '' for all).
+   */
+  extensionConfig?: ExtensionConfig;
+}
+
+export interface ExtensionConfig {
+  extension: string;
+  /** pg_dump's filter as the extension declared it, e.g. `WHERE NOT builtin`; '' for every row. */
+  condition: string;
 }
 
 export interface CatalogSnapshot {
@@ -200,6 +211,24 @@ const Q_EXTENSIONS = `
 SELECT e.extname AS key, e.extversion || ' in schema ' || n.nspname AS def
   FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
  ORDER BY 1`;
+
+// Extension configuration tables and sequences (pg_extension_config_dump): the extension's own
+// objects are compared by its version, but pg_dump carries these tables' rows (those matching
+// the extension's filter) and these sequences' positions, so verify compares them too.
+const Q_EXTENSION_CONFIG = `
+SELECT e.extname AS ext, n.nspname || '.' || c.relname AS key,
+       pg_catalog.format('%I.%I', n.nspname, c.relname) AS qname, c.relkind::text AS relkind,
+       coalesce(e.extcondition[x.i], '') AS cond,
+       ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
+       (pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::int)::text AS pages,
+       pg_catalog.pg_table_size(c.oid)::text AS bytes
+  FROM pg_catalog.pg_extension e
+ CROSS JOIN LATERAL pg_catalog.generate_subscripts(e.extconfig, 1) AS x(i)
+  JOIN pg_catalog.pg_class c ON c.oid = e.extconfig[x.i]
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'S') AND ${NSP("n")}
+ ORDER BY 2`;
 
 // Row-level security policies: a restore that lost one would silently widen access.
 const Q_POLICIES = `
@@ -430,7 +459,7 @@ const RELKIND: Record<string, string> = {
   f: "foreign table",
 };
 
-type Row = Record<string, string | boolean | null>;
+type Row = Record<string, string | boolean | string[] | null>;
 
 /** Reads one side's catalog. `schemas` null means every non-system schema. */
 export async function readCatalog(
@@ -459,10 +488,11 @@ export async function readCatalog(
   const defaultAcls = await q(Q_DEFAULT_PRIVILEGES);
   const comments = await q(Q_COMMENTS);
   const [database] = await q(Q_DATABASE, []);
+  const extConfig = await q(Q_EXTENSION_CONFIG);
 
   const objects: SchemaObject[] = [];
   const tables = new Map<string, TableInfo>();
-  const s = (v: string | boolean | null) => (v === null ? "" : String(v));
+  const s = (v: string | boolean | string[] | null) => (v === null ? "" : String(v));
 
   for (const r of rels) {
     const key = s(r.key);
@@ -594,6 +624,24 @@ export async function readCatalog(
       const def = v === null ? (k === "acl" ? "defaults" : "none") : s(v);
       objects.push({ category: "database", key: `database ${what}`, def });
     }
+  }
+  for (const r of extConfig) {
+    // Only the data: the table's definition comes with the extension (compared by version).
+    if (r.relkind === "S") {
+      sequences.set(s(r.key), s(r.qname));
+      continue;
+    }
+    tables.set(s(r.key), {
+      key: s(r.key),
+      qname: s(r.qname),
+      relkind: "r",
+      hashable: true,
+      heapPages: Number(r.pages),
+      bytes: Number(r.bytes),
+      columns: r.columns as string[],
+      timeColumns: [],
+      extensionConfig: { extension: s(r.ext), condition: s(r.cond) },
+    });
   }
   return { objects, tables, sequences };
 }

@@ -22,6 +22,7 @@ import { EndpointSpec, identityOf, openSide, resolveEndpoint, Side } from "./con
 import { CHUNK_PAGES, hashSide, HashProgress, readSequences, TableDigest } from "./hash";
 import {
   Difference,
+  describeExtensionConfig,
   describeSequence,
   SequenceResult,
   TableResult,
@@ -232,6 +233,7 @@ function tableResults(
         }
       : null;
   return keys.flatMap((k) => {
+    const info = (tgtCat.tables.get(k) ?? srcCat.tables.get(k))!;
     const s = srcDigests.get(k);
     const t = tgtDigests.get(k);
     if (!s && !t) return []; // partitioned parents, one-sided tables: reported by schema
@@ -240,17 +242,17 @@ function tableResults(
       t?.newestMicros !== null &&
       t?.newestMicros !== undefined &&
       t.newestMicros > restoreTarget.epochMicros;
-    return [
-      {
-        table: k,
-        timeColumns: (tgtCat.tables.get(k) ?? srcCat.tables.get(k))!.timeColumns,
-        source: side(s),
-        target: side(t),
-        rowsMatch: !!s && !!t && s.rows === t.rows,
-        contentMatch: !!s && !!t && s.rows === t.rows && s.hash === t.hash,
-        afterRestoreTarget: after,
-      },
-    ];
+    const result: TableResult = {
+      table: k,
+      timeColumns: info.timeColumns,
+      source: side(s),
+      target: side(t),
+      rowsMatch: !!s && !!t && s.rows === t.rows,
+      contentMatch: !!s && !!t && s.rows === t.rows && s.hash === t.hash,
+      afterRestoreTarget: after,
+    };
+    if (info.extensionConfig) result.extensionConfig = info.extensionConfig;
+    return [result];
   });
 }
 
@@ -285,15 +287,20 @@ function collectDifferences(
   }
   for (const t of tables) {
     if (!t.source || !t.target) continue;
+    const of = t.extensionConfig ? ` (${describeExtensionConfig(t.extensionConfig)})` : "";
     if (!t.rowsMatch) {
       out.push({
         section: "rows",
         object: t.table,
-        detail: `source has ${t.source.rows} rows, target has ${t.target.rows}`,
+        detail: `source has ${t.source.rows} rows, target has ${t.target.rows}${of}`,
       });
     } else if (!t.contentMatch) {
       // Different counts already imply different content: count each table once.
-      out.push({ section: "content", object: t.table, detail: "same row count, different values" });
+      out.push({
+        section: "content",
+        object: t.table,
+        detail: `same row count, different values${of}`,
+      });
     }
   }
   for (const s of sequences) {

@@ -1,12 +1,11 @@
 /**
- * For the runner's real-engine tests: a cluster of its own (its own state directory and free
- * ports, so it never collides with the real-engine suite's), a Pulumi project directory for the
+ * For the runner's real-engine tests: a cluster of its own (its own state directory and ports,
+ * so it never collides with the real-engine suite's), a Pulumi project directory for the
  * e2e program with the seeded app's facts, and `pg-recovery` run as an operator runs it.
  */
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
@@ -20,32 +19,14 @@ const BIN = path.join(REPO, "runner", "bin", "pg-recovery.js");
 /** The e2e program: the product's composition on a Kubernetes-only platform. */
 const PROGRAM = path.join(E2E, "program");
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts a cluster in `stateDir` on free ports; returns the environment it exports. */
+/**
+ * Starts a cluster in `stateDir` (cluster.sh picks its ports: free ones outside the kernel's
+ * ephemeral range, none another cluster holds); returns the environment it exports.
+ */
 export async function runnerClusterUp(stateDir: string): Promise<NodeJS.ProcessEnv> {
-  const [etcd, peer, api, kwok] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ];
   const base: NodeJS.ProcessEnv = {
     ...process.env,
     PG_RECOVERY_E2E_DIR: stateDir,
-    PG_RECOVERY_E2E_ETCD_PORT: String(etcd),
-    PG_RECOVERY_E2E_ETCD_PEER_PORT: String(peer),
-    PG_RECOVERY_E2E_APISERVER_PORT: String(api),
-    PG_RECOVERY_E2E_KWOK_PORT: String(kwok),
     // Its own passphrase, so a test can look for it where it must never appear.
     PG_RECOVERY_E2E_PASSPHRASE: `pgr-${crypto.randomBytes(12).toString("hex")}`,
   };
