@@ -4,7 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { loadStackConfig } from "../harness/stack-config";
+import { loadStackConfig } from "../offline/stack-config";
 import type { Deps, Session } from "./context";
 import { INCIDENT_KEYS, key, scenarioOf } from "./door";
 import { ConfigMap, Engine, HistoryEntry, StackHandle } from "./engine";

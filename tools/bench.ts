@@ -29,7 +29,7 @@ import { createGunzip } from "node:zlib";
 import { backup } from "../datapath/backup/backup";
 import { restore } from "../datapath/restore/restore";
 import { verifyDatabases } from "../datapath/verify/verify";
-import { Azurite, startAzurite } from "./azurite";
+import { Azurite, startAzurite } from "../test/support/azurite";
 import {
   exited,
   mark,
@@ -42,7 +42,7 @@ import {
   runbookRestore,
 } from "./bench-common";
 import { runPromotionBench } from "./bench-promotion";
-import { bin, cluster, serverDir, Server } from "./pg-server";
+import { bin, cluster, serverDir, Server } from "../test/support/pg-server";
 
 const MB = 1024 * 1024;
 /** pgbench's initial data is ~15 MB per scale unit including its primary keys. */

@@ -49,7 +49,7 @@ export function shape(values: Values, cwd: string): Shaped<CommandsCommand> {
 }
 
 export async function run(cmd: CommandsCommand, deps: Deps): Promise<void> {
-  const { evaluateOffline, loadStackConfig } = await import("../../harness/offline");
+  const { evaluateOffline, loadStackConfig } = await import("../../offline/offline");
   const { breakGlassScript } = await import("../break-glass");
   const { doorFirst } = await import("../plan");
   const config = loadStackConfig(cmd.stack, cmd.sets, cmd.workDir);

@@ -11,7 +11,7 @@ import {
   RestoreFromStorage,
   RestoreValidation,
 } from "../../components/data-jobs";
-import { DeclaredResource } from "../../harness/offline";
+import { DeclaredResource } from "../../offline/offline";
 import { declareAlone } from "../support/components";
 import { expectedArgv } from "../support/data-tool-argv";
 import {

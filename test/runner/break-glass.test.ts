@@ -6,7 +6,7 @@
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { parseAllDocuments } from "yaml";
-import { evaluateOffline, loadStackConfig } from "../../harness/offline";
+import { evaluateOffline, loadStackConfig } from "../../offline/offline";
 import { breakGlassScript } from "../../runner/break-glass";
 import { main } from "../../runner/cli";
 import { RUNBOOK } from "../../contract/runbook";

@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ESLint } from "eslint";
 import { runbookStepOf } from "../../contract/runbook";
-import { evaluateOffline, loadStackConfig } from "../../harness/offline";
+import { evaluateOffline, loadStackConfig } from "../../offline/offline";
 import { parseCommandLine, REPO_ROOT } from "../../runner/args";
 import { confirm } from "../../runner/confirm";
 import { ChangePlan, PlanStep } from "../../runner/engine";
@@ -364,7 +364,7 @@ describe("runner: the house (nothing imports the runner)", function () {
   };
   for (const [file, from] of [
     ["stacks/x.ts", "../runner/cli"],
-    ["harness/x.ts", "../runner/engine"],
+    ["offline/x.ts", "../runner/engine"],
     ["components/x.ts", "../runner/summary"],
     ["tools/x.ts", "../runner/cli"],
     ["runner/x.ts", "../datapath/cli"],
@@ -374,7 +374,7 @@ describe("runner: the house (nothing imports the runner)", function () {
   }
   for (const [file, from] of [
     ["runner/x.ts", "../stacks/incident"],
-    ["runner/x.ts", "../harness/offline"],
+    ["runner/x.ts", "../offline/offline"],
     ["runner/x.ts", "../contract/time"],
     ["runner/x.ts", "../components/naming"],
   ]) {

@@ -5,7 +5,7 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- declared inputs are untyped JSON here */
 import * as assert from "node:assert/strict";
-import { DeclaredResource, evaluateOffline, OfflineRun } from "../../harness/offline";
+import { DeclaredResource, evaluateOffline, OfflineRun } from "../../offline/offline";
 import { expectedArgv } from "../support/data-tool-argv";
 import {
   FACTS,
