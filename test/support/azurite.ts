@@ -15,7 +15,7 @@ export const DEV_ACCOUNT = "devstoreaccount1";
 export const DEV_KEY =
   "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-const BIN = path.join(__dirname, "..", "node_modules", ".bin", "azurite-blob");
+const BIN = path.join(__dirname, "..", "..", "node_modules", ".bin", "azurite-blob");
 
 export class Azurite {
   readonly location = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-azurite-"));
