@@ -1,14 +1,7 @@
 /** `pg-recovery promote`: copy the restored data into live, as the promotion plan described. */
 import type { Deps } from "../context";
-import {
-  CHANGING_FLAGS,
-  choiceOf,
-  flagsWith,
-  CommandDefinition,
-  Common,
-  commonOf,
-} from "./definition";
-import type { Shaped, Values } from "./definition";
+import { CHANGING_FLAGS, choiceOf, CommandDefinition, commonOf, flagsWith } from "./definition";
+import type { Common, Shaped, Values } from "./definition";
 import { withSession } from "./plumbing";
 
 /** As contract/data-tool.ts's PROMOTION_MODES (a test holds them equal; this file stays light). */

@@ -1,14 +1,7 @@
 /** `pg-recovery start`: the incident's first step (corrupted or server-gone). */
 import type { Deps } from "../context";
-import {
-  CHANGING_FLAGS,
-  choiceOf,
-  flagsWith,
-  CommandDefinition,
-  Common,
-  commonOf,
-} from "./definition";
-import type { Shaped, Values } from "./definition";
+import { CHANGING_FLAGS, choiceOf, CommandDefinition, commonOf, flagsWith } from "./definition";
+import type { Common, Shaped, Values } from "./definition";
 import { withSession } from "./plumbing";
 
 export const SCENARIOS = ["corrupted", "server-gone"] as const;

@@ -10,6 +10,7 @@ import { evaluateOffline, loadStackConfig } from "../../offline/offline";
 import { breakGlassScript } from "../../runner/break-glass";
 import { main } from "../../runner/cli";
 import { RUNBOOK } from "../../contract/runbook";
+import { commandsArgv, CORRUPTED_PROMOTE_SETS } from "./support/commands";
 import { NOW, testIo, world } from "./support/fakes";
 
 async function script(stack: string, sets: Record<string, string>) {
@@ -31,21 +32,11 @@ function appliedObjects(
   return out;
 }
 
-const CORRUPTED = {
-  scenario: "corrupted",
-  incidentDate: "2026-11-25",
-  restoreTime: "2026-11-25T05:59:00Z",
-  promote: "true",
-  promotionMode: "tables",
-  promotionTables: "public.courses,public.sites",
-  confirm: "s189p01-ptt-pd-pg",
-};
-
 describe("runner: break-glass commands from the offline plan", function () {
   this.timeout(120_000);
 
   for (const [name, stack, sets] of [
-    ["production, corrupted with promotion", "production", CORRUPTED],
+    ["production, corrupted with promotion", "production", CORRUPTED_PROMOTE_SETS],
     [
       "qa, corrupted (replica counts not pinned)",
       "qa",
@@ -126,7 +117,7 @@ describe("runner: break-glass commands from the offline plan", function () {
   }
 
   it("production: replica counts from the facts; the app's secret looked up live; the PTR kept", async () => {
-    const { text } = await script("production", CORRUPTED);
+    const { text } = await script("production", CORRUPTED_PROMOTE_SETS);
     assert.match(
       text,
       /scale deployment 'publish-production' --replicas 0 {3}# was 12 \(pinned in the facts\)/,
@@ -189,15 +180,7 @@ describe("runner: break-glass commands from the offline plan", function () {
     const bad = testIo();
     assert.equal(
       await main(
-        [
-          "commands",
-          "--stack",
-          "qa",
-          "--set",
-          "scenario=corrupted",
-          "--set",
-          "incidentDate=2026-11-25",
-        ],
+        commandsArgv("qa", { scenario: "corrupted", incidentDate: "2026-11-25" }),
         w.deps(bad),
       ),
       1,

@@ -16,6 +16,7 @@ import { ChangePlan, PlanStep } from "../../runner/engine";
 import { waitForJobs } from "../../runner/jobs";
 import { Journal, latestIncident } from "../../runner/journal";
 import { renderSummary, summarise } from "../../runner/summary";
+import { CORRUPTED_PROMOTE_SETS } from "./support/commands";
 import { FakeCluster, NOW, testIo } from "./support/fakes";
 
 describe("runner: the command line", () => {
@@ -160,15 +161,7 @@ describe("runner: a plan in the runbook's words", function () {
   let creates: ChangePlan;
 
   before(async () => {
-    const config = loadStackConfig("production", {
-      scenario: "corrupted",
-      incidentDate: "2026-11-25",
-      restoreTime: "2026-11-25T05:59:00Z",
-      promote: "true",
-      promotionMode: "tables",
-      promotionTables: "public.courses,public.sites",
-      confirm: "s189p01-ptt-pd-pg",
-    });
+    const config = loadStackConfig("production", CORRUPTED_PROMOTE_SETS);
     const run = await evaluateOffline(config, NOW);
     const steps: PlanStep[] = run.resources
       .filter((r) => !r.read)

@@ -1,5 +1,5 @@
 /** Schemas the data tool's tests back up, restore and compare. */
-import { hasExtension } from "./postgres";
+import { hasExtension, PgServer } from "./postgres";
 
 export const HAVE_BTREE_GIST = hasExtension("btree_gist");
 
@@ -192,3 +192,11 @@ DO $$ BEGIN
     || ' FROM generate_series(1, 20) g';
 END $$;
 `;
+
+/** A data-path fixture's set-up: database `db` created on the server, holding `schema`. */
+export function seeded(db = "app", schema = VARIED_SCHEMA): (pg: PgServer) => Promise<void> {
+  return async (pg) => {
+    await pg.createDatabase(db);
+    await pg.query(db, schema);
+  };
+}

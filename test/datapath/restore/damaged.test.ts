@@ -8,14 +8,11 @@ import { backup } from "../../../datapath/backup/backup";
 import { BackupCorruptError, restore } from "../../../datapath/restore/restore";
 import { parseManifest } from "../../../datapath/storage/manifest";
 import { databases, fingerprint, quiet, useDataPath } from "../../support/datapath";
-import { VARIED_SCHEMA } from "../../support/datapath-schemas";
+import { seeded } from "../../support/datapath-schemas";
 
 describe("datapath restore of damaged artifacts (real PostgreSQL + Azurite)", function () {
   this.timeout(120_000);
-  const fx = useDataPath("dmg", async (pg) => {
-    await pg.createDatabase("app");
-    await pg.query("app", VARIED_SCHEMA);
-  });
+  const fx = useDataPath("dmg", seeded());
 
   let env: NodeJS.ProcessEnv;
   let client: ContainerClient;

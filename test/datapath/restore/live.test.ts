@@ -7,14 +7,11 @@ import { Client } from "pg";
 import { backup } from "../../../datapath/backup/backup";
 import { restore, RestoreRefusedError } from "../../../datapath/restore/restore";
 import { databases, fingerprint, quiet, useDataPath } from "../../support/datapath";
-import { VARIED_SCHEMA } from "../../support/datapath-schemas";
+import { seeded } from "../../support/datapath-schemas";
 
 describe("datapath restore over a live database (real PostgreSQL + Azurite)", function () {
   this.timeout(120_000);
-  const fx = useDataPath("live", async (pg) => {
-    await pg.createDatabase("app");
-    await pg.query("app", VARIED_SCHEMA);
-  });
+  const fx = useDataPath("live", seeded());
 
   let env: NodeJS.ProcessEnv;
 

@@ -16,15 +16,7 @@ export async function run(w: World, argv: string[], io = testIo(), deps?: Deps) 
   return { code, io, out: io.stdout.join("\n"), err: io.stderr.join("\n") };
 }
 
-export const start = [
-  "start",
-  "--stack",
-  "production",
-  "--scenario",
-  "corrupted",
-  "--restore-time",
-  RESTORE,
-];
+export const start = startArgv({ scenario: "corrupted", restoreTime: RESTORE });
 export const yes = ["--yes", "production"];
 
 export function jobsSucceed(w: World) {
@@ -76,6 +68,27 @@ export function startArgv(o: {
     ...(o.yes ? ["--yes", o.yes] : []),
   ];
 }
+
+/** `pg-recovery commands --stack <stack> --set k=v ...`. */
+export function commandsArgv(stack: string, sets: Record<string, string> = {}): string[] {
+  return [
+    "commands",
+    "--stack",
+    stack,
+    ...Object.entries(sets).flatMap(([k, v]) => ["--set", `${k}=${v}`]),
+  ];
+}
+
+/** production, corrupted, promoting two tables: the plan break-glass and the summary read. */
+export const CORRUPTED_PROMOTE_SETS = {
+  scenario: "corrupted",
+  incidentDate: "2026-11-25",
+  restoreTime: "2026-11-25T05:59:00Z",
+  promote: "true",
+  promotionMode: "tables",
+  promotionTables: "public.courses,public.sites",
+  confirm: LIVE,
+};
 
 /** `pg-recovery promote ...` from its values. */
 export function promoteArgv(o: {
