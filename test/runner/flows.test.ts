@@ -9,7 +9,6 @@ import {
   DATE,
   job,
   jobsSucceed,
-  LIVE,
   promoteArgv,
   RESTORE,
   run,
@@ -24,14 +23,10 @@ describe("runner: the incident's commands against the real program", function ()
 
   it("start with a time without offset is refused with the door's message and the flag; nothing changes", async () => {
     const w = world();
-    const r = await run(w, [
-      ...startArgv({
-        stack: "production",
-        scenario: "corrupted",
-        restoreTime: "2026-11-25T06:59:00",
-      }),
-      ...yes,
-    ]);
+    const r = await run(
+      w,
+      startArgv({ scenario: "corrupted", restoreTime: "2026-11-25T06:59:00", yes: "production" }),
+    );
     assert.equal(r.code, EXIT.failed);
     assert.match(r.err, /pg-recovery:restoreTime "2026-11-25T06:59:00" has no UTC offset/);
     // November: London's wall clock is UTC, so one reading, not two that agree.
@@ -51,10 +46,15 @@ describe("runner: the incident's commands against the real program", function ()
 
   it("an unknown stack is refused, naming the known ones; nothing is created", async () => {
     const w = world();
-    const r = await run(w, [
-      ...startArgv({ stack: "prodution", scenario: "corrupted", restoreTime: RESTORE }),
-      ...yes,
-    ]);
+    const r = await run(
+      w,
+      startArgv({
+        stack: "prodution",
+        scenario: "corrupted",
+        restoreTime: RESTORE,
+        yes: "production",
+      }),
+    );
     assert.equal(r.code, EXIT.failed);
     assert.match(r.err, /unknown stack "prodution"/);
     assert.match(r.err, /stack files for production, qa/);
@@ -104,15 +104,10 @@ describe("runner: the incident's commands against the real program", function ()
 
     it("promote before start is refused; nothing changes", async () => {
       w.engine.init("production");
-      const r = await run(w, [
-        ...promoteArgv({
-          stack: "production",
-          mode: "merge",
-          tables: "public.courses",
-          confirm: LIVE,
-        }),
-        ...yes,
-      ]);
+      const r = await run(
+        w,
+        promoteArgv({ mode: "merge", tables: "public.courses", yes: "production" }),
+      );
       assert.equal(r.code, EXIT.failed);
       assert.match(r.err, /promote before start/);
       assert.deepEqual(w.engine.stacksByName.get("production")!.calls, []);
@@ -177,14 +172,14 @@ describe("runner: the incident's commands against the real program", function ()
     });
 
     it("start with another restore time while the incident runs is refused", async () => {
-      const r = await run(w, [
-        ...startArgv({
-          stack: "production",
+      const r = await run(
+        w,
+        startArgv({
           scenario: "corrupted",
           restoreTime: "2026-11-25T05:00:00Z",
+          yes: "production",
         }),
-        ...yes,
-      ]);
+      );
       assert.equal(r.code, EXIT.failed);
       assert.match(
         r.err,
@@ -196,15 +191,15 @@ describe("runner: the incident's commands against the real program", function ()
     it("promote naming another server: the door's message, nothing changes", async () => {
       const stack = w.engine.stacksByName.get("production")!;
       const before = JSON.stringify(stack.configMap);
-      const r = await run(w, [
-        ...promoteArgv({
-          stack: "production",
+      const r = await run(
+        w,
+        promoteArgv({
           mode: "merge",
           tables: "public.courses",
           confirm: "s189t01-ptt-qa-pg",
+          yes: "production",
         }),
-        ...yes,
-      ]);
+      );
       assert.equal(r.code, EXIT.failed);
       assert.match(
         r.err,
@@ -224,15 +219,10 @@ describe("runner: the incident's commands against the real program", function ()
         },
       );
       w.cluster.setJob(job("promotion-archive"), { state: "running", containers: [] });
-      const r = await run(w, [
-        ...promoteArgv({
-          stack: "production",
-          mode: "merge",
-          tables: "public.courses",
-          confirm: LIVE,
-        }),
-        ...yes,
-      ]);
+      const r = await run(
+        w,
+        promoteArgv({ mode: "merge", tables: "public.courses", yes: "production" }),
+      );
       assert.equal(r.code, EXIT.ok, r.err);
       assert.match(
         r.out,
@@ -266,10 +256,7 @@ describe("runner: the incident's commands against the real program", function ()
     });
 
     it("promote after resume is refused by the door (the app would be writing)", async () => {
-      const r = await run(w, [
-        ...promoteArgv({ stack: "production", mode: "whole", confirm: LIVE }),
-        ...yes,
-      ]);
+      const r = await run(w, promoteArgv({ mode: "whole", yes: "production" }));
       assert.equal(r.code, EXIT.failed);
       assert.match(r.err, /pg-recovery:promote is true while pg-recovery:scaleDown is false/);
     });
@@ -340,10 +327,7 @@ describe("runner: the incident's commands against the real program", function ()
     assert.match(s.out, /Incident: corrupted, incident date 2026-11-25/);
     assert.match(s.out, /shown as the stack's last update applied it/);
     w.cluster.setJob(job("promotion"), { state: "succeeded", containers: [] });
-    const p = await run(w, [
-      ...promoteArgv({ stack: "production", mode: "whole", confirm: LIVE }),
-      ...yes,
-    ]);
+    const p = await run(w, promoteArgv({ mode: "whole", yes: "production" }));
     assert.equal(p.code, EXIT.ok, p.err);
     assert.match(
       p.err,
@@ -453,14 +437,10 @@ describe("runner: the incident's commands against the real program", function ()
     const w = world();
     const stack = w.engine.init("production");
     const before = JSON.stringify(stack.configMap);
-    const r = await run(w, [
-      ...startArgv({
-        stack: "production",
-        scenario: "corrupted",
-        restoreTime: "2026-11-01T00:00:00Z",
-      }),
-      ...yes,
-    ]);
+    const r = await run(
+      w,
+      startArgv({ scenario: "corrupted", restoreTime: "2026-11-01T00:00:00Z", yes: "production" }),
+    );
     assert.equal(r.code, EXIT.failed);
     assert.match(r.err, /pulumi preview failed/);
     assert.match(r.err, /earliest restore point/);

@@ -97,6 +97,7 @@ export function promoteArgv(o: {
   tables?: string;
   confirm?: string;
   dryRun?: boolean;
+  yes?: string;
 }): string[] {
   return [
     "promote",
@@ -108,5 +109,6 @@ export function promoteArgv(o: {
     "--confirm",
     o.confirm ?? LIVE,
     ...(o.dryRun ? ["--dry-run"] : []),
+    ...(o.yes ? ["--yes", o.yes] : []),
   ];
 }
