@@ -4,6 +4,7 @@
  * inject a storage outage mid-upload.
  */
 import { BlobServiceClient } from "@azure/storage-blob";
+import * as assert from "node:assert/strict";
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -91,4 +92,31 @@ export async function startAzurite(): Promise<Azurite> {
   const azurite = new Azurite();
   await azurite.start();
   return azurite;
+}
+
+/**
+ * Runs a download that must fail (`transfer`, given the log to pass on) with a progress line
+ * per chunk, halting `store` at the first chunk; returns the lines it logged once the halt is
+ * done. The storage outage the data tool's retries and clean-up are tested against.
+ */
+export async function haltMidDownload(
+  store: Azurite,
+  transfer: (log: (line: string) => void) => Promise<unknown>,
+): Promise<string[]> {
+  const lines: string[] = [];
+  let halted: Promise<void> | undefined;
+  const progressMs = process.env.PG_RECOVERY_PROGRESS_MS;
+  process.env.PG_RECOVERY_PROGRESS_MS = "0"; // a progress line per downloaded chunk
+  try {
+    await transfer((line) => {
+      lines.push(line);
+      if (/downloaded/.test(line) && !halted) halted = store.halt();
+    });
+  } finally {
+    if (progressMs === undefined) delete process.env.PG_RECOVERY_PROGRESS_MS;
+    else process.env.PG_RECOVERY_PROGRESS_MS = progressMs;
+  }
+  assert.ok(halted, "storage was halted mid-download");
+  await halted;
+  return lines;
 }
