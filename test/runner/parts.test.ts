@@ -16,7 +16,7 @@ import { ChangePlan, PlanStep } from "../../runner/engine";
 import { waitForJobs } from "../../runner/jobs";
 import { Journal, latestIncident } from "../../runner/journal";
 import { renderSummary, summarise } from "../../runner/summary";
-import { CORRUPTED_PROMOTE_SETS } from "./support/commands";
+import { CORRUPTED_PROMOTE_SETS, startArgv } from "./support/commands";
 import { FakeCluster, NOW, testIo } from "./support/fakes";
 
 describe("runner: the command line", () => {
@@ -33,15 +33,7 @@ describe("runner: the command line", () => {
 
   it("start, corrupted: the restore time is required; the work dir defaults to the repository", () => {
     assert.deepEqual(
-      ok([
-        "start",
-        "--stack",
-        "qa",
-        "--scenario",
-        "corrupted",
-        "--restore-time",
-        "2024-07-24T05:59:00Z",
-      ]),
+      ok(startArgv({ stack: "qa", scenario: "corrupted", restoreTime: "2024-07-24T05:59:00Z" })),
       {
         command: "start",
         stack: "qa",
@@ -56,25 +48,15 @@ describe("runner: the command line", () => {
       },
     );
     assert.match(
-      no(["start", "--stack", "qa", "--scenario", "corrupted"]),
+      no(startArgv({ stack: "qa", scenario: "corrupted" })),
       /--restore-time is required for the corrupted scenario/,
     );
     assert.match(
-      no(["start", "--stack", "qa", "--scenario", "corupted", "--restore-time", "x"]),
+      no(startArgv({ stack: "qa", scenario: "corupted", restoreTime: "x" })),
       /--scenario must be corrupted or server-gone \(not "corupted"\)/,
     );
     assert.match(
-      no([
-        "start",
-        "--stack",
-        "qa",
-        "--scenario",
-        "corrupted",
-        "--restore-time",
-        "x",
-        "--deleted-at",
-        "y",
-      ]),
+      no(startArgv({ stack: "qa", scenario: "corrupted", restoreTime: "x", deletedAt: "y" })),
       /--deleted-at only applies to --scenario server-gone/,
     );
   });
