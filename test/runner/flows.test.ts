@@ -11,6 +11,7 @@ import {
   jobsSucceed,
   promoteArgv,
   RESTORE,
+  refused,
   run,
   start,
   startArgv,
@@ -23,11 +24,10 @@ describe("runner: the incident's commands against the real program", function ()
 
   it("start with a time without offset is refused with the door's message and the flag; nothing changes", async () => {
     const w = world();
-    const r = await run(
+    const r = await refused(
       w,
       startArgv({ scenario: "corrupted", restoreTime: "2026-11-25T06:59:00", yes: "production" }),
     );
-    assert.equal(r.code, EXIT.failed);
     assert.match(r.err, /pg-recovery:restoreTime "2026-11-25T06:59:00" has no UTC offset/);
     // November: London's wall clock is UTC, so one reading, not two that agree.
     assert.match(
@@ -46,7 +46,7 @@ describe("runner: the incident's commands against the real program", function ()
 
   it("an unknown stack is refused, naming the known ones; nothing is created", async () => {
     const w = world();
-    const r = await run(
+    const r = await refused(
       w,
       startArgv({
         stack: "prodution",
@@ -55,7 +55,6 @@ describe("runner: the incident's commands against the real program", function ()
         yes: "production",
       }),
     );
-    assert.equal(r.code, EXIT.failed);
     assert.match(r.err, /unknown stack "prodution"/);
     assert.match(r.err, /stack files for production, qa/);
     assert.deepEqual(w.engine.created, []);
@@ -66,8 +65,7 @@ describe("runner: the incident's commands against the real program", function ()
     w.engine.init("production");
     const stack = w.engine.stacksByName.get("production")!;
     const before = JSON.stringify(stack.configMap);
-    const r = await run(w, [...start, "--yes", "qa"]);
-    assert.equal(r.code, EXIT.failed);
+    const r = await refused(w, [...start, "--yes", "qa"]);
     assert.match(r.err, /--yes "qa" does not name this environment: it is "production"/);
     assert.match(r.err, /Nothing was changed/);
     assert.equal(JSON.stringify(stack.configMap), before);
@@ -79,8 +77,7 @@ describe("runner: the incident's commands against the real program", function ()
 
   it("without a terminal and without --yes, nothing is applied", async () => {
     const w = world();
-    const r = await run(w, start);
-    assert.equal(r.code, EXIT.failed);
+    const r = await refused(w, start);
     assert.match(r.err, /no terminal to confirm on/);
     assert.match(r.err, /--yes production/);
     assert.equal(w.engine.stacksByName.get("production")!.applied.length, 0);
@@ -104,11 +101,10 @@ describe("runner: the incident's commands against the real program", function ()
 
     it("promote before start is refused; nothing changes", async () => {
       w.engine.init("production");
-      const r = await run(
+      const r = await refused(
         w,
         promoteArgv({ mode: "merge", tables: "public.courses", yes: "production" }),
       );
-      assert.equal(r.code, EXIT.failed);
       assert.match(r.err, /promote before start/);
       assert.deepEqual(w.engine.stacksByName.get("production")!.calls, []);
     });
@@ -172,7 +168,7 @@ describe("runner: the incident's commands against the real program", function ()
     });
 
     it("start with another restore time while the incident runs is refused", async () => {
-      const r = await run(
+      const r = await refused(
         w,
         startArgv({
           scenario: "corrupted",
@@ -180,7 +176,6 @@ describe("runner: the incident's commands against the real program", function ()
           yes: "production",
         }),
       );
-      assert.equal(r.code, EXIT.failed);
       assert.match(
         r.err,
         /--restore-time 2026-11-25T05:00:00Z \(the incident's is 2026-11-25T06:59:00\+01:00\)/,
@@ -191,7 +186,7 @@ describe("runner: the incident's commands against the real program", function ()
     it("promote naming another server: the door's message, nothing changes", async () => {
       const stack = w.engine.stacksByName.get("production")!;
       const before = JSON.stringify(stack.configMap);
-      const r = await run(
+      const r = await refused(
         w,
         promoteArgv({
           mode: "merge",
@@ -200,7 +195,6 @@ describe("runner: the incident's commands against the real program", function ()
           yes: "production",
         }),
       );
-      assert.equal(r.code, EXIT.failed);
       assert.match(
         r.err,
         /pg-recovery:confirm "s189t01-ptt-qa-pg" does not match the live server "s189p01-ptt-pd-pg"/,
@@ -256,8 +250,7 @@ describe("runner: the incident's commands against the real program", function ()
     });
 
     it("promote after resume is refused by the door (the app would be writing)", async () => {
-      const r = await run(w, promoteArgv({ mode: "whole", yes: "production" }));
-      assert.equal(r.code, EXIT.failed);
+      const r = await refused(w, promoteArgv({ mode: "whole", yes: "production" }));
       assert.match(r.err, /pg-recovery:promote is true while pg-recovery:scaleDown is false/);
     });
 
@@ -393,8 +386,7 @@ describe("runner: the incident's commands against the real program", function ()
   it("finish on a stack that never had an incident says so, changes nothing", async () => {
     const w = world();
     w.engine.init("qa");
-    const r = await run(w, ["finish", "--stack", "qa", "--yes", "qa"]);
-    assert.equal(r.code, EXIT.failed);
+    const r = await refused(w, ["finish", "--stack", "qa", "--yes", "qa"]);
     assert.match(r.err, /nothing to finish on qa: no incident/);
   });
 
@@ -418,7 +410,7 @@ describe("runner: the incident's commands against the real program", function ()
 
   it("server gone: a revive less than 10 minutes after the deletion is the door's refusal", async () => {
     const w = world();
-    const r = await run(
+    const r = await refused(
       w,
       startArgv({
         stack: "qa",
@@ -428,7 +420,6 @@ describe("runner: the incident's commands against the real program", function ()
         yes: "qa",
       }),
     );
-    assert.equal(r.code, EXIT.failed);
     assert.match(r.err, /less than 10 minutes after the deletion/);
     assert.match(r.err, /pg-recovery:restoreTime is --restore-time/);
   });
@@ -437,11 +428,10 @@ describe("runner: the incident's commands against the real program", function ()
     const w = world();
     const stack = w.engine.init("production");
     const before = JSON.stringify(stack.configMap);
-    const r = await run(
+    const r = await refused(
       w,
       startArgv({ scenario: "corrupted", restoreTime: "2026-11-01T00:00:00Z", yes: "production" }),
     );
-    assert.equal(r.code, EXIT.failed);
     assert.match(r.err, /pulumi preview failed/);
     assert.match(r.err, /earliest restore point/);
     assert.equal(JSON.stringify(stack.configMap), before);

@@ -202,6 +202,11 @@ INSERT INTO blobs SELECT g, md5(random()::text) || md5(random()::text), md5(rand
   FROM generate_series(1, 200000) g;
 `;
 
+/** Table `t`: `rows` rows of (id, `value`), `g` the row number. */
+export const numberedRows = (rows: number, value: string) =>
+  `CREATE TABLE t (id int PRIMARY KEY, v text);
+   INSERT INTO t SELECT g, ${value} FROM generate_series(1, ${rows}) g;`;
+
 /** A one-row table that tells a database's old content from a restored one. */
 export const marker = (value: string) =>
   `CREATE TABLE marker (v text); INSERT INTO marker VALUES ('${value}');`;

@@ -11,7 +11,7 @@ import { restore } from "../../../datapath/restore/restore";
 import { STORAGE_UNREACHABLE_BOUND_S } from "../../../datapath/storage/blobs";
 import { Azurite, DEV_ACCOUNT, DEV_KEY, haltMidDownload } from "../../support/azurite";
 import { fastRetry, quiet, runCli, useDataPath } from "../../support/datapath";
-import { seeded } from "../../support/datapath-schemas";
+import { numberedRows, seeded } from "../../support/datapath-schemas";
 import { freePort } from "../../support/postgres";
 
 const connectionString = (port: number) =>
@@ -32,11 +32,7 @@ describe("datapath with unreachable storage (real PostgreSQL + Azurite)", functi
   this.timeout(120_000);
   const fx = useDataPath(
     "unr",
-    seeded(
-      "app",
-      `CREATE TABLE t (id int PRIMARY KEY, v text);
-       INSERT INTO t SELECT g, md5(random()::text) || md5(random()::text) FROM generate_series(1, 200000) g;`,
-    ),
+    seeded("app", numberedRows(200000, "md5(random()::text) || md5(random()::text)")),
   );
   let off: string;
   let silent: net.Server;

@@ -2,6 +2,8 @@
  * What the runner's command tests share: the incident they run (production, corrupted, restore
  * time), how a command runs against a test world, and Jobs that succeed.
  */
+import * as assert from "node:assert/strict";
+import { EXIT } from "../../../contract/data-tool";
 import { main } from "../../../runner/cli";
 import type { Deps } from "../../../runner/context";
 import { testIo, World } from "./fakes";
@@ -14,6 +16,13 @@ export const job = (suffix: string) => `pgr-${DATE}-${suffix}`;
 export async function run(w: World, argv: string[], io = testIo(), deps?: Deps) {
   const code = await main(argv, deps ?? w.deps(io));
   return { code, io, out: io.stdout.join("\n"), err: io.stderr.join("\n") };
+}
+
+/** Runs a command that must be refused (exit 1, EXIT.failed); what it printed. */
+export async function refused(w: World, argv: string[], io = testIo()) {
+  const r = await run(w, argv, io);
+  assert.equal(r.code, EXIT.failed, r.err);
+  return r;
 }
 
 export const start = startArgv({ scenario: "corrupted", restoreTime: RESTORE });
