@@ -10,7 +10,7 @@ import { evaluateOffline, loadStackConfig } from "../../offline/offline";
 import { breakGlassScript } from "../../runner/break-glass";
 import { main } from "../../runner/cli";
 import { RUNBOOK } from "../../contract/runbook";
-import { commandsArgv, CORRUPTED_PROMOTE_SETS } from "./support/commands";
+import { assertRunbookOrder, commandsArgv, CORRUPTED_PROMOTE_SETS } from "./support/commands";
 import { NOW, testIo, world } from "./support/fakes";
 
 async function script(stack: string, sets: Record<string, string>) {
@@ -68,15 +68,7 @@ describe("runner: break-glass commands from the offline plan", function () {
       const applyPart = text.split("######## Revert")[0];
       const headers = [...applyPart.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
       const order = headers.map((h) => RUNBOOK.findIndex((s) => s.title === h));
-      assert.ok(
-        order.every((i) => i >= 0),
-        `unknown step headers: ${headers}`,
-      );
-      assert.deepEqual(
-        [...order].sort((a, b) => a - b),
-        order,
-        "runbook order",
-      );
+      assertRunbookOrder(order, `unknown step headers: ${headers}`);
       const revertHeaders = [
         ...text.split("######## Revert")[1].matchAll(/^## revert: (.+)$/gm),
       ].map((m) => m[1]);

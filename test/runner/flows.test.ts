@@ -6,6 +6,7 @@
 import * as assert from "node:assert/strict";
 import { EXIT } from "../../contract/data-tool";
 import {
+  assertRunbookOrder,
   DATE,
   job,
   jobsSucceed,
@@ -18,6 +19,16 @@ import {
   yes,
 } from "./support/commands";
 import { NOW, testIo, world } from "./support/fakes";
+
+/** qa, server-gone: revive the server dropped at 08:00 as it was at `restoreTime`. */
+const reviveQa = (restoreTime: string) =>
+  startArgv({
+    stack: "qa",
+    scenario: "server-gone",
+    deletedAt: "2026-11-25T08:00:00Z",
+    restoreTime,
+    yes: "qa",
+  });
 
 describe("runner: the incident's commands against the real program", function () {
   this.timeout(120_000);
@@ -120,15 +131,7 @@ describe("runner: the incident's commands against the real program", function ()
         "Corrupted 3. Point-in-time restore",
         "Corrupted 4. Validate",
       ].map((t) => r.out.indexOf(t));
-      assert.ok(
-        order.every((i) => i >= 0),
-        `missing a step: ${order}`,
-      );
-      assert.deepEqual(
-        [...order].sort((a, b) => a - b),
-        order,
-        "runbook order",
-      );
+      assertRunbookOrder(order, `missing a step: ${order}`);
       assert.match(r.out, /publish-production to 0 replicas \(was 12/);
       assert.match(
         r.out,
@@ -392,16 +395,7 @@ describe("runner: the incident's commands against the real program", function ()
 
   it("server gone: start with a revive window, status names the next step", async () => {
     const w = world();
-    const r = await run(
-      w,
-      startArgv({
-        stack: "qa",
-        scenario: "server-gone",
-        deletedAt: "2026-11-25T08:00:00Z",
-        restoreTime: "2026-11-25T08:10:00Z",
-        yes: "qa",
-      }),
-    );
+    const r = await run(w, reviveQa("2026-11-25T08:10:00Z"));
     assert.equal(r.code, EXIT.ok, r.err);
     assert.match(r.out, /revive the dropped server s189t01-ptt-qa-pg at 2026-11-25T08:10:00Z/);
     const s = await run(w, ["status", "--stack", "qa"]);
@@ -410,16 +404,7 @@ describe("runner: the incident's commands against the real program", function ()
 
   it("server gone: a revive less than 10 minutes after the deletion is the door's refusal", async () => {
     const w = world();
-    const r = await refused(
-      w,
-      startArgv({
-        stack: "qa",
-        scenario: "server-gone",
-        deletedAt: "2026-11-25T08:00:00Z",
-        restoreTime: "2026-11-25T08:05:00Z",
-        yes: "qa",
-      }),
-    );
+    const r = await refused(w, reviveQa("2026-11-25T08:05:00Z"));
     assert.match(r.err, /less than 10 minutes after the deletion/);
     assert.match(r.err, /pg-recovery:restoreTime is --restore-time/);
   });

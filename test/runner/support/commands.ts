@@ -25,6 +25,19 @@ export async function refused(w: World, argv: string[], io = testIo()) {
   return r;
 }
 
+/** Every position found (>= 0, else `missing`) and ascending: the runbook's order. */
+export function assertRunbookOrder(order: number[], missing: string) {
+  assert.ok(
+    order.every((i) => i >= 0),
+    missing,
+  );
+  assert.deepEqual(
+    [...order].sort((a, b) => a - b),
+    order,
+    "runbook order",
+  );
+}
+
 export const start = startArgv({ scenario: "corrupted", restoreTime: RESTORE });
 export const yes = ["--yes", "production"];
 
