@@ -424,10 +424,7 @@ function summarySection(r: IncidentRecord): string[] {
 
 /** Who ran it: each person, their commands and identities. */
 function peopleSection(r: IncidentRecord): string[] {
-  const L: string[] = [];
-  L.push("", "## Who ran it", "");
-  if (r.people.length === 0) L.push("Not recorded.");
-  for (const p of r.people) {
+  const people = r.people.map((p) => {
     const ids = [
       p.git && `git ${p.git}`,
       p.cloud && `cloud ${p.cloud}`,
@@ -436,23 +433,26 @@ function peopleSection(r: IncidentRecord): string[] {
     ]
       .filter(Boolean)
       .join("; ");
-    L.push(`- **${p.name}**: ${p.commands.join(", ")} (${ids})`);
-  }
-  return L;
+    return `- **${p.name}**: ${p.commands.join(", ")} (${ids})`;
+  });
+  return ["", "## Who ran it", "", ...(people.length ? people : ["Not recorded."])];
 }
 
 /** What each step was shown before it was confirmed. */
 function previewsSection(r: IncidentRecord): string[] {
-  const L: string[] = [];
-  L.push("", "## What each step was shown before it was confirmed", "");
-  if (r.previews.length === 0) L.push("Not journaled on this machine.");
-  for (const p of r.previews) {
-    L.push(`**${p.command}**, ${p.at.utc} (${p.at.london}):`, "");
-    for (const line of p.lines.length ? p.lines : ["nothing to change"]) L.push(`- ${line}`);
-    for (const w of p.warnings) L.push(`- WARNING: ${w}`);
-    L.push("");
-  }
-  return L;
+  const shown = r.previews.flatMap((p) => [
+    `**${p.command}**, ${p.at.utc} (${p.at.london}):`,
+    "",
+    ...(p.lines.length ? p.lines : ["nothing to change"]).map((line) => `- ${line}`),
+    ...p.warnings.map((w) => `- WARNING: ${w}`),
+    "",
+  ]);
+  return [
+    "",
+    "## What each step was shown before it was confirmed",
+    "",
+    ...(shown.length ? shown : ["Not journaled on this machine."]),
+  ];
 }
 
 /** The Jobs, their outcomes, and the reports they wrote. */
