@@ -175,64 +175,67 @@ class AutomationStack implements StackHandle {
     }
   }
 
-  async preview(progress: Progress): Promise<ChangePlan> {
-    const watch = new EventWatch(progress, false);
-    try {
-      const r = await this.stack.preview({ onEvent: watch.on, color: "never", diff: false });
-      return { steps: watch.steps, counts: { ...r.changeSummary } as Record<string, number> };
-    } catch (e) {
-      throw engineError("pulumi preview", e, watch.errors);
-    }
+  preview(progress: Progress): Promise<ChangePlan> {
+    return this.previewing("pulumi preview", progress, (onEvent) =>
+      this.stack.preview({ onEvent, color: "never", diff: false }),
+    );
   }
 
   async up(message: string, progress: Progress): Promise<UpdateOutcome> {
-    const watch = new EventWatch(progress, true);
-    const startedAt = new Date().toISOString();
-    try {
-      const r = await this.stack.up({ message, onEvent: watch.on, color: "never" });
-      return {
-        outputs: redactOutputs(r.outputs),
-        counts: { ...(r.summary.resourceChanges ?? {}) } as Record<string, number>,
-        startedAt,
-        endedAt: new Date().toISOString(),
-      };
-    } catch (e) {
-      throw engineError("pulumi up", e, watch.errors);
-    }
+    return this.updating("pulumi up", progress, async (onEvent) => {
+      const r = await this.stack.up({ message, onEvent, color: "never" });
+      return { outputs: redactOutputs(r.outputs), changes: r.summary.resourceChanges };
+    });
   }
 
-  async previewDestroy(progress: Progress): Promise<ChangePlan> {
-    const watch = new EventWatch(progress, false);
-    try {
-      const r = await this.stack.previewDestroy({
-        runProgram: true,
-        onEvent: watch.on,
-        color: "never",
-      });
-      return { steps: watch.steps, counts: { ...r.changeSummary } as Record<string, number> };
-    } catch (e) {
-      throw engineError("pulumi destroy --preview-only --run-program", e, watch.errors);
-    }
+  previewDestroy(progress: Progress): Promise<ChangePlan> {
+    return this.previewing("pulumi destroy --preview-only --run-program", progress, (onEvent) =>
+      this.stack.previewDestroy({ runProgram: true, onEvent, color: "never" }),
+    );
   }
 
   async destroy(message: string, progress: Progress): Promise<UpdateOutcome> {
+    return this.updating("pulumi destroy --run-program", progress, async (onEvent) => {
+      const r = await this.stack.destroy({ message, runProgram: true, onEvent, color: "never" });
+      return { outputs: {}, changes: r.summary.resourceChanges };
+    });
+  }
+
+  /** A preview (of up or destroy): its steps as they came, and the engine's counts. */
+  private async previewing(
+    what: string,
+    progress: Progress,
+    run: (onEvent: (e: EngineEvent) => void) => Promise<{ changeSummary: object }>,
+  ): Promise<ChangePlan> {
+    const watch = new EventWatch(progress, false);
+    try {
+      const r = await run(watch.on);
+      return { steps: watch.steps, counts: { ...r.changeSummary } as Record<string, number> };
+    } catch (e) {
+      throw engineError(what, e, watch.errors);
+    }
+  }
+
+  /** An update (up or destroy), timed, with its counts; its errors as the engine's. */
+  private async updating(
+    what: string,
+    progress: Progress,
+    run: (
+      onEvent: (e: EngineEvent) => void,
+    ) => Promise<{ outputs: OutputMap; changes?: Record<string, number> }>,
+  ): Promise<UpdateOutcome> {
     const watch = new EventWatch(progress, true);
     const startedAt = new Date().toISOString();
     try {
-      const r = await this.stack.destroy({
-        message,
-        runProgram: true,
-        onEvent: watch.on,
-        color: "never",
-      });
+      const { outputs, changes } = await run(watch.on);
       return {
-        outputs: {},
-        counts: { ...(r.summary.resourceChanges ?? {}) } as Record<string, number>,
+        outputs,
+        counts: { ...(changes ?? {}) },
         startedAt,
         endedAt: new Date().toISOString(),
       };
     } catch (e) {
-      throw engineError("pulumi destroy --run-program", e, watch.errors);
+      throw engineError(what, e, watch.errors);
     }
   }
 

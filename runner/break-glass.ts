@@ -1,6 +1,6 @@
 /**
  * `commands`: the break-glass path, for when Pulumi or its state backend is unavailable. The
- * offline plan (the real program under Pulumi's mocks, harness/offline.ts) says what `pulumi up`
+ * offline plan (the real program under Pulumi's mocks, offline/offline.ts) says what `pulumi up`
  * would create; this prints the same objects as `kubectl`, `az` and `gh api` commands, in the
  * runbook's order, each with its revert, and the reverts again in the order to run them.
  *
@@ -10,8 +10,8 @@
  */
 import { stringify } from "yaml";
 import { ANNOTATIONS, RUNBOOK, runbookStepOf, RunbookStep, STEPS } from "../contract/runbook";
-import { DeclaredResource, OfflineRun, OFFLINE_SUBSCRIPTION } from "../harness/offline";
-import { stackEnvironment } from "../harness/stack-config";
+import { DeclaredResource, OfflineRun, OFFLINE_SUBSCRIPTION } from "../offline/offline";
+import { stackEnvironment } from "../offline/stack-config";
 import { Environment } from "../stacks/environment";
 
 /** The environment facts the commands name (the stack's own, validated as the program does). */
@@ -358,7 +358,7 @@ function render(stack: string, head: string[], ordered: Block[], placeholder: bo
   return `${out.join("\n").replace(/\n+$/, "")}\n`;
 }
 
-/** The stand-in name harness/offline.ts gives the app's secret, when the facts don't pin it. */
+/** The stand-in name offline/offline.ts gives the app's secret, when the facts don't pin it. */
 function appSecretStandIn(facts: Facts): string | undefined {
   const s = facts.kubernetes.databaseSecret;
   if (s.name) return undefined;

@@ -5,15 +5,8 @@
  * flag for each key it mentions.
  */
 import { Instant, parseRfc3339 } from "../contract/time";
-import {
-  CONFIG_KEYS,
-  ConfigKey,
-  Incident,
-  IncidentConfigError,
-  parseIncident,
-  PROJECT,
-  RawConfig,
-} from "../stacks/incident";
+import { CONFIG_KEYS, IncidentConfigError, parseIncident, PROJECT } from "../stacks/incident";
+import type { ConfigKey, Incident, RawConfig } from "../stacks/incident";
 import { ConfigMap } from "./engine";
 import { Refusal } from "./io";
 

@@ -6,7 +6,7 @@
  */
 import { RunError } from "@pulumi/pulumi";
 import { EXIT } from "../contract/data-tool";
-import { StackConfigError } from "../harness/stack-config";
+import { StackConfigError } from "../offline/stack-config";
 import { IncidentConfigError } from "../stacks/incident";
 import { EngineError } from "./engine";
 

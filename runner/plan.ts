@@ -5,8 +5,8 @@
  * listed as such.
  */
 import { ANNOTATIONS, RUNBOOK, runbookStepOf, shortType } from "../contract/runbook";
-import { DeclaredResource, evaluateOffline, loadStackConfig, OfflineRun } from "../harness/offline";
-import { qualify, StackConfig } from "../harness/stack-config";
+import { DeclaredResource, evaluateOffline, loadStackConfig, OfflineRun } from "../offline/offline";
+import { qualify, StackConfig } from "../offline/stack-config";
 import { ConfigKey, PROJECT } from "../stacks/incident";
 import { Given, passDoor } from "./door";
 

@@ -16,7 +16,7 @@ import {
   parseRestoreTime,
   parseRfc3339,
 } from "../contract/time";
-import { loadStackConfig } from "../harness/stack-config";
+import { loadStackConfig } from "../offline/stack-config";
 import { ConfigKey, IncidentConfigError, parseIncident } from "../stacks/incident";
 import type { PromoteCommand, StartCommand } from "./args";
 import { applyChange, doorRefusal, FLAG_OF, Given, INCIDENT_KEYS, key, rawConfigOf } from "./door";

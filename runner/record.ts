@@ -358,6 +358,46 @@ export function renderMarkdown(r: IncidentRecord): string {
       `credentials in text are masked as [secret].`,
     "",
   );
+  L.push(...summarySection(r));
+  L.push(...peopleSection(r));
+  L.push("", "## Timeline", "", "| UTC | Europe/London | who | what |", "|---|---|---|---|");
+  for (const t of r.timeline)
+    L.push(`| ${t.utc} | ${cell(t.london)} | ${cell(t.who ?? "")} | ${cell(t.event)} |`);
+  L.push("", "## Configuration", "", "| key | value |", "|---|---|");
+  for (const [k, v] of Object.entries(r.config)) L.push(`| \`${k}\` | ${cell(v)} |`);
+  L.push(
+    "",
+    `Environment facts: ${Object.entries(r.environment)
+      .filter(([, v]) => v)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}.`,
+  );
+  L.push(...previewsSection(r));
+  L.push(...jobsSection(r));
+  L.push("", "## Backups written", "");
+  if (r.backups.length === 0) L.push("None.");
+  for (const b of r.backups) L.push(`- \`${b.name}\`: ${b.what}; its Job ${b.state}`);
+  L.push("", "## Servers kept", "");
+  if (r.serversKept.length === 0) L.push("None.");
+  for (const s of r.serversKept) L.push(`- ${s}`);
+  L.push(
+    "",
+    "## Outputs (as last known)",
+    "",
+    "```json",
+    JSON.stringify(r.outputs, null, 2),
+    "```",
+  );
+  if (r.gaps.length) {
+    L.push("", "## Gaps", "");
+    for (const gap of r.gaps) L.push(`- ${gap}`);
+  }
+  return redactText(`${L.join("\n")}\n`);
+}
+
+/** The summary table: state, scenario, the instants, RPO and RTO. */
+function summarySection(r: IncidentRecord): string[] {
+  const L: string[] = [];
   L.push("## Summary", "", "| | |", "|---|---|");
   const rows: [string, string][] = [
     ["state", r.state],
@@ -379,9 +419,12 @@ export function renderMarkdown(r: IncidentRecord): string {
     ["RTO", r.rto],
   ];
   for (const [k, v] of rows) L.push(`| ${cell(k)} | ${cell(v)} |`);
-  L.push("", "## Who ran it", "");
-  if (r.people.length === 0) L.push("Not recorded.");
-  for (const p of r.people) {
+  return L;
+}
+
+/** Who ran it: each person, their commands and identities. */
+function peopleSection(r: IncidentRecord): string[] {
+  const people = r.people.map((p) => {
     const ids = [
       p.git && `git ${p.git}`,
       p.cloud && `cloud ${p.cloud}`,
@@ -390,28 +433,31 @@ export function renderMarkdown(r: IncidentRecord): string {
     ]
       .filter(Boolean)
       .join("; ");
-    L.push(`- **${p.name}**: ${p.commands.join(", ")} (${ids})`);
-  }
-  L.push("", "## Timeline", "", "| UTC | Europe/London | who | what |", "|---|---|---|---|");
-  for (const t of r.timeline)
-    L.push(`| ${t.utc} | ${cell(t.london)} | ${cell(t.who ?? "")} | ${cell(t.event)} |`);
-  L.push("", "## Configuration", "", "| key | value |", "|---|---|");
-  for (const [k, v] of Object.entries(r.config)) L.push(`| \`${k}\` | ${cell(v)} |`);
-  L.push(
+    return `- **${p.name}**: ${p.commands.join(", ")} (${ids})`;
+  });
+  return ["", "## Who ran it", "", ...(people.length ? people : ["Not recorded."])];
+}
+
+/** What each step was shown before it was confirmed. */
+function previewsSection(r: IncidentRecord): string[] {
+  const shown = r.previews.flatMap((p) => [
+    `**${p.command}**, ${p.at.utc} (${p.at.london}):`,
     "",
-    `Environment facts: ${Object.entries(r.environment)
-      .filter(([, v]) => v)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(", ")}.`,
-  );
-  L.push("", "## What each step was shown before it was confirmed", "");
-  if (r.previews.length === 0) L.push("Not journaled on this machine.");
-  for (const p of r.previews) {
-    L.push(`**${p.command}**, ${p.at.utc} (${p.at.london}):`, "");
-    for (const line of p.lines.length ? p.lines : ["nothing to change"]) L.push(`- ${line}`);
-    for (const w of p.warnings) L.push(`- WARNING: ${w}`);
-    L.push("");
-  }
+    ...(p.lines.length ? p.lines : ["nothing to change"]).map((line) => `- ${line}`),
+    ...p.warnings.map((w) => `- WARNING: ${w}`),
+    "",
+  ]);
+  return [
+    "",
+    "## What each step was shown before it was confirmed",
+    "",
+    ...(shown.length ? shown : ["Not journaled on this machine."]),
+  ];
+}
+
+/** The Jobs, their outcomes, and the reports they wrote. */
+function jobsSection(r: IncidentRecord): string[] {
+  const L: string[] = [];
   L.push("## Jobs", "");
   if (r.jobs.length === 0) L.push("None known.");
   else {
@@ -430,25 +476,7 @@ export function renderMarkdown(r: IncidentRecord): string {
     if (rep.text !== undefined) L.push("```", rep.text, "```");
     else L.push(`Not available: ${rep.unavailable}`);
   }
-  L.push("", "## Backups written", "");
-  if (r.backups.length === 0) L.push("None.");
-  for (const b of r.backups) L.push(`- \`${b.name}\`: ${b.what}; its Job ${b.state}`);
-  L.push("", "## Servers kept", "");
-  if (r.serversKept.length === 0) L.push("None.");
-  for (const s of r.serversKept) L.push(`- ${s}`);
-  L.push(
-    "",
-    "## Outputs (as last known)",
-    "",
-    "```json",
-    JSON.stringify(r.outputs, null, 2),
-    "```",
-  );
-  if (r.gaps.length) {
-    L.push("", "## Gaps", "");
-    for (const gap of r.gaps) L.push(`- ${gap}`);
-  }
-  return redactText(`${L.join("\n")}\n`);
+  return L;
 }
 
 export async function writeRecord(

@@ -4,7 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { loadStackConfig } from "../harness/stack-config";
+import { loadStackConfig } from "../offline/stack-config";
 import type { Deps, Session } from "./context";
 import { INCIDENT_KEYS, key, scenarioOf } from "./door";
 import { ConfigMap, Engine, HistoryEntry, StackHandle } from "./engine";
@@ -37,7 +37,18 @@ export async function openSession(
           : `Check --stack (pg-recovery start creates the stack). Nothing was changed.`),
     );
   }
-  const journal = deps.journal(stackName);
+  return sessionOf(deps, command, workDir, engine, stack, deps.journal(stackName));
+}
+
+/** A session on `stack`: every note it takes goes to the journal, stamped and signed. */
+function sessionOf(
+  deps: Deps,
+  command: string,
+  workDir: string,
+  engine: Engine,
+  stack: StackHandle,
+  journal: Session["journal"],
+): Session {
   const who = deps.who(workDir);
   const io = deps.io;
   return {
@@ -160,19 +171,5 @@ export function journalOnlySession(
     stackFiles: () => [stackName],
     open: async () => stack,
   };
-  const who = deps.who(workDir);
-  const io = deps.io;
-  return {
-    deps,
-    io,
-    engine,
-    stack,
-    journal,
-    who,
-    command,
-    workDir,
-    now: io.now(),
-    note: (kind, text, data) =>
-      journal.append({ at: io.now().toISOString(), command, kind, text, data, who }),
-  };
+  return sessionOf(deps, command, workDir, engine, stack, journal);
 }

@@ -7,7 +7,7 @@ import { isoDay } from "../contract/backup-names";
 import type { PromoteCommand, StartCommand } from "./args";
 import { convergeStep, StepResult, StepSpec } from "./converge";
 import { INCIDENT_KEYS, key, sameInstant, scenarioOf, valueOf } from "./door";
-import { ChangePlan } from "./engine";
+import { ChangePlan, ConfigMap } from "./engine";
 import { Done, Refusal } from "./io";
 import {
   Cluster,
@@ -194,21 +194,7 @@ export async function start(s: Session, cmd: StartCommand, times: StartTimes): P
     );
   }
   const continuing = current === cmd.scenario;
-  const conflicts: string[] = [];
-  if (continuing) {
-    const date = valueOf(before, "incidentDate");
-    if (cmd.incidentDate && date && cmd.incidentDate !== date) {
-      conflicts.push(`--incident-date ${cmd.incidentDate} (the incident's is ${date})`);
-    }
-    const rt = valueOf(before, "restoreTime");
-    if (times.restoreTime && rt && !sameInstant(times.restoreTime.instant, rt)) {
-      conflicts.push(`--restore-time ${cmd.restoreTime} (the incident's is ${rt})`);
-    }
-    const del = valueOf(before, "serverDeletedAt");
-    if (times.deletedAt && del && !sameInstant(times.deletedAt.instant, del)) {
-      conflicts.push(`--deleted-at ${cmd.deletedAt} (the incident's is ${del})`);
-    }
-  }
+  const conflicts = continuing ? otherValues(before, cmd, times) : [];
   if (conflicts.length) {
     throw new Refusal(
       `an incident is in progress on ${stackName} with other values: ${conflicts.join("; ")}. ` +
@@ -218,28 +204,13 @@ export async function start(s: Session, cmd: StartCommand, times: StartTimes): P
     );
   }
 
-  // Keep the incident's own text for a value that names the same instant: no config churn.
-  const keep = (k: "restoreTime" | "serverDeletedAt", given?: GivenTime) =>
-    given
-      ? continuing && sameInstant(given.instant, valueOf(before, k))
-        ? valueOf(before, k)
-        : given.text
-      : continuing
-        ? valueOf(before, k)
-        : undefined;
-  const restoreTime = keep("restoreTime", times.restoreTime);
-  const deletedAt = keep("serverDeletedAt", times.deletedAt);
-  // The incident's date never comes from a later day's clock: a rerun keeps the stack's.
-  const incidentDate =
-    cmd.incidentDate ?? (continuing ? valueOf(before, "incidentDate") : undefined) ?? isoDay(s.now);
-
-  const set: Record<string, string> = { scenario: cmd.scenario, incidentDate };
-  if (restoreTime) set.restoreTime = restoreTime;
-  if (deletedAt) set.serverDeletedAt = deletedAt;
-  // A new incident starts clean: nothing left over from an earlier one.
-  const remove = INCIDENT_KEYS.filter(
-    (k) => !(k in set) && (!continuing || k === "serverDeletedAt" || k === "restoreTime"),
-  ).filter((k) => before[key(k)] !== undefined);
+  const { set, remove, restoreTime, deletedAt, incidentDate } = startConfig(
+    s,
+    before,
+    cmd,
+    times,
+    continuing,
+  );
 
   const noticed = times.noticedAt !== undefined;
   s.note("command", `start ${cmd.scenario}`, {
@@ -284,6 +255,12 @@ export async function start(s: Session, cmd: StartCommand, times: StartTimes): P
     await printValidation(s, validation);
   }
   printJobsSummary(s, jobs);
+  printNextAfterStart(s, result);
+}
+
+/** After start: the next command for the scenario, and how to look at the restored data. */
+function printNextAfterStart(s: Session, result: StepResult): void {
+  const stackName = s.stack.name;
   const incident = result.incident;
   if (incident.scenario === "corrupted") {
     const live = incident.env.azure.server.name;
@@ -310,6 +287,60 @@ export async function start(s: Session, cmd: StartCommand, times: StartTimes): P
         .join("\n"),
     );
   }
+}
+
+/** A rerun's values that differ from the incident in progress (same scenario). */
+function otherValues(before: ConfigMap, cmd: StartCommand, times: StartTimes): string[] {
+  const conflicts: string[] = [];
+  const date = valueOf(before, "incidentDate");
+  if (cmd.incidentDate && date && cmd.incidentDate !== date) {
+    conflicts.push(`--incident-date ${cmd.incidentDate} (the incident's is ${date})`);
+  }
+  const rt = valueOf(before, "restoreTime");
+  if (times.restoreTime && rt && !sameInstant(times.restoreTime.instant, rt)) {
+    conflicts.push(`--restore-time ${cmd.restoreTime} (the incident's is ${rt})`);
+  }
+  const del = valueOf(before, "serverDeletedAt");
+  if (times.deletedAt && del && !sameInstant(times.deletedAt.instant, del)) {
+    conflicts.push(`--deleted-at ${cmd.deletedAt} (the incident's is ${del})`);
+  }
+  return conflicts;
+}
+
+/**
+ * The config start sets and removes: a rerun keeps the incident's own values (and its text for
+ * an instant it names again); a new incident starts clean.
+ */
+function startConfig(
+  s: Session,
+  before: ConfigMap,
+  cmd: StartCommand,
+  times: StartTimes,
+  continuing: boolean,
+) {
+  // Keep the incident's own text for a value that names the same instant: no config churn.
+  const keep = (k: "restoreTime" | "serverDeletedAt", given?: GivenTime) =>
+    given
+      ? continuing && sameInstant(given.instant, valueOf(before, k))
+        ? valueOf(before, k)
+        : given.text
+      : continuing
+        ? valueOf(before, k)
+        : undefined;
+  const restoreTime = keep("restoreTime", times.restoreTime);
+  const deletedAt = keep("serverDeletedAt", times.deletedAt);
+  // The incident's date never comes from a later day's clock: a rerun keeps the stack's.
+  const incidentDate =
+    cmd.incidentDate ?? (continuing ? valueOf(before, "incidentDate") : undefined) ?? isoDay(s.now);
+
+  const set: Record<string, string> = { scenario: cmd.scenario, incidentDate };
+  if (restoreTime) set.restoreTime = restoreTime;
+  if (deletedAt) set.serverDeletedAt = deletedAt;
+  // A new incident starts clean: nothing left over from an earlier one.
+  const remove = INCIDENT_KEYS.filter(
+    (k) => !(k in set) && (!continuing || k === "serverDeletedAt" || k === "restoreTime"),
+  ).filter((k) => before[key(k)] !== undefined);
+  return { set, remove, restoreTime, deletedAt, incidentDate };
 }
 
 function connectHint(result: StepResult): string | undefined {

@@ -3,14 +3,8 @@
  * door (`parseIncident`). Kept apart so the door itself stays a pure function.
  */
 import * as pulumi from "@pulumi/pulumi";
-import {
-  CONFIG_KEYS,
-  ConfigKey,
-  Incident,
-  IncidentConfigError,
-  parseIncident,
-  PROJECT,
-} from "./incident";
+import { CONFIG_KEYS, IncidentConfigError, parseIncident, PROJECT } from "./incident";
+import type { ConfigKey, Incident } from "./incident";
 
 export function readIncident(now: Date = new Date()): Incident {
   const cfg = new pulumi.Config(PROJECT);

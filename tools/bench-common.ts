@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Client } from "pg";
-import { bin, type Server } from "./pg-server";
+import { bin, type Server } from "../test/support/pg-server";
 
 export interface Mark {
   wall: number;

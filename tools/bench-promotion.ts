@@ -27,7 +27,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { buildArgv, Options } from "../contract/data-tool";
 import { main as dataTool } from "../datapath/cli";
-import { Azurite, startAzurite } from "./azurite";
+import { Azurite, startAzurite } from "../test/support/azurite";
 import {
   exited,
   mark,
@@ -40,7 +40,7 @@ import {
   runbookDump,
   runbookRestore,
 } from "./bench-common";
-import { asServerUser, bin, cluster, PG_BIN, Server, serverDir } from "./pg-server";
+import { asServerUser, bin, cluster, PG_BIN, Server, serverDir } from "../test/support/pg-server";
 
 const MB = 1024 * 1024;
 /** Up to this size the damaged table is a tenth of the database; above it, it stays this size. */

@@ -30,7 +30,7 @@ import { createGunzip } from "node:zlib";
 import { backup } from "../datapath/backup/backup";
 import { restore } from "../datapath/restore/restore";
 import { verifyDatabases } from "../datapath/verify/verify";
-import { Azurite, startAzurite } from "./azurite";
+import { Azurite, startAzurite } from "../test/support/azurite";
 import {
   exited,
   mark,
@@ -44,7 +44,7 @@ import {
 } from "./bench-common";
 import { runPromotionBench } from "./bench-promotion";
 import { runStartupBench } from "./bench-startup";
-import { bin, cluster, serverDir, Server } from "./pg-server";
+import { bin, cluster, serverDir, Server } from "../test/support/pg-server";
 
 const MB = 1024 * 1024;
 /** pgbench's initial data is ~15 MB per scale unit including its primary keys. */

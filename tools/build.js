@@ -45,7 +45,7 @@ function fresh(name, outDir = DIST) {
 /**
  * `__dirname` as the source file would see it, relative to the bundle's own directory: code
  * that finds the project root or package.json from its own place (runner/args.ts,
- * harness/stack-config.ts, datapath/storage/manifest.ts) keeps working from dist/, and in the
+ * offline/stack-config.ts, datapath/storage/manifest.ts) keeps working from dist/, and in the
  * image (/app/dist next to /app/package.json).
  */
 function sourceDirname(outDir) {

@@ -6,7 +6,7 @@
 import { Client } from "pg";
 import type { verifyDatabases } from "../datapath/verify/verify";
 import { fromEpochMicros } from "../contract/time";
-import type { Server } from "./pg-server";
+import type { Server } from "../test/support/pg-server";
 import { AccountRow, DDL, Model, TransferRow, Txn } from "./drill-workload";
 
 export interface Check {

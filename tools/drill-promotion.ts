@@ -16,7 +16,7 @@
 import { Client } from "pg";
 import { buildArgv } from "../contract/data-tool";
 import { main } from "../datapath/cli";
-import { PG_BIN, Server } from "./pg-server";
+import { PG_BIN, Server } from "../test/support/pg-server";
 import { rng, sleep } from "./drill-workload";
 
 export const SHOP_DDL = `

@@ -27,8 +27,8 @@ import { formatRfc3339InZone, parseRfc3339 } from "../contract/time";
 import { main as dataTool } from "../datapath/cli";
 import { backup } from "../datapath/backup/backup";
 import { parseManifest } from "../datapath/storage/manifest";
-import { startAzurite } from "./azurite";
-import { asServerUser, bin, cluster, PG_BIN, Server, serverDir } from "./pg-server";
+import { startAzurite } from "../test/support/azurite";
+import { asServerUser, bin, cluster, PG_BIN, Server, serverDir } from "../test/support/pg-server";
 
 const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

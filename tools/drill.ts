@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { Client } from "pg";
 import { verifyDatabases } from "../datapath/verify/verify";
 import { formatRfc3339InZone, parseRfc3339 } from "../contract/time";
-import { asServerUser, bin, cluster, Server, serverDir } from "./pg-server";
+import { asServerUser, bin, cluster, Server, serverDir } from "../test/support/pg-server";
 import { DDL, sleep, Txn, Writer } from "./drill-workload";
 import { Check, runChecks } from "./drill-checks";
 import { runRestoreDrill } from "./drill-restore";

@@ -143,6 +143,28 @@ const USER_NS = `n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'`;
 const NOT_EXT = `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e')`;
 
 export async function readModel(client: Client): Promise<DbModel> {
+  const { byOid, tables, partitioned } = await readTables(client);
+  const oids = [...byOid.keys()];
+  const keyOf = await tableKeyOf(client, byOid);
+  await readColumns(client, byOid, oids);
+  const foreignKeys = await readConstraints(client, byOid, keyOf);
+  await readKeys(client, byOid, oids, keyOf);
+  await readSequences(client, byOid, oids);
+  const triggers = await readTriggers(client, byOid, oids);
+  for (const t of tables.values()) t.signature.sort();
+  return { tables, partitioned, foreignKeys, triggers };
+}
+
+/** A side's tables by oid (the catalog's own key), while the model is being read. */
+type ByOid = Map<string, TableModel>;
+
+/** A table's or partitioned parent's key (as the plan prints it) by oid. */
+type KeyOf = (oid: string) => string | undefined;
+
+/** User tables (not temporary, not an extension's) and partitioned parents, empty of detail. */
+async function readTables(
+  client: Client,
+): Promise<{ byOid: ByOid; tables: Map<string, TableModel>; partitioned: DbModel["partitioned"] }> {
   const rels = await client.query<{
     oid: string;
     schema: string;
@@ -186,7 +208,11 @@ export async function readModel(client: Client): Promise<DbModel> {
     byOid.set(r.oid, t);
     tables.set(key, t);
   }
-  const oids = [...byOid.keys()];
+  return { byOid, tables, partitioned };
+}
+
+/** Keys of tables and of every partitioned parent: foreign keys may point at either. */
+async function tableKeyOf(client: Client, byOid: ByOid): Promise<KeyOf> {
   const partitionedOids = await client.query<{ oid: string; schema: string; name: string }>(
     `SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -195,8 +221,11 @@ export async function readModel(client: Client): Promise<DbModel> {
   const partitionedKeys = new Map(
     partitionedOids.rows.map((p) => [p.oid, formatTableName(p.schema, p.name)]),
   );
-  const keyOf = (oid: string) => byOid.get(oid)?.key ?? partitionedKeys.get(oid);
+  return (oid) => byOid.get(oid)?.key ?? partitionedKeys.get(oid);
+}
 
+/** Columns, in order; the copied ones; their lines of the signature; created_at/updated_at. */
+async function readColumns(client: Client, byOid: ByOid, oids: string[]): Promise<void> {
   const cols = await client.query<{
     oid: string;
     name: string;
@@ -239,7 +268,13 @@ export async function readModel(client: Client): Promise<DbModel> {
     if (ts && c.name === "created_at") t.createdAt = c.q;
     if (ts && c.name === "updated_at") t.updatedAt = c.q;
   }
+}
 
+/**
+ * Constraints into the signature, primary keys and NOT VALID checks; foreign keys, between
+ * tables or parents.
+ */
+async function readConstraints(client: Client, byOid: ByOid, keyOf: KeyOf): Promise<ForeignKey[]> {
   const cons = await client.query<{
     oid: string;
     name: string;
@@ -294,9 +329,14 @@ export async function readModel(client: Client): Promise<DbModel> {
       });
     }
   }
+  return foreignKeys;
+}
 
-  // Keys by index, one query: a unique index without a constraint (partial, on expressions)
-  // conflicts just the same as a constraint; an exclusion constraint conflicts by its operators.
+/**
+ * Keys by index, one query: a unique index without a constraint (partial, on expressions)
+ * conflicts just the same as a constraint; an exclusion constraint conflicts by its operators.
+ */
+async function readKeys(client: Client, byOid: ByOid, oids: string[], keyOf: KeyOf): Promise<void> {
   const keys = await client.query<{
     oid: string;
     index: string;
@@ -379,7 +419,10 @@ export async function readModel(client: Client): Promise<DbModel> {
     // Rows at T load into live only if live's keys are the ones T had (T's rows satisfied them).
     if (!u.con) t.signature.push(`unique index ${u.indexdef.replace(/^.*? ON /, "ON ")}`);
   }
+}
 
+/** Sequences owned by a column (serial, identity). */
+async function readSequences(client: Client, byOid: ByOid, oids: string[]): Promise<void> {
   const seqs = await client.query<{ oid: string; q: string; col: string }>(
     `SELECT d.refobjid::int8::text AS oid, pg_catalog.format('%I.%I', sn.nspname, s.relname) AS q,
             a.attname AS col
@@ -394,7 +437,10 @@ export async function readModel(client: Client): Promise<DbModel> {
     [oids],
   );
   for (const s of seqs.rows) byOid.get(s.oid)?.sequences.push({ q: s.q, column: s.col });
+}
 
+/** User triggers (not the ones constraints make). */
+async function readTriggers(client: Client, byOid: ByOid, oids: string[]): Promise<Trigger[]> {
   const trg = await client.query<{ oid: string; name: string; enabled: string; def: string }>(
     `SELECT t.tgrelid::int8::text AS oid, t.tgname AS name, t.tgenabled::text AS enabled,
             pg_catalog.pg_get_triggerdef(t.oid) AS def
@@ -403,14 +449,12 @@ export async function readModel(client: Client): Promise<DbModel> {
       ORDER BY 1, 2`,
     [oids],
   );
-  const triggers: Trigger[] = trg.rows.map((t) => ({
+  return trg.rows.map((t) => ({
     table: byOid.get(t.oid)!.key,
     name: t.name,
     enabled: t.enabled,
     definition: t.def,
   }));
-  for (const t of tables.values()) t.signature.sort();
-  return { tables, partitioned, foreignKeys, triggers };
 }
 
 /** Lines of one signature missing from the other, for "schema differs" messages. */

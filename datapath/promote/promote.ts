@@ -31,7 +31,7 @@ import {
   Side,
 } from "../verify/connect";
 import { applyChosen, ApplyResult } from "./apply";
-import { readModel, TableModel } from "./catalog";
+import { DbModel, readModel, TableModel } from "./catalog";
 import { buildPlan, PromotionPlan } from "./plan";
 import { ChosenTable, PromoteRefusedError, resolveTables } from "./selection";
 import { copyFromPtr } from "./source";
@@ -84,7 +84,64 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
   const env = o.env ?? process.env;
   const log = o.log ?? (() => undefined);
   const started = Date.now();
+  const request = checkedRequest(o);
+  const { ptr, live, expected } = confirmedEndpoints(o, request.mode, env);
+  const { mode, jobs } = request;
 
+  // Sessions per side in one snapshot: comparisons and small-table copies (as verify, at most 8).
+  const size = o.plan || mode === "whole" ? Math.min(Math.max(1, jobs), 8) : 1;
+  const sides = await Promise.allSettled([
+    openSide("target", ptr, size),
+    openSide("source", live, o.plan ? size : 1),
+  ]);
+  const opened = sides.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  try {
+    sides.forEach((s, i) => {
+      if (s.status === "rejected") {
+        const which = i === 0 ? `the PTR ${describeTarget(ptr)}` : `live ${describeTarget(live)}`;
+        throw new Error(`cannot connect to ${which}: ${(s.reason as Error).message}`);
+      }
+    });
+    const [ptrSide, liveSide] = opened as [Side, Side];
+    log(`promote: reading the schema of the PTR ${ptrSide.redacted} and live ${liveSide.redacted}`);
+    const [ptrModel, liveModel] = await Promise.all([
+      readModel(ptrSide.clients[0]),
+      readModel(liveSide.clients[0]),
+    ]);
+    const read: ReadSides = { ptr, live, ptrSide, liveSide, ptrModel, liveModel, env, log };
+    if (o.plan) return { kind: "plan", plan: await planned(read, request) };
+    const outcome =
+      mode === "whole"
+        ? { kind: "whole" as const, result: await writeWhole(read, request, o) }
+        : { kind: "applied" as const, result: await writeChosen(read, request, o) };
+    return { ...outcome, target: expected, seconds: (Date.now() - started) / 1000 };
+  } finally {
+    await Promise.all(opened.map((s) => s.close().catch(() => undefined)));
+  }
+}
+
+/** What the command line asked for, checked before any connection. */
+interface Request {
+  target: Instant;
+  mode: PromotionMode | undefined;
+  chosenNames: string[];
+  jobs: number;
+}
+
+/** Both sides open in their snapshots, and their schemas read. */
+interface ReadSides {
+  ptr: PgTarget;
+  live: PgTarget;
+  ptrSide: Side;
+  liveSide: Side;
+  ptrModel: DbModel;
+  liveModel: DbModel;
+  env: NodeJS.ProcessEnv;
+  log: LogFn;
+}
+
+/** The usage checks: restore target, mode, --plan or --confirm, tables for the mode. */
+function checkedRequest(o: PromoteOptions): Request {
   if (!o.restoreTarget) {
     throw new UsageError(
       "promote needs --restore-target (the PTR's point in time, RFC 3339 with offset)",
@@ -115,8 +172,15 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
   if (!o.plan && mode === "whole" && chosenNames.length) {
     throw new UsageError("--mode whole replaces every table: drop --tables, or use --mode tables");
   }
-  const jobs = o.jobs ?? DEFAULT_JOBS;
+  return { target, mode, chosenNames, jobs: o.jobs ?? DEFAULT_JOBS };
+}
 
+/** The PTR and live, told apart; a write needs --confirm naming live exactly. */
+function confirmedEndpoints(
+  o: PromoteOptions,
+  mode: PromotionMode | undefined,
+  env: NodeJS.ProcessEnv,
+): { ptr: PgTarget; live: PgTarget; expected: string } {
   const ptr = resolveEndpoint(o.from, "target", env);
   const live = resolveEndpoint(o.to, "source", env);
   if (identityOf(ptr) === identityOf(live)) {
@@ -137,121 +201,101 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
       );
     }
   }
+  return { ptr, live, expected };
+}
 
-  // Sessions per side in one snapshot: comparisons and small-table copies (as verify, at most 8).
-  const size = o.plan || mode === "whole" ? Math.min(Math.max(1, jobs), 8) : 1;
-  const sides = await Promise.allSettled([
-    openSide("target", ptr, size),
-    openSide("source", live, o.plan ? size : 1),
-  ]);
-  const opened = sides.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
-  try {
-    sides.forEach((s, i) => {
-      if (s.status === "rejected") {
-        const which = i === 0 ? `the PTR ${describeTarget(ptr)}` : `live ${describeTarget(live)}`;
-        throw new Error(`cannot connect to ${which}: ${(s.reason as Error).message}`);
-      }
-    });
-    const [ptrSide, liveSide] = opened as [Side, Side];
-    log(`promote: reading the schema of the PTR ${ptrSide.redacted} and live ${liveSide.redacted}`);
-    const [ptrModel, liveModel] = await Promise.all([
-      readModel(ptrSide.clients[0]),
-      readModel(liveSide.clients[0]),
-    ]);
-
-    if (o.plan) {
-      let chosen: ChosenTable[] | undefined;
-      const problems: string[] = [];
-      if (chosenNames.length) {
-        try {
-          chosen = resolveTables(chosenNames, ptrModel, liveModel);
-        } catch (e) {
-          if (!(e instanceof PromoteRefusedError)) throw e;
-          problems.push(
-            ...e.message
-              .split("\n")
-              .slice(1)
-              .map((l) => l.trim()),
-          );
-        }
-      }
-      const plan = await buildPlan({
-        ptr: ptrSide.clients,
-        live: liveSide.clients,
-        ptrModel,
-        liveModel,
-        restoreTarget: target,
-        ptrName: shortName(ptr),
-        liveName: shortName(live),
-        mode,
-        chosen,
-        chosenProblems: problems,
-        log,
-      });
-      return { kind: "plan", plan };
-    }
-
-    if (mode === "whole") {
-      // The swap ends every session on live: ours first.
-      await liveSide.close();
-      const snapshot = await exportSnapshot(ptrSide.clients[0]);
-      const result = await promoteWhole({
-        ptr,
-        ptrSessions: ptrSide.clients,
-        snapshot,
-        tables: [...ptrModel.tables.values()],
-        live,
-        confirmed: true,
-        tag: incidentTag(target).slice(0, 15),
-        jobs,
-        env,
-        secrets: [...secretsOf(ptr), ...secretsOf(live)],
-        log,
-        sessionSettings: SESSION_SETTINGS,
-        onCopyChunk: o.onCopyChunk,
-      });
-      return {
-        kind: "whole",
-        result,
-        target: expected,
-        seconds: (Date.now() - started) / 1000,
-      };
-    }
-
-    const chosen = resolveTables(chosenNames, ptrModel, liveModel);
-    // The live snapshot is done with: the writes run in their own session and transaction.
-    await liveSide.close();
-    const writer = await openWriter(live);
-    const snapshot = await exportSnapshot(ptrSide.clients[0]);
-    const secrets = [...secretsOf(ptr), ...secretsOf(live)];
+/** --plan: what each mode would write and lose; a refused table choice becomes the plan's. */
+async function planned(read: ReadSides, request: Request): Promise<PromotionPlan> {
+  const { ptr, live, ptrSide, liveSide, ptrModel, liveModel, log } = read;
+  let chosen: ChosenTable[] | undefined;
+  const problems: string[] = [];
+  if (request.chosenNames.length) {
     try {
-      const result = await applyChosen({
-        mode: mode as "tables" | "merge",
-        ptr: ptrSide.clients[0],
-        live: writer,
-        ptrModel,
-        liveModel,
-        chosen,
-        keepSchema: keepSchemaName(o.incident ?? incidentTag(target)),
-        restoreTarget: target.utc,
-        source: (sql) =>
-          copyFromPtr({ ptr, env, secrets, settings: SESSION_SETTINGS, snapshot }, sql),
-        definitionAtT: (t) => definitionAtT(ptr, t, env),
-        lockTimeoutMs: o.lockTimeoutMs,
-        log,
-        onCopyChunk: o.onCopyChunk,
-      });
-      return {
-        kind: "applied",
-        result,
-        target: expected,
-        seconds: (Date.now() - started) / 1000,
-      };
-    } finally {
-      await writer.end().catch(() => undefined);
+      chosen = resolveTables(request.chosenNames, ptrModel, liveModel);
+    } catch (e) {
+      if (!(e instanceof PromoteRefusedError)) throw e;
+      problems.push(
+        ...e.message
+          .split("\n")
+          .slice(1)
+          .map((l) => l.trim()),
+      );
     }
+  }
+  return buildPlan({
+    ptr: ptrSide.clients,
+    live: liveSide.clients,
+    ptrModel,
+    liveModel,
+    restoreTarget: request.target,
+    ptrName: shortName(ptr),
+    liveName: shortName(live),
+    mode: request.mode,
+    chosen,
+    chosenProblems: problems,
+    log,
+  });
+}
+
+/** --mode whole: the PTR's database swapped in for live's. */
+async function writeWhole(
+  read: ReadSides,
+  request: Request,
+  o: PromoteOptions,
+): Promise<WholeResult> {
+  const { ptr, live, ptrSide, liveSide, ptrModel, env, log } = read;
+  // The swap ends every session on live: ours first.
+  await liveSide.close();
+  const snapshot = await exportSnapshot(ptrSide.clients[0]);
+  return promoteWhole({
+    ptr,
+    ptrSessions: ptrSide.clients,
+    snapshot,
+    tables: [...ptrModel.tables.values()],
+    live,
+    confirmed: true,
+    tag: incidentTag(request.target).slice(0, 15),
+    jobs: request.jobs,
+    env,
+    secrets: [...secretsOf(ptr), ...secretsOf(live)],
+    log,
+    sessionSettings: SESSION_SETTINGS,
+    onCopyChunk: o.onCopyChunk,
+  });
+}
+
+/** --mode tables or merge: the chosen tables written into live in one transaction. */
+async function writeChosen(
+  read: ReadSides,
+  request: Request,
+  o: PromoteOptions,
+): Promise<ApplyResult> {
+  const { ptr, live, ptrSide, liveSide, ptrModel, liveModel, env, log } = read;
+  const chosen = resolveTables(request.chosenNames, ptrModel, liveModel);
+  // The live snapshot is done with: the writes run in their own session and transaction.
+  await liveSide.close();
+  const writer = await openWriter(live);
+  const snapshot = await exportSnapshot(ptrSide.clients[0]);
+  const secrets = [...secretsOf(ptr), ...secretsOf(live)];
+  try {
+    return await applyChosen({
+      mode: request.mode as "tables" | "merge",
+      ptr: ptrSide.clients[0],
+      live: writer,
+      ptrModel,
+      liveModel,
+      chosen,
+      keepSchema: keepSchemaName(o.incident ?? incidentTag(request.target)),
+      restoreTarget: request.target.utc,
+      source: (sql) =>
+        copyFromPtr({ ptr, env, secrets, settings: SESSION_SETTINGS, snapshot }, sql),
+      definitionAtT: (t) => definitionAtT(ptr, t, env),
+      lockTimeoutMs: o.lockTimeoutMs,
+      log,
+      onCopyChunk: o.onCopyChunk,
+    });
   } finally {
-    await Promise.all(opened.map((s) => s.close().catch(() => undefined)));
+    await writer.end().catch(() => undefined);
   }
 }
 

@@ -1,7 +1,6 @@
 /** `pg-recovery abort`: the same revert as finish, from any point (even with jobs running). */
-import type { Deps } from "../context";
-import { CHANGING_FLAGS, CommandDefinition, Common, commonOf, Shaped, Values } from "./definition";
-import { withSession } from "./plumbing";
+import { CHANGING_FLAGS, CommandDefinition, commonShape } from "./definition";
+import { revertRun } from "./plumbing";
 
 export const definition: CommandDefinition = {
   name: "abort",
@@ -14,17 +13,6 @@ export const definition: CommandDefinition = {
   examples: ["pg-recovery abort --stack qa --dry-run"],
 };
 
-export interface AbortCommand extends Common {
-  command: "abort";
-}
+export const shape = commonShape("abort");
 
-export function shape(values: Values, cwd: string): Shaped<AbortCommand> {
-  return { ok: true, command: { ...commonOf(values, cwd), command: "abort" } };
-}
-
-export async function run(cmd: AbortCommand, deps: Deps): Promise<void> {
-  await withSession(deps, "abort", cmd, { changing: true }, async (s) => {
-    const { revert } = await import("../revert");
-    await revert(s, cmd);
-  });
-}
+export const run = revertRun("abort");

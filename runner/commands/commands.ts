@@ -1,16 +1,6 @@
 /** `pg-recovery commands`: break-glass, the equivalent kubectl, az and gh api commands. */
 import type { Deps } from "../context";
-import {
-  CommandDefinition,
-  REPO_ROOT,
-  SET,
-  setsOf,
-  Shaped,
-  STACK,
-  Values,
-  WORK_DIR,
-} from "./definition";
-import * as path from "node:path";
+import { CommandDefinition, Offline, OFFLINE_FLAGS, offlineOf, Shaped, Values } from "./definition";
 
 export const definition: CommandDefinition = {
   name: "commands",
@@ -20,36 +10,23 @@ export const definition: CommandDefinition = {
     "Prints, from the offline plan (no engine, no cloud), the kubectl, az and gh api commands that\n" +
     "do what the overlay declares for the stack's scenario, in runbook order, each with its revert\n" +
     "command: for when the runner itself cannot be used.",
-  flags: [STACK, SET, WORK_DIR],
+  flags: OFFLINE_FLAGS,
   examples: [
     "pg-recovery commands --stack qa --set scenario=corrupted --set incidentDate=2024-07-24 --set restoreTime=2024-07-24T05:59:00Z",
   ],
 };
 
-export interface CommandsCommand {
+export interface CommandsCommand extends Offline {
   command: "commands";
-  stack: string;
-  workDir: string;
-  /** Config overrides, as `pg-recovery plan --set` takes them. */
-  sets: Record<string, string>;
 }
 
 export function shape(values: Values, cwd: string): Shaped<CommandsCommand> {
-  const sets = setsOf(values);
-  if (!sets.ok) return sets;
-  return {
-    ok: true,
-    command: {
-      command: "commands",
-      stack: values.stack as string,
-      workDir: path.resolve(cwd, (values.workDir as string | undefined) ?? REPO_ROOT),
-      sets: sets.command,
-    },
-  };
+  const offline = offlineOf(values, cwd);
+  return offline.ok ? { ok: true, command: { ...offline.command, command: "commands" } } : offline;
 }
 
 export async function run(cmd: CommandsCommand, deps: Deps): Promise<void> {
-  const { evaluateOffline, loadStackConfig } = await import("../../harness/offline");
+  const { evaluateOffline, loadStackConfig } = await import("../../offline/offline");
   const { breakGlassScript } = await import("../break-glass");
   const { doorFirst } = await import("../plan");
   const config = loadStackConfig(cmd.stack, cmd.sets, cmd.workDir);

@@ -75,6 +75,13 @@ export const SET: Flag = {
 export const ENGINE_FLAGS = [STACK, WORK_DIR, YES, PULUMI];
 /** ... and the commands that change things also take --dry-run. */
 export const CHANGING_FLAGS = [STACK, DRY_RUN, YES, WORK_DIR, PULUMI];
+/** The flags of the commands that need no engine (plan, commands). */
+export const OFFLINE_FLAGS = [STACK, SET, WORK_DIR];
+
+/** A command's own flags, listed in its help right after --stack, then `common`'s others. */
+export function flagsWith(common: Flag[], ...own: Flag[]): Flag[] {
+  return [common[0], ...own, ...common.slice(1)];
+}
 
 /** What every engine command's typed form carries. */
 export interface Common {
@@ -97,6 +104,36 @@ export function commonOf(values: Values, cwd: string): Common {
     yes: get("yes"),
     dryRun: values.dryRun === true,
     ...(get("pulumi") ? { pulumi: path.resolve(cwd, get("pulumi")!) } : {}),
+  };
+}
+
+/** The typed form of a command that takes nothing but the common flags. */
+export function commonShape<N extends string>(command: N) {
+  return (values: Values, cwd: string): Shaped<Common & { command: N }> => ({
+    ok: true,
+    command: { ...commonOf(values, cwd), command },
+  });
+}
+
+/** What the offline commands (plan, commands) carry. */
+export interface Offline {
+  stack: string;
+  /** Where the stack files are (default: this repository). */
+  workDir: string;
+  /** Config overrides, as `--set` gives them. */
+  sets: Record<string, string>;
+}
+
+export function offlineOf(values: Values, cwd: string): Shaped<Offline> {
+  const sets = setsOf(values);
+  if (!sets.ok) return sets;
+  return {
+    ok: true,
+    command: {
+      stack: values.stack as string,
+      workDir: path.resolve(cwd, (values.workDir as string | undefined) ?? REPO_ROOT),
+      sets: sets.command,
+    },
   };
 }
 

@@ -1,7 +1,6 @@
 /** `pg-recovery finish`: revert everything (destroy --run-program) and return the stack to scenario none. */
-import type { Deps } from "../context";
-import { CHANGING_FLAGS, CommandDefinition, Common, commonOf, Shaped, Values } from "./definition";
-import { withSession } from "./plumbing";
+import { CHANGING_FLAGS, CommandDefinition, commonShape } from "./definition";
+import { revertRun } from "./plumbing";
 
 export const definition: CommandDefinition = {
   name: "finish",
@@ -15,17 +14,6 @@ export const definition: CommandDefinition = {
   examples: ["pg-recovery finish --stack qa --dry-run"],
 };
 
-export interface FinishCommand extends Common {
-  command: "finish";
-}
+export const shape = commonShape("finish");
 
-export function shape(values: Values, cwd: string): Shaped<FinishCommand> {
-  return { ok: true, command: { ...commonOf(values, cwd), command: "finish" } };
-}
-
-export async function run(cmd: FinishCommand, deps: Deps): Promise<void> {
-  await withSession(deps, "finish", cmd, { changing: true }, async (s) => {
-    const { revert } = await import("../revert");
-    await revert(s, cmd);
-  });
-}
+export const run = revertRun("finish");

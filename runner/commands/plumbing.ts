@@ -7,6 +7,15 @@
 import type { Deps, Session } from "../context";
 import type { Common } from "./definition";
 
+/** finish and abort: the same revert (abort also from mid-way, with Jobs running). */
+export function revertRun(name: "finish" | "abort") {
+  return (cmd: Common & { command: "finish" | "abort" }, deps: Deps): Promise<void> =>
+    withSession(deps, name, cmd, { changing: true }, async (s) => {
+      const { revert } = await import("../revert");
+      await revert(s, cmd);
+    });
+}
+
 /** Opens the stack (engine, journal, who); changing commands first adopt and repair. */
 export async function withSession(
   deps: Deps,

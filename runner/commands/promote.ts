@@ -1,14 +1,7 @@
 /** `pg-recovery promote`: copy the restored data into live, as the promotion plan described. */
 import type { Deps } from "../context";
-import {
-  CHANGING_FLAGS,
-  choiceOf,
-  CommandDefinition,
-  Common,
-  commonOf,
-  Shaped,
-  Values,
-} from "./definition";
+import { CHANGING_FLAGS, choiceOf, CommandDefinition, commonOf, flagsWith } from "./definition";
+import type { Common, Shaped, Values } from "./definition";
 import { withSession } from "./plumbing";
 
 /** As contract/data-tool.ts's PROMOTION_MODES (a test holds them equal; this file stays light). */
@@ -23,8 +16,8 @@ export const definition: CommandDefinition = {
     "After start (corrupted) and the validation report: writes the restored server's data into\n" +
     "the live database in the mode the promotion plan recommended, and waits for the promotion Job.\n" +
     "Live data is overwritten, so --confirm must name the live server exactly.",
-  flags: [
-    ...CHANGING_FLAGS.slice(0, 1),
+  flags: flagsWith(
+    CHANGING_FLAGS,
     {
       flags: "--mode <mode>",
       description:
@@ -40,8 +33,7 @@ export const definition: CommandDefinition = {
       flags: "--confirm <server>",
       description: "the live server's name, exactly: the target whose data is overwritten",
     },
-    ...CHANGING_FLAGS.slice(1),
-  ],
+  ),
   examples: [
     "pg-recovery promote --stack qa --mode merge --tables public.courses --confirm s189t01-ptt-qa-pg --dry-run",
   ],

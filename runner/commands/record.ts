@@ -1,16 +1,7 @@
 /** `pg-recovery record`: the incident record, Markdown and JSON (never a secret). */
 import type { Deps } from "../context";
-import {
-  CommandDefinition,
-  Common,
-  commonOf,
-  PULUMI,
-  Shaped,
-  STACK,
-  Values,
-  WORK_DIR,
-  YES,
-} from "./definition";
+import { CommandDefinition, Common, commonOf, ENGINE_FLAGS, flagsWith } from "./definition";
+import type { Shaped, Values } from "./definition";
 import { withSession } from "./plumbing";
 import * as path from "node:path";
 
@@ -22,16 +13,10 @@ export const definition: CommandDefinition = {
     "Writes the incident's record (timeline, who ran what, the jobs and their outcomes, RPO and\n" +
     "durations) from the stack's history and this machine's journal. Without a usable engine (no\n" +
     "Pulumi CLI, backend unreachable) it is written from the journal alone, and says so.",
-  flags: [
-    STACK,
-    {
-      flags: "--out <dir>",
-      description: "the directory the two files are written to (default: .)",
-    },
-    WORK_DIR,
-    YES,
-    PULUMI,
-  ],
+  flags: flagsWith(ENGINE_FLAGS, {
+    flags: "--out <dir>",
+    description: "the directory the two files are written to (default: .)",
+  }),
   examples: ["pg-recovery record --stack qa --out ./incident"],
 };
 

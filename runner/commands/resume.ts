@@ -1,6 +1,6 @@
 /** `pg-recovery resume`: the app back at its recorded replica counts; maintenance stays on. */
 import type { Deps } from "../context";
-import { CHANGING_FLAGS, CommandDefinition, Common, commonOf, Shaped, Values } from "./definition";
+import { CHANGING_FLAGS, CommandDefinition, Common, commonShape } from "./definition";
 import { withSession } from "./plumbing";
 
 export const definition: CommandDefinition = {
@@ -19,9 +19,7 @@ export interface ResumeCommand extends Common {
   command: "resume";
 }
 
-export function shape(values: Values, cwd: string): Shaped<ResumeCommand> {
-  return { ok: true, command: { ...commonOf(values, cwd), command: "resume" } };
-}
+export const shape = commonShape("resume");
 
 export async function run(cmd: ResumeCommand, deps: Deps): Promise<void> {
   await withSession(deps, "resume", cmd, { changing: true }, async (s) => {

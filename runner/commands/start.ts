@@ -1,14 +1,7 @@
 /** `pg-recovery start`: the incident's first step (corrupted or server-gone). */
 import type { Deps } from "../context";
-import {
-  CHANGING_FLAGS,
-  choiceOf,
-  CommandDefinition,
-  Common,
-  commonOf,
-  Shaped,
-  Values,
-} from "./definition";
+import { CHANGING_FLAGS, choiceOf, CommandDefinition, commonOf, flagsWith } from "./definition";
+import type { Common, Shaped, Values } from "./definition";
 import { withSession } from "./plumbing";
 
 export const SCENARIOS = ["corrupted", "server-gone"] as const;
@@ -27,8 +20,8 @@ export const definition: CommandDefinition = {
     "--restore-time) or rebuild it and restore the latest complete backup (without them).\n" +
     "Rerunning with the same values continues where it stopped.\n\n" +
     "Times are RFC 3339 with an offset: 2024-07-24T05:59:00Z or 2024-07-24T06:59:00+01:00.",
-  flags: [
-    ...CHANGING_FLAGS.slice(0, 1),
+  flags: flagsWith(
+    CHANGING_FLAGS,
     {
       flags: "--scenario <scenario>",
       description:
@@ -54,8 +47,7 @@ export const definition: CommandDefinition = {
       description:
         "when the corruption was noticed (RFC 3339 with an offset), for the record's RPO",
     },
-    ...CHANGING_FLAGS.slice(1),
-  ],
+  ),
   examples: [
     "pg-recovery start --stack qa --scenario corrupted --restore-time 2024-07-24T05:59:00Z --dry-run",
     "pg-recovery start --stack production --scenario server-gone",

@@ -1,16 +1,7 @@
 /** `pg-recovery status`: what is declared, the jobs and their state, times so far. */
 import type { Deps } from "../context";
-import {
-  CommandDefinition,
-  Common,
-  commonOf,
-  PULUMI,
-  Shaped,
-  STACK,
-  Values,
-  WORK_DIR,
-  YES,
-} from "./definition";
+import { CommandDefinition, Common, commonOf, ENGINE_FLAGS, flagsWith } from "./definition";
+import type { Shaped, Values } from "./definition";
 import { withSession } from "./plumbing";
 
 export const definition: CommandDefinition = {
@@ -20,13 +11,10 @@ export const definition: CommandDefinition = {
   description:
     "Reads the stack (its config, resources and history), the cluster's Jobs and this machine's\n" +
     "journal, and says where the incident stands and the next command. Changes nothing.",
-  flags: [
-    STACK,
-    { flags: "--json", description: "print the same as JSON on stdout (nothing else on stdout)" },
-    WORK_DIR,
-    YES,
-    PULUMI,
-  ],
+  flags: flagsWith(ENGINE_FLAGS, {
+    flags: "--json",
+    description: "print the same as JSON on stdout (nothing else on stdout)",
+  }),
   examples: ["pg-recovery status --stack qa", "pg-recovery status --stack qa --json | jq .next"],
 };
 

@@ -11,7 +11,7 @@ import {
   RestoreFromStorage,
   RestoreValidation,
 } from "../../components/data-jobs";
-import { DeclaredResource } from "../../harness/offline";
+import { DeclaredResource } from "../../offline/offline";
 import { declareAlone } from "../support/components";
 import { expectedArgv } from "../support/data-tool-argv";
 import {
@@ -32,6 +32,12 @@ describe("data jobs", () => {
     databaseUrl: { name: "publish-qa-app-secret", key: "DATABASE_URL" },
     storageConnectionString: { name: "pgr-storage", key: "connection-string" },
     container: "database-backup",
+  });
+  /** A Job that reads the PTR at the restore target, beside live. */
+  const fromPtr = (jobName: string) => ({
+    ...common(jobName),
+    restoredHost: PTR_FQDN,
+    restoreTimeUtc: "2024-07-24T05:59:00Z",
   });
   /** RestoreFromStorage takes no app DATABASE_URL: it writes its own target secret. */
   const withoutDatabaseUrl = (jobName: string): Omit<DataJobCommon, "databaseUrl"> => {
@@ -100,9 +106,7 @@ describe("data jobs", () => {
     const { resources } = await declareAlone(
       () =>
         new RestoreValidation("validation", {
-          ...common("pgr-2024-07-24-validation"),
-          restoredHost: PTR_FQDN,
-          restoreTimeUtc: "2024-07-24T05:59:00Z",
+          ...fromPtr("pgr-2024-07-24-validation"),
         }),
     );
     const job = one(resources, TYPES.job);
@@ -128,9 +132,7 @@ describe("data jobs", () => {
       const { resources } = await declareAlone(
         () =>
           new Promotion("promotion", {
-            ...common("pgr-2024-07-24-promotion"),
-            restoredHost: PTR_FQDN,
-            restoreTimeUtc: "2024-07-24T05:59:00Z",
+            ...fromPtr("pgr-2024-07-24-promotion"),
             promotion,
             confirmTarget: "s189t01-ptt-qa-pg/ptt_qa",
             incident: "2024-07-24",

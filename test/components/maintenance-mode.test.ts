@@ -6,9 +6,9 @@
 import * as assert from "node:assert/strict";
 import { MaintenanceMode, MaintenanceModeArgs } from "../../components/maintenance-mode";
 import { ANNOTATIONS } from "../../contract/runbook";
-import { captureResources, DeclaredResource } from "../../harness/offline";
+import { DeclaredResource } from "../../offline/offline";
 import { assertNoCollisions, declareAlone, parentOf } from "../support/components";
-import { managed, ofType, one, TYPES } from "../support/pulumi-harness";
+import { captureResources, managed, ofType, one, TYPES } from "../support/pulumi-harness";
 
 const {
   nginxCanary: NGINX_CANARY,

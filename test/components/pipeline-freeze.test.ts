@@ -5,9 +5,8 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- declared inputs are untyped JSON here */
 import * as assert from "node:assert/strict";
 import { PipelineFreeze } from "../../components/pipeline-freeze";
-import { captureResources } from "../../harness/offline";
 import { assertNoCollisions, declareAlone, parentOf } from "../support/components";
-import { managed, ofType, one, TYPES } from "../support/pulumi-harness";
+import { captureResources, managed, ofType, one, TYPES } from "../support/pulumi-harness";
 
 describe("PipelineFreeze", () => {
   const freeze = (name: string, reviews?: number, rulesetName = `pg-recovery freeze ${name}`) =>

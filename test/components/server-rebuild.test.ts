@@ -5,9 +5,9 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- declared inputs are untyped JSON here */
 import * as assert from "node:assert/strict";
 import { ServerRebuild, ServerRebuildArgs } from "../../components/server-rebuild";
-import { captureResources } from "../../harness/offline";
 import { declareAlone, restoredServer } from "../support/components";
 import {
+  captureResources,
   isSecretValue,
   managed,
   ofType,

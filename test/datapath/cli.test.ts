@@ -9,14 +9,11 @@ import { EXIT } from "../../contract/data-tool";
 import { backup } from "../../datapath/backup/backup";
 import { DEV_KEY } from "../support/azurite";
 import { CliRun, quiet, runCli, useDataPath } from "../support/datapath";
-import { VARIED_SCHEMA } from "../support/datapath-schemas";
+import { seeded } from "../support/datapath-schemas";
 
 describe("datapath CLI (real process, PostgreSQL + Azurite)", function () {
   this.timeout(120_000);
-  const fx = useDataPath("cli", async (pg) => {
-    await pg.createDatabase("app");
-    await pg.query("app", VARIED_SCHEMA);
-  });
+  const fx = useDataPath("cli", seeded());
 
   it("CLI: contract, exit codes, summary on stdout, no secrets printed", async () => {
     const { env } = fx.setup();

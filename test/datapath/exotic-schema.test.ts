@@ -9,14 +9,11 @@ import { backup } from "../../datapath/backup/backup";
 import { restore } from "../../datapath/restore/restore";
 import { verifyDatabases } from "../../datapath/verify/verify";
 import { contentFingerprint, differences, quiet, useDataPath } from "../support/datapath";
-import { EXOTIC_SCHEMA } from "../support/datapath-schemas";
+import { EXOTIC_SCHEMA, seeded } from "../support/datapath-schemas";
 
 describe("datapath round trip of an unseen, exotic schema", function () {
   this.timeout(60_000);
-  const fx = useDataPath("exo", async (pg) => {
-    await pg.createDatabase("exotic");
-    await pg.query("exotic", EXOTIC_SCHEMA);
-  });
+  const fx = useDataPath("exo", seeded("exotic", EXOTIC_SCHEMA));
 
   let env: NodeJS.ProcessEnv;
 

@@ -16,15 +16,12 @@ import { parseManifest } from "../../datapath/storage/manifest";
 import { verifyDatabases } from "../../datapath/verify/verify";
 import { DEV_ACCOUNT, DEV_KEY } from "../support/azurite";
 import { databases, fingerprint, listBackups, quiet, useDataPath } from "../support/datapath";
-import { VARIED_SCHEMA } from "../support/datapath-schemas";
+import { seeded } from "../support/datapath-schemas";
 import { PG_MAJOR } from "../support/postgres";
 
 describe("datapath round trips (real PostgreSQL + Azurite)", function () {
   this.timeout(120_000);
-  const fx = useDataPath("rt", async (pg) => {
-    await pg.createDatabase("app");
-    await pg.query("app", VARIED_SCHEMA);
-  });
+  const fx = useDataPath("rt", seeded());
   const setup = () => fx.setup();
 
   it("round-trips a varied schema and writes a complete manifest (zstd and gzip framings)", async () => {

@@ -22,7 +22,7 @@ describe("the house: dependencies run one way (eslint no-restricted-imports)", f
     ["components/x.ts", "../stacks/incident"],
     ["components/scale-down/x.ts", "../../stacks/overlay"],
     ["components/x.ts", "../datapath/cli"],
-    ["components/x.ts", "../harness/offline"],
+    ["components/x.ts", "../offline/offline"],
     ["datapath/x.ts", "@pulumi/pulumi"],
     ["datapath/commands/x.ts", "../../stacks/environment"],
     ["datapath/x.ts", "../components/naming"],
@@ -30,8 +30,11 @@ describe("the house: dependencies run one way (eslint no-restricted-imports)", f
     ["contract/x.ts", "../datapath/cli"],
     ["contract/x.ts", "@pulumi/pulumi"],
     ["stacks/x.ts", "../datapath/cli"],
-    ["stacks/x.ts", "../harness/offline"],
+    ["stacks/x.ts", "../offline/offline"],
     ["stacks/x.ts", "../index"],
+    ["runner/x.ts", "../test/support/pulumi-harness"],
+    ["offline/x.ts", "../test/support/pulumi-harness"],
+    ["datapath/x.ts", "../test/support/postgres"],
   ];
   for (const [file, from] of wrongWay) {
     it(`${file} may not import ${from}`, async () => {
@@ -48,8 +51,10 @@ describe("the house: dependencies run one way (eslint no-restricted-imports)", f
     ["components/x.ts", "../contract/data-tool"],
     ["components/x.ts", "./naming"],
     ["datapath/x.ts", "../contract/data-tool"],
-    ["harness/x.ts", "../stacks/overlay"],
-    ["tools/x.ts", "../harness/offline"],
+    ["offline/x.ts", "../stacks/overlay"],
+    ["tools/x.ts", "../offline/offline"],
+    ["tools/x.ts", "../test/support/pg-server"],
+    ["tools/x.ts", "../e2e/test/support/runner"],
   ];
   for (const [file, from] of rightWay) {
     it(`${file} may import ${from}`, async () => {

@@ -19,7 +19,7 @@ const SCENARIOS: [Stack, ScenarioName][] = [
 ];
 
 /** Product folders: what runs for an operator or in a Job (tests and e2e aside). */
-const PRODUCT = ["components", "contract", "datapath", "harness", "runner", "stacks", "tools"];
+const PRODUCT = ["components", "contract", "datapath", "offline", "runner", "stacks", "tools"];
 
 function productFiles(dir: string): string[] {
   return fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {

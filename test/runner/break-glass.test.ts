@@ -6,10 +6,11 @@
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { parseAllDocuments } from "yaml";
-import { evaluateOffline, loadStackConfig } from "../../harness/offline";
+import { evaluateOffline, loadStackConfig } from "../../offline/offline";
 import { breakGlassScript } from "../../runner/break-glass";
 import { main } from "../../runner/cli";
 import { RUNBOOK } from "../../contract/runbook";
+import { assertRunbookOrder, commandsArgv, CORRUPTED_PROMOTE_SETS } from "./support/commands";
 import { NOW, testIo, world } from "./support/fakes";
 
 async function script(stack: string, sets: Record<string, string>) {
@@ -31,21 +32,11 @@ function appliedObjects(
   return out;
 }
 
-const CORRUPTED = {
-  scenario: "corrupted",
-  incidentDate: "2026-11-25",
-  restoreTime: "2026-11-25T05:59:00Z",
-  promote: "true",
-  promotionMode: "tables",
-  promotionTables: "public.courses,public.sites",
-  confirm: "s189p01-ptt-pd-pg",
-};
-
 describe("runner: break-glass commands from the offline plan", function () {
   this.timeout(120_000);
 
   for (const [name, stack, sets] of [
-    ["production, corrupted with promotion", "production", CORRUPTED],
+    ["production, corrupted with promotion", "production", CORRUPTED_PROMOTE_SETS],
     [
       "qa, corrupted (replica counts not pinned)",
       "qa",
@@ -77,15 +68,7 @@ describe("runner: break-glass commands from the offline plan", function () {
       const applyPart = text.split("######## Revert")[0];
       const headers = [...applyPart.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
       const order = headers.map((h) => RUNBOOK.findIndex((s) => s.title === h));
-      assert.ok(
-        order.every((i) => i >= 0),
-        `unknown step headers: ${headers}`,
-      );
-      assert.deepEqual(
-        [...order].sort((a, b) => a - b),
-        order,
-        "runbook order",
-      );
+      assertRunbookOrder(order, `unknown step headers: ${headers}`);
       const revertHeaders = [
         ...text.split("######## Revert")[1].matchAll(/^## revert: (.+)$/gm),
       ].map((m) => m[1]);
@@ -126,7 +109,7 @@ describe("runner: break-glass commands from the offline plan", function () {
   }
 
   it("production: replica counts from the facts; the app's secret looked up live; the PTR kept", async () => {
-    const { text } = await script("production", CORRUPTED);
+    const { text } = await script("production", CORRUPTED_PROMOTE_SETS);
     assert.match(
       text,
       /scale deployment 'publish-production' --replicas 0 {3}# was 12 \(pinned in the facts\)/,
@@ -189,15 +172,7 @@ describe("runner: break-glass commands from the offline plan", function () {
     const bad = testIo();
     assert.equal(
       await main(
-        [
-          "commands",
-          "--stack",
-          "qa",
-          "--set",
-          "scenario=corrupted",
-          "--set",
-          "incidentDate=2026-11-25",
-        ],
+        commandsArgv("qa", { scenario: "corrupted", incidentDate: "2026-11-25" }),
         w.deps(bad),
       ),
       1,

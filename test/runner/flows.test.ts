@@ -6,12 +6,13 @@
 import * as assert from "node:assert/strict";
 import { EXIT } from "../../contract/data-tool";
 import {
+  assertRunbookOrder,
   DATE,
   job,
   jobsSucceed,
-  LIVE,
   promoteArgv,
   RESTORE,
+  refused,
   run,
   start,
   startArgv,
@@ -19,20 +20,25 @@ import {
 } from "./support/commands";
 import { NOW, testIo, world } from "./support/fakes";
 
+/** qa, server-gone: revive the server dropped at 08:00 as it was at `restoreTime`. */
+const reviveQa = (restoreTime: string) =>
+  startArgv({
+    stack: "qa",
+    scenario: "server-gone",
+    deletedAt: "2026-11-25T08:00:00Z",
+    restoreTime,
+    yes: "qa",
+  });
+
 describe("runner: the incident's commands against the real program", function () {
   this.timeout(120_000);
 
   it("start with a time without offset is refused with the door's message and the flag; nothing changes", async () => {
     const w = world();
-    const r = await run(w, [
-      ...startArgv({
-        stack: "production",
-        scenario: "corrupted",
-        restoreTime: "2026-11-25T06:59:00",
-      }),
-      ...yes,
-    ]);
-    assert.equal(r.code, EXIT.failed);
+    const r = await refused(
+      w,
+      startArgv({ scenario: "corrupted", restoreTime: "2026-11-25T06:59:00", yes: "production" }),
+    );
     assert.match(r.err, /pg-recovery:restoreTime "2026-11-25T06:59:00" has no UTC offset/);
     // November: London's wall clock is UTC, so one reading, not two that agree.
     assert.match(
@@ -51,11 +57,15 @@ describe("runner: the incident's commands against the real program", function ()
 
   it("an unknown stack is refused, naming the known ones; nothing is created", async () => {
     const w = world();
-    const r = await run(w, [
-      ...startArgv({ stack: "prodution", scenario: "corrupted", restoreTime: RESTORE }),
-      ...yes,
-    ]);
-    assert.equal(r.code, EXIT.failed);
+    const r = await refused(
+      w,
+      startArgv({
+        stack: "prodution",
+        scenario: "corrupted",
+        restoreTime: RESTORE,
+        yes: "production",
+      }),
+    );
     assert.match(r.err, /unknown stack "prodution"/);
     assert.match(r.err, /stack files for production, qa/);
     assert.deepEqual(w.engine.created, []);
@@ -66,8 +76,7 @@ describe("runner: the incident's commands against the real program", function ()
     w.engine.init("production");
     const stack = w.engine.stacksByName.get("production")!;
     const before = JSON.stringify(stack.configMap);
-    const r = await run(w, [...start, "--yes", "qa"]);
-    assert.equal(r.code, EXIT.failed);
+    const r = await refused(w, [...start, "--yes", "qa"]);
     assert.match(r.err, /--yes "qa" does not name this environment: it is "production"/);
     assert.match(r.err, /Nothing was changed/);
     assert.equal(JSON.stringify(stack.configMap), before);
@@ -79,8 +88,7 @@ describe("runner: the incident's commands against the real program", function ()
 
   it("without a terminal and without --yes, nothing is applied", async () => {
     const w = world();
-    const r = await run(w, start);
-    assert.equal(r.code, EXIT.failed);
+    const r = await refused(w, start);
     assert.match(r.err, /no terminal to confirm on/);
     assert.match(r.err, /--yes production/);
     assert.equal(w.engine.stacksByName.get("production")!.applied.length, 0);
@@ -104,16 +112,10 @@ describe("runner: the incident's commands against the real program", function ()
 
     it("promote before start is refused; nothing changes", async () => {
       w.engine.init("production");
-      const r = await run(w, [
-        ...promoteArgv({
-          stack: "production",
-          mode: "merge",
-          tables: "public.courses",
-          confirm: LIVE,
-        }),
-        ...yes,
-      ]);
-      assert.equal(r.code, EXIT.failed);
+      const r = await refused(
+        w,
+        promoteArgv({ mode: "merge", tables: "public.courses", yes: "production" }),
+      );
       assert.match(r.err, /promote before start/);
       assert.deepEqual(w.engine.stacksByName.get("production")!.calls, []);
     });
@@ -129,15 +131,7 @@ describe("runner: the incident's commands against the real program", function ()
         "Corrupted 3. Point-in-time restore",
         "Corrupted 4. Validate",
       ].map((t) => r.out.indexOf(t));
-      assert.ok(
-        order.every((i) => i >= 0),
-        `missing a step: ${order}`,
-      );
-      assert.deepEqual(
-        [...order].sort((a, b) => a - b),
-        order,
-        "runbook order",
-      );
+      assertRunbookOrder(order, `missing a step: ${order}`);
       assert.match(r.out, /publish-production to 0 replicas \(was 12/);
       assert.match(
         r.out,
@@ -177,15 +171,14 @@ describe("runner: the incident's commands against the real program", function ()
     });
 
     it("start with another restore time while the incident runs is refused", async () => {
-      const r = await run(w, [
-        ...startArgv({
-          stack: "production",
+      const r = await refused(
+        w,
+        startArgv({
           scenario: "corrupted",
           restoreTime: "2026-11-25T05:00:00Z",
+          yes: "production",
         }),
-        ...yes,
-      ]);
-      assert.equal(r.code, EXIT.failed);
+      );
       assert.match(
         r.err,
         /--restore-time 2026-11-25T05:00:00Z \(the incident's is 2026-11-25T06:59:00\+01:00\)/,
@@ -196,16 +189,15 @@ describe("runner: the incident's commands against the real program", function ()
     it("promote naming another server: the door's message, nothing changes", async () => {
       const stack = w.engine.stacksByName.get("production")!;
       const before = JSON.stringify(stack.configMap);
-      const r = await run(w, [
-        ...promoteArgv({
-          stack: "production",
+      const r = await refused(
+        w,
+        promoteArgv({
           mode: "merge",
           tables: "public.courses",
           confirm: "s189t01-ptt-qa-pg",
+          yes: "production",
         }),
-        ...yes,
-      ]);
-      assert.equal(r.code, EXIT.failed);
+      );
       assert.match(
         r.err,
         /pg-recovery:confirm "s189t01-ptt-qa-pg" does not match the live server "s189p01-ptt-pd-pg"/,
@@ -224,15 +216,10 @@ describe("runner: the incident's commands against the real program", function ()
         },
       );
       w.cluster.setJob(job("promotion-archive"), { state: "running", containers: [] });
-      const r = await run(w, [
-        ...promoteArgv({
-          stack: "production",
-          mode: "merge",
-          tables: "public.courses",
-          confirm: LIVE,
-        }),
-        ...yes,
-      ]);
+      const r = await run(
+        w,
+        promoteArgv({ mode: "merge", tables: "public.courses", yes: "production" }),
+      );
       assert.equal(r.code, EXIT.ok, r.err);
       assert.match(
         r.out,
@@ -266,11 +253,7 @@ describe("runner: the incident's commands against the real program", function ()
     });
 
     it("promote after resume is refused by the door (the app would be writing)", async () => {
-      const r = await run(w, [
-        ...promoteArgv({ stack: "production", mode: "whole", confirm: LIVE }),
-        ...yes,
-      ]);
-      assert.equal(r.code, EXIT.failed);
+      const r = await refused(w, promoteArgv({ mode: "whole", yes: "production" }));
       assert.match(r.err, /pg-recovery:promote is true while pg-recovery:scaleDown is false/);
     });
 
@@ -340,10 +323,7 @@ describe("runner: the incident's commands against the real program", function ()
     assert.match(s.out, /Incident: corrupted, incident date 2026-11-25/);
     assert.match(s.out, /shown as the stack's last update applied it/);
     w.cluster.setJob(job("promotion"), { state: "succeeded", containers: [] });
-    const p = await run(w, [
-      ...promoteArgv({ stack: "production", mode: "whole", confirm: LIVE }),
-      ...yes,
-    ]);
+    const p = await run(w, promoteArgv({ mode: "whole", yes: "production" }));
     assert.equal(p.code, EXIT.ok, p.err);
     assert.match(
       p.err,
@@ -409,23 +389,13 @@ describe("runner: the incident's commands against the real program", function ()
   it("finish on a stack that never had an incident says so, changes nothing", async () => {
     const w = world();
     w.engine.init("qa");
-    const r = await run(w, ["finish", "--stack", "qa", "--yes", "qa"]);
-    assert.equal(r.code, EXIT.failed);
+    const r = await refused(w, ["finish", "--stack", "qa", "--yes", "qa"]);
     assert.match(r.err, /nothing to finish on qa: no incident/);
   });
 
   it("server gone: start with a revive window, status names the next step", async () => {
     const w = world();
-    const r = await run(
-      w,
-      startArgv({
-        stack: "qa",
-        scenario: "server-gone",
-        deletedAt: "2026-11-25T08:00:00Z",
-        restoreTime: "2026-11-25T08:10:00Z",
-        yes: "qa",
-      }),
-    );
+    const r = await run(w, reviveQa("2026-11-25T08:10:00Z"));
     assert.equal(r.code, EXIT.ok, r.err);
     assert.match(r.out, /revive the dropped server s189t01-ptt-qa-pg at 2026-11-25T08:10:00Z/);
     const s = await run(w, ["status", "--stack", "qa"]);
@@ -434,17 +404,7 @@ describe("runner: the incident's commands against the real program", function ()
 
   it("server gone: a revive less than 10 minutes after the deletion is the door's refusal", async () => {
     const w = world();
-    const r = await run(
-      w,
-      startArgv({
-        stack: "qa",
-        scenario: "server-gone",
-        deletedAt: "2026-11-25T08:00:00Z",
-        restoreTime: "2026-11-25T08:05:00Z",
-        yes: "qa",
-      }),
-    );
-    assert.equal(r.code, EXIT.failed);
+    const r = await refused(w, reviveQa("2026-11-25T08:05:00Z"));
     assert.match(r.err, /less than 10 minutes after the deletion/);
     assert.match(r.err, /pg-recovery:restoreTime is --restore-time/);
   });
@@ -453,15 +413,10 @@ describe("runner: the incident's commands against the real program", function ()
     const w = world();
     const stack = w.engine.init("production");
     const before = JSON.stringify(stack.configMap);
-    const r = await run(w, [
-      ...startArgv({
-        stack: "production",
-        scenario: "corrupted",
-        restoreTime: "2026-11-01T00:00:00Z",
-      }),
-      ...yes,
-    ]);
-    assert.equal(r.code, EXIT.failed);
+    const r = await refused(
+      w,
+      startArgv({ scenario: "corrupted", restoreTime: "2026-11-01T00:00:00Z", yes: "production" }),
+    );
     assert.match(r.err, /pulumi preview failed/);
     assert.match(r.err, /earliest restore point/);
     assert.equal(JSON.stringify(stack.configMap), before);

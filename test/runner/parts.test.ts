@@ -9,13 +9,14 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ESLint } from "eslint";
 import { runbookStepOf } from "../../contract/runbook";
-import { evaluateOffline, loadStackConfig } from "../../harness/offline";
+import { evaluateOffline, loadStackConfig } from "../../offline/offline";
 import { parseCommandLine, REPO_ROOT } from "../../runner/args";
 import { confirm } from "../../runner/confirm";
 import { ChangePlan, PlanStep } from "../../runner/engine";
 import { waitForJobs } from "../../runner/jobs";
 import { Journal, latestIncident } from "../../runner/journal";
 import { renderSummary, summarise } from "../../runner/summary";
+import { CORRUPTED_PROMOTE_SETS, startArgv } from "./support/commands";
 import { FakeCluster, NOW, testIo } from "./support/fakes";
 
 describe("runner: the command line", () => {
@@ -32,15 +33,7 @@ describe("runner: the command line", () => {
 
   it("start, corrupted: the restore time is required; the work dir defaults to the repository", () => {
     assert.deepEqual(
-      ok([
-        "start",
-        "--stack",
-        "qa",
-        "--scenario",
-        "corrupted",
-        "--restore-time",
-        "2024-07-24T05:59:00Z",
-      ]),
+      ok(startArgv({ stack: "qa", scenario: "corrupted", restoreTime: "2024-07-24T05:59:00Z" })),
       {
         command: "start",
         stack: "qa",
@@ -55,25 +48,15 @@ describe("runner: the command line", () => {
       },
     );
     assert.match(
-      no(["start", "--stack", "qa", "--scenario", "corrupted"]),
+      no(startArgv({ stack: "qa", scenario: "corrupted" })),
       /--restore-time is required for the corrupted scenario/,
     );
     assert.match(
-      no(["start", "--stack", "qa", "--scenario", "corupted", "--restore-time", "x"]),
+      no(startArgv({ stack: "qa", scenario: "corupted", restoreTime: "x" })),
       /--scenario must be corrupted or server-gone \(not "corupted"\)/,
     );
     assert.match(
-      no([
-        "start",
-        "--stack",
-        "qa",
-        "--scenario",
-        "corrupted",
-        "--restore-time",
-        "x",
-        "--deleted-at",
-        "y",
-      ]),
+      no(startArgv({ stack: "qa", scenario: "corrupted", restoreTime: "x", deletedAt: "y" })),
       /--deleted-at only applies to --scenario server-gone/,
     );
   });
@@ -160,15 +143,7 @@ describe("runner: a plan in the runbook's words", function () {
   let creates: ChangePlan;
 
   before(async () => {
-    const config = loadStackConfig("production", {
-      scenario: "corrupted",
-      incidentDate: "2026-11-25",
-      restoreTime: "2026-11-25T05:59:00Z",
-      promote: "true",
-      promotionMode: "tables",
-      promotionTables: "public.courses,public.sites",
-      confirm: "s189p01-ptt-pd-pg",
-    });
+    const config = loadStackConfig("production", CORRUPTED_PROMOTE_SETS);
     const run = await evaluateOffline(config, NOW);
     const steps: PlanStep[] = run.resources
       .filter((r) => !r.read)
@@ -364,7 +339,7 @@ describe("runner: the house (nothing imports the runner)", function () {
   };
   for (const [file, from] of [
     ["stacks/x.ts", "../runner/cli"],
-    ["harness/x.ts", "../runner/engine"],
+    ["offline/x.ts", "../runner/engine"],
     ["components/x.ts", "../runner/summary"],
     ["tools/x.ts", "../runner/cli"],
     ["runner/x.ts", "../datapath/cli"],
@@ -374,7 +349,7 @@ describe("runner: the house (nothing imports the runner)", function () {
   }
   for (const [file, from] of [
     ["runner/x.ts", "../stacks/incident"],
-    ["runner/x.ts", "../harness/offline"],
+    ["runner/x.ts", "../offline/offline"],
     ["runner/x.ts", "../contract/time"],
     ["runner/x.ts", "../components/naming"],
   ]) {

@@ -13,6 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { parseCommandLine, REPO_ROOT } from "../../runner/args";
+import { commandsArgv, startArgv } from "./support/commands";
 
 const FILE = path.join(REPO_ROOT, ".github", "workflows", "pg-recovery.yml");
 const workflow = parse(fs.readFileSync(FILE, "utf8")) as any;
@@ -140,18 +141,15 @@ describe("runner: the GitHub Actions workflow", function () {
       mode: "none",
     };
     const preview = argvFor("preview", inputs);
-    assert.deepEqual(preview, [
-      "start",
-      "--stack",
-      "production",
-      "--scenario",
-      "corrupted",
-      "--restore-time",
-      "2024-07-24T06:59:00+01:00",
-      "--noticed-at",
-      "2024-07-24T08:10:00+01:00",
-      "--dry-run",
-    ]);
+    assert.deepEqual(
+      preview,
+      startArgv({
+        scenario: "corrupted",
+        restoreTime: "2024-07-24T06:59:00+01:00",
+        noticedAt: "2024-07-24T08:10:00+01:00",
+        dryRun: true,
+      }),
+    );
     const apply = argvFor("apply", inputs);
     assert.deepEqual(apply.slice(-2), ["--yes", "production"]);
     assert.ok(!apply.includes("--dry-run"));
@@ -198,17 +196,14 @@ describe("runner: the GitHub Actions workflow", function () {
       restore_time: "2024-07-24T05:59:00Z",
       mode: "none",
     });
-    assert.deepEqual(commands, [
-      "commands",
-      "--stack",
-      "qa",
-      "--set",
-      "scenario=corrupted",
-      "--set",
-      "incidentDate=2024-07-24",
-      "--set",
-      "restoreTime=2024-07-24T05:59:00Z",
-    ]);
+    assert.deepEqual(
+      commands,
+      commandsArgv("qa", {
+        scenario: "corrupted",
+        incidentDate: "2024-07-24",
+        restoreTime: "2024-07-24T05:59:00Z",
+      }),
+    );
     // Every command line the workflow builds is one the runner accepts.
     for (const argv of [promote, commands]) {
       const parsed = parseCommandLine(argv);

@@ -5,7 +5,7 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- declared inputs are untyped JSON here */
 import * as assert from "node:assert/strict";
-import { evaluateOffline, OfflineRun } from "../../harness/offline";
+import { evaluateOffline, OfflineRun } from "../../offline/offline";
 import {
   DrillExercise,
   IncidentConfigError,

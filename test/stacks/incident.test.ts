@@ -38,6 +38,11 @@ function door(values: Values, environment?: unknown, now = DOOR_NOW): Incident {
   return parseIncident(raw(values, environment ?? stackFacts("qa")), now);
 }
 
+/** server-gone, reviving the server dropped at `deletedAt` as it was at `restoreTime`. */
+function revive(incidentDate: string, deletedAt: string, restoreTime: string): Values {
+  return { scenario: "server-gone", incidentDate, serverDeletedAt: deletedAt, restoreTime };
+}
+
 /** Asserts the door refuses and returns its problems. */
 function refused(config: RawConfig, now = DOOR_NOW): string[] {
   try {
@@ -162,12 +167,9 @@ describe("config door: parseIncident", () => {
     });
 
     it("server-gone with restoreTime >= deletion + 10 min, within 5 days, revives", () => {
-      const incident = door({
-        scenario: "server-gone",
-        incidentDate: "2024-07-24",
-        serverDeletedAt: "2024-07-24T09:00:00+01:00",
-        restoreTime: "2024-07-24T08:10:00Z",
-      }) as ServerGoneIncident;
+      const incident = door(
+        revive("2024-07-24", "2024-07-24T09:00:00+01:00", "2024-07-24T08:10:00Z"),
+      ) as ServerGoneIncident;
       assert.equal(incident.mode, "revive");
       assert.equal(incident.restoreFromStorage, false);
       assert.equal(incident.restoreTime?.toISOString(), "2024-07-24T08:10:00.000Z");
@@ -400,23 +402,13 @@ describe("config door: parseIncident", () => {
       },
       {
         title: "revive: restoreTime less than 10 minutes after the deletion",
-        config: raw({
-          scenario: "server-gone",
-          incidentDate: "2024-07-24",
-          serverDeletedAt: "2024-07-24T08:00:00Z",
-          restoreTime: "2024-07-24T08:09:59Z",
-        }),
+        config: raw(revive("2024-07-24", "2024-07-24T08:00:00Z", "2024-07-24T08:09:59Z")),
         key: "pg-recovery:restoreTime",
         says: /2024-07-24T08:09:59Z is less than 10 minutes after the deletion \(2024-07-24T08:00:00Z\).*Set pg-recovery:restoreTime to 2024-07-24T08:10:00Z or later/,
       },
       {
         title: "revive: the deletion is more than 5 days before now",
-        config: raw({
-          scenario: "server-gone",
-          incidentDate: "2024-07-19",
-          serverDeletedAt: "2024-07-19T11:59:00Z",
-          restoreTime: "2024-07-19T12:30:00Z",
-        }),
+        config: raw(revive("2024-07-19", "2024-07-19T11:59:00Z", "2024-07-19T12:30:00Z")),
         key: "pg-recovery:serverDeletedAt",
         says: /2024-07-19T11:59:00Z is more than 5 days ago \(window closed 2024-07-24T11:59:00Z\).*Remove pg-recovery:restoreTime to rebuild/,
       },
@@ -469,12 +461,7 @@ describe("config door: parseIncident", () => {
     }
 
     it("the 5-day revive window is measured from the now passed in, not the clock", () => {
-      const config = raw({
-        scenario: "server-gone",
-        incidentDate: "2024-07-19",
-        serverDeletedAt: "2024-07-19T11:59:00Z",
-        restoreTime: "2024-07-19T12:30:00Z",
-      });
+      const config = raw(revive("2024-07-19", "2024-07-19T11:59:00Z", "2024-07-19T12:30:00Z"));
       // Same config, a clock just inside the window: accepted.
       const incident = parseIncident(
         config,

@@ -5,7 +5,7 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- declared inputs are untyped JSON here */
 import * as assert from "node:assert/strict";
-import { DeclaredResource, evaluateOffline, OfflineRun } from "../../harness/offline";
+import { DeclaredResource, evaluateOffline, OfflineRun } from "../../offline/offline";
 import { expectedArgv } from "../support/data-tool-argv";
 import {
   FACTS,
@@ -36,11 +36,16 @@ const componentTypes = (run: OfflineRun) =>
 const jobByName = (run: OfflineRun, name: string) => one(run.resources, TYPES.job, name);
 const servers = (run: OfflineRun) => ofType(managed(run.resources), TYPES.server);
 
-/** The run's one Server, and its inputs. */
-function theServer(run: OfflineRun): { server: DeclaredResource; i: any } {
+/** The run's one Server, and its inputs, after checking its name and create mode. */
+function theServer(
+  run: OfflineRun,
+  expected: { serverName: string; createMode: string },
+): { server: DeclaredResource; i: any } {
   const all = servers(run);
   assert.equal(all.length, 1);
-  return { server: all[0], i: all[0].inputs as any };
+  const i = all[0].inputs as any;
+  assert.deepEqual({ serverName: i.serverName, createMode: i.createMode }, expected);
+  return { server: all[0], i };
 }
 
 describe("the program, per stack and scenario (real stack files)", function () {
@@ -122,9 +127,10 @@ describe("the program, per stack and scenario (real stack files)", function () {
             run.offlineAnswers.some((a) => a.startsWith(`getServer ${f.resourceGroup}/${f.live}:`)),
             "the live server is read with getServer",
           );
-          const { server, i } = theServer(run);
-          assert.equal(i.serverName, `${f.live}-ptr`);
-          assert.equal(i.createMode, "PointInTimeRestore");
+          const { server, i } = theServer(run, {
+            serverName: `${f.live}-ptr`,
+            createMode: "PointInTimeRestore",
+          });
           assert.equal(i.pointInTimeUTC, INCIDENT.restoreTime);
           assert.equal(
             i.sourceServerResourceId,
@@ -265,9 +271,7 @@ describe("the program, per stack and scenario (real stack files)", function () {
       describe("server-gone, rebuild", () => {
         it("declares a Server under the ORIGINAL name, kept on destroy, and the restore-from-storage job", () => {
           const run = runs["server-gone rebuild"];
-          const { server, i } = theServer(run);
-          assert.equal(i.serverName, f.live);
-          assert.equal(i.createMode, "Create");
+          const { server } = theServer(run, { serverName: f.live, createMode: "Create" });
           assert.equal(server.options.retainOnDelete, true);
           assert.equal(one(run.resources, TYPES.database).options.retainOnDelete, true);
           const job = jobByName(run, "restore-from-storage-job");
@@ -316,9 +320,7 @@ describe("the program, per stack and scenario (real stack files)", function () {
       describe("server-gone, revive", () => {
         it("revives the dropped server with ReviveDropped at the UTC point in time", () => {
           const run = runs["server-gone revive"];
-          const { server, i } = theServer(run);
-          assert.equal(i.serverName, f.live);
-          assert.equal(i.createMode, "ReviveDropped");
+          const { server, i } = theServer(run, { serverName: f.live, createMode: "ReviveDropped" });
           assert.equal(i.pointInTimeUTC, INCIDENT.reviveTime);
           assert.match(i.sourceServerResourceId, new RegExp(`/flexibleServers/${f.live}$`));
           assert.equal(server.options.retainOnDelete, true);

@@ -5,7 +5,7 @@
  * test/support/pod-security.ts. The real API server's admission is the e2e suite's check.
  */
 import * as assert from "node:assert/strict";
-import { DeclaredResource } from "../../harness/offline";
+import { DeclaredResource } from "../../offline/offline";
 import { podSpecOf, restrictedViolations } from "../support/pod-security";
 import { managed, runScenario, SCENARIO_NAMES, STACKS, TYPES } from "../support/pulumi-harness";
 

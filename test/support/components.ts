@@ -4,7 +4,7 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- declared inputs are untyped JSON here */
 import * as assert from "node:assert/strict";
-import { captureResources, DeclaredResource, resolveOutputs } from "../../harness/offline";
+import { DeclaredResource, evaluateOffline } from "../../offline/offline";
 import { managed, one, TYPES } from "./pulumi-harness";
 
 /** Runs `declare` alone; also resolves the outputs it returns. */
@@ -13,12 +13,8 @@ export async function declareAlone<T>(
   outputsOf: (component: T) => Record<string, unknown> = () => ({}),
   config: Record<string, string> = {},
 ): Promise<{ resources: DeclaredResource[]; outputs: Record<string, any> }> {
-  let outputs: Record<string, any> = {};
-  const resources = await captureResources(async () => {
-    const component = declare();
-    outputs = await resolveOutputs(outputsOf(component));
-  }, config);
-  return { resources, outputs };
+  const run = await evaluateOffline(config, undefined, () => outputsOf(declare()));
+  return { resources: run.resources, outputs: run.outputs };
 }
 
 /**

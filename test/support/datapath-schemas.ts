@@ -1,5 +1,5 @@
 /** Schemas the data tool's tests back up, restore and compare. */
-import { hasExtension } from "./postgres";
+import { hasExtension, PgServer } from "./postgres";
 
 export const HAVE_BTREE_GIST = hasExtension("btree_gist");
 
@@ -192,3 +192,29 @@ DO $$ BEGIN
     || ' FROM generate_series(1, 20) g';
 END $$;
 `;
+
+/** Enough incompressible data that a dump or a load is still running when interrupted. */
+export const BULK_SCHEMA = `
+CREATE TABLE a_small (id int PRIMARY KEY, v text);
+INSERT INTO a_small SELECT g, 'v' || g FROM generate_series(1, 100) g;
+CREATE TABLE blobs (id int PRIMARY KEY, a text, b text);
+INSERT INTO blobs SELECT g, md5(random()::text) || md5(random()::text), md5(random()::text)
+  FROM generate_series(1, 200000) g;
+`;
+
+/** Table `t`: `rows` rows of (id, `value`), `g` the row number. */
+export const numberedRows = (rows: number, value: string) =>
+  `CREATE TABLE t (id int PRIMARY KEY, v text);
+   INSERT INTO t SELECT g, ${value} FROM generate_series(1, ${rows}) g;`;
+
+/** A one-row table that tells a database's old content from a restored one. */
+export const marker = (value: string) =>
+  `CREATE TABLE marker (v text); INSERT INTO marker VALUES ('${value}');`;
+
+/** A data-path fixture's set-up: database `db` created on the server, holding `schema`. */
+export function seeded(db = "app", schema = VARIED_SCHEMA): (pg: PgServer) => Promise<void> {
+  return async (pg) => {
+    await pg.createDatabase(db);
+    await pg.query(db, schema);
+  };
+}

@@ -4,8 +4,8 @@
  * resources as JSON on stdout. Usage: ts-node foreign-mocks-run.ts <stack> [key=value ...]
  */
 import * as pulumi from "@pulumi/pulumi";
-import { waitForRPCs } from "../../harness/sdk-internals";
-import { loadStackConfig } from "../../harness/stack-config";
+import { waitForRPCs } from "../../offline/sdk-internals";
+import { loadStackConfig } from "../../offline/stack-config";
 
 const [stack, ...sets] = process.argv.slice(2);
 const declared: { type: string; name: string; inputs: unknown }[] = [];

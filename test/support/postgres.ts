@@ -1,14 +1,14 @@
 /**
  * Real PostgreSQL servers for tests, on 127.0.0.1 in a temp directory: one fresh cluster per
- * call, built with the same helpers as the drill and the benchmark (tools/pg-server.ts).
+ * call, built with the same helpers as the drill and the benchmark (pg-server.ts).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Client, QueryResult } from "pg";
-import { cluster, serverDir } from "../../tools/pg-server";
+import { cluster, serverDir } from "./pg-server";
 
-export { freePort, hasExtension, PG_BIN, PG_MAJOR } from "../../tools/pg-server";
+export { freePort, hasExtension, PG_BIN, PG_MAJOR } from "./pg-server";
 
 export interface PgServer {
   readonly host: "127.0.0.1";

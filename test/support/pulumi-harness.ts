@@ -1,21 +1,20 @@
 /**
- * Helpers for the Pulumi-side tests. Everything goes through harness/offline.ts (evaluateOffline /
+ * Helpers for the Pulumi-side tests. Everything goes through offline/offline.ts (evaluateOffline /
  * captureResources), which installs the process-global mocks once; nothing here calls setMocks.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- declared inputs are untyped JSON here */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import {
-  captureResources,
   DeclaredResource,
   evaluateOffline,
   loadStackConfig,
   OfflineRun,
   ROOT,
   StackConfig,
-} from "../../harness/offline";
-import { isSecretValue } from "../../harness/sdk-internals";
+} from "../../offline/offline";
 
 export { ROOT };
 export type Stack = "production" | "qa";
@@ -146,6 +145,22 @@ export async function programOutcome(
   return { error, resources };
 }
 
+/**
+ * Runs `declare` (which constructs components directly) under the offline mocks and returns what
+ * it registered: for testing one component alone. `now` is the clock the offline lookups see.
+ */
+export async function captureResources(
+  declare: () => unknown,
+  config: StackConfig = {},
+  now: Date = new Date(),
+): Promise<DeclaredResource[]> {
+  const run = await evaluateOffline(config, now, async () => {
+    const result = declare();
+    return result instanceof Promise ? await result : undefined;
+  });
+  return run.resources;
+}
+
 /** Managed resources only: no reads of live objects, no component groupings. */
 export function managed(resources: DeclaredResource[]): DeclaredResource[] {
   return resources.filter((r) => !r.read && !r.component);
@@ -182,7 +197,10 @@ export const TYPES = {
   githubProvider: "pulumi:providers:github",
 } as const;
 
-export { isSecretValue };
+/** A secret as the mocks receive it: the SDK's wire form, `{<signature>, value}`. */
+export function isSecretValue(value: unknown): value is { value: unknown } {
+  return pulumi.runtime.isRpcSecret(value);
+}
 
 /** The same value with every secret wrapper replaced by its plain content. */
 export function unwrapSecrets(value: unknown): unknown {

@@ -49,7 +49,7 @@ describe("tools/build.js (the compiled CLIs)", function () {
   it("keeps __dirname as the source file saw it: the runner finds the repository", async () => {
     const bundle = await build.build("pg-recovery", out);
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(out, "node_modules"));
-    // runner/args.ts's REPO_ROOT, harness/stack-config.ts's ROOT: the stack files are found
+    // runner/args.ts's REPO_ROOT, offline/stack-config.ts's ROOT: the stack files are found
     // from any working directory.
     const script = execFileSync(
       process.execPath,

@@ -9,7 +9,7 @@ import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { RUNBOOK, runbookStepOf } from "../../contract/runbook";
 import { formatUtc } from "../../contract/time";
-import { evaluateOffline } from "../../harness/offline";
+import { evaluateOffline } from "../../offline/offline";
 import { FAKETIME, managed, ROOT, stackConfig } from "../support/pulumi-harness";
 
 interface Result {

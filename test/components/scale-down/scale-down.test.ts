@@ -7,9 +7,9 @@ import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { preIncidentReplicas, ScaleDown } from "../../../components/scale-down";
 import { ANNOTATIONS } from "../../../contract/runbook";
-import { captureResources, DeclaredResource } from "../../../harness/offline";
+import { DeclaredResource } from "../../../offline/offline";
 import { declareAlone } from "../../support/components";
-import { ofType, stackFacts, TYPES } from "../../support/pulumi-harness";
+import { captureResources, ofType, stackFacts, TYPES } from "../../support/pulumi-harness";
 
 const REPLICAS_ANNOTATION = ANNOTATIONS.replicasBeforeIncident;
 

@@ -9,23 +9,13 @@ import { backup } from "../../../datapath/backup/backup";
 import { restore } from "../../../datapath/restore/restore";
 import { Azurite } from "../../support/azurite";
 import { fastRetry, fingerprint, listBackups, quiet, useDataPath } from "../../support/datapath";
-import { VARIED_SCHEMA } from "../../support/datapath-schemas";
+import { BULK_SCHEMA, seeded } from "../../support/datapath-schemas";
 
 describe("datapath interrupted backups (real PostgreSQL + Azurite)", function () {
   this.timeout(120_000);
   const fx = useDataPath("bf", async (pg) => {
-    await pg.createDatabase("app");
-    await pg.query("app", VARIED_SCHEMA);
-    // Enough incompressible data that the dump is still running when we interrupt it.
-    await pg.createDatabase("bulk");
-    await pg.query(
-      "bulk",
-      `CREATE TABLE a_small (id int PRIMARY KEY, v text);
-       INSERT INTO a_small SELECT g, 'v' || g FROM generate_series(1, 100) g;
-       CREATE TABLE blobs (id int PRIMARY KEY, a text, b text);
-       INSERT INTO blobs SELECT g, md5(random()::text) || md5(random()::text), md5(random()::text)
-         FROM generate_series(1, 200000) g;`,
-    );
+    await seeded()(pg);
+    await seeded("bulk", BULK_SCHEMA)(pg);
   });
 
   it("pg_dump killed mid-stream: nothing committed, --latest keeps the previous backup", async () => {

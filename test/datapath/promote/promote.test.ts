@@ -26,6 +26,12 @@ const modeOf = (plan: Plan, m: string) => plan.modes.find((x) => x.mode === m)!;
 describe("promote (real PostgreSQL): the plan and the refusals", function () {
   this.timeout(180_000);
   const { pair, incident, unchanged } = useIncident();
+  /** The write of `mode` for `table` into `db`, confirmed by naming live; then `extra` flags. */
+  const write = (db: string, mode: string, table: string, ...extra: string[]) =>
+    run(pair.env(db), "--mode", mode, "--tables", table, "--confirm", confirmFor(db), ...extra);
+  /** The plan for `table` in `db`, as --json prints it. */
+  const planFor = async (db: string, table: string): Promise<Plan> =>
+    JSON.parse((await run(pair.env(db), "--plan", "--tables", table, "--json")).out);
   const run = runPromote;
 
   describe("--plan", () => {
@@ -126,15 +132,7 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       );
       // The write refuses with the plan's own line.
       const before = await fingerprint(pair.live.url(db));
-      const w = await run(
-        pair.env(db),
-        "--mode",
-        "tables",
-        "--tables",
-        "public.users",
-        "--confirm",
-        confirmFor(db),
-      );
+      const w = await write(db, "tables", "public.users");
       assert.equal(w.code, 1);
       assert.equal(tables.refusals.length, 1);
       assert.ok(
@@ -154,24 +152,14 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
        DELETE FROM users WHERE id IN (7, 8);`,
     );
     const before = await fingerprint(pair.live.url(db));
-    const plan: Plan = JSON.parse(
-      (await run(pair.env(db), "--plan", "--tables", "public.posts", "--json")).out,
-    );
+    const plan: Plan = await planFor(db, "public.posts");
     const refusals = modeOf(plan, "merge").refusals;
     assert.equal(refusals.length, 1, refusals.join("\n"));
     assert.match(
       refusals[0],
       /^posts_user_id_fkey .*: 5 rows of public\.posts to re-insert reference public\.users rows that live no longer has; referenced keys: \(7\); way out: add public\.users to --tables/,
     );
-    const r = await run(
-      pair.env(db),
-      "--mode",
-      "merge",
-      "--tables",
-      "public.posts",
-      "--confirm",
-      confirmFor(db),
-    );
+    const r = await write(db, "merge", "public.posts");
     assert.equal(r.code, 1);
     assert.ok(r.err.includes(`\n  ${refusals[0]}`), r.err);
     await unchanged(db, before);
@@ -233,9 +221,7 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       ]);
       const newsletters = await rowsOf(pair.live, db, "newsletters");
       const digests = await rowsOf(pair.live, db, "digests");
-      const plan: Plan = JSON.parse(
-        (await run(pair.env(db), "--plan", "--tables", "public.users", "--json")).out,
-      );
+      const plan: Plan = await planFor(db, "public.users");
       const notes = modeOf(plan, "tables").notes;
       assert.equal(notes.length, 1, notes.join("\n"));
       assert.match(notes[0], /^users_email_key \(unique public\.users \(email\)\): 2 rows at T/);
@@ -251,16 +237,7 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       const text = await run(pair.env(db), "--plan", "--tables", "public.users");
       assert.ok(text.out.includes(`\n    ${notes[0]}\n`), text.out);
 
-      const r = await run(
-        pair.env(db),
-        "--mode",
-        "tables",
-        "--tables",
-        "public.users",
-        "--confirm",
-        confirmFor(db),
-        "--json",
-      );
+      const r = await write(db, "tables", "public.users", "--json");
       assert.equal(r.code, 0, r.err);
       assert.deepEqual(JSON.parse(r.out).keysRebuilt, notes);
       assert.deepEqual(await rowsOf(pair.live, db, "users"), await rowsOf(pair.ptr, db, "users"));
@@ -286,9 +263,7 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       );
       const before = await fingerprint(pair.live.url(db));
       const rows = await rowsOf(pair.live, db, "mailing");
-      const plan: Plan = JSON.parse(
-        (await run(pair.env(db), "--plan", "--tables", "public.mailing", "--json")).out,
-      );
+      const plan: Plan = await planFor(db, "public.mailing");
       const refusals = modeOf(plan, "merge").refusals;
       assert.equal(refusals.length, 1, refusals.join("\n"));
       assert.match(
@@ -300,15 +275,7 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       const text = await run(pair.env(db), "--plan", "--tables", "public.mailing");
       assert.ok(text.out.includes(`\n    WOULD BE REFUSED: ${refusals[0]}\n`), text.out);
 
-      const r = await run(
-        pair.env(db),
-        "--mode",
-        "merge",
-        "--tables",
-        "public.mailing",
-        "--confirm",
-        confirmFor(db),
-      );
+      const r = await write(db, "merge", "public.mailing");
       assert.equal(r.code, 1);
       assert.equal(
         r.err
@@ -326,16 +293,7 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       const notes = modeOf(plan, "tables").notes;
       assert.match(notes.join("\n"), /mailing_active_email .*: 1 rows at T take a value/);
       const indexes = (await pair.live.query(db, INDEXES)).rows;
-      const t = await run(
-        pair.env(db),
-        "--mode",
-        "tables",
-        "--tables",
-        "public.mailing",
-        "--confirm",
-        confirmFor(db),
-        "--json",
-      );
+      const t = await write(db, "tables", "public.mailing", "--json");
       assert.equal(t.code, 0, t.err);
       assert.deepEqual(JSON.parse(t.out).keysRebuilt, notes);
       assert.deepEqual(
@@ -352,9 +310,7 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
         KEYED,
       );
       const before = await fingerprint(pair.live.url(db));
-      const plan: Plan = JSON.parse(
-        (await run(pair.env(db), "--plan", "--tables", "public.bookings", "--json")).out,
-      );
+      const plan: Plan = await planFor(db, "public.bookings");
       const [refusal] = modeOf(plan, "merge").refusals;
       assert.match(
         refusal,
@@ -364,29 +320,12 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
         refusal,
         /\(3\) \(\["2025-05-01 03:00:00\+00","2025-05-01 04:00:00\+00"\)\) held by \(11\)/,
       );
-      const m = await run(
-        pair.env(db),
-        "--mode",
-        "merge",
-        "--tables",
-        "public.bookings",
-        "--confirm",
-        confirmFor(db),
-      );
+      const m = await write(db, "merge", "public.bookings");
       assert.equal(m.code, 1);
       assert.ok(m.err.includes(refusal), m.err);
       await unchanged(db, before);
 
-      const t = await run(
-        pair.env(db),
-        "--mode",
-        "tables",
-        "--tables",
-        "public.bookings",
-        "--confirm",
-        confirmFor(db),
-        "--json",
-      );
+      const t = await write(db, "tables", "public.bookings", "--json");
       assert.equal(t.code, 0, t.err);
       assert.deepEqual(JSON.parse(t.out).keysRebuilt, modeOf(plan, "tables").notes);
       assert.deepEqual(
@@ -406,20 +345,10 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
          INSERT INTO handles (handle) SELECT 'h' || g FROM generate_series(1, 5) g;`,
       );
       const before = await fingerprint(pair.live.url(db));
-      const plan: Plan = JSON.parse(
-        (await run(pair.env(db), "--plan", "--tables", "public.handles", "--json")).out,
-      );
+      const plan: Plan = await planFor(db, "public.handles");
       const [refusal] = modeOf(plan, "merge").refusals;
       assert.match(refusal, /^handles_handle_key_key .*: 1 rows .*\(2\) \(h2\) held by \(6\)/);
-      const r = await run(
-        pair.env(db),
-        "--mode",
-        "merge",
-        "--tables",
-        "public.handles",
-        "--confirm",
-        confirmFor(db),
-      );
+      const r = await write(db, "merge", "public.handles");
       assert.equal(r.code, 1);
       assert.ok(r.err.includes(`\n  ${refusal}`), r.err);
       await unchanged(db, before);
@@ -433,9 +362,7 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
          ALTER TABLE prices ADD CONSTRAINT prices_pence_small CHECK (pence < 80) NOT VALID;`,
       );
       const before = await fingerprint(pair.live.url(db));
-      const plan: Plan = JSON.parse(
-        (await run(pair.env(db), "--plan", "--tables", "public.prices", "--json")).out,
-      );
+      const plan: Plan = await planFor(db, "public.prices");
       // Row 8 breaks it too but is the same on live: neither mode writes it.
       const expected = {
         merge:
@@ -447,15 +374,7 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
         const [refusal, ...more] = modeOf(plan, mode).refusals;
         assert.deepEqual(more, []);
         assert.match(refusal, expected[mode]);
-        const r = await run(
-          pair.env(db),
-          "--mode",
-          mode,
-          "--tables",
-          "public.prices",
-          "--confirm",
-          confirmFor(db),
-        );
+        const r = await write(db, mode, "public.prices");
         assert.equal(r.code, 1);
         assert.ok(r.err.includes(`\n  ${refusal}`), r.err);
         await unchanged(db, before);
@@ -487,15 +406,7 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
           typed,
         );
       }
-      const twin = await run(
-        pair.env(db),
-        "--mode",
-        "merge",
-        "--tables",
-        "public.TWIN",
-        "--confirm",
-        confirmFor(db),
-      );
+      const twin = await write(db, "merge", "public.TWIN");
       assert.equal(twin.code, 1);
       assert.match(twin.err, /public\.TWIN is ambiguous: public\.Twin, public\.twin/);
       const r = await run(
@@ -527,15 +438,7 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       const empty = await run(pair.env(db), "--mode", "tables", "--confirm", confirmFor(db));
       assert.equal(empty.code, 2);
       assert.match(empty.err, /needs --tables/);
-      const blank = await run(
-        pair.env(db),
-        "--mode",
-        "tables",
-        "--tables",
-        "",
-        "--confirm",
-        confirmFor(db),
-      );
+      const blank = await write(db, "tables", "");
       assert.equal(blank.code, 2);
       const mode = await run(pair.env(db), "--mode", "partial", "--confirm", confirmFor(db));
       assert.equal(mode.code, 2);

@@ -8,14 +8,11 @@ import { backup } from "../../../datapath/backup/backup";
 import { BackupCorruptError, restore } from "../../../datapath/restore/restore";
 import { parseManifest } from "../../../datapath/storage/manifest";
 import { databases, fingerprint, quiet, useDataPath } from "../../support/datapath";
-import { VARIED_SCHEMA } from "../../support/datapath-schemas";
+import { marker, seeded } from "../../support/datapath-schemas";
 
 describe("datapath restore of damaged artifacts (real PostgreSQL + Azurite)", function () {
   this.timeout(120_000);
-  const fx = useDataPath("dmg", async (pg) => {
-    await pg.createDatabase("app");
-    await pg.query("app", VARIED_SCHEMA);
-  });
+  const fx = useDataPath("dmg", seeded());
 
   let env: NodeJS.ProcessEnv;
   let client: ContainerClient;
@@ -24,11 +21,7 @@ describe("datapath restore of damaged artifacts (real PostgreSQL + Azurite)", fu
   before(async () => {
     ({ env, client } = fx.setup());
     await backup({ name: "ptt_test_source", url: fx.pg.url("app"), env, log: quiet });
-    await fx.pg.createDatabase("victim");
-    await fx.pg.query(
-      "victim",
-      "CREATE TABLE marker (v text); INSERT INTO marker VALUES ('untouched');",
-    );
+    await seeded("victim", marker("untouched"))(fx.pg);
     target = await fingerprint(fx.pg, "victim");
   });
 

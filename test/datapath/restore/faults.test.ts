@@ -13,7 +13,7 @@ import { Client } from "pg";
 import { backup } from "../../../datapath/backup/backup";
 import { restore } from "../../../datapath/restore/restore";
 import { verifyDatabases } from "../../../datapath/verify/verify";
-import { Azurite } from "../../support/azurite";
+import { Azurite, haltMidDownload } from "../../support/azurite";
 import {
   builtCli,
   contentFingerprint,
@@ -27,21 +27,11 @@ import {
   useDataPath,
   waitFor,
 } from "../../support/datapath";
+import { BULK_SCHEMA, marker, seeded } from "../../support/datapath-schemas";
 
 describe("datapath faults mid-restore: the target stays exactly as it was, no scratch left", function () {
   this.timeout(60_000);
-  const fx = useDataPath("rf", async (pg) => {
-    // Enough incompressible data that a load is still running when interrupted.
-    await pg.createDatabase("bulk");
-    await pg.query(
-      "bulk",
-      `CREATE TABLE a_small (id int PRIMARY KEY, v text);
-       INSERT INTO a_small SELECT g, 'v' || g FROM generate_series(1, 100) g;
-       CREATE TABLE blobs (id int PRIMARY KEY, a text, b text);
-       INSERT INTO blobs SELECT g, md5(random()::text) || md5(random()::text), md5(random()::text)
-         FROM generate_series(1, 200000) g;`,
-    );
-  });
+  const fx = useDataPath("rf", seeded("bulk", BULK_SCHEMA));
 
   let env: NodeJS.ProcessEnv;
   let live: Record<string, string>;
@@ -52,11 +42,7 @@ describe("datapath faults mid-restore: the target stays exactly as it was, no sc
     tempDir = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-adv-tmp-"));
     ({ env } = fx.setup());
     await backup({ name: "bulk_adhoc", url: fx.pg.url("bulk"), env, log: quiet });
-    await fx.pg.createDatabase("live");
-    await fx.pg.query(
-      "live",
-      "CREATE TABLE marker (v text); INSERT INTO marker VALUES ('old live data');",
-    );
+    await seeded("live", marker("old live data"))(fx.pg);
     live = await contentFingerprint(fx.pg, "live");
   });
 
@@ -81,11 +67,8 @@ describe("datapath faults mid-restore: the target stays exactly as it was, no sc
     try {
       const { env: storeEnv } = fx.setup(store.connectionString);
       await backup({ name: "bulk_for_outage", url: fx.pg.url("bulk"), env: storeEnv, log: quiet });
-      let halted: Promise<void> | undefined;
-      const progressMs = process.env.PG_RECOVERY_PROGRESS_MS;
-      process.env.PG_RECOVERY_PROGRESS_MS = "0"; // a progress line per downloaded chunk
-      try {
-        await assert.rejects(
+      await haltMidDownload(store, (log) =>
+        assert.rejects(
           restore({
             name: "bulk_for_outage",
             url: fx.pg.url("live"),
@@ -94,18 +77,11 @@ describe("datapath faults mid-restore: the target stays exactly as it was, no sc
             tempDir,
             jobs: 1,
             storage: { ...fastRetry(3_000), blockSize: 64 * 1024 },
-            log: (line) => {
-              if (/downloaded/.test(line) && !halted) halted = store.halt();
-            },
+            log,
           }),
           /downloading bulk_for_outage\.dump failed/,
-        );
-      } finally {
-        if (progressMs === undefined) delete process.env.PG_RECOVERY_PROGRESS_MS;
-        else process.env.PG_RECOVERY_PROGRESS_MS = progressMs;
-      }
-      assert.ok(halted, "storage was halted mid-download");
-      await halted;
+        ),
+      );
       await assertUntouched("storage outage");
     } finally {
       await store.stop();

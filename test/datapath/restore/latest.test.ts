@@ -9,17 +9,11 @@ import { backup } from "../../../datapath/backup/backup";
 import { BackupCorruptError, restore } from "../../../datapath/restore/restore";
 import { parseManifest } from "../../../datapath/storage/manifest";
 import { databases, fingerprint, quiet, runCli, useDataPath } from "../../support/datapath";
+import { numberedRows, seeded } from "../../support/datapath-schemas";
 
 describe("datapath restore --latest past a damaged newest backup (real PostgreSQL + Azurite)", function () {
   this.timeout(120_000);
-  const fx = useDataPath("lat", async (pg) => {
-    await pg.createDatabase("app");
-    await pg.query(
-      "app",
-      `CREATE TABLE t (id int PRIMARY KEY, v text);
-       INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 2000) g;`,
-    );
-  });
+  const fx = useDataPath("lat", seeded("app", numberedRows(2000, "md5(g::text)")));
   let env: NodeJS.ProcessEnv;
   let client: ContainerClient;
 

@@ -15,15 +15,12 @@ import {
   quiet,
   useDataPath,
 } from "../../support/datapath";
-import { VARIED_SCHEMA } from "../../support/datapath-schemas";
+import { seeded } from "../../support/datapath-schemas";
 import { PG_BIN } from "../../support/postgres";
 
 describe("datapath restore of legacy nightly .sql.gz dumps (real PostgreSQL + Azurite)", function () {
   this.timeout(120_000);
-  const fx = useDataPath("leg", async (pg) => {
-    await pg.createDatabase("app");
-    await pg.query("app", VARIED_SCHEMA);
-  });
+  const fx = useDataPath("leg", seeded());
 
   let env: NodeJS.ProcessEnv;
   let client: ContainerClient;

@@ -7,25 +7,18 @@ import { Client } from "pg";
 import { backup } from "../../../datapath/backup/backup";
 import { restore, RestoreRefusedError } from "../../../datapath/restore/restore";
 import { databases, fingerprint, quiet, useDataPath } from "../../support/datapath";
-import { VARIED_SCHEMA } from "../../support/datapath-schemas";
+import { marker, seeded } from "../../support/datapath-schemas";
 
 describe("datapath restore over a live database (real PostgreSQL + Azurite)", function () {
   this.timeout(120_000);
-  const fx = useDataPath("live", async (pg) => {
-    await pg.createDatabase("app");
-    await pg.query("app", VARIED_SCHEMA);
-  });
+  const fx = useDataPath("live", seeded());
 
   let env: NodeJS.ProcessEnv;
 
   before(async () => {
     ({ env } = fx.setup());
     await backup({ name: "ptt_test_for_live", url: fx.pg.url("app"), env, log: quiet });
-    await fx.pg.createDatabase("live");
-    await fx.pg.query(
-      "live",
-      "CREATE TABLE marker (v text); INSERT INTO marker VALUES ('old live data');",
-    );
+    await seeded("live", marker("old live data"))(fx.pg);
   });
 
   it("refuses without the matching --confirm and leaves the data as it was", async () => {

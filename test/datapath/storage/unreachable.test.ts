@@ -9,24 +9,31 @@ import * as net from "node:net";
 import { backup } from "../../../datapath/backup/backup";
 import { restore } from "../../../datapath/restore/restore";
 import { STORAGE_UNREACHABLE_BOUND_S } from "../../../datapath/storage/blobs";
-import { Azurite, DEV_ACCOUNT, DEV_KEY } from "../../support/azurite";
+import { Azurite, DEV_ACCOUNT, DEV_KEY, haltMidDownload } from "../../support/azurite";
 import { fastRetry, quiet, runCli, useDataPath } from "../../support/datapath";
+import { numberedRows, seeded } from "../../support/datapath-schemas";
 import { freePort } from "../../support/postgres";
 
 const connectionString = (port: number) =>
   `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};` +
   `BlobEndpoint=http://127.0.0.1:${port}/${DEV_ACCOUNT};`;
 
+/** What a failing command showed: its progress lines, then its error's message. */
+async function failureLines(work: (log: (line: string) => void) => Promise<unknown>) {
+  const lines: string[] = [];
+  const e = await work((l) => lines.push(l)).then(
+    () => undefined,
+    (err: Error) => err,
+  );
+  return `${lines.join("\n")}\n${e?.message}`;
+}
+
 describe("datapath with unreachable storage (real PostgreSQL + Azurite)", function () {
   this.timeout(120_000);
-  const fx = useDataPath("unr", async (pg) => {
-    await pg.createDatabase("app");
-    await pg.query(
-      "app",
-      `CREATE TABLE t (id int PRIMARY KEY, v text);
-       INSERT INTO t SELECT g, md5(random()::text) || md5(random()::text) FROM generate_series(1, 200000) g;`,
-    );
-  });
+  const fx = useDataPath(
+    "unr",
+    seeded("app", numberedRows(200000, "md5(random()::text) || md5(random()::text)")),
+  );
   let off: string;
   let silent: net.Server;
   let silentPort: number;
@@ -66,35 +73,9 @@ describe("datapath with unreachable storage (real PostgreSQL + Azurite)", functi
     const [list, back, rest] = await Promise.all([
       timed(runCli(["list"], cliEnv)),
       timed(
-        (async () => {
-          const lines: string[] = [];
-          const e = await backup({
-            name: "ptt_test_off",
-            url: fx.pg.url("app"),
-            env,
-            log: (l) => lines.push(l),
-          }).then(
-            () => undefined,
-            (err: Error) => err,
-          );
-          return `${lines.join("\n")}\n${e?.message}`;
-        })(),
+        failureLines((log) => backup({ name: "ptt_test_off", url: fx.pg.url("app"), env, log })),
       ),
-      timed(
-        (async () => {
-          const lines: string[] = [];
-          const e = await restore({
-            latest: true,
-            url: fx.pg.url("never"),
-            env,
-            log: (l) => lines.push(l),
-          }).then(
-            () => undefined,
-            (err: Error) => err,
-          );
-          return `${lines.join("\n")}\n${e?.message}`;
-        })(),
-      ),
+      timed(failureLines((log) => restore({ latest: true, url: fx.pg.url("never"), env, log }))),
     ]);
     assert.equal(list.result.code, 1, list.result.stderr);
     assertRetriesShown(list.result.stderr);
@@ -122,12 +103,8 @@ describe("datapath with unreachable storage (real PostgreSQL + Azurite)", functi
     try {
       const { env } = fx.setup(store.connectionString);
       await backup({ name: "ptt_test_mid", url: fx.pg.url("app"), env, log: quiet });
-      const lines: string[] = [];
-      let halted: Promise<void> | undefined;
-      const progressMs = process.env.PG_RECOVERY_PROGRESS_MS;
-      process.env.PG_RECOVERY_PROGRESS_MS = "0"; // a progress line per downloaded range
-      try {
-        await assert.rejects(
+      const lines = await haltMidDownload(store, (log) =>
+        assert.rejects(
           restore({
             name: "ptt_test_mid",
             url: fx.pg.url("mid"),
@@ -138,19 +115,11 @@ describe("datapath with unreachable storage (real PostgreSQL + Azurite)", functi
               retry: { maxTries: 3, retryDelayInMs: 100, maxRetryDelayInMs: 200 },
               blockSize: 64 * 1024,
             },
-            log: (line) => {
-              lines.push(line);
-              if (/downloaded/.test(line) && !halted) halted = store.halt();
-            },
+            log,
           }),
           /downloading ptt_test_mid\.dump failed/,
-        );
-      } finally {
-        if (progressMs === undefined) delete process.env.PG_RECOVERY_PROGRESS_MS;
-        else process.env.PG_RECOVERY_PROGRESS_MS = progressMs;
-      }
-      assert.ok(halted, "storage was halted mid-download");
-      await halted;
+        ),
+      );
       assert.match(
         lines.join("\n"),
         /storage: an attempt at http:\/\/127\.0\.0\.1:\d+\/devstoreaccount1\/[a-z0-9-]+ failed \([^)]+\); retrying up to 3 attempts/,

@@ -2,6 +2,8 @@
  * What the runner's command tests share: the incident they run (production, corrupted, restore
  * time), how a command runs against a test world, and Jobs that succeed.
  */
+import * as assert from "node:assert/strict";
+import { EXIT } from "../../../contract/data-tool";
 import { main } from "../../../runner/cli";
 import type { Deps } from "../../../runner/context";
 import { testIo, World } from "./fakes";
@@ -16,15 +18,27 @@ export async function run(w: World, argv: string[], io = testIo(), deps?: Deps) 
   return { code, io, out: io.stdout.join("\n"), err: io.stderr.join("\n") };
 }
 
-export const start = [
-  "start",
-  "--stack",
-  "production",
-  "--scenario",
-  "corrupted",
-  "--restore-time",
-  RESTORE,
-];
+/** Runs a command that must be refused (exit 1, EXIT.failed); what it printed. */
+export async function refused(w: World, argv: string[], io = testIo()) {
+  const r = await run(w, argv, io);
+  assert.equal(r.code, EXIT.failed, r.err);
+  return r;
+}
+
+/** Every position found (>= 0, else `missing`) and ascending: the runbook's order. */
+export function assertRunbookOrder(order: number[], missing: string) {
+  assert.ok(
+    order.every((i) => i >= 0),
+    missing,
+  );
+  assert.deepEqual(
+    [...order].sort((a, b) => a - b),
+    order,
+    "runbook order",
+  );
+}
+
+export const start = startArgv({ scenario: "corrupted", restoreTime: RESTORE });
 export const yes = ["--yes", "production"];
 
 export function jobsSucceed(w: World) {
@@ -77,6 +91,27 @@ export function startArgv(o: {
   ];
 }
 
+/** `pg-recovery commands --stack <stack> --set k=v ...`. */
+export function commandsArgv(stack: string, sets: Record<string, string> = {}): string[] {
+  return [
+    "commands",
+    "--stack",
+    stack,
+    ...Object.entries(sets).flatMap(([k, v]) => ["--set", `${k}=${v}`]),
+  ];
+}
+
+/** production, corrupted, promoting two tables: the plan break-glass and the summary read. */
+export const CORRUPTED_PROMOTE_SETS = {
+  scenario: "corrupted",
+  incidentDate: "2026-11-25",
+  restoreTime: "2026-11-25T05:59:00Z",
+  promote: "true",
+  promotionMode: "tables",
+  promotionTables: "public.courses,public.sites",
+  confirm: LIVE,
+};
+
 /** `pg-recovery promote ...` from its values. */
 export function promoteArgv(o: {
   stack?: string;
@@ -84,6 +119,7 @@ export function promoteArgv(o: {
   tables?: string;
   confirm?: string;
   dryRun?: boolean;
+  yes?: string;
 }): string[] {
   return [
     "promote",
@@ -95,5 +131,6 @@ export function promoteArgv(o: {
     "--confirm",
     o.confirm ?? LIVE,
     ...(o.dryRun ? ["--dry-run"] : []),
+    ...(o.yes ? ["--yes", o.yes] : []),
   ];
 }

@@ -1,7 +1,7 @@
 /**
  * Stand-ins for the runner's seams, for the unit tests:
  *  - FakeEngine: a stack whose "engine" is the real program under Pulumi's mocks
- *    (harness/offline.ts). Preview diffs what the program declares for the stack's config against
+ *    (offline/offline.ts). Preview diffs what the program declares for the stack's config against
  *    what was last applied; up applies it (or crashes part-way, on request); destroy deletes it.
  *    The program's own errors (the door, the preflight) come back as the CLI would report them.
  *  - FakeCluster: Jobs with states and logs set by the test.
@@ -10,7 +10,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { DeclaredResource, evaluateOffline, loadStackConfig } from "../../../harness/offline";
+import { DeclaredResource, evaluateOffline, loadStackConfig } from "../../../offline/offline";
 import {
   ChangePlan,
   ConfigMap,

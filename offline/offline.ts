@@ -53,7 +53,7 @@ export interface OfflineRun {
 type FactsView = Pick<Environment, "azure" | "kubernetes">;
 
 /**
- * The harness's state. Pulumi's mocks are process-wide, so there is one of these per process;
+ * The offline run's state. Pulumi's mocks are process-wide, so there is one of these per process;
  * `run` is the evaluation in progress (runs never overlap: each waits for its RPCs).
  */
 const recorder = {
@@ -187,20 +187,27 @@ function installMocks(): void {
   );
 }
 
-/** Evaluates the program once with `config`, at clock time `now`. */
+/** The recovery overlay, imported late: the program must load after the mocks are in place. */
+async function recoveryProgram(now: Date): Promise<unknown> {
+  const { recoveryOverlay } = await import("../stacks/overlay");
+  return recoveryOverlay(now);
+}
+
+/**
+ * Evaluates a program once with `config`, at clock time `now`: by default the recovery overlay
+ * (the plan, `commands`); the tests pass one component alone as `program`.
+ */
 export async function evaluateOffline(
   config: StackConfig,
   now: Date = new Date(),
+  program: () => unknown = () => recoveryProgram(now),
 ): Promise<OfflineRun> {
   installMocks();
   const run: OfflineRun = { resources: [], outputs: {}, offlineAnswers: [] };
   recorder.run = { config, now, result: run };
   pulumi.runtime.setAllConfig(config);
   try {
-    // Imported late: the program must load after the mocks are in place.
-    const { recoveryOverlay } = await import("../stacks/overlay");
-    const outputs = await recoveryOverlay(now);
-    run.outputs = await resolveOutputs(outputs);
+    run.outputs = await resolveOutputs(await program());
     await waitForRPCs();
     return run;
   } catch (e) {
@@ -217,7 +224,7 @@ async function settleInFlight(): Promise<void> {
 }
 
 /** Resolves nested Outputs to plain values; secrets come back as `[secret]`, never in clear. */
-export async function resolveOutputs(value: unknown): Promise<Record<string, unknown>> {
+async function resolveOutputs(value: unknown): Promise<Record<string, unknown>> {
   return ((await resolveValue(value)) ?? {}) as Record<string, unknown>;
 }
 
@@ -237,30 +244,4 @@ async function resolveValue(value: unknown): Promise<unknown> {
     return Object.fromEntries(entries);
   }
   return value;
-}
-
-/**
- * Runs `declare` (which constructs components directly) under the same mocks and returns what
- * it registered: for testing one component alone. `now` is the clock the offline lookups see.
- */
-export async function captureResources(
-  declare: () => unknown,
-  config: StackConfig = {},
-  now: Date = new Date(),
-): Promise<DeclaredResource[]> {
-  installMocks();
-  const run: OfflineRun = { resources: [], outputs: {}, offlineAnswers: [] };
-  recorder.run = { config, now, result: run };
-  pulumi.runtime.setAllConfig(config);
-  try {
-    const result = declare();
-    await resolveValue(result instanceof Promise ? await result : undefined);
-    await waitForRPCs();
-    return run.resources;
-  } catch (e) {
-    await settleInFlight();
-    throw e;
-  } finally {
-    recorder.run = undefined;
-  }
 }

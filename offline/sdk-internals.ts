@@ -1,11 +1,10 @@
 /**
- * Everything the harness needs from the Pulumi SDK beyond its public API, in one place, so an SDK
+ * Everything offline/ needs from the Pulumi SDK beyond its public API, in one place, so an SDK
  * upgrade that moves one of them breaks here and nowhere else:
  *  - `waitForRPCs`: the only way to know every registration has finished;
  *  - the mock monitor's registration requests: resource options (retainOnDelete, ignoreChanges,
  *    hooks, ...) never reach `Mocks.newResource`, so they are read off the request;
- *  - a no-op hook RPC: the mock monitor has none, and the program binds delete hooks;
- *  - the wire form of secrets that mocks receive.
+ *  - a no-op hook RPC: the mock monitor has none, and the program binds delete hooks.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- the SDK's generated request objects */
 import * as pulumi from "@pulumi/pulumi";
@@ -92,16 +91,4 @@ export function installRecordingMocks(
   if (typeof monitor.registerResourceHook !== "function") {
     monitor.registerResourceHook = (_req: any, callback: any) => callback(null, {});
   }
-}
-
-// Secrets reach the mocks as `{<sig key>: <secret sig>, value}` (see @pulumi/pulumi runtime/rpc).
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-
-export function isSecretValue(value: unknown): value is { value: unknown } {
-  return (
-    !!value &&
-    typeof value === "object" &&
-    (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG
-  );
 }
