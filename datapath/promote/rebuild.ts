@@ -15,6 +15,13 @@
  * A table losing every row after T (the runbook's case) takes the rebuild, a merge that re-inserts
  * 1 % of a table does not.
  *
+ * The rebuild cannot meet a duplicate the row by row insert would have caught, so it never fails
+ * where the plan said the write passes: `tables` ends with exactly the rows at T, which held the
+ * same keys (the selection refuses a table whose keys differ); `merge`'s re-inserted rows that
+ * collide with live rows on a unique or exclusion key are refused before any write, in the plan's
+ * words (apply.ts checkBeforeWriting, collisions.ts), and the primary key cannot collide (only
+ * keys live lacks are inserted).
+ *
  * The plan predicts the rebuild from its exact counts (rows live lacks, rows live has) with the
  * same rule and the same words (`rebuildLine`), so `--plan` says what the write does.
  */
