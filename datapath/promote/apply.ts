@@ -19,7 +19,8 @@
  *     between rows since T is noted for rebuilding (collisions.ts says why);
  *  5. tables: keep every row about to be deleted or overwritten in `pgr_<incident>_replaced`;
  *  6. with the chosen tables' user triggers disabled (so rows end exactly as at T) and the keys
- *     noted in 4 dropped (rebuilt, with the foreign keys on them, right after), apply the
+ *     noted in 4 dropped, as well as every index of a table taking a bulk insert (rebuild.ts;
+ *     all rebuilt, with the foreign keys on them, right after), apply the
  *     difference: insert rows missing from live, update rows that differ, delete rows added
  *     since T (tables), or only insert the missing rows (merge). Changed rows are updated in
  *     place, never deleted and re-inserted, so ON DELETE actions never fire for them;
@@ -27,7 +28,7 @@
  *  8. raise the tables' sequences to at least the restored maximum; COMMIT.
  */
 import type { Client } from "pg";
-import { Column, DbModel, ForeignKey, TableModel } from "./catalog";
+import { Column, DbModel, ForeignKey, IndexDefinition, TableModel } from "./catalog";
 import { copyBetween, copyIn } from "./copy";
 import type { CopySource } from "./source";
 import {
@@ -39,6 +40,7 @@ import {
 } from "./collisions";
 import { KeyKind, orderExpr } from "./compare";
 import { describeFk, fkLine, isPartitioned, kindsFor } from "./foreign-keys";
+import { REBUILD_MIN_ROWS, rebuildLine, rebuildsIndexes } from "./rebuild";
 import { ChosenTable, parentFirst, PromoteRefusedError } from "./selection";
 
 export interface ApplyOptions {
@@ -118,6 +120,8 @@ export interface ApplyResult {
   notRecreated: string[];
   /** tables: keys dropped and rebuilt around the writes (values moved between rows since T). */
   keysRebuilt: string[];
+  /** Tables whose indexes were dropped and rebuilt around a bulk insert (rebuild.ts). */
+  indexesRebuilt: string[];
 }
 
 interface Staged {
@@ -127,6 +131,8 @@ interface Staged {
   /** Primary keys of the staged rows live lacks: what gets inserted. */
   missing: string;
   missingRows: number;
+  /** Rows live has before the writes, counted when the insert may be a bulk one (rebuild.ts). */
+  liveRows: number;
   /** Primary keys of live rows T did not have (tables mode deletes them). */
   extra: string;
   recreated: boolean;
@@ -169,6 +175,7 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
     bytesCopied: 0,
     notRecreated: [],
     keysRebuilt: [],
+    indexesRebuilt: [],
   };
   await live.query("BEGIN ISOLATION LEVEL READ COMMITTED");
   try {
@@ -217,6 +224,7 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
         stage,
         missing: `pg_temp.pgr_missing_${i + 1}`,
         missingRows: 0,
+        liveRows: 0,
         extra: `pg_temp.pgr_extra_${i + 1}`,
         recreated,
         rowsAtT: rows,
@@ -241,6 +249,8 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
           )
         : [];
     result.keysRebuilt = moved.map((c) => collisionLine(c, "tables"));
+    const bulk = bulkTables(o, staged);
+    result.indexesRebuilt = bulk.map((b) => b.line);
 
     let kept = new Map<string, { kept: number; keptIn?: string }>();
     if (o.mode === "tables") {
@@ -251,13 +261,13 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
     }
     result.triggersDisabled = await setUserTriggers(live, o.liveModel, set, "disable");
     const suspended = await suspendBulkForeignKeys(live, o, staged);
-    const dropped = await dropMovedKeys(live, o, moved, suspended);
+    const dropped = await dropKeys(live, o, toDrop(o, moved, bulk), suspended);
     const counts = await timed("writes", "wrote the difference", () =>
       applyDifference(live, o.mode, staged),
     );
-    if (moved.length) {
-      await timed("constraints", `rebuilt ${moved.length} keys whose values moved since T`, () =>
-        rebuildKeys(live, o, dropped),
+    if (dropped.length) {
+      await timed("constraints", `rebuilt ${dropped.length} indexes and keys`, () =>
+        rebuildKeys(live, dropped),
       );
     }
     await timed("constraints", `re-validated ${suspended.length} foreign keys`, () =>
@@ -528,6 +538,11 @@ async function findMissing(
         WHERE NOT EXISTS (SELECT 1 FROM ONLY ${s.t.q} x WHERE ${eq("x", "s", pk)})`,
     );
     s.missingRows = r.rowCount ?? 0;
+    // A bulk insert (rebuild.ts) is judged against the rows live has now.
+    if (!s.recreated && s.missingRows >= REBUILD_MIN_ROWS) {
+      const n = await live.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${s.t.q}`);
+      s.liveRows = Number(n.rows[0].n);
+    }
     // merge deletes nothing (and may have staged only the missing rows): no extra rows.
     if (mode === "merge") continue;
     // The same for the delete: a later NOT EXISTS against a table being written is the hazard.
@@ -751,29 +766,59 @@ async function findMovedKeys(
   return moved;
 }
 
+/** Tables taking a bulk insert (rebuild.ts), with the line the plan predicts for each. */
+function bulkTables(o: ApplyOptions, staged: Staged[]): { t: TableModel; line: string }[] {
+  return staged.flatMap((s) => {
+    const now = o.liveModel.tables.get(s.t.key);
+    if (!now || s.recreated || !rebuildsIndexes(now, s.missingRows, s.liveRows)) return [];
+    return [{ t: now, line: rebuildLine(now, s.missingRows, s.liveRows) }];
+  });
+}
+
+/** What to drop: every index of a bulk table, and the moved keys of the other tables. */
+function toDrop(
+  o: ApplyOptions,
+  moved: Collision[],
+  bulk: { t: TableModel }[],
+): { t: TableModel; k: IndexDefinition }[] {
+  const whole = new Set(bulk.map((b) => b.t.key));
+  return [
+    ...bulk.flatMap((b) => b.t.indexes.map((k) => ({ t: b.t, k }))),
+    ...moved
+      .filter((c) => !whole.has(c.table))
+      .map((c) => ({ t: o.liveModel.tables.get(c.table)!, k: c.key })),
+  ];
+}
+
 interface DroppedKey {
-  c: Collision;
-  table: string;
+  k: IndexDefinition;
+  t: TableModel;
   /** Foreign keys referencing it, dropped here (not those already suspended). */
   fks: { fk: ForeignKey; table: string }[];
 }
 
 /**
- * Drops each key whose values moved between rows since T, with the foreign keys that depend on
- * its index: PostgreSQL checks a non-deferrable key row by row, so updating the rows in place
- * would collide halfway (a swap always does). Rebuilt by `rebuildKeys` after the writes.
+ * Drops indexes and keys, each with the foreign keys that depend on it, for `rebuildKeys` to
+ * build again after the writes. Two reasons (collisions.ts, rebuild.ts): a key whose values moved
+ * between rows since T (PostgreSQL checks a non-deferrable key row by row, so updating the rows
+ * in place would collide halfway; a swap always does), and a bulk insert (one sort per index
+ * instead of one index update per row).
+ *
+ * DROP INDEX / DROP CONSTRAINT take an ACCESS EXCLUSIVE lock on the table until COMMIT, so even
+ * reads wait. Acceptable: promotion runs only with the app scaled down (stacks/incident.ts
+ * refuses `promote` without `scaleDown`), the chosen tables are already locked EXCLUSIVE by this
+ * transaction, and lock_timeout still bounds the wait for a straggler session.
  */
-async function dropMovedKeys(
+async function dropKeys(
   live: Client,
   o: ApplyOptions,
-  moved: Collision[],
+  keys: { t: TableModel; k: IndexDefinition }[],
   suspended: { fk: ForeignKey }[],
 ): Promise<DroppedKey[]> {
   const out: DroppedKey[] = [];
   const gone = new Set(suspended.map((x) => `${x.fk.child}\0${x.fk.name}`));
-  for (const c of moved) {
-    const t = o.liveModel.tables.get(c.table)!;
-    const fks = c.key.referencedBy
+  for (const { t, k } of keys) {
+    const fks = k.referencedBy
       .filter((r) => !gone.has(`${r.table}\0${r.name}`))
       .map((r) => ({
         fk: o.liveModel.foreignKeys.find((f) => f.child === r.table && f.name === r.name)!,
@@ -785,27 +830,37 @@ async function dropMovedKeys(
       await live.query(`ALTER TABLE ${x.table} DROP CONSTRAINT ${quote(x.fk.name)}`);
     }
     await live.query(
-      c.key.constraintDef
-        ? `ALTER TABLE ${t.q} DROP CONSTRAINT ${quote(c.key.name)}`
-        : `DROP INDEX ${quote(t.schema)}.${quote(c.key.index)}`,
+      k.constraintDef
+        ? `ALTER TABLE ${t.q} DROP CONSTRAINT ${quote(k.name)}`
+        : `DROP INDEX ${quote(t.schema)}.${quote(k.index)}`,
     );
-    out.push({ c, table: t.q, fks });
+    out.push({ k, t, fks });
   }
   return out;
 }
 
 /**
- * Puts the dropped keys back as they were (building and checking them), with their comments,
- * replica identity and cluster mark, then their foreign keys.
+ * The sort of an index build spills to disk beyond maintenance_work_mem (64 MB by default): the
+ * rebuilds get at least this much, for this transaction only (set_config(..., true) is SET
+ * LOCAL). Builds run one at a time, so this is the most they hold at once.
  */
-async function rebuildKeys(live: Client, o: ApplyOptions, dropped: DroppedKey[]): Promise<void> {
-  for (const d of dropped) {
-    const k = d.c.key;
-    const t = o.liveModel.tables.get(d.c.table)!;
+const REBUILD_MEMORY_KB = 256 * 1024;
+
+/**
+ * Puts the dropped indexes and keys back as they were (building and checking them), with their
+ * comments, replica identity and cluster mark, then their foreign keys.
+ */
+async function rebuildKeys(live: Client, dropped: DroppedKey[]): Promise<void> {
+  await live.query(
+    `SELECT pg_catalog.set_config('maintenance_work_mem', '${REBUILD_MEMORY_KB}kB', true)
+       FROM pg_catalog.pg_settings
+      WHERE name = 'maintenance_work_mem' AND setting::pg_catalog.int8 < ${REBUILD_MEMORY_KB}`,
+  );
+  for (const { k, t } of dropped) {
     const index = `${quote(t.schema)}.${quote(k.index)}`;
     await live.query(
       k.constraintDef
-        ? `ALTER TABLE ${d.table} ADD CONSTRAINT ${quote(k.name)} ${k.constraintDef}`
+        ? `ALTER TABLE ${t.q} ADD CONSTRAINT ${quote(k.name)} ${k.constraintDef}`
         : k.indexDef,
     );
     if (k.extras.indexComment !== undefined) {
@@ -813,13 +868,13 @@ async function rebuildKeys(live: Client, o: ApplyOptions, dropped: DroppedKey[])
     }
     if (k.extras.constraintComment !== undefined) {
       await live.query(
-        `COMMENT ON CONSTRAINT ${quote(k.name)} ON ${d.table} IS ${literal(k.extras.constraintComment)}`,
+        `COMMENT ON CONSTRAINT ${quote(k.name)} ON ${t.q} IS ${literal(k.extras.constraintComment)}`,
       );
     }
     if (k.extras.replicaIdentity) {
-      await live.query(`ALTER TABLE ${d.table} REPLICA IDENTITY USING INDEX ${quote(k.index)}`);
+      await live.query(`ALTER TABLE ${t.q} REPLICA IDENTITY USING INDEX ${quote(k.index)}`);
     }
-    if (k.extras.clustered) await live.query(`ALTER TABLE ${d.table} CLUSTER ON ${quote(k.index)}`);
+    if (k.extras.clustered) await live.query(`ALTER TABLE ${t.q} CLUSTER ON ${quote(k.index)}`);
   }
   await restoreForeignKeys(
     live,

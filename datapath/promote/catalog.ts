@@ -23,29 +23,19 @@ export interface Column {
 }
 
 /**
- * A key a written row can collide on: a unique index (constraint or not, partial, on
- * expressions) or an exclusion constraint. Everything needed to find collisions in SQL (the
- * key's expressions, operators and predicate evaluate over the bare table, unqualified) and to
- * drop and rebuild it inside the write's transaction.
+ * An index as a rebuild inside the write's transaction needs it: its definition as the catalog
+ * gives it (pg_get_indexdef, or pg_get_constraintdef when a constraint owns it) and what dropping
+ * it would lose besides (comments, replica identity, cluster mark, the foreign keys on it).
  */
-export interface UniqueKey {
-  /** The constraint's name, else the unique index's. */
+export interface IndexDefinition {
+  /** The constraint's name, else the index's. */
   name: string;
-  kind: "unique" | "exclusion";
   /** The index's name (in the table's schema). */
   index: string;
   /** Set when a constraint owns the index: its definition for ADD CONSTRAINT. */
   constraintDef?: string;
   /** CREATE [UNIQUE] INDEX ..., to rebuild a bare index. */
   indexDef: string;
-  /** Key columns or expressions as SQL over the table (a column is its quoted name). */
-  exprs: string[];
-  /** Per key: the operator two values collide under, as `OPERATOR(schema.op)`. */
-  operators: string[];
-  /** Partial index: its WHERE, as SQL over the table. */
-  predicate?: string;
-  /** NULLS NOT DISTINCT: null keys collide too. */
-  nullsNotDistinct: boolean;
   /** What a rebuild must put back besides the definition (comments, replica identity, cluster). */
   extras: {
     indexComment?: string;
@@ -54,10 +44,28 @@ export interface UniqueKey {
     clustered: boolean;
   };
   /**
-   * Foreign keys (child table key, constraint name, quoted child table) that reference this key's
+   * Foreign keys (child table key, constraint name, quoted child table) that reference this
    * index; on a partitioned child, the partitioned table's own (its partitions' copies follow it).
    */
   referencedBy: { table: string; name: string; q: string }[];
+}
+
+/**
+ * A key a written row can collide on: a unique index (constraint or not, partial, on
+ * expressions) or an exclusion constraint. Everything needed to find collisions in SQL (the
+ * key's expressions, operators and predicate evaluate over the bare table, unqualified) and to
+ * drop and rebuild it inside the write's transaction.
+ */
+export interface UniqueKey extends IndexDefinition {
+  kind: "unique" | "exclusion";
+  /** Key columns or expressions as SQL over the table (a column is its quoted name). */
+  exprs: string[];
+  /** Per key: the operator two values collide under, as `OPERATOR(schema.op)`. */
+  operators: string[];
+  /** Partial index: its WHERE, as SQL over the table. */
+  predicate?: string;
+  /** NULLS NOT DISTINCT: null keys collide too. */
+  nullsNotDistinct: boolean;
 }
 
 export interface OwnedSequence {
@@ -82,6 +90,12 @@ export interface TableModel {
   /** Primary key columns in key order; undefined when the table has none. */
   pk?: string[];
   uniques: UniqueKey[];
+  /**
+   * Every index of the table (primary key, unique, exclusion, plain), in name order, for a bulk
+   * write that drops and rebuilds them (apply.ts); empty when one of them cannot be rebuilt from
+   * its definition alone (see `loadIndexes`).
+   */
+  indexes: IndexDefinition[];
   /**
    * CHECK constraints added NOT VALID: rows written before may break them, and writing such a
    * row again fails. (A validated CHECK held for every row at T, as the same one holds on live.)
@@ -149,6 +163,7 @@ export async function readModel(client: Client): Promise<DbModel> {
   await readColumns(client, byOid, oids);
   const foreignKeys = await readConstraints(client, byOid, keyOf);
   await readKeys(client, byOid, oids, keyOf);
+  await loadIndexes(client, oids, byOid, keyOf);
   await readSequences(client, byOid, oids);
   const triggers = await readTriggers(client, byOid, oids);
   for (const t of tables.values()) t.signature.sort();
@@ -199,6 +214,7 @@ async function readTables(
       columns: [],
       copyColumns: [],
       uniques: [],
+      indexes: [],
       unvalidatedChecks: [],
       sequences: [],
       bytes: Number(r.bytes),
@@ -478,4 +494,79 @@ export function sameRowShape(ptr: TableModel, live: TableModel): boolean {
         c.generated === live.columns[i].generated,
     )
   );
+}
+
+/**
+ * Every index of the tables, as a rebuild needs it. A table keeps none (its `indexes` stays
+ * empty: written row by row) when one of its indexes holds something its definition does not
+ * carry: a tablespace of its own, a statistics target on a column, an attachment to a
+ * partitioned index (the table is a partition), or an unfinished build (not valid or not ready).
+ */
+async function loadIndexes(
+  client: Client,
+  oids: string[],
+  byOid: ByOid,
+  keyOf: KeyOf,
+): Promise<void> {
+  const r = await client.query<{
+    oid: string;
+    index: string;
+    con: string | null;
+    indexdef: string;
+    condef: string | null;
+    icomment: string | null;
+    ccomment: string | null;
+    replident: boolean;
+    clustered: boolean;
+    fixed: boolean;
+    refs: { oid: string; name: string; q: string }[];
+  }>(
+    `SELECT i.indrelid::int8::text AS oid, ic.relname AS index, con.conname AS con,
+            pg_catalog.pg_get_indexdef(i.indexrelid) AS indexdef,
+            CASE WHEN con.oid IS NOT NULL THEN pg_catalog.pg_get_constraintdef(con.oid) END AS condef,
+            pg_catalog.obj_description(i.indexrelid, 'pg_class') AS icomment,
+            CASE WHEN con.oid IS NOT NULL THEN pg_catalog.obj_description(con.oid, 'pg_constraint') END AS ccomment,
+            i.indisreplident AS replident, i.indisclustered AS clustered,
+            (ic.reltablespace <> 0 OR NOT i.indisvalid OR NOT i.indisready OR tc.relispartition
+              OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.indexrelid)
+              OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                          WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0)) AS fixed,
+            coalesce((SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
+                               'oid', f.conrelid::int8::text, 'name', f.conname,
+                               'q', f.conrelid::pg_catalog.regclass::pg_catalog.text)
+                               ORDER BY f.conname)
+                        FROM pg_catalog.pg_constraint f
+                       WHERE f.contype = 'f' AND f.conindid = i.indexrelid
+                         AND f.conparentid = 0), '[]') AS refs
+       FROM pg_catalog.pg_index i
+       JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+       JOIN pg_catalog.pg_class tc ON tc.oid = i.indrelid
+       LEFT JOIN pg_catalog.pg_constraint con
+         ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid
+        AND con.contype IN ('p', 'u', 'x')
+      WHERE i.indrelid = ANY($1::int8[]::oid[])
+      ORDER BY 1, 2`,
+    [oids],
+  );
+  const fixed = new Set(r.rows.filter((x) => x.fixed).map((x) => x.oid));
+  for (const x of r.rows) {
+    const t = byOid.get(x.oid);
+    if (!t || fixed.has(x.oid)) continue;
+    t.indexes.push({
+      name: x.con ?? x.index,
+      index: x.index,
+      constraintDef: x.condef ?? undefined,
+      indexDef: x.indexdef,
+      extras: {
+        indexComment: x.icomment ?? undefined,
+        constraintComment: x.ccomment ?? undefined,
+        replicaIdentity: x.replident,
+        clustered: x.clustered,
+      },
+      referencedBy: x.refs.flatMap((f) => {
+        const table = keyOf(f.oid);
+        return table ? [{ table, name: f.name, q: f.q }] : [];
+      }),
+    });
+  }
 }

@@ -21,6 +21,7 @@ import {
   violationLine,
 } from "./collisions";
 import { checkCrossings, Crossing, describeFk, fkLine } from "./foreign-keys";
+import { rebuildLine, rebuildsIndexes } from "./rebuild";
 import { ChosenTable } from "./selection";
 
 export interface Newest {
@@ -254,6 +255,13 @@ function chosenSummary(
       s.restores += changed;
       s.loses += r.added + changed;
     } else s.notRepaired += changed;
+  }
+  // Both modes: the tables whose indexes the write rebuilds around a bulk insert.
+  for (const c of chosen) {
+    const r = byKey.get(c.atT.key)!;
+    if (c.live && rebuildsIndexes(c.live, r.deleted, r.live)) {
+      s.notes.push(rebuildLine(c.live, r.deleted, r.live));
+    }
   }
   // merge: refused, as the write refuses; tables: the keys the write rebuilds.
   for (const c of met.collisions) {

@@ -199,6 +199,7 @@ export function formatApplied(r: ApplyResult, target: string, seconds: number): 
     );
   }
   for (const x of r.keysRebuilt) lines.push(`  ${x}`);
+  for (const x of r.indexesRebuilt) lines.push(`  ${x}`);
   for (const x of r.notRecreated) lines.push(`  not recreated (dropped with the table): ${x}`);
   if (r.keepSchema)
     lines.push(

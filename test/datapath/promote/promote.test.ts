@@ -425,6 +425,122 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
     });
   });
 
+  describe("a bulk insert rebuilds the table's indexes: the plan says so, the rebuild restores them", () => {
+    // 12,000 rows (above the rebuild's threshold), every kind of index, comments, replica
+    // identity, a cluster mark and foreign keys from another table into two of its keys.
+    const BULK = `
+      CREATE TABLE ledger (
+        id bigint PRIMARY KEY,
+        ref text NOT NULL CONSTRAINT ledger_ref UNIQUE,
+        amount int NOT NULL,
+        span tstzrange NOT NULL,
+        CONSTRAINT ledger_no_overlap EXCLUDE USING gist (span WITH &&)
+      );
+      CREATE UNIQUE INDEX ledger_big_ref ON ledger (lower(ref)) WHERE amount > 100;
+      CREATE INDEX ledger_amount ON ledger (amount DESC) WITH (fillfactor = 80);
+      COMMENT ON INDEX ledger_amount IS 'by amount';
+      COMMENT ON CONSTRAINT ledger_ref ON ledger IS 'the reference';
+      ALTER TABLE ledger REPLICA IDENTITY USING INDEX ledger_ref;
+      ALTER TABLE ledger CLUSTER ON ledger_amount;
+      INSERT INTO ledger
+      SELECT g, 'R' || g, g % 1000,
+             tstzrange(timestamptz '2025-01-01 00:00+00' + g * interval '1 minute',
+                       timestamptz '2025-01-01 00:00+00' + (g + 1) * interval '1 minute')
+        FROM generate_series(1, 12000) g;
+      CREATE TABLE ledger_links (
+        id serial PRIMARY KEY,
+        ledger_id bigint REFERENCES ledger (id) ON DELETE SET NULL,
+        ledger_ref text CONSTRAINT ledger_links_ref REFERENCES ledger (ref) ON DELETE SET NULL
+      );
+      INSERT INTO ledger_links (ledger_id, ledger_ref) SELECT g, 'R' || g FROM generate_series(1, 30) g;`;
+    /** Every definition a rebuild must put back, as the catalog prints it. */
+    const DEFS = `
+      SELECT 'index ' || indexname || ': ' || indexdef || ' -- ' ||
+             coalesce(obj_description((quote_ident(schemaname) || '.' || quote_ident(indexname))::regclass, 'pg_class'), '') AS d
+        FROM pg_indexes WHERE schemaname = 'public'
+      UNION ALL
+      SELECT 'constraint ' || conname || ' on ' || conrelid::regclass || ': ' || pg_get_constraintdef(oid) ||
+             ' valid ' || convalidated || ' -- ' || coalesce(obj_description(oid, 'pg_constraint'), '')
+        FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+      UNION ALL
+      SELECT 'replica identity ' || c.relname || ': ' || c.relreplident::text ||
+             coalesce(' ' || (SELECT string_agg(i.indexrelid::regclass::text, ',') FROM pg_index i
+                               WHERE i.indrelid = c.oid AND i.indisreplident), '') ||
+             coalesce(' clustered ' || (SELECT string_agg(i.indexrelid::regclass::text, ',') FROM pg_index i
+                               WHERE i.indrelid = c.oid AND i.indisclustered), '')
+        FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
+      ORDER BY 1`;
+
+    for (const mode of ["tables", "merge"]) {
+      it(`${mode}: a table that lost every row after T, through the drop and rebuild`, async () => {
+        const db = await incident("DELETE FROM ledger;", BULK);
+        const defs = (await pair.live.query(db, DEFS)).rows;
+        const all = JSON.stringify(defs);
+        for (const x of [
+          "-- by amount",
+          "-- the reference",
+          "ledger: i ledger_ref clustered ledger_amount",
+          "ledger_links_ref on ledger_links: FOREIGN KEY",
+        ]) {
+          assert.ok(all.includes(x), `${x} in ${all}`);
+        }
+        const plan: Plan = JSON.parse(
+          (await run(pair.env(db), "--plan", "--tables", "public.ledger", "--json")).out,
+        );
+        const notes = modeOf(plan, mode).notes;
+        assert.equal(notes.length, 1, notes.join("\n"));
+        assert.match(
+          notes[0],
+          /^public\.ledger: 12000 rows to insert into 0 live rows; the write drops its 5 indexes and keys \(ledger_amount, ledger_big_ref, ledger_no_overlap, ledger_pkey, ledger_ref\) and the foreign keys that reference them \(ledger_links_ledger_id_fkey on public\.ledger_links, ledger_links_ref on public\.ledger_links\)/,
+        );
+        assert.deepEqual(modeOf(plan, mode).refusals, []);
+        const text = await run(pair.env(db), "--plan", "--tables", "public.ledger");
+        assert.ok(text.out.includes(notes[0]), text.out);
+
+        const r = await run(
+          pair.env(db),
+          "--mode",
+          mode,
+          "--tables",
+          "public.ledger",
+          "--confirm",
+          confirmFor(db),
+          "--json",
+        );
+        assert.equal(r.code, 0, r.err);
+        const result = JSON.parse(r.out);
+        assert.deepEqual(result.indexesRebuilt, notes);
+        assert.deepEqual(result.keysRebuilt, []);
+        assert.deepEqual(
+          await rowsOf(pair.live, db, "ledger"),
+          await rowsOf(pair.ptr, db, "ledger"),
+        );
+        assert.deepEqual((await pair.live.query(db, DEFS)).rows, defs);
+      });
+    }
+
+    it("a small insert keeps the indexes: no rebuild planned or done", async () => {
+      const db = await incident("DELETE FROM ledger WHERE id <= 50;", BULK);
+      const plan: Plan = JSON.parse(
+        (await run(pair.env(db), "--plan", "--tables", "public.ledger", "--json")).out,
+      );
+      assert.deepEqual(modeOf(plan, "merge").notes, []);
+      const r = await run(
+        pair.env(db),
+        "--mode",
+        "merge",
+        "--tables",
+        "public.ledger",
+        "--confirm",
+        confirmFor(db),
+        "--json",
+      );
+      assert.equal(r.code, 0, r.err);
+      assert.deepEqual(JSON.parse(r.out).indexesRebuilt, []);
+      assert.equal(JSON.parse(r.out).tables[0].inserted, 50);
+    });
+  });
+
   describe("refusals before anything is touched", () => {
     it("a missing or wrong --confirm, and usage mistakes", async () => {
       const db = await incident("DELETE FROM tags;");
