@@ -79,6 +79,9 @@ async function build(name, outDir = DIST) {
     format: "cjs",
     target: "node24",
     packages: "external",
+    // A lazy `import("@pulumi/...")` of an external package must stay a CommonJS require: left
+    // as import(), Node resolves it as ESM, which refuses the packages' directory imports.
+    supported: { "dynamic-import": false },
     keepNames: true,
     outfile,
     write: false,
@@ -89,7 +92,7 @@ async function build(name, outDir = DIST) {
   fs.mkdirSync(outDir, { recursive: true });
   const inputs = Object.keys(result.metafile.inputs).filter((f) => !f.includes("node_modules/"));
   const tmp = `${outfile}.${process.pid}.tmp`;
-  fs.writeFileSync(`${tmp}.inputs`, JSON.stringify([...inputs, "tsconfig.json"]));
+  fs.writeFileSync(`${tmp}.inputs`, JSON.stringify([...inputs, "tsconfig.json", "tools/build.js"]));
   fs.writeFileSync(tmp, result.outputFiles[0].contents);
   // The inputs list first: a bundle never sits beside the list of another build.
   fs.renameSync(`${tmp}.inputs`, inputsOf(name, outDir));

@@ -4,7 +4,7 @@
  * from the bundle as it did from the source tree.
  */
 import * as assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -60,5 +60,35 @@ describe("tools/build.js (the compiled CLIs)", function () {
       { cwd: os.tmpdir(), encoding: "utf8" },
     );
     assert.match(script, /pg-recovery break-glass commands: stack qa/);
+  });
+
+  it("loads the engine's packages lazily as CommonJS: a command reaches the Pulumi CLI", async () => {
+    const bundle = await build.build("pg-recovery", out);
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(out, "node_modules"));
+    // A stand-in CLI that answers `pulumi version` and fails everything else: enough for the
+    // runner to import the Automation API (a lazy import in runner/pulumi-cli.ts) and use it.
+    const fake = path.join(out, "pulumi");
+    fs.writeFileSync(
+      fake,
+      '#!/bin/sh\n[ "$1" = version ] && { echo v3.270.0; exit 0; }\necho "error: no backend" >&2; exit 1\n',
+      { mode: 0o755 },
+    );
+    const r = spawnSync(
+      process.execPath,
+      [
+        "-e",
+        `require(${JSON.stringify(bundle)}).main(["status", "--stack", "qa"]).then((c) => process.exit(c))`,
+      ],
+      {
+        cwd: os.tmpdir(),
+        encoding: "utf8",
+        env: { ...process.env, PULUMI_CLI: fake, PULUMI_HOME: path.join(out, "home") },
+      },
+    );
+    // Left as import(), Node resolved "@pulumi/pulumi/automation" as ESM and refused the
+    // directory import: a stack trace instead of the CLI's message.
+    assert.doesNotMatch(r.stderr, /ERR_UNSUPPORTED_DIR_IMPORT|a bug/);
+    assert.match(r.stderr, /Pulumi CLI: .*pulumi \(v3\.270\.0, from PULUMI_CLI\)/);
+    assert.equal(r.status, 1, r.stderr);
   });
 });
