@@ -22,8 +22,11 @@ describe("drill (corrupted scenario, short)", function () {
     );
     assert.match(r.restoreTarget, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$/);
     assert.ok(r.transactions.beforeT > 20 && r.transactions.afterT > 0, out);
-    // Writes pause 150 ms either side of T, so the newest preserved commit is about that far back.
-    assert.ok(r.rpoMs > 100 && r.rpoMs < 1000, `RPO ${r.rpoMs} ms`);
+    // The newest preserved commit is at or before T (nothing after T survives), and recent: the
+    // writer commits every few ms up to its 150 ms pause before T. Commit times are logged by the
+    // client after the server answers, so under load one can land closer to T than the pause
+    // (96 ms seen in CI): the bound is behaviour, not speed.
+    assert.ok(r.rpoMs >= 0 && r.rpoMs < 5000, `RPO ${r.rpoMs} ms`);
     assert.match(out, /DRILL PASSED/);
     assert.ok(!fs.existsSync(r.dir), "work dir left behind");
   });

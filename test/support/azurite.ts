@@ -30,9 +30,23 @@ export class Azurite {
     );
   }
 
-  /** Starts (or restarts, same port and data) and waits until the API answers. */
+  /**
+   * Starts (or restarts, same port and data) and waits until the API answers. A first start
+   * whose free port was taken by another process in between (EADDRINUSE: other test runs share
+   * the machine) starts again on another port, up to three times; a restart keeps its port.
+   */
   async start(): Promise<void> {
-    if (!this.port) this.port = await freePort();
+    const fresh = !this.port;
+    for (let attempt = 1; ; attempt++) {
+      if (!this.port) this.port = await freePort();
+      const outcome = await this.launch();
+      if (outcome === "up") return;
+      if (!fresh || attempt === 3) throw new Error(`azurite exited early: ${outcome.output}`);
+      this.port = 0;
+    }
+  }
+
+  private async launch(): Promise<"up" | { output: string }> {
     let output = "";
     const child = spawn(
       BIN,
@@ -50,10 +64,13 @@ export class Azurite {
     });
     const deadline = Date.now() + 30_000;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`azurite exited early: ${output}`);
+      if (child.exitCode !== null) {
+        if (/EADDRINUSE/.test(output)) return { output };
+        throw new Error(`azurite exited early: ${output}`);
+      }
       try {
         await client.getProperties();
-        return;
+        return "up";
       } catch (e) {
         if (Date.now() > deadline)
           throw new Error(`azurite did not answer within 30s: ${e} ${output}`);
