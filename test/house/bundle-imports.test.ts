@@ -33,7 +33,8 @@ describe("the house: a bundle's dynamic imports load under Node's ESM rules", fu
           });
         } catch (e) {
           const stderr = String((e as { stderr?: Buffer }).stderr ?? e);
-          assert.fail(`${name}: import("${spec}") fails in its bundle: ${stderr.split("\n")[0]}`);
+          const error = stderr.split("\n").find((l) => /Error/.test(l)) ?? stderr;
+          assert.fail(`${name}: import("${spec}") fails in its bundle: ${error}`);
         }
       }
     });
