@@ -164,7 +164,7 @@ describe("pg-recovery drill against the real CLI and a real API server", functio
 
   it("2. a drill killed mid-up (with its Pulumi CLI) and rerun ends clean", async () => {
     const first = startRunner([...drill(path.join(state, "record-2a")), ...YES], env);
-    // Killed as the engine creates the checks' Jobs: the drill server is made, the Jobs not done.
+    // Killed as the engine creates the checks' Jobs: the storage Secret is made, the Jobs not done.
     assert.ok(await first.until(/… creating k8s Job/), "the update never got there");
     killGroup(first);
     const killed = await first.done;
