@@ -145,7 +145,9 @@ export async function defaultResolveEnv(
   flag: string | undefined,
   log: (line: string) => void,
 ): Promise<ResolveEnv> {
-  const { PulumiCommand } = await import("@pulumi/pulumi/automation");
+  // The file, not the directory: the bundle (tools/build.js) keeps a dynamic import() as Node's
+  // ESM import, which refuses a directory ("ERR_UNSUPPORTED_DIR_IMPORT").
+  const { PulumiCommand } = await import("@pulumi/pulumi/automation/index.js");
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- the SDK's own version
   const sdkVersion = (require("@pulumi/pulumi/package.json") as { version: string }).version;
   const semver = await import("semver");
