@@ -31,9 +31,8 @@ export interface FromSource {
   pointInTime: Date;
 }
 
-/** An empty server from the environment's spec (server gone, rebuilt). */
-export interface FromSpec {
-  createMode: "Create";
+/** What an empty server is built to: the environment's spec, less the secret. */
+export interface FlexibleServerSpec {
   version: string;
   skuName: string;
   skuTier: string;
@@ -41,6 +40,11 @@ export interface FromSpec {
   highAvailability: string;
   backupRetentionDays: number;
   administratorLogin: string;
+}
+
+/** An empty server from the environment's spec (server gone, rebuilt). */
+export interface FromSpec extends FlexibleServerSpec {
+  createMode: "Create";
   administratorLoginPassword: pulumi.Input<string>;
 }
 

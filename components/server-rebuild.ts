@@ -12,27 +12,18 @@ import * as random from "@pulumi/random";
 import {
   CREATE_ONLY,
   flexibleServerArgs,
+  FlexibleServerSpec,
   flexibleServerTimeouts,
-  PrivateNetwork,
   ServerPlacement,
 } from "./flexible-server";
 
-export interface ServerSpec {
-  version: string;
-  skuName: string;
-  skuTier: string;
-  storageSizeGB: number;
-  highAvailability: string;
-  backupRetentionDays: number;
-  administratorLogin: string;
+/** The environment's server spec and the application database created on it. */
+export interface ServerSpec extends FlexibleServerSpec {
   database: string;
 }
 
-interface ServerRebuildCommon {
-  resourceGroupName: string;
-  location: string;
-  serverName: string;
-  network: PrivateNetwork;
+/** Where the server goes and what it is called: the shape every Flexible Server shares. */
+interface ServerRebuildCommon extends ServerPlacement {
   /** Default 6h: a revive or a create can take hours. */
   createTimeout?: string;
   tags?: Record<string, string>;
@@ -62,13 +53,6 @@ export class ServerRebuild extends pulumi.ComponentResource {
       throw new Error(`ServerRebuild ${name}: set exactly one of revive or create`);
     }
     this.mode = args.revive ? "revive" : "create";
-    const placement: ServerPlacement = {
-      serverName: args.serverName,
-      resourceGroupName: args.resourceGroupName,
-      location: args.location,
-      network: args.network,
-      tags: args.tags,
-    };
     const serverOpts: pulumi.CustomResourceOptions = {
       parent: this,
       // It is the production server from now on: never deleted by the overlay.
@@ -81,7 +65,7 @@ export class ServerRebuild extends pulumi.ComponentResource {
     if (args.revive) {
       this.server = new dbforpostgresql.Server(
         `${name}-server`,
-        flexibleServerArgs(placement, {
+        flexibleServerArgs(args, {
           createMode: "ReviveDropped",
           sourceServerId: args.revive.droppedServerId,
           pointInTime: args.revive.restoreTime,
@@ -98,15 +82,9 @@ export class ServerRebuild extends pulumi.ComponentResource {
       this.administratorPassword = password.result;
       this.server = new dbforpostgresql.Server(
         `${name}-server`,
-        flexibleServerArgs(placement, {
+        flexibleServerArgs(args, {
+          ...spec,
           createMode: "Create",
-          version: spec.version,
-          skuName: spec.skuName,
-          skuTier: spec.skuTier,
-          storageSizeGB: spec.storageSizeGB,
-          highAvailability: spec.highAvailability,
-          backupRetentionDays: spec.backupRetentionDays,
-          administratorLogin: spec.administratorLogin,
           administratorLoginPassword: password.result,
         }),
         { ...serverOpts, ignoreChanges: [...CREATE_ONLY.fromSpec] },

@@ -5,7 +5,13 @@
  * flag for each key it mentions.
  */
 import { Instant, parseRfc3339 } from "../contract/time";
-import { CONFIG_KEYS, IncidentConfigError, parseIncident, PROJECT } from "../stacks/incident";
+import {
+  CONFIG_KEYS,
+  INCIDENT_ONLY_KEYS,
+  IncidentConfigError,
+  parseIncident,
+  PROJECT,
+} from "../stacks/incident";
 import type { ConfigKey, Incident, RawConfig } from "../stacks/incident";
 import { ConfigMap } from "./engine";
 import { Refusal } from "./io";
@@ -21,12 +27,7 @@ export const INCIDENT_KEYS = [
   "scenario",
   "incidentDate",
   "restoreTime",
-  "serverDeletedAt",
-  "scaleDown",
-  "promote",
-  "promotionMode",
-  "promotionTables",
-  "confirm",
+  ...INCIDENT_ONLY_KEYS,
 ] as const satisfies readonly ConfigKey[];
 
 /** The runner's flag for each key it sets. */

@@ -177,6 +177,25 @@ function generic(verb: Verb, s: PlanStep): string {
   return `${verbWord(verb)} ${shortType(s.type)} ${k8sName(s)}`;
 }
 
+/**
+ * The PTR and the drill server: a Flexible Server restored from live at an instant. `words` says
+ * each verb's sentence from the server's name and where it is restored from and to; a verb
+ * without one, or a step that is not the server, reads as the generic line.
+ */
+function restoredServerSteps(
+  words: Partial<Record<Verb, (name: string, restored: string) => string>>,
+): (verb: Verb, steps: PlanStep[]) => string[] {
+  return (verb, steps) =>
+    steps.map((s) => {
+      const sentence = words[verb];
+      if (!isType(s, ":Server") || !sentence) return generic(verb, s);
+      const i = inputsOf(s);
+      const utc = str(i.pointInTimeUTC);
+      const restored = `restored from ${lastPart(i.sourceServerResourceId) ?? "live"} to ${utc ?? "the restore time"}${londonOf(utc)}`;
+      return sentence(str(i.serverName) ?? s.name, restored);
+    });
+}
+
 const DESCRIBE: Record<string, (verb: Verb, steps: PlanStep[]) => string[]> = {
   [STEPS.freeze.id]: (verb, steps) =>
     steps.map((s) => {
@@ -270,34 +289,18 @@ const DESCRIBE: Record<string, (verb: Verb, steps: PlanStep[]) => string[]> = {
       return generic(verb, s);
     }),
 
-  [STEPS.pointInTimeRestore.id]: (verb, steps) =>
-    steps.map((s) => {
-      const i = inputsOf(s);
-      if (!isType(s, ":Server")) return generic(verb, s);
-      const name = str(i.serverName) ?? s.name;
-      const utc = str(i.pointInTimeUTC);
-      if (verb === "create") {
-        return `new server ${name}, restored from ${lastPart(i.sourceServerResourceId) ?? "live"} to ${utc ?? "the restore time"}${londonOf(utc)} (minutes to hours; live is only read)`;
-      }
-      if (verb === "keep")
-        return `keep server ${name} (the incident's evidence; delete it after the review)`;
-      if (verb === "delete") return `DELETE server ${name} (retainRestoredServer is false)`;
-      return generic(verb, s);
-    }),
+  [STEPS.pointInTimeRestore.id]: restoredServerSteps({
+    create: (name, restored) =>
+      `new server ${name}, ${restored} (minutes to hours; live is only read)`,
+    keep: (name) => `keep server ${name} (the incident's evidence; delete it after the review)`,
+    delete: (name) => `DELETE server ${name} (retainRestoredServer is false)`,
+  }),
 
-  [STEPS.drillServer.id]: (verb, steps) =>
-    steps.map((s) => {
-      const i = inputsOf(s);
-      if (!isType(s, ":Server")) return generic(verb, s);
-      const name = str(i.serverName) ?? s.name;
-      const utc = str(i.pointInTimeUTC);
-      if (verb === "create") {
-        return `new drill server ${name}, restored from ${lastPart(i.sourceServerResourceId) ?? "live"} to ${utc ?? "the restore time"}${londonOf(utc)} in live's subnet and DNS zone (minutes to hours; live is only read)`;
-      }
-      if (verb === "delete")
-        return `delete the drill server ${name} (nothing of the drill is kept)`;
-      return generic(verb, s);
-    }),
+  [STEPS.drillServer.id]: restoredServerSteps({
+    create: (name, restored) =>
+      `new drill server ${name}, ${restored} in live's subnet and DNS zone (minutes to hours; live is only read)`,
+    delete: (name) => `delete the drill server ${name} (nothing of the drill is kept)`,
+  }),
 
   [STEPS.drillChecks.id]: (verb, steps) =>
     steps.map((s) => {

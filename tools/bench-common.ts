@@ -27,6 +27,16 @@ export function mark(): Mark {
   return { wall: Date.now() / 1000, busy: busy / 100 };
 }
 
+/**
+ * Server settings every benchmark server runs with: a checkpoint storm would time the disk, not
+ * the tools. Each suite adds its own max_connections.
+ */
+export const BENCH_SERVER_SETTINGS = {
+  shared_buffers: "256MB",
+  max_wal_size: "8GB",
+  checkpoint_timeout: "30min",
+};
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);

@@ -29,6 +29,7 @@ import { buildArgv, Options } from "../contract/data-tool";
 import { main as dataTool } from "../datapath/cli";
 import { Azurite, startAzurite } from "../test/support/azurite";
 import {
+  BENCH_SERVER_SETTINGS,
   exited,
   mark,
   Mark,
@@ -40,7 +41,7 @@ import {
   runbookDump,
   runbookRestore,
 } from "./bench-common";
-import { asServerUser, bin, cluster, PG_BIN, Server, serverDir } from "../test/support/pg-server";
+import { cluster, PG_BIN, Server, serverDir } from "../test/support/pg-server";
 
 const MB = 1024 * 1024;
 /** Up to this size the damaged table is a tenth of the database; above it, it stays this size. */
@@ -212,12 +213,7 @@ export async function runPromotionBench(o: {
   const cl = cluster(base);
   const servers: Server[] = [];
   let azurite: Azurite | undefined;
-  const settings = {
-    shared_buffers: "256MB",
-    max_wal_size: "8GB",
-    checkpoint_timeout: "30min",
-    max_connections: "60",
-  };
+  const settings = { ...BENCH_SERVER_SETTINGS, max_connections: "60" };
   try {
     log(`bench promotion: live and PTR PostgreSQL servers and Azurite on 127.0.0.1 (${base})`);
     await cl.initdb(path.join(base, "live"));
@@ -238,25 +234,7 @@ export async function runPromotionBench(o: {
 
     log("-- the PTR server: a physical copy of live at T (pg_basebackup)");
     const ptrDir = path.join(base, "ptr");
-    await asServerUser(
-      bin("pg_basebackup"),
-      [
-        "-h",
-        "127.0.0.1",
-        "-p",
-        String(live.port),
-        "-U",
-        "postgres",
-        "-D",
-        ptrDir,
-        "-X",
-        "stream",
-        "-c",
-        "fast",
-        "--no-sync",
-      ],
-      cl.env(),
-    );
+    await cl.basebackup(live, ptrDir);
     const ptr = await cl.start("ptr", ptrDir, settings);
     servers.push(ptr);
 

@@ -32,6 +32,7 @@ import { restore } from "../datapath/restore/restore";
 import { verifyDatabases } from "../datapath/verify/verify";
 import { Azurite, startAzurite } from "../test/support/azurite";
 import {
+  BENCH_SERVER_SETTINGS,
   exited,
   mark,
   Mark,
@@ -129,11 +130,9 @@ async function main(): Promise<number> {
   try {
     log(`bench: PostgreSQL (${bin("postgres")}) and Azurite on 127.0.0.1, work dir ${base}`);
     await c.initdb(path.join(base, "data"));
-    // Server settings shared by all paths: a checkpoint storm would time the disk, not the tools.
+    // One server for all paths, with the benchmarks' settings.
     server = await c.start("bench", path.join(base, "data"), {
-      shared_buffers: "256MB",
-      max_wal_size: "8GB",
-      checkpoint_timeout: "30min",
+      ...BENCH_SERVER_SETTINGS,
       max_connections: "50",
     });
     azurite = await startAzurite();

@@ -28,7 +28,7 @@ import { main as dataTool } from "../datapath/cli";
 import { backup } from "../datapath/backup/backup";
 import { parseManifest } from "../datapath/storage/manifest";
 import { startAzurite } from "../test/support/azurite";
-import { asServerUser, bin, cluster, PG_BIN, Server, serverDir } from "../test/support/pg-server";
+import { asServerUser, cluster, PG_BIN, Server, serverDir } from "../test/support/pg-server";
 
 const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -96,31 +96,12 @@ export async function runRestoreDrill(opts: RestoreDrillOptions = {}): Promise<R
   const azurite = await startAzurite();
   try {
     log(`pg-recovery restore drill rehearsal (work dir ${base})`);
-    await cl.initdb(path.join(base, "primary"), ["--wal-segsize=1"]);
-    const primary = await cl.start("primary", path.join(base, "primary"), {
-      wal_level: "replica",
-      archive_mode: "on",
-      archive_command: `test ! -f '${archive}/%f' && cp '%p' '${archive}/%f'`,
-      archive_timeout: "1s",
-      fsync: "off",
-    });
+    const primary = await cl.startArchiving("primary", path.join(base, "primary"), archive);
     servers.push(primary);
     await sql(primary.url(), "CREATE DATABASE app");
     const app = primary.url("app");
     await sql(app, SCHEMA);
-    await asServerUser(
-      bin("pg_basebackup"),
-      ["-h", "127.0.0.1", "-p", String(primary.port), "-U", "postgres"].concat([
-        "-D",
-        path.join(base, "basebackup"),
-        "-X",
-        "stream",
-        "-c",
-        "fast",
-        "--no-sync",
-      ]),
-      cl.env(),
-    );
+    await cl.basebackup(primary, path.join(base, "basebackup"));
     await sql(app, BEFORE_T);
     // T on a whole second, as an operator (and Azure's 1 s resolution) gives it.
     await sleep(QUIET_MS);

@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { Client } from "pg";
 import { verifyDatabases } from "../datapath/verify/verify";
 import { formatRfc3339InZone, parseRfc3339 } from "../contract/time";
-import { asServerUser, bin, cluster, Server, serverDir } from "../test/support/pg-server";
+import { asServerUser, cluster, Server, serverDir } from "../test/support/pg-server";
 import { DDL, sleep, Txn, Writer } from "./drill-workload";
 import { Check, runChecks } from "./drill-checks";
 import { runRestoreDrill } from "./drill-restore";
@@ -101,15 +101,9 @@ export async function runDrill(opts: DrillOptions = {}): Promise<DrillResult> {
   try {
     log(`pg-recovery drill: corrupted database -> point-in-time restore (work dir ${base})`);
     const primary = await phase("setup primary", async () => {
-      await cl.initdb(path.join(base, "primary"), ["--wal-segsize=1"]); // 1 MB segments: cheap archiving
-      const s = await cl.start("primary", path.join(base, "primary"), {
-        wal_level: "replica",
-        archive_mode: "on",
-        archive_command: `test ! -f '${archive}/%f' && cp '%p' '${archive}/%f'`,
-        archive_timeout: "1s",
+      const s = await cl.startArchiving("primary", path.join(base, "primary"), archive, {
         // Server-side commit times, to cross-check the client log and prove nothing after T survives.
         track_commit_timestamp: "on",
-        fsync: "off",
       });
       servers.push(s);
       await withClient(s.url(), (c) => c.query("CREATE DATABASE drill"));
@@ -130,27 +124,7 @@ export async function runDrill(opts: DrillOptions = {}): Promise<DrillResult> {
       await app.query(DDL);
       for (let i = 0; i < 20; i++) await writer.txn("open"); // data already in the base backup
 
-      await phase("base backup", () =>
-        asServerUser(
-          bin("pg_basebackup"),
-          [
-            "-h",
-            "127.0.0.1",
-            "-p",
-            String(primary.port),
-            "-U",
-            "postgres",
-            "-D",
-            path.join(base, "basebackup"),
-            "-X",
-            "stream",
-            "-c",
-            "fast",
-            "--no-sync",
-          ],
-          cl.env(),
-        ),
-      );
+      await phase("base backup", () => cl.basebackup(primary, path.join(base, "basebackup")));
 
       await phase(`application writes (${seconds} s)`, async () => {
         const w0 = Date.now();

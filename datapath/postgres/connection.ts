@@ -58,19 +58,22 @@ const CLEARED_ENV = [
 ];
 
 export class ConnectionConfigError extends ConfigError {}
+/** The environment variable that should hold the URL is not set (worded by the command). */
+export class UrlNotSetError extends ConnectionConfigError {}
 
-/** Reads and parses the URL named by the spec, applying overrides. */
+const urlNotSet = (name: string) =>
+  `environment variable ${name} is not set: set it to postgres://USER:PASSWORD@HOST:5432/DATABASE or name another variable with --db-env`;
+
+/**
+ * Reads and parses the URL named by the spec, applying overrides. `missing` words the error when
+ * the variable is not set, for the command's own flags.
+ */
 export function resolveTarget(
   spec: TargetSpec = {},
   env: NodeJS.ProcessEnv = process.env,
+  missing: (name: string) => string = urlNotSet,
 ): PgTarget {
-  const raw = connectionUrl(
-    spec.url,
-    spec.dbEnv,
-    env,
-    (name) =>
-      `environment variable ${name} is not set: set it to postgres://USER:PASSWORD@HOST:5432/DATABASE or name another variable with --db-env`,
-  );
+  const raw = connectionUrl(spec.url, spec.dbEnv, env, missing);
   const target = parsePgUrl(raw);
   if (spec.dbHost) target.host = spec.dbHost;
   if (spec.dbName) target.database = spec.dbName;
@@ -84,9 +87,9 @@ export function resolveTarget(
 
 /**
  * The connection URL: the literal one if given, else the named environment variable's (default
- * DATABASE_URL). `missing` words the error for the command's own flags.
+ * DATABASE_URL).
  */
-export function connectionUrl(
+function connectionUrl(
   url: string | undefined,
   envName: string | undefined,
   env: NodeJS.ProcessEnv,
@@ -95,7 +98,7 @@ export function connectionUrl(
   if (url !== undefined) return url;
   const name = envName ?? DATA_TOOL_ENV.databaseUrl;
   const value = env[name];
-  if (!value) throw new ConnectionConfigError(missing(name));
+  if (!value) throw new UrlNotSetError(missing(name));
   return value;
 }
 

@@ -627,14 +627,19 @@ async function stageMissingOnly(
   return atT;
 }
 
-/** `fromSql` (COPY ... TO STDOUT at T) into `toSql` on live; resolves to the rows loaded. */
+/**
+ * `fromSql` (COPY ... TO STDOUT at T) into `toSql` on live; resolves to the rows loaded.
+ * `viaSession` reads through the PTR session even where a source command is set (a text too
+ * long for a command line).
+ */
 async function copyRows(
   o: ApplyOptions,
   fromSql: string,
   toSql: string,
   onChunk: (bytes: number) => void | Promise<void>,
+  viaSession = false,
 ): Promise<number> {
-  if (!o.source) {
+  if (!o.source || viaSession) {
     const r = await copyBetween(o.ptr, fromSql, o.live, toSql, onChunk);
     if (r.rowsIn !== r.rowsOut) {
       throw new Error(`${r.rowsOut} rows read at T but ${r.rowsIn} staged`);
@@ -648,6 +653,7 @@ async function copyRows(
     return r.rows;
   } catch (e) {
     src.stop();
+    // psql's own message (the PTR side) says more than an early end of data on this side.
     throw (
       (await src.done.then(
         () => undefined,
@@ -695,28 +701,7 @@ async function stageRowsAs(
   const cols = t.copyColumns.map((x) => x.q).join(", ");
   const out = `COPY (${select ?? `SELECT ${cols} FROM ONLY ${t.q}`}) TO STDOUT (FORMAT ${format})`;
   const into = `COPY ${stage} (${cols}) FROM STDIN (FORMAT ${format})`;
-  if (!o.source || select) {
-    const r = await copyBetween(o.ptr, out, o.live, into, onChunk);
-    if (r.rowsIn !== r.rowsOut) {
-      throw new Error(`${r.rowsOut} rows read at T but ${r.rowsIn} staged`);
-    }
-    return r.rowsIn;
-  }
-  const src = o.source(out);
-  try {
-    const r = await copyIn(src.stdout, o.live, into, onChunk);
-    await src.done;
-    return r.rows;
-  } catch (e) {
-    src.stop();
-    // psql's own message (the PTR side) says more than an early end of data on this side.
-    throw (
-      (await src.done.then(
-        () => undefined,
-        (x: Error) => x,
-      )) ?? e
-    );
-  }
+  return copyRows(o, out, into, onChunk, select !== undefined);
 }
 
 /** From this many rows to insert into a table, its foreign keys are checked once, not per row. */

@@ -349,28 +349,71 @@ async function readConstraints(client: Client, byOid: ByOid, keyOf: KeyOf): Prom
 }
 
 /**
+ * What both index queries select for an `IndexDefinition` (over `pg_index i`, its relation
+ * `ic` and the constraint `con` that owns it, if any): names, definitions, what a rebuild puts
+ * back, and the foreign keys that reference the index.
+ */
+const INDEX_DEFINITION_COLUMNS = `ic.relname AS index, con.conname AS con,
+            pg_catalog.pg_get_indexdef(i.indexrelid) AS indexdef,
+            CASE WHEN con.oid IS NOT NULL THEN pg_catalog.pg_get_constraintdef(con.oid) END AS condef,
+            pg_catalog.obj_description(i.indexrelid, 'pg_class') AS icomment,
+            CASE WHEN con.oid IS NOT NULL THEN pg_catalog.obj_description(con.oid, 'pg_constraint') END AS ccomment,
+            i.indisreplident AS replident, i.indisclustered AS clustered,
+            coalesce((SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
+                               'oid', f.conrelid::int8::text, 'name', f.conname,
+                               'q', f.conrelid::pg_catalog.regclass::pg_catalog.text)
+                               ORDER BY f.conname)
+                        FROM pg_catalog.pg_constraint f
+                       WHERE f.contype = 'f' AND f.conindid = i.indexrelid
+                         AND f.conparentid = 0), '[]') AS refs`;
+
+interface IndexDefinitionRow {
+  oid: string;
+  index: string;
+  con: string | null;
+  indexdef: string;
+  condef: string | null;
+  icomment: string | null;
+  ccomment: string | null;
+  replident: boolean;
+  clustered: boolean;
+  refs: { oid: string; name: string; q: string }[];
+}
+
+function indexDefinition(x: IndexDefinitionRow, keyOf: KeyOf): IndexDefinition {
+  return {
+    name: x.con ?? x.index,
+    index: x.index,
+    constraintDef: x.condef ?? undefined,
+    indexDef: x.indexdef,
+    extras: {
+      indexComment: x.icomment ?? undefined,
+      constraintComment: x.ccomment ?? undefined,
+      replicaIdentity: x.replident,
+      clustered: x.clustered,
+    },
+    referencedBy: x.refs.flatMap((f) => {
+      const table = keyOf(f.oid);
+      return table ? [{ table, name: f.name, q: f.q }] : [];
+    }),
+  };
+}
+
+/**
  * Keys by index, one query: a unique index without a constraint (partial, on expressions)
  * conflicts just the same as a constraint; an exclusion constraint conflicts by its operators.
  */
 async function readKeys(client: Client, byOid: ByOid, oids: string[], keyOf: KeyOf): Promise<void> {
-  const keys = await client.query<{
-    oid: string;
-    index: string;
-    con: string | null;
-    contype: string | null;
-    exprs: string[];
-    ops: (string | null)[];
-    pred: string | null;
-    nnd: boolean;
-    indexdef: string;
-    condef: string | null;
-    icomment: string | null;
-    ccomment: string | null;
-    replident: boolean;
-    clustered: boolean;
-    refs: { oid: string; name: string; q: string }[];
-  }>(
-    `SELECT i.indrelid::int8::text AS oid, ic.relname AS index, con.conname AS con,
+  const keys = await client.query<
+    IndexDefinitionRow & {
+      contype: string | null;
+      exprs: string[];
+      ops: (string | null)[];
+      pred: string | null;
+      nnd: boolean;
+    }
+  >(
+    `SELECT i.indrelid::int8::text AS oid, ${INDEX_DEFINITION_COLUMNS},
             con.contype::text AS contype,
             ARRAY(SELECT pg_catalog.pg_get_indexdef(i.indexrelid, k, false)
                     FROM pg_catalog.generate_series(1, i.indnkeyatts::int) k ORDER BY k) AS exprs,
@@ -386,19 +429,7 @@ async function readKeys(client: Client, byOid: ByOid, oids: string[], keyOf: Key
                                    END)
                     FROM pg_catalog.generate_series(1, i.indnkeyatts::int) k ORDER BY k) AS ops,
             pg_catalog.pg_get_expr(i.indpred, i.indrelid) AS pred,
-            i.indnullsnotdistinct AS nnd,
-            pg_catalog.pg_get_indexdef(i.indexrelid) AS indexdef,
-            CASE WHEN con.oid IS NOT NULL THEN pg_catalog.pg_get_constraintdef(con.oid) END AS condef,
-            pg_catalog.obj_description(i.indexrelid, 'pg_class') AS icomment,
-            CASE WHEN con.oid IS NOT NULL THEN pg_catalog.obj_description(con.oid, 'pg_constraint') END AS ccomment,
-            i.indisreplident AS replident, i.indisclustered AS clustered,
-            coalesce((SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
-                               'oid', f.conrelid::int8::text, 'name', f.conname,
-                               'q', f.conrelid::pg_catalog.regclass::pg_catalog.text)
-                               ORDER BY f.conname)
-                        FROM pg_catalog.pg_constraint f
-                       WHERE f.contype = 'f' AND f.conindid = i.indexrelid
-                         AND f.conparentid = 0), '[]') AS refs
+            i.indnullsnotdistinct AS nnd
        FROM pg_catalog.pg_index i
        JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
        LEFT JOIN pg_catalog.pg_constraint con
@@ -412,25 +443,12 @@ async function readKeys(client: Client, byOid: ByOid, oids: string[], keyOf: Key
     const t = byOid.get(u.oid);
     if (!t) continue;
     t.uniques.push({
-      name: u.con ?? u.index,
+      ...indexDefinition(u, keyOf),
       kind: u.contype === "x" ? "exclusion" : "unique",
-      index: u.index,
-      constraintDef: u.condef ?? undefined,
-      indexDef: u.indexdef,
       exprs: u.exprs,
       operators: u.ops.map((o) => o ?? "="),
       predicate: u.pred ?? undefined,
       nullsNotDistinct: u.nnd,
-      extras: {
-        indexComment: u.icomment ?? undefined,
-        constraintComment: u.ccomment ?? undefined,
-        replicaIdentity: u.replident,
-        clustered: u.clustered,
-      },
-      referencedBy: u.refs.flatMap((r) => {
-        const table = keyOf(r.oid);
-        return table ? [{ table, name: r.name, q: r.q }] : [];
-      }),
     });
     // Rows at T load into live only if live's keys are the ones T had (T's rows satisfied them).
     if (!u.con) t.signature.push(`unique index ${u.indexdef.replace(/^.*? ON /, "ON ")}`);
@@ -508,36 +526,12 @@ async function loadIndexes(
   byOid: ByOid,
   keyOf: KeyOf,
 ): Promise<void> {
-  const r = await client.query<{
-    oid: string;
-    index: string;
-    con: string | null;
-    indexdef: string;
-    condef: string | null;
-    icomment: string | null;
-    ccomment: string | null;
-    replident: boolean;
-    clustered: boolean;
-    fixed: boolean;
-    refs: { oid: string; name: string; q: string }[];
-  }>(
-    `SELECT i.indrelid::int8::text AS oid, ic.relname AS index, con.conname AS con,
-            pg_catalog.pg_get_indexdef(i.indexrelid) AS indexdef,
-            CASE WHEN con.oid IS NOT NULL THEN pg_catalog.pg_get_constraintdef(con.oid) END AS condef,
-            pg_catalog.obj_description(i.indexrelid, 'pg_class') AS icomment,
-            CASE WHEN con.oid IS NOT NULL THEN pg_catalog.obj_description(con.oid, 'pg_constraint') END AS ccomment,
-            i.indisreplident AS replident, i.indisclustered AS clustered,
+  const r = await client.query<IndexDefinitionRow & { fixed: boolean }>(
+    `SELECT i.indrelid::int8::text AS oid, ${INDEX_DEFINITION_COLUMNS},
             (ic.reltablespace <> 0 OR NOT i.indisvalid OR NOT i.indisready OR tc.relispartition
               OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.indexrelid)
               OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
-                          WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0)) AS fixed,
-            coalesce((SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
-                               'oid', f.conrelid::int8::text, 'name', f.conname,
-                               'q', f.conrelid::pg_catalog.regclass::pg_catalog.text)
-                               ORDER BY f.conname)
-                        FROM pg_catalog.pg_constraint f
-                       WHERE f.contype = 'f' AND f.conindid = i.indexrelid
-                         AND f.conparentid = 0), '[]') AS refs
+                          WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0)) AS fixed
        FROM pg_catalog.pg_index i
        JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
        JOIN pg_catalog.pg_class tc ON tc.oid = i.indrelid
@@ -552,21 +546,6 @@ async function loadIndexes(
   for (const x of r.rows) {
     const t = byOid.get(x.oid);
     if (!t || fixed.has(x.oid)) continue;
-    t.indexes.push({
-      name: x.con ?? x.index,
-      index: x.index,
-      constraintDef: x.condef ?? undefined,
-      indexDef: x.indexdef,
-      extras: {
-        indexComment: x.icomment ?? undefined,
-        constraintComment: x.ccomment ?? undefined,
-        replicaIdentity: x.replident,
-        clustered: x.clustered,
-      },
-      referencedBy: x.refs.flatMap((f) => {
-        const table = keyOf(f.oid);
-        return table ? [{ table, name: f.name, q: f.q }] : [];
-      }),
-    });
+    t.indexes.push(indexDefinition(x, keyOf));
   }
 }

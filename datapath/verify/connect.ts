@@ -9,10 +9,10 @@ import type { Client } from "pg";
 import {
   ConnectionConfigError,
   connect as connectTarget,
-  connectionUrl,
   describeTarget,
   PgTarget,
   resolveTarget,
+  UrlNotSetError,
 } from "../postgres/connection";
 
 export interface EndpointSpec {
@@ -32,16 +32,15 @@ export function resolveEndpoint(
   label: Side["label"],
   environment: NodeJS.ProcessEnv = process.env,
 ): PgTarget {
-  const url = connectionUrl(
-    spec.url,
-    spec.env,
-    environment,
-    (name) => `environment variable ${name} (for the ${label}) is not set`,
-  );
   try {
-    return resolveTarget({ url, dbHost: spec.host, dbName: spec.database }, environment);
+    return resolveTarget(
+      { url: spec.url, dbEnv: spec.env, dbHost: spec.host, dbName: spec.database },
+      environment,
+      (name) => `environment variable ${name} (for the ${label}) is not set`,
+    );
   } catch (err) {
-    if (err instanceof ConnectionConfigError) {
+    // The unset variable's message already names the side; the rest get it as a prefix.
+    if (err instanceof ConnectionConfigError && !(err instanceof UrlNotSetError)) {
       throw new ConnectionConfigError(
         `${label}: ${err.message.replace("--db-name", `--${label}-name`)}`,
       );

@@ -41,15 +41,17 @@ describe("pg-recovery (the runner) against the real CLI and a real API server", 
   const restoreTime = new Date(Math.floor(Date.now() / 1000) * 1000 - 3600_000)
     .toISOString()
     .replace(/\.000Z$/, "Z");
-  const start = [
+  /** `start` for a corruption of the e2e stack, restored to `at`. */
+  const startAt = (at: string) => [
     "start",
     "--stack",
     STACK,
     "--scenario",
     "corrupted",
     "--restore-time",
-    restoreTime,
+    at,
   ];
+  const start = startAt(restoreTime);
 
   const pgr = (...args: string[]) => runRunner([...args, "--work-dir", work], env);
   const replicas = () =>
@@ -91,16 +93,7 @@ describe("pg-recovery (the runner) against the real CLI and a real API server", 
   });
 
   it("1. bad input changes nothing and says what to do", async () => {
-    const naive = await pgr(
-      "start",
-      "--stack",
-      STACK,
-      "--scenario",
-      "corrupted",
-      "--restore-time",
-      "2026-11-20T06:59:00",
-      ...YES,
-    );
+    const naive = await pgr(...startAt("2026-11-20T06:59:00"), ...YES);
     assert.equal(naive.code, 1);
     // November: London's wall clock is UTC, so one reading, refused all the same.
     assert.match(naive.stderr, /has no UTC offset, .*a time without an offset is not accepted/);

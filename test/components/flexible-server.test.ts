@@ -6,6 +6,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- resource args as plain objects */
 import * as assert from "node:assert/strict";
 import { CREATE_ONLY, flexibleServerArgs, ServerPlacement } from "../../components/flexible-server";
+import { SERVER_SPEC } from "../support/components";
 
 const placement: ServerPlacement = {
   serverName: "s189t01-ptt-qa-pg-drill",
@@ -28,14 +29,8 @@ describe("components: the Flexible Server arguments, one home", () => {
     pointInTime: at,
   }) as any;
   const create = flexibleServerArgs(placement, {
+    ...SERVER_SPEC,
     createMode: "Create",
-    version: "17",
-    skuName: "B_Standard_B2s",
-    skuTier: "Burstable",
-    storageSizeGB: 32,
-    highAvailability: "Disabled",
-    backupRetentionDays: 7,
-    administratorLogin: "ptt_admin",
     administratorLoginPassword: "x",
   }) as any;
 

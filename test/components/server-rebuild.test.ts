@@ -5,7 +5,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- declared inputs are untyped JSON here */
 import * as assert from "node:assert/strict";
 import { ServerRebuild, ServerRebuildArgs } from "../../components/server-rebuild";
-import { declareAlone, restoredServer } from "../support/components";
+import { declareAlone, restoredServer, SERVER_SPEC } from "../support/components";
 import {
   captureResources,
   isSecretValue,
@@ -25,16 +25,7 @@ describe("ServerRebuild", () => {
   };
   const dropped =
     "/subscriptions/s/resourceGroups/s189t01-ptt-qa-rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/s189t01-ptt-qa-pg";
-  const spec = {
-    version: "17",
-    skuName: "B_Standard_B2s",
-    skuTier: "Burstable",
-    storageSizeGB: 32,
-    highAvailability: "Disabled",
-    backupRetentionDays: 7,
-    administratorLogin: "psqladmin",
-    database: "ptt_qa",
-  };
+  const spec = { ...SERVER_SPEC, database: "ptt_qa" };
 
   it("revive: ReviveDropped under the original name at the UTC point in time, kept on destroy", async () => {
     const { resources, outputs } = await declareAlone(

@@ -14,18 +14,10 @@ import * as assert from "node:assert/strict";
 import { parseManifest } from "../../datapath/storage/manifest";
 import { verifyDatabases } from "../../datapath/verify/verify";
 import { CliRun, runCli, useDataPath } from "../support/datapath";
+import { EXTENSION_CONFIG_TABLE } from "../support/datapath-schemas";
 import { hasExtension, PG_BIN, PG_MAJOR } from "../support/postgres";
 
-const CONFIG_FIXTURE = `
-CREATE EXTENSION cube;
-CREATE TABLE unit_settings (id int PRIMARY KEY, name text NOT NULL, builtin boolean NOT NULL);
-ALTER EXTENSION cube ADD TABLE unit_settings;
-UPDATE pg_catalog.pg_extension
-   SET extconfig = ARRAY['public.unit_settings'::pg_catalog.regclass::pg_catalog.oid],
-       extcondition = ARRAY['WHERE NOT builtin']
- WHERE extname = 'cube';
-INSERT INTO unit_settings SELECT g, 'builtin ' || g, true FROM generate_series(1, 50) g;
-INSERT INTO unit_settings VALUES (1001, 'site setting', false);
+const CONFIG_FIXTURE = `${EXTENSION_CONFIG_TABLE}
 CREATE TABLE users (id int PRIMARY KEY, email text);
 INSERT INTO users SELECT g, 'u' || g || '@example.org' FROM generate_series(1, 20) g;
 CREATE TABLE audits (id int PRIMARY KEY);

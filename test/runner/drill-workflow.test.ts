@@ -8,10 +8,10 @@
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { parseCommandLine, REPO_ROOT } from "../../runner/args";
+import { runStep } from "./support/workflow-step";
 
 const dir = path.join(REPO_ROOT, ".github", "workflows");
 const FILE = path.join(dir, "pg-recovery-drill.yml");
@@ -21,31 +21,7 @@ const step = (name: RegExp) => workflow.jobs.drill.steps.find((s: any) => name.t
 
 /** Runs a step's script with stand-ins for npm and pulumi; returns each npm call's argv. */
 function runScript(script: string, env: Record<string, string>, pulumiSays = ""): string[][] {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-drill-workflow-"));
-  const bin = path.join(tmp, "bin");
-  fs.mkdirSync(bin);
-  fs.writeFileSync(
-    path.join(bin, "npm"),
-    `#!/usr/bin/env bash\nprintf '%s\\n' "$@" > "${tmp}/npm.$RANDOM$RANDOM"\n`,
-    { mode: 0o755 },
-  );
-  fs.writeFileSync(path.join(bin, "pulumi"), `#!/usr/bin/env bash\necho '${pulumiSays}'\n`, {
-    mode: 0o755,
-  });
-  const r = spawnSync("bash", ["-e", "-o", "pipefail", "-c", script], {
-    cwd: tmp,
-    env: {
-      PATH: `${bin}:${process.env.PATH}`,
-      GITHUB_STEP_SUMMARY: path.join(tmp, "summary"),
-      ...env,
-    },
-    encoding: "utf8",
-  });
-  assert.equal(r.status, 0, r.stderr);
-  return fs
-    .readdirSync(tmp)
-    .filter((f) => f.startsWith("npm."))
-    .map((f) => fs.readFileSync(path.join(tmp, f), "utf8").trimEnd().split("\n").slice(4));
+  return runStep(script, env, pulumiSays).npm.map((argv) => argv.slice(4));
 }
 
 describe("runner: the drill's GitHub Actions workflow", function () {

@@ -9,36 +9,22 @@
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { parseCommandLine, REPO_ROOT } from "../../runner/args";
 import { commandsArgv, startArgv } from "./support/commands";
+import { runStep } from "./support/workflow-step";
 
 const FILE = path.join(REPO_ROOT, ".github", "workflows", "pg-recovery.yml");
 const workflow = parse(fs.readFileSync(FILE, "utf8")) as any;
-const runStep = (job: string) =>
+const jobStep = (job: string) =>
   workflow.jobs[job].steps.find(
     (s: any) => typeof s.run === "string" && s.run.includes("pg-recovery"),
   );
 
 /** Runs a job's script with these dispatch inputs; returns the argv `npm run pg-recovery` got. */
 function argvFor(job: "preview" | "apply", inputs: Record<string, string>): string[] {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-workflow-"));
-  const bin = path.join(dir, "bin");
-  fs.mkdirSync(bin);
-  // Stand-in npm: records its arguments, one per line.
-  fs.writeFileSync(
-    path.join(bin, "npm"),
-    `#!/usr/bin/env bash\nprintf '%s\\n' "$@" > "${dir}/argv"\n`,
-    {
-      mode: 0o755,
-    },
-  );
-  const env: NodeJS.ProcessEnv = {
-    PATH: `${bin}:${process.env.PATH}`,
-    GITHUB_STEP_SUMMARY: path.join(dir, "summary"),
-  };
+  const env: NodeJS.ProcessEnv = {};
   // The workflow-level env block, evaluated the way Actions would for these inputs.
   for (const [k, v] of Object.entries(workflow.env as Record<string, string>)) {
     const m = /^\$\{\{ inputs\.(\w+) \}\}$/.exec(v);
@@ -46,16 +32,12 @@ function argvFor(job: "preview" | "apply", inputs: Record<string, string>): stri
     else if (k === "PGR_MODE") env[k] = inputs.mode && inputs.mode !== "none" ? inputs.mode : "";
     else env[k] = v;
   }
-  Object.assign(env, runStep(job).env, { PGR_PHASE: job });
-  const r = spawnSync("bash", ["-e", "-o", "pipefail", "-c", runStep(job).run], {
-    cwd: dir,
-    env,
-    encoding: "utf8",
-  });
-  assert.equal(r.status, 0, r.stderr);
-  const argv = fs.readFileSync(path.join(dir, "argv"), "utf8").trimEnd().split("\n");
+  Object.assign(env, jobStep(job).env, { PGR_PHASE: job });
+  const run = runStep(jobStep(job).run, env);
+  const argv = run.npm[run.npm.length - 1];
+  assert.ok(argv, "the script did not run npm");
   assert.deepEqual(argv.slice(0, 3), ["run", "--silent", "pg-recovery"]);
-  assert.ok(fs.readFileSync(env.GITHUB_STEP_SUMMARY!, "utf8").startsWith("### pg-recovery "));
+  assert.ok(run.summary.startsWith("### pg-recovery "));
   return argv.slice(4); // after "--"
 }
 

@@ -4,6 +4,7 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- declared inputs are untyped JSON here */
 import * as assert from "node:assert/strict";
+import { FlexibleServerSpec } from "../../components/flexible-server";
 import { DeclaredResource, evaluateOffline } from "../../offline/offline";
 import { managed, one, TYPES } from "./pulumi-harness";
 
@@ -36,6 +37,17 @@ export function restoredServer(
   assert.deepEqual({ serverName, createMode, pointInTimeUTC, sourceServerResourceId }, expected);
   return { server, i };
 }
+
+/** A small environment's server spec, as a rebuilt or created server is sized. */
+export const SERVER_SPEC: FlexibleServerSpec = {
+  version: "17",
+  skuName: "B_Standard_B2s",
+  skuTier: "Burstable",
+  storageSizeGB: 32,
+  highAvailability: "Disabled",
+  backupRetentionDays: 7,
+  administratorLogin: "psqladmin",
+};
 
 export const parentOf = (r: DeclaredResource) => r.options.parent ?? "";
 

@@ -194,6 +194,25 @@ END $$;
 `;
 
 /** Enough incompressible data that a dump or a load is still running when interrupted. */
+/**
+ * An extension configuration table (pg_extension_config_dump), driven with contrib's cube (on
+ * every major the tests run on; any extension would do): that function may only be called from an
+ * extension script, so the table is recorded in pg_extension the way it does. 50 builtin rows the
+ * filter leaves out, one site row pg_dump writes.
+ */
+export const EXTENSION_CONFIG_TABLE = `
+CREATE EXTENSION cube;
+CREATE TABLE unit_settings (id int PRIMARY KEY, name text NOT NULL, builtin boolean NOT NULL);
+ALTER EXTENSION cube ADD TABLE unit_settings;
+-- What pg_extension_config_dump('unit_settings', 'WHERE NOT builtin') records.
+UPDATE pg_catalog.pg_extension
+   SET extconfig = ARRAY['public.unit_settings'::pg_catalog.regclass::pg_catalog.oid],
+       extcondition = ARRAY['WHERE NOT builtin']
+ WHERE extname = 'cube';
+INSERT INTO unit_settings SELECT g, 'builtin ' || g, true FROM generate_series(1, 50) g;
+INSERT INTO unit_settings VALUES (1001, 'site setting', false);
+`;
+
 export const BULK_SCHEMA = `
 CREATE TABLE a_small (id int PRIMARY KEY, v text);
 INSERT INTO a_small SELECT g, 'v' || g FROM generate_series(1, 100) g;

@@ -112,13 +112,25 @@ export interface Cluster {
   initdb(dataDir: string, extraArgs?: string[]): Promise<void>;
   /** Starts a server over an existing data dir on a free loopback port. */
   start(name: string, dataDir: string, settings: Record<string, string>): Promise<Server>;
+  /**
+   * initdb and start a primary that archives every WAL segment (1 MB, at least once a second)
+   * into `archiveDir`: a base backup of it replays to any later instant, as Azure's PITR does.
+   */
+  startArchiving(
+    name: string,
+    dataDir: string,
+    archiveDir: string,
+    settings?: Record<string, string>,
+  ): Promise<Server>;
+  /** A physical copy of a running server (pg_basebackup, WAL streamed, fast checkpoint). */
+  basebackup(from: Server, dataDir: string): Promise<void>;
   env(): NodeJS.ProcessEnv;
 }
 
 export function cluster(base: string): Cluster {
   const password = randomBytes(12).toString("hex");
   const env = () => ({ ...process.env, PGPASSWORD: password });
-  return {
+  const c: Cluster = {
     base,
     password,
     env,
@@ -170,5 +182,23 @@ export function cluster(base: string): Cluster {
         },
       };
     },
+    async startArchiving(name, dataDir, archiveDir, settings = {}) {
+      await c.initdb(dataDir, ["--wal-segsize=1"]); // 1 MB segments: cheap archiving
+      return c.start(name, dataDir, {
+        wal_level: "replica",
+        archive_mode: "on",
+        archive_command: `test ! -f '${archiveDir}/%f' && cp '%p' '${archiveDir}/%f'`,
+        archive_timeout: "1s",
+        fsync: "off",
+        ...settings,
+      });
+    },
+    async basebackup(from, dataDir) {
+      // From the server over TCP as the superuser; the copy carries the WAL it needs to start.
+      const source = ["--host=127.0.0.1", `--port=${from.port}`, "--username=postgres"];
+      const copy = [`--pgdata=${dataDir}`, "--wal-method=stream", "--checkpoint=fast", "--no-sync"];
+      await asServerUser(bin("pg_basebackup"), [...source, ...copy], env());
+    },
   };
+  return c;
 }

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { Client } from "pg";
 import { main } from "../../../datapath/cli";
+import { promote, PromoteOptions, PromoteOutcome } from "../../../datapath/promote/promote";
 import { PG_BIN, PgServer, startPostgres } from "../../support/postgres";
 
 export const RESTORE_TARGET = "2025-06-01T13:00:00+01:00"; // 12:00Z; every seed time is earlier
@@ -202,6 +203,19 @@ export interface Run {
 
 export const confirmFor = (db: string) => `127.0.0.1/${db}`;
 
+/** Ends the sessions to `db` on `server` but this one (a connection lost mid-copy); `only` narrows them. */
+export async function killSessions(
+  server: PgServer,
+  db: string,
+  only = "pid <> pg_backend_pid()",
+): Promise<void> {
+  await server.query(
+    "postgres",
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND ${only}`,
+    [db],
+  );
+}
+
 /**
  * The pair, plus an incident on it: live = T + writes after T + a corruption; and the check
  * that live is exactly as before and no incident schema was left.
@@ -215,6 +229,34 @@ export function useIncident() {
       await pair.live.query(db, AFTER_T);
       await pair.live.query(db, corruption);
       return db;
+    },
+    /** promote() itself (not the CLI) from the PTR at T into live's `db`, confirmed; then `o`. */
+    promoteInto(
+      db: string,
+      o: Pick<PromoteOptions, "mode" | "tables" | "onCopyChunk">,
+    ): Promise<PromoteOutcome> {
+      return promote({
+        from: { env: "PTR_URL" },
+        to: { env: "LIVE_URL" },
+        restoreTarget: RESTORE_TARGET,
+        confirm: confirmFor(db),
+        env: pair.env(db),
+        ...o,
+      });
+    },
+    /** The write of `mode` for `tables` into `db`, confirmed by naming live; then `extra` flags. */
+    write(db: string, mode: string, tables: string, ...extra: string[]): Promise<Run> {
+      const confirm = confirmFor(db);
+      return runPromote(
+        pair.env(db),
+        "--mode",
+        mode,
+        "--tables",
+        tables,
+        "--confirm",
+        confirm,
+        ...extra,
+      );
     },
     async unchanged(db: string, before: Map<string, unknown>): Promise<void> {
       assert.deepEqual(await fingerprint(pair.live.url(db)), before, "live changed");

@@ -4,21 +4,13 @@
  * table keeping every row written after T), and a mid-copy failure leaving live untouched.
  */
 import assert from "node:assert/strict";
-import { promote } from "../../../datapath/promote/promote";
 import { verifyDatabases } from "../../../datapath/verify/verify";
 import { EXOTIC_SCHEMA, HAVE_BTREE_GIST, VARIED_SCHEMA } from "../../support/datapath-schemas";
-import {
-  confirmFor,
-  fingerprint,
-  RESTORE_TARGET,
-  runPromote,
-  scalar,
-  useIncident,
-} from "./fixture";
+import { confirmFor, fingerprint, killSessions, runPromote, scalar, useIncident } from "./fixture";
 
 describe("promote (real PostgreSQL): each mode's end state", function () {
   this.timeout(180_000);
-  const { pair, incident, unchanged } = useIncident();
+  const { pair, incident, unchanged, write, promoteInto } = useIncident();
   const run = runPromote;
 
   describe("--mode tables", () => {
@@ -26,17 +18,7 @@ describe("promote (real PostgreSQL): each mode's end state", function () {
       const db = await incident("UPDATE posts SET title = 'oops'; DELETE FROM tags;");
       const atT = await fingerprint(pair.ptr.url(db));
       const before = await fingerprint(pair.live.url(db));
-      const r = await run(
-        pair.env(db),
-        "--mode",
-        "tables",
-        "--tables",
-        "public.posts,tags",
-        "--incident",
-        "2025-06-01",
-        "--confirm",
-        confirmFor(db),
-      );
+      const r = await write(db, "tables", "public.posts,tags", "--incident", "2025-06-01");
       assert.equal(r.code, 0, r.err);
       const after = await fingerprint(pair.live.url(db));
       // Chosen tables: content as at T (the trigger did not re-stamp updated_at).
@@ -79,15 +61,7 @@ describe("promote (real PostgreSQL): each mode's end state", function () {
     it("recreates a table dropped since T with its rows at T and raises its sequence", async () => {
       const db = await incident("DROP TABLE subscribers;");
       const atT = await fingerprint(pair.ptr.url(db));
-      const r = await run(
-        pair.env(db),
-        "--mode",
-        "tables",
-        "--tables",
-        "public.subscribers",
-        "--confirm",
-        confirmFor(db),
-      );
+      const r = await write(db, "tables", "public.subscribers");
       assert.equal(r.code, 0, r.err);
       const after = await fingerprint(pair.live.url(db));
       assert.deepEqual(after.get("public.subscribers"), atT.get("public.subscribers"));
@@ -100,15 +74,7 @@ describe("promote (real PostgreSQL): each mode's end state", function () {
         "INSERT INTO posts (user_id, title, created_at, updated_at) VALUES (201, 'by a new user', now(), now());",
       );
       const before = await fingerprint(pair.live.url(db));
-      const r = await run(
-        pair.env(db),
-        "--mode",
-        "tables",
-        "--tables",
-        "public.users",
-        "--confirm",
-        confirmFor(db),
-      );
+      const r = await write(db, "tables", "public.users");
       assert.equal(r.code, 1);
       assert.match(r.err, /posts_user_id_fkey/);
       assert.match(r.err, /would delete 1 rows of public\.posts \(ON DELETE CASCADE\)/);
@@ -123,15 +89,7 @@ describe("promote (real PostgreSQL): each mode's end state", function () {
          UPDATE posts SET title = 'oops';`,
       );
       const before = await fingerprint(pair.live.url(db));
-      const r = await run(
-        pair.env(db),
-        "--mode",
-        "tables",
-        "--tables",
-        "public.posts",
-        "--confirm",
-        confirmFor(db),
-      );
+      const r = await write(db, "tables", "public.posts");
       assert.equal(r.code, 1);
       assert.match(r.err, /comments_post_id_fkey/);
       assert.match(
@@ -145,15 +103,7 @@ describe("promote (real PostgreSQL): each mode's end state", function () {
     it("refuses tables without a primary key, unknown tables, and a schema that differs, all at once", async () => {
       const db = await incident("ALTER TABLE tags ADD COLUMN colour text;");
       const before = await fingerprint(pair.live.url(db));
-      const r = await run(
-        pair.env(db),
-        "--mode",
-        "tables",
-        "--tables",
-        "public.audit_log,public.nope,public.tags",
-        "--confirm",
-        confirmFor(db),
-      );
+      const r = await write(db, "tables", "public.audit_log,public.nope,public.tags");
       assert.equal(r.code, 1);
       assert.match(r.err, /public\.audit_log has no primary key/);
       assert.match(r.err, /table public\.nope does not exist/);
@@ -169,22 +119,13 @@ describe("promote (real PostgreSQL): each mode's end state", function () {
       const before = await fingerprint(pair.live.url(db));
       let killed = 0;
       await assert.rejects(
-        promote({
-          from: { env: "PTR_URL" },
-          to: { env: "LIVE_URL" },
-          restoreTarget: RESTORE_TARGET,
+        promoteInto(db, {
           mode: "tables",
           // tags first copied, then posts: the kill lands after tags' rows are staged.
           tables: ["public.tags", "public.posts"],
-          confirm: confirmFor(db),
-          env: pair.env(db),
           onCopyChunk: async (table) => {
             if (table !== "public.posts" || killed++) return;
-            await pair.live.query(
-              "postgres",
-              "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pg-recovery-promote' AND datname = $1",
-              [db],
-            );
+            await killSessions(pair.live, db, "application_name = 'pg-recovery-promote'");
           },
         }),
         /terminat|Connection|closed/i,
@@ -198,21 +139,12 @@ describe("promote (real PostgreSQL): each mode's end state", function () {
       const before = await fingerprint(pair.live.url(db));
       let killed = 0;
       await assert.rejects(
-        promote({
-          from: { env: "PTR_URL" },
-          to: { env: "LIVE_URL" },
-          restoreTarget: RESTORE_TARGET,
+        promoteInto(db, {
           mode: "tables",
           tables: ["public.posts"],
-          confirm: confirmFor(db),
-          env: pair.env(db),
           onCopyChunk: async () => {
             if (killed++) return;
-            await pair.ptr.query(
-              "postgres",
-              "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-              [db],
-            );
+            await killSessions(pair.ptr, db);
           },
         }),
       );
@@ -226,15 +158,7 @@ describe("promote (real PostgreSQL): each mode's end state", function () {
       "DELETE FROM comments WHERE post_id IN (SELECT id FROM posts WHERE user_id = 7); DELETE FROM users WHERE id = 7;",
     );
     const before = await fingerprint(pair.live.url(db));
-    const r = await run(
-      pair.env(db),
-      "--mode",
-      "tables",
-      "--tables",
-      "public.posts",
-      "--confirm",
-      confirmFor(db),
-    );
+    const r = await write(db, "tables", "public.posts");
     assert.equal(r.code, 1);
     assert.match(r.err, /posts_user_id_fkey/);
     assert.match(
@@ -250,16 +174,7 @@ describe("promote (real PostgreSQL): each mode's end state", function () {
       const db = await incident("DELETE FROM comments; UPDATE posts SET title = 'oops';");
       const atT = await fingerprint(pair.ptr.url(db));
       const before = await fingerprint(pair.live.url(db));
-      const r = await run(
-        pair.env(db),
-        "--mode",
-        "merge",
-        "--tables",
-        "public.comments",
-        "--confirm",
-        confirmFor(db),
-        "--json",
-      );
+      const r = await write(db, "merge", "public.comments", "--json");
       assert.equal(r.code, 0, r.err);
       const result = JSON.parse(r.out);
       assert.equal(result.tables[0].inserted, 3000);
@@ -290,15 +205,7 @@ describe("promote (real PostgreSQL): each mode's end state", function () {
       const constraints = `SELECT conname, pg_get_constraintdef(oid) AS def, convalidated
                              FROM pg_constraint WHERE conrelid = 'likes'::regclass ORDER BY 1`;
       const before = (await pair.live.query(db, constraints)).rows;
-      const r = await run(
-        pair.env(db),
-        "--mode",
-        "merge",
-        "--tables",
-        "public.likes",
-        "--confirm",
-        confirmFor(db),
-      );
+      const r = await write(db, "merge", "public.likes");
       assert.equal(r.code, 0, r.err);
       assert.match(r.err, /re-validated 2 foreign keys/);
       assert.deepEqual((await pair.live.query(db, constraints)).rows, before);
@@ -328,16 +235,7 @@ describe("promote (real PostgreSQL): each mode's end state", function () {
         "DELETE FROM keyed WHERE n % 50 = 0; UPDATE keyed SET note = 'changed' WHERE n = 7;",
         keyed,
       );
-      const r = await run(
-        pair.env(db),
-        "--mode",
-        "merge",
-        "--tables",
-        "public.keyed",
-        "--confirm",
-        confirmFor(db),
-        "--json",
-      );
+      const r = await write(db, "merge", "public.keyed", "--json");
       assert.equal(r.code, 0, r.err);
       const result = JSON.parse(r.out);
       assert.equal(result.tables[0].rowsAtT, 500);
@@ -361,15 +259,7 @@ describe("promote (real PostgreSQL): each mode's end state", function () {
         "DELETE FROM subscribers WHERE id = 3; INSERT INTO subscribers (email) VALUES ('s3@example.com');",
       );
       const before = await fingerprint(pair.live.url(db));
-      const r = await run(
-        pair.env(db),
-        "--mode",
-        "merge",
-        "--tables",
-        "public.subscribers",
-        "--confirm",
-        confirmFor(db),
-      );
+      const r = await write(db, "merge", "public.subscribers");
       assert.equal(r.code, 1);
       assert.match(r.err, /subscribers_email_key/);
       assert.match(r.err, /\(3\) \(s3@example\.com\)/);
@@ -411,15 +301,7 @@ describe("promote (real PostgreSQL): each mode's end state", function () {
       );
     }
     assert.equal(refusals.length, HAVE_BTREE_GIST ? 2 : 1);
-    const r = await run(
-      pair.env(db),
-      "--mode",
-      "merge",
-      "--tables",
-      tables,
-      "--confirm",
-      confirmFor(db),
-    );
+    const r = await write(db, "merge", tables);
     assert.equal(r.code, 1);
     for (const line of refusals) assert.ok(r.err.includes(`\n  ${line}`), r.err);
     assert.deepEqual(await fingerprint(pair.live.url(db)), before);
@@ -438,15 +320,7 @@ describe("promote (real PostgreSQL): each mode's end state", function () {
       `UPDATE "Billing"."Invoices" SET net_pence = 0, status = 'Paid';
        DELETE FROM public.oddities;`,
     );
-    const r = await run(
-      pair.env(db),
-      "--mode",
-      "tables",
-      "--tables",
-      '"Billing"."Invoices",public.oddities',
-      "--confirm",
-      confirmFor(db),
-    );
+    const r = await write(db, "tables", '"Billing"."Invoices",public.oddities');
     assert.equal(r.code, 0, r.err);
     const atT = await fingerprint(pair.ptr.url(db));
     const after = await fingerprint(pair.live.url(db));
@@ -513,20 +387,11 @@ describe("promote (real PostgreSQL): each mode's end state", function () {
     const before = await fingerprint(pair.live.url(db));
     let killed = 0;
     await assert.rejects(
-      promote({
-        from: { env: "PTR_URL" },
-        to: { env: "LIVE_URL" },
-        restoreTarget: RESTORE_TARGET,
+      promoteInto(db, {
         mode: "whole",
-        confirm: confirmFor(db),
-        env: pair.env(db),
         onCopyChunk: async () => {
           if (killed++) return;
-          await pair.ptr.query(
-            "postgres",
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-            [db],
-          );
+          await killSessions(pair.ptr, db);
         },
       }),
     );

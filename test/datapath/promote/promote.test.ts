@@ -25,10 +25,7 @@ const modeOf = (plan: Plan, m: string) => plan.modes.find((x) => x.mode === m)!;
 
 describe("promote (real PostgreSQL): the plan and the refusals", function () {
   this.timeout(180_000);
-  const { pair, incident, unchanged } = useIncident();
-  /** The write of `mode` for `table` into `db`, confirmed by naming live; then `extra` flags. */
-  const write = (db: string, mode: string, table: string, ...extra: string[]) =>
-    run(pair.env(db), "--mode", mode, "--tables", table, "--confirm", confirmFor(db), ...extra);
+  const { pair, incident, unchanged, write } = useIncident();
   /** The plan for `table` in `db`, as --json prints it. */
   const planFor = async (db: string, table: string): Promise<Plan> =>
     JSON.parse((await run(pair.env(db), "--plan", "--tables", table, "--json")).out);
@@ -409,15 +406,7 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       const twin = await write(db, "merge", "public.TWIN");
       assert.equal(twin.code, 1);
       assert.match(twin.err, /public\.TWIN is ambiguous: public\.Twin, public\.twin/);
-      const r = await run(
-        pair.env(db),
-        "--mode",
-        "merge",
-        "--tables",
-        'public.__EFMigrationsHistory,public."Odd.Name"',
-        "--confirm",
-        confirmFor(db),
-      );
+      const r = await write(db, "merge", 'public.__EFMigrationsHistory,public."Odd.Name"');
       assert.equal(r.code, 0, r.err);
       for (const t of ['"__EFMigrationsHistory"', '"Odd.Name"']) {
         assert.deepEqual(await rowsOf(pair.live, db, t), await rowsOf(pair.ptr, db, t));
@@ -497,16 +486,7 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
         const text = await run(pair.env(db), "--plan", "--tables", "public.ledger");
         assert.ok(text.out.includes(notes[0]), text.out);
 
-        const r = await run(
-          pair.env(db),
-          "--mode",
-          mode,
-          "--tables",
-          "public.ledger",
-          "--confirm",
-          confirmFor(db),
-          "--json",
-        );
+        const r = await write(db, mode, "public.ledger", "--json");
         assert.equal(r.code, 0, r.err);
         const result = JSON.parse(r.out);
         assert.deepEqual(result.indexesRebuilt, notes);
@@ -525,16 +505,7 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
         (await run(pair.env(db), "--plan", "--tables", "public.ledger", "--json")).out,
       );
       assert.deepEqual(modeOf(plan, "merge").notes, []);
-      const r = await run(
-        pair.env(db),
-        "--mode",
-        "merge",
-        "--tables",
-        "public.ledger",
-        "--confirm",
-        confirmFor(db),
-        "--json",
-      );
+      const r = await write(db, "merge", "public.ledger", "--json");
       assert.equal(r.code, 0, r.err);
       assert.deepEqual(JSON.parse(r.out).indexesRebuilt, []);
       assert.equal(JSON.parse(r.out).tables[0].inserted, 50);

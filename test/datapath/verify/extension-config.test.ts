@@ -12,22 +12,12 @@ import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { verifyDatabases, VerifyReport } from "../../../datapath/verify/verify";
+import { EXTENSION_CONFIG_TABLE } from "../../support/datapath-schemas";
 import { hasExtension, PG_BIN, PG_MAJOR, PgServer, startPostgres } from "../../support/postgres";
 
 const execFileAsync = promisify(execFile);
 
-// cube ships in contrib on every major the tests run on; any extension would do.
-const CONFIG_FIXTURE = `
-CREATE EXTENSION cube;
-CREATE TABLE unit_settings (id int PRIMARY KEY, name text NOT NULL, builtin boolean NOT NULL);
-ALTER EXTENSION cube ADD TABLE unit_settings;
--- What pg_extension_config_dump('unit_settings', 'WHERE NOT builtin') records.
-UPDATE pg_catalog.pg_extension
-   SET extconfig = ARRAY['public.unit_settings'::pg_catalog.regclass::pg_catalog.oid],
-       extcondition = ARRAY['WHERE NOT builtin']
- WHERE extname = 'cube';
-INSERT INTO unit_settings SELECT g, 'builtin ' || g, true FROM generate_series(1, 50) g;
-INSERT INTO unit_settings VALUES (1001, 'site setting', false);
+const CONFIG_FIXTURE = `${EXTENSION_CONFIG_TABLE}
 CREATE TABLE plain (id int PRIMARY KEY);
 `;
 
