@@ -147,7 +147,7 @@ export async function defaultResolveEnv(
 ): Promise<ResolveEnv> {
   // The file, not the directory: the bundle (tools/build.js) keeps a dynamic import() as Node's
   // ESM import, which refuses a directory ("ERR_UNSUPPORTED_DIR_IMPORT").
-  const { PulumiCommand } = await import("@pulumi/pulumi/automation/index.js");
+  const { PulumiCommand } = await import("@pulumi/pulumi/automation");
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- the SDK's own version
   const sdkVersion = (require("@pulumi/pulumi/package.json") as { version: string }).version;
   const semver = await import("semver");
