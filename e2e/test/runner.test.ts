@@ -21,6 +21,7 @@ import {
   runnerClusterDown,
   runnerClusterUp,
   runRunner,
+  stackSidecar,
   startRunner,
 } from "./support/runner";
 
@@ -63,16 +64,6 @@ describe("pg-recovery (the runner) against the real CLI and a real API server", 
     );
   const seededReplicas = () => Object.fromEntries(app.deployments.map((d) => [d.name, d.replicas]));
   const stackFile = () => fs.readFileSync(path.join(work, `Pulumi.${STACK}.yaml`), "utf8");
-  /** The metadata sidecar of the stack's state file in the file:// backend. */
-  const stackSidecar = () => {
-    const stacks = path.join(new URL(env.PULUMI_BACKEND_URL!).pathname, ".pulumi", "stacks");
-    const found = fs
-      .readdirSync(stacks)
-      .map((project) => path.join(stacks, project, `${STACK}.json.attrs`))
-      .filter((f) => fs.existsSync(f));
-    assert.equal(found.length, 1, `one ${STACK}.json.attrs under ${stacks}`);
-    return found[0];
-  };
   const unchanged = () => {
     assert.deepEqual(appState(env, app), seeded, "the app's objects changed");
     assert.deepEqual(overlayObjects(env, app), [], "the overlay created something");
@@ -183,7 +174,7 @@ describe("pg-recovery (the runner) against the real CLI and a real API server", 
     // A kill that lands while the backend writes a state file's metadata sidecar leaves it
     // empty (it is written in place), and then every pulumi command fails with "EOF". Whether a
     // kill lands there is timing; this makes it so, deterministically, as that kill would.
-    const sidecar = stackSidecar();
+    const sidecar = stackSidecar(env, STACK);
     fs.truncateSync(sidecar, 0);
     const broken = run("pulumi", ["stack", "ls"], env, work);
     assert.notEqual(broken.code, 0, "the CLI read a backend with a torn sidecar");

@@ -167,3 +167,18 @@ export function killGroup(r: RunningRunner): void {
     }
   }
 }
+
+/**
+ * The metadata sidecar of a stack's state file in the file:// backend. A kill that lands while
+ * the backend writes it leaves it empty (it is written in place), and then every pulumi command
+ * fails with "EOF" until the runner's rerun removes it (runner/repair.ts).
+ */
+export function stackSidecar(env: NodeJS.ProcessEnv, stack: string): string {
+  const stacks = path.join(new URL(env.PULUMI_BACKEND_URL!).pathname, ".pulumi", "stacks");
+  const found = fs
+    .readdirSync(stacks)
+    .map((project) => path.join(stacks, project, `${stack}.json.attrs`))
+    .filter((f) => fs.existsSync(f));
+  if (found.length !== 1) throw new Error(`expected one ${stack}.json.attrs under ${stacks}`);
+  return found[0];
+}
