@@ -4,6 +4,7 @@
  * never collide and the same input always gives the same name.
  */
 import { createHash } from "node:crypto";
+import { LABELS } from "../contract/runbook";
 
 export function k8sName(...parts: string[]): string {
   const full = parts
@@ -20,8 +21,8 @@ export function k8sName(...parts: string[]): string {
 /** Common labels on everything the overlay creates, so `kubectl get -l` finds it all. */
 export function overlayLabels(component: string, incidentDate: string): Record<string, string> {
   return {
-    "app.kubernetes.io/managed-by": "pg-recovery",
-    "app.kubernetes.io/component": component,
-    "pg-recovery/incident-date": incidentDate,
+    [LABELS.managedBy]: "pg-recovery",
+    [LABELS.component]: component,
+    [LABELS.incidentDate]: incidentDate,
   };
 }

@@ -164,6 +164,16 @@ export const OBJECT_NAMES = {
   rebuiltDatabaseSecret: "rebuilt-db",
 } as const;
 
+/** The labels on every object the overlay creates, so `kubectl get -l` finds them. */
+export const LABELS = {
+  managedBy: "app.kubernetes.io/managed-by",
+  component: "app.kubernetes.io/component",
+  /** The incident's (or the drill's) date, which its names derive from. */
+  incidentDate: "pg-recovery/incident-date",
+  /** On a restore drill's objects only: `kubectl get all -l pg-recovery/drill=true`. */
+  drill: "pg-recovery/drill",
+} as const;
+
 /** The annotation keys the overlay writes, and the ones it reads back. */
 export const ANNOTATIONS = {
   /** On a scale-down patch: the replica count that destroy puts back. */

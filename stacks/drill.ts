@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DataJobCommon } from "../components/data-jobs";
 import { DrillChecks } from "../components/drill-jobs";
 import { k8sName, overlayLabels } from "../components/naming";
-import { STEPS } from "../contract/runbook";
+import { LABELS, STEPS } from "../contract/runbook";
 import { formatLondon, formatUtc } from "../contract/time";
 import { DrillExercise } from "./incident";
 import { drillRequest, Platform } from "./platform";
@@ -28,12 +28,12 @@ export async function declareDrill(
   const live = await platform.preflight(request);
   const labels = (component: string) => ({
     ...overlayLabels(component, drill.incidentDate),
-    "pg-recovery/drill": "true",
+    [LABELS.drill]: "true",
   });
   const storageSecret = platform.backupStorage(
     drill,
     drillK8sName(drill.incidentDate, "storage"),
-    labels("backup-storage-access"),
+    labels(STEPS.storage.resource),
     opts,
   );
   const server = platform.pointInTimeRestore(request, live, opts);
@@ -45,7 +45,7 @@ export async function declareDrill(
       databaseUrl: databaseUrl(),
       storageConnectionString: storageSecret,
       container: env.azure.backupStorage.container,
-      labels: labels("drill"),
+      labels: labels(STEPS.drillChecks.resource),
       drillHost: server.fqdn,
       restoreTimeUtc: server.restoreTimeUtc,
       verifyJobName: drillK8sName(drill.incidentDate, "verify"),

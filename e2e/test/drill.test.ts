@@ -20,6 +20,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { DATA_TOOL_ENV } from "../../contract/data-tool";
+import { LABELS } from "../../contract/runbook";
 import { appState, managers, overlayObjects, readSeed, SeededApp } from "./support/app";
 import { currentContext, E2E, kubectl, run, seed } from "./support/cluster";
 import {
@@ -36,7 +37,7 @@ const SEED = path.resolve(process.env.E2E_SEED ?? path.join(E2E, "seed", "app.ya
 const STACK = "e2e";
 const YES = ["--yes", "e2e"];
 /** The label every object of a drill carries (stacks/drill.ts). */
-const DRILL_LABEL = "pg-recovery/drill=true";
+const DRILL_LABEL = `${LABELS.drill}=true`;
 
 describe("pg-recovery drill against the real CLI and a real API server", function () {
   this.timeout(30 * 60_000);
