@@ -28,8 +28,8 @@
  *  8. raise the tables' sequences to at least the restored maximum; COMMIT.
  */
 import type { Client } from "pg";
-import { Column, DbModel, ForeignKey, IndexDefinition, TableModel } from "./catalog";
-import { copyBetween, copyIn } from "./copy";
+import { Column, DbModel, IndexDefinition, TableModel } from "./catalog";
+import { copyRows, loadRowsAtT } from "./load";
 import type { CopySource } from "./source";
 import {
   Collision,
@@ -42,6 +42,17 @@ import { KeyKind, orderExpr } from "./compare";
 import { describeFk, fkLine, isPartitioned, kindsFor } from "./foreign-keys";
 import { REBUILD_MIN_ROWS, rebuildLine, rebuildsIndexes } from "./rebuild";
 import { ChosenTable, parentFirst, PromoteRefusedError } from "./selection";
+import { applyDirect, directTables, stepsBack } from "./direct";
+import { colsOf, eq, notNull, render, rowText } from "./sql";
+import { keepRows, Kept, openKeepSchema } from "./keep";
+import {
+  dropKeys,
+  rebuildKeys,
+  restoreForeignKeys,
+  setUserTriggers,
+  suspendForeignKeys,
+} from "./keys";
+import { literal } from "../postgres/connection";
 
 export interface ApplyOptions {
   mode: "tables" | "merge";
@@ -182,116 +193,172 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
     await live.query(`SET LOCAL lock_timeout = ${Math.max(1, o.lockTimeoutMs ?? 10_000)}`);
     await lockTables(live, o, set);
 
-    const staged: Staged[] = [];
-    for (const [i, c] of ordered.entries()) {
-      let recreated = false;
-      if (!c.live) {
-        log(`promote: ${c.atT.key} was dropped since T; recreating it from its definition at T`);
-        await runDefinition(live, await o.definitionAtT(c.atT));
-        recreated = true;
-        result.notRecreated.push(
-          ...o.ptrModel.foreignKeys
-            .filter((fk) => fk.parent === c.atT.key && !set.has(fk.child))
-            .map(describeFk),
-        );
-      }
-      const t = c.atT;
-      const stage = `pg_temp.pgr_stage_${i + 1}`;
-      const cols = t.copyColumns.map((x) => x.q).join(", ");
-      await live.query(
-        `CREATE TEMP TABLE pgr_stage_${i + 1} ON COMMIT DROP AS SELECT ${cols} FROM ONLY ${t.q} WITH NO DATA`,
+    // The runbook's case (tables that lost most of their rows) goes straight in (direct.ts); a
+    // constraint it meets sends it back, from a savepoint, to the staged path, which names it.
+    const direct = await directTables(o, ordered);
+    let done = false;
+    if (direct) {
+      log(
+        `promote: ${direct.map((x) => `${x.atT.key} (${x.liveRows} rows on live)`).join(", ")}: the rows at T go straight into live`,
       );
-      const onChunk = (n: number) => {
-        result.bytesCopied += n;
-        return o.onCopyChunk?.(t.key, result.bytesCopied);
-      };
-      const rows = await timed("staging", `staged ${t.key} as at T`, async () => {
-        // merge: only the rows live lacks, when they are few (cost in proportion to the damage).
-        const few =
-          o.mode === "merge" && c.live
-            ? await stageMissingOnly(o, t, stage, i + 1, onChunk)
-            : undefined;
-        return few ?? stageRows(o, t, stage, onChunk);
-      }).catch((e: Error) => {
-        throw new Error(`copying ${t.key} from the PTR: ${e.message}; nothing was written`, {
-          cause: e,
+      await live.query("SAVEPOINT pgr_direct");
+      try {
+        Object.assign(result, await applyDirect(o, direct, timed));
+        await live.query("RELEASE SAVEPOINT pgr_direct");
+        done = true;
+      } catch (e) {
+        if (!stepsBack(e)) throw e;
+        await live.query("ROLLBACK TO SAVEPOINT pgr_direct");
+        log(`promote: ${(e as Error).message}; comparing the rows at T with live instead`);
+        Object.assign(result, {
+          tables: [],
+          bytesCopied: 0,
+          triggersDisabled: [],
+          indexesRebuilt: [],
         });
-      });
-      await timed("analyze", undefined, () => live.query(`ANALYZE ${stage}`));
-      staged.push({
-        c,
-        t,
-        stage,
-        missing: `pg_temp.pgr_missing_${i + 1}`,
-        missingRows: 0,
-        liveRows: 0,
-        extra: `pg_temp.pgr_extra_${i + 1}`,
-        recreated,
-        rowsAtT: rows,
-      });
+      }
     }
-    await timed("comparison", "found the rows live lacks", () => findMissing(live, staged, o.mode));
-
-    const refusals = await timed("comparison", "checked keys and references", () =>
-      checkBeforeWriting(live, o, staged, set),
+    if (!done) await applyStaged(o, ordered, set, result, timed);
+    result.sequences = await raiseSequences(
+      o.ptr,
+      live,
+      ordered.map((c) => c.atT),
     );
-    if (refusals.length) {
-      throw new PromoteRefusedError(
-        `refused, nothing was written (${o.mode} mode):\n  ${refusals.join("\n  ")}`,
-      );
-    }
-
-    // tables: keys whose values moved between rows since T are rebuilt around the writes.
-    const moved =
-      o.mode === "tables"
-        ? await timed("comparison", "checked keys for values moved between rows since T", () =>
-            findMovedKeys(live, o, staged),
-          )
-        : [];
-    result.keysRebuilt = moved.map((c) => collisionLine(c, "tables"));
-    const bulk = bulkTables(o, staged);
-    result.indexesRebuilt = bulk.map((b) => b.line);
-
-    let kept = new Map<string, { kept: number; keptIn?: string }>();
-    if (o.mode === "tables") {
-      result.keepSchema = o.keepSchema;
-      kept = await timed("keep", `kept the rows to replace in ${o.keepSchema}`, () =>
-        keepReplacedRows(live, o, staged),
-      );
-    }
-    result.triggersDisabled = await setUserTriggers(live, o.liveModel, set, "disable");
-    const suspended = await suspendBulkForeignKeys(live, o, staged);
-    const dropped = await dropKeys(live, o, toDrop(o, moved, bulk), suspended);
-    const counts = await timed("writes", "wrote the difference", () =>
-      applyDifference(live, o.mode, staged),
-    );
-    if (dropped.length) {
-      await timed("constraints", `rebuilt ${dropped.length} indexes and keys`, () =>
-        rebuildKeys(live, dropped),
-      );
-    }
-    await timed("constraints", `re-validated ${suspended.length} foreign keys`, () =>
-      restoreForeignKeys(live, suspended),
-    );
-    await setUserTriggers(live, o.liveModel, set, "restore");
-    result.tables = staged.map((s) => ({
-      table: s.t.key,
-      recreated: s.recreated,
-      rowsAtT: s.rowsAtT,
-      ...counts.get(s.t.key)!,
-      kept: kept.get(s.t.key)?.kept ?? 0,
-      keptIn: kept.get(s.t.key)?.keptIn,
-    }));
-    await timed("checks", "checked the result against the staged rows", () =>
-      checkResult(live, o.mode, staged),
-    );
-    result.sequences = await raiseSequences(o.ptr, live, staged);
     await live.query("COMMIT");
     return result;
   } catch (e) {
     await live.query("ROLLBACK").catch(() => undefined);
     throw e;
   }
+}
+
+/** Runs one step of the write, its time added to `phase` and logged with `what`. */
+export type Timed = <T>(
+  phase: keyof ApplyTimings,
+  what: string | undefined,
+  fn: () => Promise<T>,
+) => Promise<T>;
+
+/**
+ * The staged path, steps 2 to 7 of the list at the top: rows at T into staging tables, compared
+ * with live, checked, then the difference written.
+ */
+async function applyStaged(
+  o: ApplyOptions,
+  ordered: ChosenTable[],
+  set: Set<string>,
+  result: ApplyResult,
+  timed: Timed,
+): Promise<void> {
+  const log = o.log ?? (() => undefined);
+  const live = o.live;
+  const staged: Staged[] = [];
+  for (const [i, c] of ordered.entries()) {
+    let recreated = false;
+    if (!c.live) {
+      log(`promote: ${c.atT.key} was dropped since T; recreating it from its definition at T`);
+      await runDefinition(live, await o.definitionAtT(c.atT));
+      recreated = true;
+      result.notRecreated.push(
+        ...o.ptrModel.foreignKeys
+          .filter((fk) => fk.parent === c.atT.key && !set.has(fk.child))
+          .map(describeFk),
+      );
+    }
+    const t = c.atT;
+    const stage = `pg_temp.pgr_stage_${i + 1}`;
+    const cols = t.copyColumns.map((x) => x.q).join(", ");
+    await live.query(
+      `CREATE TEMP TABLE pgr_stage_${i + 1} ON COMMIT DROP AS SELECT ${cols} FROM ONLY ${t.q} WITH NO DATA`,
+    );
+    const onChunk = (n: number) => {
+      result.bytesCopied += n;
+      return o.onCopyChunk?.(t.key, result.bytesCopied);
+    };
+    const rows = await timed("staging", `staged ${t.key} as at T`, async () => {
+      // merge: only the rows live lacks, when they are few (cost in proportion to the damage).
+      const few =
+        o.mode === "merge" && c.live
+          ? await stageMissingOnly(o, t, stage, i + 1, onChunk)
+          : undefined;
+      return few ?? loadRowsAtT(o, t, stage, onChunk);
+    }).catch((e: Error) => {
+      throw new Error(`copying ${t.key} from the PTR: ${e.message}; nothing was written`, {
+        cause: e,
+      });
+    });
+    await timed("analyze", undefined, () => live.query(`ANALYZE ${stage}`));
+    staged.push({
+      c,
+      t,
+      stage,
+      missing: `pg_temp.pgr_missing_${i + 1}`,
+      missingRows: 0,
+      liveRows: 0,
+      extra: `pg_temp.pgr_extra_${i + 1}`,
+      recreated,
+      rowsAtT: rows,
+    });
+  }
+  await timed("comparison", "found the rows live lacks", () => findMissing(live, staged, o.mode));
+
+  const refusals = await timed("comparison", "checked keys and references", () =>
+    checkBeforeWriting(live, o, staged, set),
+  );
+  if (refusals.length) {
+    throw new PromoteRefusedError(
+      `refused, nothing was written (${o.mode} mode):\n  ${refusals.join("\n  ")}`,
+    );
+  }
+
+  // tables: keys whose values moved between rows since T are rebuilt around the writes.
+  const moved =
+    o.mode === "tables"
+      ? await timed("comparison", "checked keys for values moved between rows since T", () =>
+          findMovedKeys(live, o, staged),
+        )
+      : [];
+  result.keysRebuilt = moved.map((c) => collisionLine(c, "tables"));
+  const bulk = bulkTables(o, staged);
+  result.indexesRebuilt = bulk.map((b) => b.line);
+
+  let kept = new Map<string, Kept>();
+  if (o.mode === "tables") {
+    result.keepSchema = o.keepSchema;
+    kept = await timed("keep", `kept the rows to replace in ${o.keepSchema}`, () =>
+      keepReplacedRows(live, o, staged),
+    );
+  }
+  result.triggersDisabled = await setUserTriggers(live, o.liveModel, set, "disable");
+  const suspended = await suspendForeignKeys(
+    live,
+    o,
+    new Set(staged.filter((s) => s.missingRows >= BULK_ROWS).map((s) => s.t.key)),
+  );
+  const dropped = await dropKeys(live, o, toDrop(o, moved, bulk), suspended);
+  const counts = await timed("writes", "wrote the difference", () =>
+    applyDifference(live, o.mode, staged),
+  );
+  if (dropped.length) {
+    await timed("constraints", `rebuilt ${dropped.length} indexes and keys`, () =>
+      rebuildKeys(live, dropped),
+    );
+  }
+  await timed("constraints", `re-validated ${suspended.length} foreign keys`, () =>
+    restoreForeignKeys(live, suspended),
+  );
+  await setUserTriggers(live, o.liveModel, set, "restore");
+  result.tables = staged.map((s) => ({
+    table: s.t.key,
+    recreated: s.recreated,
+    rowsAtT: s.rowsAtT,
+    ...counts.get(s.t.key)!,
+    kept: kept.get(s.t.key)?.kept ?? 0,
+    keptIn: kept.get(s.t.key)?.keptIn,
+  }));
+  await timed("checks", "checked the result against the staged rows", () =>
+    checkResult(live, o.mode, staged),
+  );
 }
 
 async function lockTables(live: Client, o: ApplyOptions, set: Set<string>): Promise<void> {
@@ -329,17 +396,6 @@ async function runDefinition(live: Client, ddl: string): Promise<void> {
   // The script resets session settings (search_path, lock_timeout...); put ours back.
   await live.query("SELECT pg_catalog.set_config('search_path', '', false)");
 }
-
-const colsOf = (t: TableModel, names: string[]) =>
-  names.map((n) => t.columns.find((c) => c.name === n)!);
-const eq = (a: string, b: string, cols: Column[]) =>
-  cols.map((c) => `${a}.${c.q} = ${b}.${c.q}`).join(" AND ");
-const notNull = (a: string, cols: Column[]) =>
-  cols.map((c) => `${a}.${c.q} IS NOT NULL`).join(" AND ");
-const render = (a: string, cols: Column[]) =>
-  `'(' || concat_ws(', ', ${cols.map((c) => `${a}.${c.q}::pg_catalog.text`).join(", ")}) || ')'`;
-const rowText = (a: string, t: TableModel) =>
-  `ROW(${t.copyColumns.map((c) => `${a}.${c.q}`).join(", ")})::pg_catalog.text`;
 
 /**
  * Rows matching `where` (alias c) and their first referenced keys, distinct, in the order the
@@ -445,76 +501,22 @@ async function checkBeforeWriting(
   return problems;
 }
 
-function fitName(base: string): string {
-  if (Buffer.byteLength(base) <= 63) return base;
-  // Keep it unique when truncated: a short hash of the full name at the end.
-  let h = 0;
-  for (const ch of base) h = (Math.imul(h, 31) + ch.charCodeAt(0)) >>> 0;
-  const tag = `_${h.toString(36)}`;
-  let s = base;
-  while (Buffer.byteLength(s) + tag.length > 63) s = s.slice(0, -1);
-  return s + tag;
-}
-
-const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
-const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
-
 /** Copies the rows about to be deleted or overwritten into the incident's schema. */
 async function keepReplacedRows(
   live: Client,
   o: ApplyOptions,
   staged: Staged[],
-): Promise<Map<string, { kept: number; keptIn?: string }>> {
-  const out = new Map<string, { kept: number; keptIn?: string }>();
-  await live.query(`CREATE SCHEMA IF NOT EXISTS ${quote(o.keepSchema)}`);
-  await live.query(
-    `COMMENT ON SCHEMA ${quote(o.keepSchema)} IS ${literal(`rows replaced by pg-recovery promote --mode tables (restore target ${o.restoreTarget}); drop after the incident review`)}`,
-  );
+): Promise<Map<string, Kept>> {
+  const out = new Map<string, Kept>();
+  await openKeepSchema(live, o);
   for (const s of staged) {
     if (s.recreated) continue; // nothing on live to replace
-    let name = fitName(`${s.t.schema}__${s.t.name}`);
-    for (let i = 2; ; i++) {
-      const exists = await live.query("SELECT pg_catalog.to_regclass($1) IS NOT NULL AS e", [
-        `${quote(o.keepSchema)}.${quote(name)}`,
-      ]);
-      if (!exists.rows[0].e) break;
-      name = fitName(`${s.t.schema}__${s.t.name}_${i}`);
-    }
-    const target = `${quote(o.keepSchema)}.${quote(name)}`;
     const pk = colsOf(s.t, s.t.pk!);
-    const r = await live.query(
-      `CREATE TABLE ${target} AS SELECT x.* FROM ONLY ${s.t.q} x
-        WHERE NOT EXISTS (SELECT 1 FROM ${s.stage} s WHERE ${eq("s", "x", pk)} AND ${rowText("s", s.t)} = ${rowText("x", s.t)})`,
-    );
-    await live.query(
-      `COMMENT ON TABLE ${target} IS ${literal(`rows of ${s.t.key} deleted or overwritten by pg-recovery promote --mode tables at ${new Date().toISOString()} (restore target ${o.restoreTarget})`)}`,
-    );
-    out.set(s.t.key, { kept: r.rowCount ?? 0, keptIn: `${o.keepSchema}.${name}` });
+    const select = `SELECT x.* FROM ONLY ${s.t.q} x
+      WHERE NOT EXISTS (SELECT 1 FROM ${s.stage} s WHERE ${eq("s", "x", pk)} AND ${rowText("s", s.t)} = ${rowText("x", s.t)})`;
+    out.set(s.t.key, await keepRows(live, o, s.t, select));
   }
   return out;
-}
-
-/**
- * Disables the enabled user triggers of the chosen tables, or puts them back as they were
- * (ALTER TABLE is transactional: a rollback restores them too).
- */
-async function setUserTriggers(
-  live: Client,
-  model: DbModel,
-  set: Set<string>,
-  how: "disable" | "restore",
-): Promise<string[]> {
-  const names: string[] = [];
-  for (const t of model.triggers) {
-    if (!set.has(t.table) || t.enabled === "D") continue;
-    const table = model.tables.get(t.table)!;
-    const enable = { O: "ENABLE", A: "ENABLE ALWAYS", R: "ENABLE REPLICA" }[t.enabled] ?? "ENABLE";
-    await live.query(
-      `ALTER TABLE ${table.q} ${how === "disable" ? "DISABLE" : enable} TRIGGER ${quote(t.name)}`,
-    );
-    names.push(`${t.table}.${t.name}`);
-  }
-  return names;
 }
 
 /**
@@ -622,120 +624,13 @@ async function stageMissingOnly(
   const on = pk.map((c, j) => `x.${c.q} = u.k${j}::${c.type}`).join(" AND ");
   const select = `SELECT ${t.copyColumns.map((c) => `x.${c.q}`).join(", ")} FROM ONLY ${t.q} x
     JOIN ROWS FROM (${unnest}) AS u(${pk.map((_, j) => `k${j}`).join(", ")}) ON ${on}`;
-  const staged = await stageRows(o, t, stage, onChunk, select);
+  const staged = await loadRowsAtT(o, t, stage, onChunk, select);
   if (staged !== count) throw new Error(`${count} rows missing from live but ${staged} at T`);
   return atT;
 }
 
-/**
- * `fromSql` (COPY ... TO STDOUT at T) into `toSql` on live; resolves to the rows loaded.
- * `viaSession` reads through the PTR session even where a source command is set (a text too
- * long for a command line).
- */
-async function copyRows(
-  o: ApplyOptions,
-  fromSql: string,
-  toSql: string,
-  onChunk: (bytes: number) => void | Promise<void>,
-  viaSession = false,
-): Promise<number> {
-  if (!o.source || viaSession) {
-    const r = await copyBetween(o.ptr, fromSql, o.live, toSql, onChunk);
-    if (r.rowsIn !== r.rowsOut) {
-      throw new Error(`${r.rowsOut} rows read at T but ${r.rowsIn} staged`);
-    }
-    return r.rowsIn;
-  }
-  const src = o.source(fromSql);
-  try {
-    const r = await copyIn(src.stdout, o.live, toSql, onChunk);
-    await src.done;
-    return r.rows;
-  } catch (e) {
-    src.stop();
-    // psql's own message (the PTR side) says more than an early end of data on this side.
-    throw (
-      (await src.done.then(
-        () => undefined,
-        (x: Error) => x,
-      )) ?? e
-    );
-  }
-}
-
-/**
- * Loads a table's rows at T into its staging table; resolves to the rows loaded. `select`
- * (merge's rows by key) replaces the whole table and goes through the PTR session: its text
- * carries the keys, too long for a command line.
- */
-async function stageRows(
-  o: ApplyOptions,
-  t: TableModel,
-  stage: string,
-  onChunk: (bytes: number) => void | Promise<void>,
-  select?: string,
-): Promise<number> {
-  // Binary is cheaper to write and parse on both servers (the staging table has live's column
-  // types, the same as at T); a type without binary I/O falls back to text, from a savepoint.
-  await o.live.query("SAVEPOINT pgr_stage");
-  try {
-    const n = await stageRowsAs(o, t, stage, "binary", onChunk, select);
-    await o.live.query("RELEASE SAVEPOINT pgr_stage");
-    return n;
-  } catch (e) {
-    if (!/binary|wrong element type|wrong data type/i.test((e as Error).message)) throw e;
-    await o.live.query("ROLLBACK TO SAVEPOINT pgr_stage");
-    o.log?.(`promote: ${t.key} has a type without binary COPY; copying it as text`);
-    return stageRowsAs(o, t, stage, "text", onChunk, select);
-  }
-}
-
-async function stageRowsAs(
-  o: ApplyOptions,
-  t: TableModel,
-  stage: string,
-  format: "binary" | "text",
-  onChunk: (bytes: number) => void | Promise<void>,
-  select?: string,
-): Promise<number> {
-  const cols = t.copyColumns.map((x) => x.q).join(", ");
-  const out = `COPY (${select ?? `SELECT ${cols} FROM ONLY ${t.q}`}) TO STDOUT (FORMAT ${format})`;
-  const into = `COPY ${stage} (${cols}) FROM STDIN (FORMAT ${format})`;
-  return copyRows(o, out, into, onChunk, select !== undefined);
-}
-
 /** From this many rows to insert into a table, its foreign keys are checked once, not per row. */
 const BULK_ROWS = 10_000;
-
-/**
- * A foreign key checks every inserted row with a lookup in the referenced table; for a bulk
- * insert one validating join at the end is several times cheaper (measured: most of a 100 MB
- * re-insert). So the chosen tables' own foreign keys are dropped in this transaction when a
- * table takes many rows, and added back (validated) after the writes. The checks before
- * writing already ruled out violations; a rollback restores the constraints in any case.
- */
-async function suspendBulkForeignKeys(
-  live: Client,
-  o: ApplyOptions,
-  staged: Staged[],
-): Promise<{ fk: ForeignKey; table: string }[]> {
-  const bulk = new Set(staged.filter((s) => s.missingRows >= BULK_ROWS).map((s) => s.t.key));
-  // As live has them, or (a table recreated here) as they were at T.
-  const fks = [
-    ...o.liveModel.foreignKeys.filter((fk) => bulk.has(fk.child)),
-    ...o.ptrModel.foreignKeys.filter(
-      (fk) => bulk.has(fk.child) && !o.liveModel.tables.has(fk.child),
-    ),
-  ];
-  const out = fks.map((fk) => ({
-    fk,
-    table: (o.liveModel.tables.get(fk.child) ?? o.ptrModel.tables.get(fk.child))!.q,
-  }));
-  for (const x of out) {
-    await live.query(`ALTER TABLE ${x.table} DROP CONSTRAINT ${quote(x.fk.name)}`);
-  }
-  return out;
-}
 
 /** tables: the chosen tables' keys some row at T would collide on halfway through the writes. */
 async function findMovedKeys(
@@ -773,109 +668,6 @@ function toDrop(
       .filter((c) => !whole.has(c.table))
       .map((c) => ({ t: o.liveModel.tables.get(c.table)!, k: c.key })),
   ];
-}
-
-interface DroppedKey {
-  k: IndexDefinition;
-  t: TableModel;
-  /** Foreign keys referencing it, dropped here (not those already suspended). */
-  fks: { fk: ForeignKey; table: string }[];
-}
-
-/**
- * Drops indexes and keys, each with the foreign keys that depend on it, for `rebuildKeys` to
- * build again after the writes. Two reasons (collisions.ts, rebuild.ts): a key whose values moved
- * between rows since T (PostgreSQL checks a non-deferrable key row by row, so updating the rows
- * in place would collide halfway; a swap always does), and a bulk insert (one sort per index
- * instead of one index update per row).
- *
- * DROP INDEX / DROP CONSTRAINT take an ACCESS EXCLUSIVE lock on the table until COMMIT, so even
- * reads wait. Acceptable: promotion runs only with the app scaled down (stacks/incident.ts
- * refuses `promote` without `scaleDown`), the chosen tables are already locked EXCLUSIVE by this
- * transaction, and lock_timeout still bounds the wait for a straggler session.
- */
-async function dropKeys(
-  live: Client,
-  o: ApplyOptions,
-  keys: { t: TableModel; k: IndexDefinition }[],
-  suspended: { fk: ForeignKey }[],
-): Promise<DroppedKey[]> {
-  const out: DroppedKey[] = [];
-  const gone = new Set(suspended.map((x) => `${x.fk.child}\0${x.fk.name}`));
-  for (const { t, k } of keys) {
-    const fks = k.referencedBy
-      .filter((r) => !gone.has(`${r.table}\0${r.name}`))
-      .map((r) => ({
-        fk: o.liveModel.foreignKeys.find((f) => f.child === r.table && f.name === r.name)!,
-        table: r.q,
-      }))
-      .filter((x) => x.fk);
-    for (const x of fks) {
-      gone.add(`${x.fk.child}\0${x.fk.name}`);
-      await live.query(`ALTER TABLE ${x.table} DROP CONSTRAINT ${quote(x.fk.name)}`);
-    }
-    await live.query(
-      k.constraintDef
-        ? `ALTER TABLE ${t.q} DROP CONSTRAINT ${quote(k.name)}`
-        : `DROP INDEX ${quote(t.schema)}.${quote(k.index)}`,
-    );
-    out.push({ k, t, fks });
-  }
-  return out;
-}
-
-/**
- * The sort of an index build spills to disk beyond maintenance_work_mem (64 MB by default): the
- * rebuilds get at least this much, for this transaction only (set_config(..., true) is SET
- * LOCAL). Builds run one at a time, so this is the most they hold at once.
- */
-const REBUILD_MEMORY_KB = 256 * 1024;
-
-/**
- * Puts the dropped indexes and keys back as they were (building and checking them), with their
- * comments, replica identity and cluster mark, then their foreign keys.
- */
-async function rebuildKeys(live: Client, dropped: DroppedKey[]): Promise<void> {
-  await live.query(
-    `SELECT pg_catalog.set_config('maintenance_work_mem', '${REBUILD_MEMORY_KB}kB', true)
-       FROM pg_catalog.pg_settings
-      WHERE name = 'maintenance_work_mem' AND setting::pg_catalog.int8 < ${REBUILD_MEMORY_KB}`,
-  );
-  for (const { k, t } of dropped) {
-    const index = `${quote(t.schema)}.${quote(k.index)}`;
-    await live.query(
-      k.constraintDef
-        ? `ALTER TABLE ${t.q} ADD CONSTRAINT ${quote(k.name)} ${k.constraintDef}`
-        : k.indexDef,
-    );
-    if (k.extras.indexComment !== undefined) {
-      await live.query(`COMMENT ON INDEX ${index} IS ${literal(k.extras.indexComment)}`);
-    }
-    if (k.extras.constraintComment !== undefined) {
-      await live.query(
-        `COMMENT ON CONSTRAINT ${quote(k.name)} ON ${t.q} IS ${literal(k.extras.constraintComment)}`,
-      );
-    }
-    if (k.extras.replicaIdentity) {
-      await live.query(`ALTER TABLE ${t.q} REPLICA IDENTITY USING INDEX ${quote(k.index)}`);
-    }
-    if (k.extras.clustered) await live.query(`ALTER TABLE ${t.q} CLUSTER ON ${quote(k.index)}`);
-  }
-  await restoreForeignKeys(
-    live,
-    dropped.flatMap((d) => d.fks),
-  );
-}
-
-async function restoreForeignKeys(
-  live: Client,
-  suspended: { fk: ForeignKey; table: string }[],
-): Promise<void> {
-  for (const x of suspended) {
-    await live.query(
-      `ALTER TABLE ${x.table} ADD CONSTRAINT ${quote(x.fk.name)} ${x.fk.definition}`,
-    );
-  }
 }
 
 type Counts = Pick<TableOutcome, "inserted" | "updated" | "deleted">;
@@ -995,12 +787,12 @@ async function checkResult(
 async function raiseSequences(
   ptr: Client,
   live: Client,
-  staged: Staged[],
+  tables: TableModel[],
 ): Promise<SequenceOutcome[]> {
   const out: SequenceOutcome[] = [];
-  for (const s of staged) {
-    for (const seq of s.t.sequences) {
-      const col = s.t.columns.find((c) => c.name === seq.column)!;
+  for (const t of tables) {
+    for (const seq of t.sequences) {
+      const col = t.columns.find((c) => c.name === seq.column)!;
       const now = (
         await live.query<{ v: string; called: boolean }>(
           `SELECT last_value::text AS v, is_called AS called FROM ${seq.q}`,
@@ -1013,7 +805,7 @@ async function raiseSequences(
       ).rows[0];
       const max = (
         await live.query<{ m: string | null }>(
-          `SELECT max(${col.q})::pg_catalog.int8::text AS m FROM ONLY ${s.t.q}`,
+          `SELECT max(${col.q})::pg_catalog.int8::text AS m FROM ONLY ${t.q}`,
         )
       ).rows[0].m;
       const used = (v: { v: string; called: boolean }) =>

@@ -1,0 +1,173 @@
+/**
+ * Constraints around a bulk write of `tables` and `merge` (apply.ts, direct.ts), all in the
+ * write's transaction so a rollback puts every one back: the chosen tables' user triggers
+ * disabled, their foreign keys suspended, indexes and keys dropped, then rebuilt and validated
+ * from their definitions.
+ */
+import type { Client } from "pg";
+import type { DbModel, ForeignKey, IndexDefinition, TableModel } from "./catalog";
+import { ident, literal } from "../postgres/connection";
+
+/** The two catalogs a write reads its constraints from. */
+export interface ModelPair {
+  liveModel: DbModel;
+  ptrModel: DbModel;
+}
+
+/** A foreign key dropped for the write, with its table (quoted) to add it back on. */
+export interface SuspendedKey {
+  fk: ForeignKey;
+  table: string;
+}
+
+/**
+ * Disables the enabled user triggers of the chosen tables, or puts them back as they were
+ * (ALTER TABLE is transactional: a rollback restores them too).
+ */
+export async function setUserTriggers(
+  live: Client,
+  model: DbModel,
+  set: Set<string>,
+  how: "disable" | "restore",
+): Promise<string[]> {
+  const names: string[] = [];
+  for (const t of model.triggers) {
+    if (!set.has(t.table) || t.enabled === "D") continue;
+    const table = model.tables.get(t.table)!;
+    const enable = { O: "ENABLE", A: "ENABLE ALWAYS", R: "ENABLE REPLICA" }[t.enabled] ?? "ENABLE";
+    await live.query(
+      `ALTER TABLE ${table.q} ${how === "disable" ? "DISABLE" : enable} TRIGGER ${ident(t.name)}`,
+    );
+    names.push(`${t.table}.${t.name}`);
+  }
+  return names;
+}
+
+/**
+ * A foreign key checks every inserted row with a lookup in the referenced table; for a bulk
+ * insert one validating join at the end is several times cheaper (measured: most of a 100 MB
+ * re-insert). So the chosen tables' own foreign keys are dropped in this transaction when a
+ * table takes many rows (`bulk`), and added back (validated) after the writes. The checks before
+ * writing already ruled out violations; a rollback restores the constraints in any case.
+ */
+export async function suspendForeignKeys(
+  live: Client,
+  o: ModelPair,
+  bulk: Set<string>,
+): Promise<SuspendedKey[]> {
+  // As live has them, or (a table recreated here) as they were at T.
+  const fks = [
+    ...o.liveModel.foreignKeys.filter((fk) => bulk.has(fk.child)),
+    ...o.ptrModel.foreignKeys.filter(
+      (fk) => bulk.has(fk.child) && !o.liveModel.tables.has(fk.child),
+    ),
+  ];
+  const out = fks.map((fk) => ({
+    fk,
+    table: (o.liveModel.tables.get(fk.child) ?? o.ptrModel.tables.get(fk.child))!.q,
+  }));
+  for (const x of out) {
+    await live.query(`ALTER TABLE ${x.table} DROP CONSTRAINT ${ident(x.fk.name)}`);
+  }
+  return out;
+}
+
+export interface DroppedKey {
+  k: IndexDefinition;
+  t: TableModel;
+  /** Foreign keys referencing it, dropped here (not those already suspended). */
+  fks: SuspendedKey[];
+}
+
+/**
+ * Drops indexes and keys, each with the foreign keys that depend on it, for `rebuildKeys` to
+ * build again after the writes. Two reasons (collisions.ts, rebuild.ts): a key whose values moved
+ * between rows since T (PostgreSQL checks a non-deferrable key row by row, so updating the rows
+ * in place would collide halfway; a swap always does), and a bulk insert (one sort per index
+ * instead of one index update per row).
+ *
+ * DROP INDEX / DROP CONSTRAINT take an ACCESS EXCLUSIVE lock on the table until COMMIT, so even
+ * reads wait. Acceptable: promotion runs only with the app scaled down (stacks/incident.ts
+ * refuses `promote` without `scaleDown`), the chosen tables are already locked EXCLUSIVE by this
+ * transaction, and lock_timeout still bounds the wait for a straggler session.
+ */
+export async function dropKeys(
+  live: Client,
+  o: ModelPair,
+  keys: { t: TableModel; k: IndexDefinition }[],
+  suspended: { fk: ForeignKey }[],
+): Promise<DroppedKey[]> {
+  const out: DroppedKey[] = [];
+  const gone = new Set(suspended.map((x) => `${x.fk.child}\0${x.fk.name}`));
+  for (const { t, k } of keys) {
+    const fks = k.referencedBy
+      .filter((r) => !gone.has(`${r.table}\0${r.name}`))
+      .map((r) => ({
+        fk: o.liveModel.foreignKeys.find((f) => f.child === r.table && f.name === r.name)!,
+        table: r.q,
+      }))
+      .filter((x) => x.fk);
+    for (const x of fks) {
+      gone.add(`${x.fk.child}\0${x.fk.name}`);
+      await live.query(`ALTER TABLE ${x.table} DROP CONSTRAINT ${ident(x.fk.name)}`);
+    }
+    await live.query(
+      k.constraintDef
+        ? `ALTER TABLE ${t.q} DROP CONSTRAINT ${ident(k.name)}`
+        : `DROP INDEX ${ident(t.schema)}.${ident(k.index)}`,
+    );
+    out.push({ k, t, fks });
+  }
+  return out;
+}
+
+/**
+ * The sort of an index build spills to disk beyond maintenance_work_mem (64 MB by default): the
+ * rebuilds get at least this much, for this transaction only (set_config(..., true) is SET
+ * LOCAL). Builds run one at a time, so this is the most they hold at once.
+ */
+const REBUILD_MEMORY_KB = 256 * 1024;
+
+/**
+ * Puts the dropped indexes and keys back as they were (building and checking them), with their
+ * comments, replica identity and cluster mark, then their foreign keys.
+ */
+export async function rebuildKeys(live: Client, dropped: DroppedKey[]): Promise<void> {
+  await live.query(
+    `SELECT pg_catalog.set_config('maintenance_work_mem', '${REBUILD_MEMORY_KB}kB', true)
+       FROM pg_catalog.pg_settings
+      WHERE name = 'maintenance_work_mem' AND setting::pg_catalog.int8 < ${REBUILD_MEMORY_KB}`,
+  );
+  for (const { k, t } of dropped) {
+    const index = `${ident(t.schema)}.${ident(k.index)}`;
+    await live.query(
+      k.constraintDef
+        ? `ALTER TABLE ${t.q} ADD CONSTRAINT ${ident(k.name)} ${k.constraintDef}`
+        : k.indexDef,
+    );
+    if (k.extras.indexComment !== undefined) {
+      await live.query(`COMMENT ON INDEX ${index} IS ${literal(k.extras.indexComment)}`);
+    }
+    if (k.extras.constraintComment !== undefined) {
+      await live.query(
+        `COMMENT ON CONSTRAINT ${ident(k.name)} ON ${t.q} IS ${literal(k.extras.constraintComment)}`,
+      );
+    }
+    if (k.extras.replicaIdentity) {
+      await live.query(`ALTER TABLE ${t.q} REPLICA IDENTITY USING INDEX ${ident(k.index)}`);
+    }
+    if (k.extras.clustered) await live.query(`ALTER TABLE ${t.q} CLUSTER ON ${ident(k.index)}`);
+  }
+  await restoreForeignKeys(
+    live,
+    dropped.flatMap((d) => d.fks),
+  );
+}
+
+export async function restoreForeignKeys(live: Client, suspended: SuspendedKey[]): Promise<void> {
+  for (const x of suspended) {
+    await live.query(
+      `ALTER TABLE ${x.table} ADD CONSTRAINT ${ident(x.fk.name)} ${x.fk.definition}`,
+    );
+  }
+}
