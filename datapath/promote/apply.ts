@@ -29,7 +29,7 @@
  */
 import type { Client } from "pg";
 import { Column, DbModel, IndexDefinition, TableModel } from "./catalog";
-import { copyRows, loadRowsAtT } from "./load";
+import { loadRowsAtT } from "./load";
 import type { CopySource } from "./source";
 import {
   Collision,
@@ -43,6 +43,7 @@ import { describeFk, fkLine, isPartitioned, kindsFor } from "./foreign-keys";
 import { REBUILD_MIN_ROWS, rebuildLine, rebuildsIndexes } from "./rebuild";
 import { ChosenTable, parentFirst, PromoteRefusedError } from "./selection";
 import { applyDirect, directTables, stepsBack } from "./direct";
+import { stageMissingOnly } from "./missing";
 import { colsOf, eq, notNull, render, rowText } from "./sql";
 import { keepRows, Kept, openKeepSchema } from "./keep";
 import {
@@ -52,7 +53,6 @@ import {
   setUserTriggers,
   suspendForeignKeys,
 } from "./keys";
-import { literal } from "../postgres/connection";
 
 export interface ApplyOptions {
   mode: "tables" | "merge";
@@ -278,9 +278,7 @@ async function applyStaged(
     const rows = await timed("staging", `staged ${t.key} as at T`, async () => {
       // merge: only the rows live lacks, when they are few (cost in proportion to the damage).
       const few =
-        o.mode === "merge" && c.live
-          ? await stageMissingOnly(o, t, stage, i + 1, onChunk)
-          : undefined;
+        o.mode === "merge" && c.live ? await stageMissingOnly(o, t, stage, onChunk) : undefined;
       return few ?? loadRowsAtT(o, t, stage, onChunk);
     }).catch((e: Error) => {
       throw new Error(`copying ${t.key} from the PTR: ${e.message}; nothing was written`, {
@@ -564,69 +562,6 @@ function missingRows(s: Staged): string {
   if (s.missingRows === s.rowsAtT) return s.stage;
   const pk = colsOf(s.t, s.t.pk!);
   return `(SELECT s.* FROM ${s.stage} s WHERE EXISTS (SELECT 1 FROM ${s.missing} m WHERE ${eq("m", "s", pk)}))`;
-}
-
-/** merge stages only the rows live lacks when they are at most this share of the rows at T... */
-const FEW_SHARE = 0.2;
-/** ...and at most this many (their keys go to the PTR inside the COPY statement). */
-const FEW_MAX = 100_000;
-
-/**
- * merge, cost in proportion to the damage: the primary keys at T are staged first (a fraction of
- * the rows' bytes); when the keys live lacks are few, only their rows are fetched from the PTR
- * (by key, through the PTR session) into the staging table. Resolves to the rows at T, or
- * undefined (nothing staged) when too many are missing: the whole table is staged then. Every
- * later step reads the staged rows as "rows at T live may lack", which they all are.
- */
-async function stageMissingOnly(
-  o: ApplyOptions,
-  t: TableModel,
-  stage: string,
-  n: number,
-  onChunk: (bytes: number) => void | Promise<void>,
-): Promise<number | undefined> {
-  // A table mostly gone (a DELETE without WHERE) is staged whole at once, without the keys
-  // first: live has fewer rows than the PTR's estimate of T's less the share.
-  const now = await o.live.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${t.q}`);
-  if (t.estimatedRows > 0 && Number(now.rows[0].n) < t.estimatedRows * (1 - FEW_SHARE)) {
-    return undefined;
-  }
-  const pk = colsOf(t, t.pk!);
-  const keyList = pk.map((c) => c.q).join(", ");
-  const keys = `pg_temp.pgr_keys_${n}`;
-  await o.live.query(
-    `CREATE TEMP TABLE pgr_keys_${n} ON COMMIT DROP AS SELECT ${keyList} FROM ONLY ${t.q} WITH NO DATA`,
-  );
-  // Keys as text: every key type has text I/O, and both sessions render alike.
-  const atT = await copyRows(
-    o,
-    `COPY (SELECT ${keyList} FROM ONLY ${t.q}) TO STDOUT`,
-    `COPY ${keys} (${keyList}) FROM STDIN`,
-    onChunk,
-  );
-  await o.live.query(`ANALYZE ${keys}`);
-  await o.live.query(`ANALYZE ${t.q}`);
-  // The keys live lacks, in one pass that stops once there are too many to fetch by key.
-  const arrays = (
-    await o.live.query<Record<string, string>>(
-      `SELECT count(*)::pg_catalog.text AS n, ${pk.map((c, j) => `pg_catalog.array_agg(k.${c.q}::pg_catalog.text)::pg_catalog.text AS a${j}`).join(", ")}
-         FROM (SELECT ${pk.map((c) => `k.${c.q}`).join(", ")} FROM ${keys} k
-                WHERE NOT EXISTS (SELECT 1 FROM ONLY ${t.q} x WHERE ${eq("x", "k", pk)})
-                LIMIT ${FEW_MAX + 1}) k`,
-    )
-  ).rows[0];
-  const count = Number(arrays.n);
-  if (count > FEW_MAX || count > atT * FEW_SHARE) return undefined;
-  if (count === 0) return atT;
-  const unnest = pk
-    .map((_, j) => `pg_catalog.unnest(${literal(arrays[`a${j}`])}::pg_catalog.text[])`)
-    .join(", ");
-  const on = pk.map((c, j) => `x.${c.q} = u.k${j}::${c.type}`).join(" AND ");
-  const select = `SELECT ${t.copyColumns.map((c) => `x.${c.q}`).join(", ")} FROM ONLY ${t.q} x
-    JOIN ROWS FROM (${unnest}) AS u(${pk.map((_, j) => `k${j}`).join(", ")}) ON ${on}`;
-  const staged = await loadRowsAtT(o, t, stage, onChunk, select);
-  if (staged !== count) throw new Error(`${count} rows missing from live but ${staged} at T`);
-  return atT;
 }
 
 /** From this many rows to insert into a table, its foreign keys are checked once, not per row. */

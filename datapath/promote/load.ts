@@ -16,7 +16,7 @@ type OnChunk = (bytes: number) => void | Promise<void>;
  * `viaSession` reads through the PTR session even where a source command is set (a text too
  * long for a command line).
  */
-export async function copyRows(
+async function copyRows(
   o: LoadOptions,
   fromSql: string,
   toSql: string,

@@ -1,0 +1,92 @@
+/**
+ * merge's fetch of only the rows live lacks (datapath/promote/missing.ts) against two real
+ * PostgreSQL servers, with a tiny key chunk so every table spans several: the staged rows are
+ * exactly the rows at T whose key live lacks, before live's first key, between chunks and after
+ * its last, for an integer key and a composite text key with quotes, commas and braces.
+ */
+import assert from "node:assert/strict";
+import { Client } from "pg";
+import { readModel } from "../../../datapath/promote/catalog";
+import { stageMissingOnly } from "../../../datapath/promote/missing";
+import { usePair } from "./fixture";
+
+const TABLES = `
+CREATE TABLE plain (id bigint PRIMARY KEY, note text);
+INSERT INTO plain SELECT g, 'n' || g FROM generate_series(1, 200) g;
+CREATE TABLE pairs (region text, code text, n int NOT NULL, PRIMARY KEY (region, code));
+INSERT INTO pairs SELECT 'r' || (g % 3), 'c"' || g || ',{}' || chr(92) || '''', g FROM generate_series(1, 200) g;`;
+
+/** Rows deleted on live: the first, a run across chunk bounds, scattered ones, the last. */
+const DAMAGE = `
+DELETE FROM plain WHERE id IN (1, 2, 50, 51, 52, 53, 54, 55, 56, 57, 58, 99, 150, 199, 200);
+DELETE FROM pairs WHERE n IN (3, 4, 5, 77, 131, 132, 133, 134, 135, 136, 137, 138, 200);
+INSERT INTO plain VALUES (1000, 'added after T');`;
+
+describe("merge: only the rows live lacks come from the PTR, chunk by chunk", function () {
+  this.timeout(60_000);
+  const pair = usePair();
+
+  for (const [table, key, chunk] of [
+    ["plain", "id", 7],
+    ["plain", "id", 1000],
+    ["pairs", "n", 5],
+  ] as const) {
+    it(`${table}, ${chunk} keys a chunk`, async () => {
+      const db = await pair.fresh(TABLES);
+      await pair.live.query(db, DAMAGE);
+      const ptr = new Client({ connectionString: pair.ptr.url(db) });
+      const live = new Client({ connectionString: pair.live.url(db) });
+      await Promise.all([ptr.connect(), live.connect()]);
+      try {
+        await ptr.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        await live.query("BEGIN");
+        const t = (await readModel(ptr)).tables.get(`public.${table}`)!;
+        await live.query(`CREATE TEMP TABLE stage AS SELECT * FROM ${table} WITH NO DATA`);
+        let bytes = 0;
+        const atT = await stageMissingOnly(
+          { ptr, live },
+          t,
+          "pg_temp.stage",
+          (n) => void (bytes += n),
+          chunk,
+        );
+        assert.equal(atT, 200);
+        const staged = await live.query<{ k: number }>(`SELECT ${key} AS k FROM stage ORDER BY 1`);
+        const expected = await pair.ptr.query(db, `SELECT ${key} AS k FROM ${table} ORDER BY 1`);
+        const kept = new Set(
+          (await live.query<{ k: number }>(`SELECT ${key} AS k FROM ${table}`)).rows.map(
+            (r) => r.k,
+          ),
+        );
+        assert.deepEqual(
+          staged.rows.map((r) => r.k),
+          expected.rows.map((r) => r.k as number).filter((k) => !kept.has(k)),
+        );
+        assert.ok(bytes > 0);
+      } finally {
+        await Promise.all([ptr.end(), live.end()]);
+      }
+    });
+  }
+
+  it("stages nothing and says so when live has lost more than the share (the whole table is staged then)", async () => {
+    const db = await pair.fresh(TABLES);
+    await pair.live.query(db, "DELETE FROM plain WHERE id > 100");
+    const ptr = new Client({ connectionString: pair.ptr.url(db) });
+    const live = new Client({ connectionString: pair.live.url(db) });
+    await Promise.all([ptr.connect(), live.connect()]);
+    try {
+      await ptr.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      await live.query("BEGIN");
+      const t = (await readModel(ptr)).tables.get("public.plain")!;
+      await live.query("CREATE TEMP TABLE stage AS SELECT * FROM plain WITH NO DATA");
+      assert.equal(
+        await stageMissingOnly({ ptr, live }, t, "pg_temp.stage", () => undefined, 7),
+        undefined,
+      );
+      assert.equal((await live.query("SELECT count(*)::int AS n FROM stage")).rows[0].n, 0);
+    } finally {
+      await Promise.all([ptr.end(), live.end()]);
+    }
+  });
+});
