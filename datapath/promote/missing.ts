@@ -47,8 +47,15 @@ export async function stageMissingOnly(
   if (t.estimatedRows > 0 && now < t.estimatedRows * (1 - FEW_SHARE)) return undefined;
   const atT = await count(o.ptr, t);
   if (now < atT * (1 - FEW_SHARE)) return undefined;
-  await o.ptr.query(`SELECT pg_catalog.set_config('work_mem', '${HASH_MEMORY}', true)`);
   const pk = colsOf(t, t.pk!);
+  if (pk.length === 1 && INTEGERS.has(pk[0].type)) {
+    const gaps = await liveGaps(o.live, t, pk[0], keyChunk);
+    if (gaps) {
+      await loadRowsAtT(o, t, stage, onChunk, inGaps(t, pk[0], gaps));
+      return atT;
+    }
+  }
+  await o.ptr.query(`SELECT pg_catalog.set_config('work_mem', '${HASH_MEMORY}', true)`);
   let after: string[] | undefined;
   for (;;) {
     const chunk = await liveKeys(o.live, t, pk, after, keyChunk);
@@ -62,6 +69,62 @@ export async function stageMissingOnly(
 async function count(session: Client, t: TableModel): Promise<number> {
   const r = await session.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${t.q}`);
   return Number(r.rows[0].n);
+}
+
+/** Key types whose gaps can be told on live alone: no key fits between n and n + 1. */
+const INTEGERS = new Set(["smallint", "integer", "bigint"]);
+
+interface Gaps {
+  /** Live's first and last keys (text); undefined when live has no rows. */
+  first?: string;
+  last?: string;
+  /** The keys either side of each gap, as array literals: PTR rows strictly between are missing. */
+  lo: string;
+  hi: string;
+}
+
+/**
+ * An integer key (Rails' bigserial ids) is dense but for the rows deleted: live's keys then say
+ * where rows can be missing without sending the keys, only the gaps between consecutive ones
+ * (one ordered pass over live's key index). Undefined when there are more than `limit` gaps
+ * (sparse keys): the keys themselves are sent then.
+ */
+async function liveGaps(
+  live: Client,
+  t: TableModel,
+  key: Column,
+  limit: number,
+): Promise<Gaps | undefined> {
+  const r = await live.query<{ n: number; lo: string; hi: string; first: string; last: string }>(
+    `SELECT count(*)::int AS n, pg_catalog.array_agg(g.k)::pg_catalog.text AS lo,
+            pg_catalog.array_agg(g.nx)::pg_catalog.text AS hi,
+            (SELECT pg_catalog.min(${key.q})::pg_catalog.text FROM ONLY ${t.q}) AS first,
+            (SELECT pg_catalog.max(${key.q})::pg_catalog.text FROM ONLY ${t.q}) AS last
+       FROM (SELECT x.k, x.nx FROM (SELECT ${key.q} AS k, pg_catalog.lead(${key.q}) OVER (ORDER BY ${key.q}) AS nx
+                                      FROM ONLY ${t.q}) x
+              WHERE x.nx > x.k + 1 LIMIT ${limit + 1}) g`,
+  );
+  const g = r.rows[0];
+  if (g.n > limit) return undefined;
+  return {
+    first: g.first ?? undefined,
+    last: g.last ?? undefined,
+    lo: g.lo ?? "{}",
+    hi: g.hi ?? "{}",
+  };
+}
+
+/** The PTR's rows before live's first key, after its last, and inside its gaps (by index range). */
+function inGaps(t: TableModel, key: Column, gaps: Gaps): string {
+  const cols = t.copyColumns.map((c) => `x.${c.q}`).join(", ");
+  const k = `x.${key.q}`;
+  if (gaps.first === undefined || gaps.last === undefined)
+    return `SELECT ${cols} FROM ONLY ${t.q} x`;
+  const typed = (v: string) => `${literal(v)}::${key.type}`;
+  return `SELECT ${cols} FROM ONLY ${t.q} x WHERE ${k} < ${typed(gaps.first)} OR ${k} > ${typed(gaps.last)}
+    UNION ALL
+    SELECT ${cols} FROM ROWS FROM (pg_catalog.unnest(${typed(gaps.lo)}[]), pg_catalog.unnest(${typed(gaps.hi)}[])) AS g(lo, hi)
+      CROSS JOIN LATERAL (SELECT * FROM ONLY ${t.q} y WHERE y.${key.q} > g.lo AND y.${key.q} < g.hi) x`;
 }
 
 /** Up to `limit` of live's keys after `after`, in key order. */
