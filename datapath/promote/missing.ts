@@ -43,9 +43,8 @@ export async function stageMissingOnly(
   onChunk: (bytes: number) => void | Promise<void>,
   keyChunk = KEY_CHUNK,
 ): Promise<number | undefined> {
-  const now = await count(o.live, t);
-  if (t.estimatedRows > 0 && now < t.estimatedRows * (1 - FEW_SHARE)) return undefined;
-  const atT = await count(o.ptr, t);
+  // Two servers, two sessions: both counts at once.
+  const [now, atT] = await Promise.all([count(o.live, t), count(o.ptr, t)]);
   if (now < atT * (1 - FEW_SHARE)) return undefined;
   const pk = colsOf(t, t.pk!);
   if (pk.length === 1 && INTEGERS.has(pk[0].type)) {
