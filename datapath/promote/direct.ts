@@ -6,10 +6,14 @@
  * into the live table, with its indexes, keys and foreign keys dropped for the load and rebuilt
  * after it (rebuild.ts: the plan predicts that, from the same counts and in the same words), and
  * the few rows live still had are reconciled by key afterwards:
- *  - tables: they are set aside and deleted before the load; the ones not identical at T are
- *    kept in the incident's schema; the table ends with exactly its rows at T;
- *  - merge: they stay; the copies at T of their keys are deleted again after the load, so they
- *    stay as live has them and only the rows live lacked are added.
+ *  - tables: they are set aside and the table truncated before the load; the ones not identical
+ *    at T are kept in the incident's schema; the table ends with exactly its rows at T;
+ *  - merge: they stay (a table live emptied is truncated, dropping the corruption's dead rows);
+ *    the copies at T of their keys are deleted again after the load, so they stay as live has
+ *    them and only the rows live lacked are added.
+ * TRUNCATE, like the index drops, takes the table's ACCESS EXCLUSIVE lock until COMMIT; a session
+ * whose snapshot is older than the COMMIT and that reads the table after it sees it empty
+ * (TRUNCATE is not MVCC-safe). Promotion runs with the app scaled down.
  *
  * What the staged path checks before writing, the constraints enforce here: a rebuilt unique or
  * exclusion key refuses a re-inserted row that collides, a re-added foreign key refuses a
@@ -123,8 +127,11 @@ export async function applyDirect(
   let bytesCopied = 0;
   const copied = new Map<string, number>();
   for (const x of d) {
-    // tables: live's rows make way (set aside above); the table ends with the rows at T.
-    if (o.mode === "tables" && x.liveRows) await live.query(`DELETE FROM ONLY ${x.now.q}`);
+    // Unless merge keeps live's rows, the table is emptied by TRUNCATE, not DELETE: the
+    // corruption's dead rows go with it, so the load, the index builds and the foreign key
+    // checks read only the rows at T, and the repaired table is not left twice its size.
+    // (live's rows were set aside above; its foreign keys and triggers are down.)
+    if (o.mode === "tables" || x.liveRows === 0) await live.query(`TRUNCATE ONLY ${x.now.q}`);
     const onChunk = (n: number) => {
       bytesCopied += n;
       return o.onCopyChunk?.(x.atT.key, bytesCopied);
