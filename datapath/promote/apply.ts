@@ -3,13 +3,16 @@
  * Any failure (an error, a refusal, the connection dropped, the process killed) before COMMIT
  * leaves live exactly as it was: the server rolls the transaction back.
  *
- * In the transaction, in order:
- *  1. lock the chosen tables (EXCLUSIVE: reads go on, writes wait) and the tables joined to them
- *     by foreign keys (SHARE), failing fast if the app still holds them;
+ * The transaction first locks the chosen tables (EXCLUSIVE: reads go on, writes wait) and the
+ * tables joined to them by foreign keys (SHARE), failing fast if the app still holds them. When
+ * every chosen table has lost most of its rows, its rows at T then go straight into it
+ * (direct.ts), from a savepoint; a constraint that stops that path rolls back to the savepoint
+ * and the staged path below runs instead, naming it as the plan does. The staged path, in order:
+ *  1. the lock above;
  *  2. recreate a chosen table dropped since T from its definition at T;
  *  3. stream each chosen table's rows at T (the PTR snapshot) into a temporary staging table
- *     (COPY, no storage in between); merge, when live still has most of a table: its keys at T
- *     first, then only the rows live lacks, by key (stageMissingOnly);
+ *     (COPY, no storage in between); merge, when live still has most of a table: only the rows
+ *     live lacks (missing.ts);
  *  4. check, exactly and before writing: no row outside the chosen tables would be deleted,
  *     changed or left without the row it references; no restored row references a row live no
  *     longer has; no row written back breaks a CHECK added NOT VALID; (merge) no re-inserted row
@@ -212,12 +215,6 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
         if (!stepsBack(e)) throw e;
         await live.query("ROLLBACK TO SAVEPOINT pgr_direct");
         log(`promote: ${(e as Error).message}; comparing the rows at T with live instead`);
-        Object.assign(result, {
-          tables: [],
-          bytesCopied: 0,
-          triggersDisabled: [],
-          indexesRebuilt: [],
-        });
       }
     }
     if (!done) await applyStaged(o, ordered, set, result, timed);

@@ -105,6 +105,8 @@ export function stepsBack(e: unknown): boolean {
 
 export interface DirectOutcome {
   tables: TableOutcome[];
+  /** tables: the incident's schema holding the replaced rows. */
+  keepSchema?: string;
   bytesCopied: number;
   triggersDisabled: string[];
   indexesRebuilt: string[];
@@ -162,7 +164,8 @@ export async function applyDirect(
   await timed("checks", "checked the rows each table ends with", () =>
     checkCounts(live, d, outcomes, o.mode),
   );
-  return { tables: outcomes, bytesCopied, triggersDisabled, indexesRebuilt };
+  const keepSchema = o.mode === "tables" ? o.keepSchema : undefined;
+  return { tables: outcomes, keepSchema, bytesCopied, triggersDisabled, indexesRebuilt };
 }
 
 /** Live's rows before the write, each with its row id, in a temporary table per chosen table. */

@@ -133,11 +133,7 @@ const REBUILD_MEMORY_KB = 256 * 1024;
  * comments, replica identity and cluster mark, then their foreign keys.
  */
 export async function rebuildKeys(live: Client, dropped: DroppedKey[]): Promise<void> {
-  await live.query(
-    `SELECT pg_catalog.set_config('maintenance_work_mem', '${REBUILD_MEMORY_KB}kB', true)
-       FROM pg_catalog.pg_settings
-      WHERE name = 'maintenance_work_mem' AND setting::pg_catalog.int8 < ${REBUILD_MEMORY_KB}`,
-  );
+  await atLeast(live, "maintenance_work_mem", REBUILD_MEMORY_KB);
   for (const { k, t } of dropped) {
     const index = `${ident(t.schema)}.${ident(k.index)}`;
     await live.query(
@@ -164,10 +160,28 @@ export async function rebuildKeys(live: Client, dropped: DroppedKey[]): Promise<
   );
 }
 
+/**
+ * Adding a foreign key back validates it with one join of the table with the one it references;
+ * with the default work_mem (4 MB) that join's hash spills to disk in batches once the tables
+ * are large. The validation gets at least this much, for this transaction only.
+ */
+const VALIDATION_MEMORY_KB = 256 * 1024;
+
+/** Adds the foreign keys back from their definitions, each validated as it is added. */
 export async function restoreForeignKeys(live: Client, suspended: SuspendedKey[]): Promise<void> {
+  if (suspended.length) await atLeast(live, "work_mem", VALIDATION_MEMORY_KB);
   for (const x of suspended) {
     await live.query(
       `ALTER TABLE ${x.table} ADD CONSTRAINT ${ident(x.fk.name)} ${x.fk.definition}`,
     );
   }
+}
+
+/** Raises a memory setting (in kB) to at least `kb` for this transaction (SET LOCAL). */
+async function atLeast(live: Client, name: string, kb: number): Promise<void> {
+  await live.query(
+    `SELECT pg_catalog.set_config(name, $2, true) FROM pg_catalog.pg_settings
+      WHERE name = $1 AND setting::pg_catalog.int8 < $3`,
+    [name, `${kb}kB`, kb],
+  );
 }

@@ -77,6 +77,7 @@ describe("promote (real PostgreSQL): the direct path for a table that lost most 
       { rowsAtT: 20000, inserted: 19000, updated: 100, deleted: 50, kept: 150 },
     );
     assert.equal(result.timings.staging, 0);
+    assert.equal(result.keepSchema, "pgr_2025_06_01_replaced");
     assert.match(
       result.indexesRebuilt[0],
       /^public\.entries: 19000 rows to insert into 1050 live rows/,
