@@ -161,15 +161,13 @@ export async function rebuildKeys(live: Client, dropped: DroppedKey[]): Promise<
 }
 
 /**
- * Adding a foreign key back validates it with one join of the table with the one it references;
- * with the default work_mem (4 MB) that join's hash spills to disk in batches once the tables
- * are large. The validation gets at least this much, for this transaction only.
+ * Adding a foreign key back validates it with one join of the table with the one it references,
+ * which PostgreSQL runs with maintenance_work_mem (64 MB by default; the join's hash spills to
+ * disk in batches beyond it): the validations get the rebuilds' memory too.
  */
-const VALIDATION_MEMORY_KB = 256 * 1024;
-
 /** Adds the foreign keys back from their definitions, each validated as it is added. */
 export async function restoreForeignKeys(live: Client, suspended: SuspendedKey[]): Promise<void> {
-  if (suspended.length) await atLeast(live, "work_mem", VALIDATION_MEMORY_KB);
+  if (suspended.length) await atLeast(live, "maintenance_work_mem", REBUILD_MEMORY_KB);
   for (const x of suspended) {
     await live.query(
       `ALTER TABLE ${x.table} ADD CONSTRAINT ${ident(x.fk.name)} ${x.fk.definition}`,
