@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { Client } from "pg";
-import { readModel } from "../../../datapath/promote/catalog";
+import { readModel, TableModel } from "../../../datapath/promote/catalog";
 import { stageMissingOnly } from "../../../datapath/promote/missing";
 import { usePair } from "./fixture";
 
@@ -23,9 +23,41 @@ DELETE FROM plain WHERE id IN (1, 2, 50, 51, 52, 53, 54, 55, 56, 57, 58, 99, 150
 DELETE FROM pairs WHERE n IN (3, 4, 5, 77, 131, 132, 133, 134, 135, 136, 137, 138, 200);
 INSERT INTO plain VALUES (1000, 'added after T');`;
 
+interface Sessions {
+  ptr: Client;
+  live: Client;
+  /** `table` as at T (the PTR's catalog). */
+  t: TableModel;
+}
+
 describe("merge: only the rows live lacks come from the PTR, chunk by chunk", function () {
   this.timeout(60_000);
   const pair = usePair();
+
+  /**
+   * A fresh pair with `damage` done on live; then `fn` with a PTR session in its snapshot, a live
+   * session in a transaction and an empty staging table `pg_temp.stage` shaped like `table`.
+   */
+  async function staging(
+    damage: string,
+    table: string,
+    fn: (s: Sessions, db: string) => Promise<void>,
+  ): Promise<void> {
+    const db = await pair.fresh(TABLES);
+    await pair.live.query(db, damage);
+    const ptr = new Client({ connectionString: pair.ptr.url(db) });
+    const live = new Client({ connectionString: pair.live.url(db) });
+    await Promise.all([ptr.connect(), live.connect()]);
+    try {
+      await ptr.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      await live.query("BEGIN");
+      const t = (await readModel(ptr)).tables.get(`public.${table}`)!;
+      await live.query(`CREATE TEMP TABLE stage AS SELECT * FROM ${table} WITH NO DATA`);
+      await fn({ ptr, live, t }, db);
+    } finally {
+      await Promise.all([ptr.end(), live.end()]);
+    }
+  }
 
   for (const [table, key, chunk] of [
     // An integer key: live's 4 gaps go to the PTR, not its keys.
@@ -35,17 +67,8 @@ describe("merge: only the rows live lacks come from the PTR, chunk by chunk", fu
     // A composite text key: the keys go, 5 a chunk.
     ["pairs", "n", 5],
   ] as const) {
-    it(`${table}, bound ${chunk}`, async () => {
-      const db = await pair.fresh(TABLES);
-      await pair.live.query(db, DAMAGE);
-      const ptr = new Client({ connectionString: pair.ptr.url(db) });
-      const live = new Client({ connectionString: pair.live.url(db) });
-      await Promise.all([ptr.connect(), live.connect()]);
-      try {
-        await ptr.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-        await live.query("BEGIN");
-        const t = (await readModel(ptr)).tables.get(`public.${table}`)!;
-        await live.query(`CREATE TEMP TABLE stage AS SELECT * FROM ${table} WITH NO DATA`);
+    it(`${table}, bound ${chunk}`, () =>
+      staging(DAMAGE, table, async ({ ptr, live, t }, db) => {
         let bytes = 0;
         const atT = await stageMissingOnly(
           { ptr, live },
@@ -67,30 +90,15 @@ describe("merge: only the rows live lacks come from the PTR, chunk by chunk", fu
           expected.rows.map((r) => r.k as number).filter((k) => !kept.has(k)),
         );
         assert.ok(bytes > 0);
-      } finally {
-        await Promise.all([ptr.end(), live.end()]);
-      }
-    });
+      }));
   }
 
-  it("stages nothing and says so when live has lost more than the share (the whole table is staged then)", async () => {
-    const db = await pair.fresh(TABLES);
-    await pair.live.query(db, "DELETE FROM plain WHERE id > 100");
-    const ptr = new Client({ connectionString: pair.ptr.url(db) });
-    const live = new Client({ connectionString: pair.live.url(db) });
-    await Promise.all([ptr.connect(), live.connect()]);
-    try {
-      await ptr.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      await live.query("BEGIN");
-      const t = (await readModel(ptr)).tables.get("public.plain")!;
-      await live.query("CREATE TEMP TABLE stage AS SELECT * FROM plain WITH NO DATA");
+  it("stages nothing and says so when live has lost more than the share (the whole table is staged then)", () =>
+    staging("DELETE FROM plain WHERE id > 100", "plain", async ({ ptr, live, t }) => {
       assert.equal(
         await stageMissingOnly({ ptr, live }, t, "pg_temp.stage", () => undefined, 7),
         undefined,
       );
       assert.equal((await live.query("SELECT count(*)::int AS n FROM stage")).rows[0].n, 0);
-    } finally {
-      await Promise.all([ptr.end(), live.end()]);
-    }
-  });
+    }));
 });
