@@ -239,6 +239,68 @@ export type Timed = <T>(
 ) => Promise<T>;
 
 /**
+ * Step 2 and 3 for one chosen table (the `n`th): recreated if dropped since T, then its rows at T
+ * (merge: only the rows live lacks, when live still has most of the table) in a staging table.
+ */
+async function stageOne(
+  o: ApplyOptions,
+  c: ChosenTable,
+  n: number,
+  set: Set<string>,
+  result: ApplyResult,
+  timed: Timed,
+): Promise<Staged> {
+  const log = o.log ?? (() => undefined);
+  const live = o.live;
+  let recreated = false;
+  if (!c.live) {
+    log(`promote: ${c.atT.key} was dropped since T; recreating it from its definition at T`);
+    await runDefinition(live, await o.definitionAtT(c.atT));
+    recreated = true;
+    result.notRecreated.push(
+      ...o.ptrModel.foreignKeys
+        .filter((fk) => fk.parent === c.atT.key && !set.has(fk.child))
+        .map(describeFk),
+    );
+  }
+  const t = c.atT;
+  const stage = `pg_temp.pgr_stage_${n}`;
+  const cols = t.copyColumns.map((x) => x.q).join(", ");
+  await live.query(
+    `CREATE TEMP TABLE pgr_stage_${n} ON COMMIT DROP AS SELECT ${cols} FROM ONLY ${t.q} WITH NO DATA`,
+  );
+  const onChunk = (bytes: number) => {
+    result.bytesCopied += bytes;
+    return o.onCopyChunk?.(t.key, result.bytesCopied);
+  };
+  let fewOnly = false;
+  const rows = await timed("staging", `staged ${t.key} as at T`, async () => {
+    // merge: only the rows live lacks, when they are few (cost in proportion to the damage).
+    const few =
+      o.mode === "merge" && c.live ? await stageMissingOnly(o, t, stage, onChunk) : undefined;
+    fewOnly = few !== undefined;
+    return few ?? loadRowsAtT(o, t, stage, onChunk);
+  }).catch((e: Error) => {
+    throw new Error(`copying ${t.key} from the PTR: ${e.message}; nothing was written`, {
+      cause: e,
+    });
+  });
+  await timed("analyze", undefined, () => live.query(`ANALYZE ${stage}`));
+  return {
+    c,
+    t,
+    stage,
+    missing: `pg_temp.pgr_missing_${n}`,
+    missingRows: 0,
+    liveRows: 0,
+    extra: `pg_temp.pgr_extra_${n}`,
+    recreated,
+    fewOnly,
+    rowsAtT: rows,
+  };
+}
+
+/**
  * The staged path, steps 2 to 7 of the list at the top: rows at T into staging tables, compared
  * with live, checked, then the difference written.
  */
@@ -249,57 +311,10 @@ async function applyStaged(
   result: ApplyResult,
   timed: Timed,
 ): Promise<void> {
-  const log = o.log ?? (() => undefined);
   const live = o.live;
   const staged: Staged[] = [];
-  for (const [i, c] of ordered.entries()) {
-    let recreated = false;
-    if (!c.live) {
-      log(`promote: ${c.atT.key} was dropped since T; recreating it from its definition at T`);
-      await runDefinition(live, await o.definitionAtT(c.atT));
-      recreated = true;
-      result.notRecreated.push(
-        ...o.ptrModel.foreignKeys
-          .filter((fk) => fk.parent === c.atT.key && !set.has(fk.child))
-          .map(describeFk),
-      );
-    }
-    const t = c.atT;
-    const stage = `pg_temp.pgr_stage_${i + 1}`;
-    const cols = t.copyColumns.map((x) => x.q).join(", ");
-    await live.query(
-      `CREATE TEMP TABLE pgr_stage_${i + 1} ON COMMIT DROP AS SELECT ${cols} FROM ONLY ${t.q} WITH NO DATA`,
-    );
-    const onChunk = (n: number) => {
-      result.bytesCopied += n;
-      return o.onCopyChunk?.(t.key, result.bytesCopied);
-    };
-    let fewOnly = false;
-    const rows = await timed("staging", `staged ${t.key} as at T`, async () => {
-      // merge: only the rows live lacks, when they are few (cost in proportion to the damage).
-      const few =
-        o.mode === "merge" && c.live ? await stageMissingOnly(o, t, stage, onChunk) : undefined;
-      fewOnly = few !== undefined;
-      return few ?? loadRowsAtT(o, t, stage, onChunk);
-    }).catch((e: Error) => {
-      throw new Error(`copying ${t.key} from the PTR: ${e.message}; nothing was written`, {
-        cause: e,
-      });
-    });
-    await timed("analyze", undefined, () => live.query(`ANALYZE ${stage}`));
-    staged.push({
-      c,
-      t,
-      stage,
-      missing: `pg_temp.pgr_missing_${i + 1}`,
-      missingRows: 0,
-      liveRows: 0,
-      extra: `pg_temp.pgr_extra_${i + 1}`,
-      recreated,
-      fewOnly,
-      rowsAtT: rows,
-    });
-  }
+  for (const [i, c] of ordered.entries())
+    staged.push(await stageOne(o, c, i + 1, set, result, timed));
   await timed("comparison", "found the rows live lacks", () => findMissing(live, staged, o.mode));
 
   const refusals = await timed("comparison", "checked keys and references", () =>

@@ -97,13 +97,15 @@ describe("promote (real PostgreSQL): the direct path for a table that lost most 
       "added after T,changed after T",
     );
     assert.equal(await scalar<string>(pair.live, db, DEFS), defs);
-    // Truncated before the load: the corruption's dead rows did not stay (the table is not twice
-    // its size at T).
+    // Truncated before the load: the corruption's dead rows did not stay (without the TRUNCATE
+    // the table is about twice its size at T; PostgreSQL 16+ COPY extends a table by several
+    // pages at a time, so it may end a little larger than at T).
     const size = "SELECT pg_relation_size('entries')::int";
-    assert.ok(
-      (await scalar<number>(pair.live, db, size)) <=
-        (await scalar<number>(pair.ptr, db, size)) * 1.1,
-    );
+    const [now, atTSize] = [
+      await scalar<number>(pair.live, db, size),
+      await scalar<number>(pair.ptr, db, size),
+    ];
+    assert.ok(now < atTSize * 1.5, `${now} bytes now, ${atTSize} at T`);
     await assert.rejects(
       pair.live.query(db, "INSERT INTO entry_links (entry_id) VALUES (424242)"),
       /entry_links_entry_id_fkey/,
