@@ -86,7 +86,8 @@ interface Gaps {
  * An integer key (Rails' bigserial ids) is dense but for the rows deleted: live's keys then say
  * where rows can be missing without sending the keys, only the gaps between consecutive ones
  * (one ordered pass over live's key index). Undefined when there are more than `limit` gaps
- * (sparse keys): the keys themselves are sent then.
+ * (sparse keys): the keys themselves are sent then. (`nx - 1 > k` under `nx > k`, not
+ * `nx > k + 1`: no overflow at the type's largest value.)
  */
 async function liveGaps(
   live: Client,
@@ -101,7 +102,7 @@ async function liveGaps(
             (SELECT pg_catalog.max(${key.q})::pg_catalog.text FROM ONLY ${t.q}) AS last
        FROM (SELECT x.k, x.nx FROM (SELECT ${key.q} AS k, pg_catalog.lead(${key.q}) OVER (ORDER BY ${key.q}) AS nx
                                       FROM ONLY ${t.q}) x
-              WHERE x.nx > x.k + 1 LIMIT ${limit + 1}) g`,
+              WHERE CASE WHEN x.nx > x.k THEN x.nx - 1 > x.k ELSE FALSE END LIMIT ${limit + 1}) g`,
   );
   const g = r.rows[0];
   if (g.n > limit) return undefined;
