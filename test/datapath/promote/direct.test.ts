@@ -201,6 +201,32 @@ describe("promote (real PostgreSQL): the direct path for a table that lost most 
     await unchanged(db, before);
   });
 
+  it("steps back when the exact counts make it no bulk insert, and does what the plan said", async () => {
+    // 10,000 rows at T, 2,000 left: eligible by the bounds, but 8,000 rows to insert is below
+    // the rebuild's 10,000, so the plan predicts no rebuild and the write must not do one.
+    const db = await incident(
+      "DELETE FROM entries WHERE id > 2000;",
+      ENTRIES.replace("generate_series(1, 20000)", "generate_series(1, 10000)"),
+    );
+    const plan = await runPromote(pair.env(db), "--plan", "--tables", "public.entries", "--json");
+    const merge = JSON.parse(plan.out).modes.find((m: { mode: string }) => m.mode === "merge");
+    assert.deepEqual(merge.notes, []);
+    const r = await write(db, "merge", "public.entries", "--json");
+    assert.equal(r.code, 0, r.err);
+    assert.match(
+      r.err,
+      /public\.entries \(2000 rows on live\): the rows at T go straight into live/,
+    );
+    assert.match(r.err, /8000 rows to insert is not a bulk insert; comparing the rows at T/);
+    const result = JSON.parse(r.out);
+    assert.deepEqual(result.indexesRebuilt, []);
+    assert.equal(result.tables[0].inserted, 8000);
+    assert.equal(
+      await scalar<string>(pair.live, db, rowsOf("TRUE")),
+      await scalar<string>(pair.ptr, db, rowsOf("TRUE")),
+    );
+  });
+
   it("a foreign key added NOT VALID keeps the staged path: it would not be checked when added back", async () => {
     const db = await incident(
       MOSTLY_LOST,
