@@ -47,7 +47,7 @@ import { REBUILD_MIN_ROWS, rebuildLine, rebuildsIndexes } from "./rebuild";
 import { ChosenTable, parentFirst, PromoteRefusedError } from "./selection";
 import { applyDirect, directTables, stepsBack } from "./direct";
 import { stageMissingOnly } from "./missing";
-import { colsOf, eq, notNull, render, rowText } from "./sql";
+import { colsOf, eq, notNull, render, rowCount, rowText } from "./sql";
 import { keepRows, Kept, openKeepSchema } from "./keep";
 import {
   dropKeys,
@@ -558,8 +558,7 @@ async function findMissing(
     s.missingRows = r.rowCount ?? 0;
     // A bulk insert (rebuild.ts) is judged against the rows live has now.
     if (!s.recreated && s.missingRows >= REBUILD_MIN_ROWS) {
-      const n = await live.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${s.t.q}`);
-      s.liveRows = Number(n.rows[0].n);
+      s.liveRows = await rowCount(live, s.t);
     }
     // merge deletes nothing (and may have staged only the missing rows): no extra rows.
     if (mode === "merge") continue;

@@ -37,7 +37,7 @@ import {
 import { loadRowsAtT } from "./load";
 import { REBUILD_MIN_ROWS, rebuildLine, rebuildsIndexes } from "./rebuild";
 import type { ChosenTable } from "./selection";
-import { colsOf, eq, rowText } from "./sql";
+import { colsOf, eq, rowCount, rowText } from "./sql";
 
 /** A table goes direct when live has at most this share of its rows at T... */
 export const DIRECT_SHARE = 0.2;
@@ -77,21 +77,13 @@ export async function directTables(
   for (const [i, c] of ordered.entries()) {
     const now = c.live;
     if (!now || now.indexes.length === 0) return undefined;
-    const liveRows = await rowsUpTo(o.live, now, DIRECT_MAX_LIVE_ROWS + 1);
+    const liveRows = await rowCount(o.live, now, DIRECT_MAX_LIVE_ROWS + 1);
     if (liveRows > DIRECT_MAX_LIVE_ROWS) return undefined;
     const atLeast = Math.max(REBUILD_MIN_ROWS, Math.ceil(liveRows / DIRECT_SHARE));
-    if ((await rowsUpTo(o.ptr, c.atT, atLeast)) < atLeast) return undefined;
+    if ((await rowCount(o.ptr, c.atT, atLeast)) < atLeast) return undefined;
     out.push({ atT: c.atT, now, liveRows, before: `pg_temp.pgr_before_${i + 1}` });
   }
   return out;
-}
-
-/** The table's rows, counted up to `limit` (a bound on the cost, not the table's size). */
-async function rowsUpTo(session: Client, t: TableModel, limit: number): Promise<number> {
-  const r = await session.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM (SELECT 1 FROM ONLY ${t.q} LIMIT ${limit}) x`,
-  );
-  return r.rows[0].n;
 }
 
 /** Whether a failure inside the direct path means "take the staged path" rather than "stop". */
@@ -291,10 +283,10 @@ async function checkCounts(
   for (const [i, x] of d.entries()) {
     const r = outcomes[i];
     const expected = mode === "tables" ? r.rowsAtT : x.liveRows + r.inserted;
-    const n = await live.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${x.now.q}`);
-    if (Number(n.rows[0].n) !== expected) {
+    const n = await rowCount(live, x.now);
+    if (n !== expected) {
       throw new Error(
-        `${x.atT.key} has ${n.rows[0].n} rows after the copy, not the ${expected} expected; rolled back, nothing was written`,
+        `${x.atT.key} has ${n} rows after the copy, not the ${expected} expected; rolled back, nothing was written`,
       );
     }
   }

@@ -6,6 +6,7 @@
  */
 import type { Client } from "pg";
 import type { DbModel, ForeignKey, IndexDefinition, TableModel } from "./catalog";
+import { raiseSetting } from "./sql";
 import { ident, literal } from "../postgres/connection";
 
 /** The two catalogs a write reads its constraints from. */
@@ -133,7 +134,7 @@ const REBUILD_MEMORY_KB = 256 * 1024;
  * comments, replica identity and cluster mark, then their foreign keys.
  */
 export async function rebuildKeys(live: Client, dropped: DroppedKey[]): Promise<void> {
-  await atLeast(live, "maintenance_work_mem", REBUILD_MEMORY_KB);
+  await raiseSetting(live, "maintenance_work_mem", REBUILD_MEMORY_KB);
   for (const { k, t } of dropped) {
     const index = `${ident(t.schema)}.${ident(k.index)}`;
     await live.query(
@@ -167,19 +168,10 @@ export async function rebuildKeys(live: Client, dropped: DroppedKey[]): Promise<
  */
 /** Adds the foreign keys back from their definitions, each validated as it is added. */
 export async function restoreForeignKeys(live: Client, suspended: SuspendedKey[]): Promise<void> {
-  if (suspended.length) await atLeast(live, "maintenance_work_mem", REBUILD_MEMORY_KB);
+  if (suspended.length) await raiseSetting(live, "maintenance_work_mem", REBUILD_MEMORY_KB);
   for (const x of suspended) {
     await live.query(
       `ALTER TABLE ${x.table} ADD CONSTRAINT ${ident(x.fk.name)} ${x.fk.definition}`,
     );
   }
-}
-
-/** Raises a memory setting (in kB) to at least `kb` for this transaction (SET LOCAL). */
-async function atLeast(live: Client, name: string, kb: number): Promise<void> {
-  await live.query(
-    `SELECT pg_catalog.set_config(name, $2, true) FROM pg_catalog.pg_settings
-      WHERE name = $1 AND setting::pg_catalog.int8 < $3`,
-    [name, `${kb}kB`, kb],
-  );
 }

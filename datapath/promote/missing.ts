@@ -13,15 +13,15 @@
 import type { Client } from "pg";
 import type { Column, TableModel } from "./catalog";
 import { LoadOptions, loadRowsAtT } from "./load";
-import { colsOf } from "./sql";
+import { colsOf, raiseSetting, rowCount } from "./sql";
 import { literal } from "../postgres/connection";
 
 /** merge fetches only the missing rows when live has at least 1 - this share of T's rows... */
 export const FEW_SHARE = 0.2;
 /** ...sending live's keys this many at a time (a bound on the statement's size and the hash). */
 export const KEY_CHUNK = 500_000;
-/** Memory for the PTR's hash of one chunk's keys, in its snapshot's transaction only. */
-const HASH_MEMORY = "256MB";
+/** Memory for the PTR's hash of one chunk's keys (kB), in its snapshot's transaction only. */
+const HASH_MEMORY_KB = 256 * 1024;
 
 interface KeyChunk {
   n: number;
@@ -44,7 +44,7 @@ export async function stageMissingOnly(
   keyChunk = KEY_CHUNK,
 ): Promise<number | undefined> {
   // Two servers, two sessions: both counts at once.
-  const [now, atT] = await Promise.all([count(o.live, t), count(o.ptr, t)]);
+  const [now, atT] = await Promise.all([rowCount(o.live, t), rowCount(o.ptr, t)]);
   if (now < atT * (1 - FEW_SHARE)) return undefined;
   const pk = colsOf(t, t.pk!);
   if (pk.length === 1 && INTEGERS.has(pk[0].type)) {
@@ -54,7 +54,7 @@ export async function stageMissingOnly(
       return atT;
     }
   }
-  await o.ptr.query(`SELECT pg_catalog.set_config('work_mem', '${HASH_MEMORY}', true)`);
+  await raiseSetting(o.ptr, "work_mem", HASH_MEMORY_KB);
   let after: string[] | undefined;
   for (;;) {
     const chunk = await liveKeys(o.live, t, pk, after, keyChunk);
@@ -63,11 +63,6 @@ export async function stageMissingOnly(
     if (final) return atT;
     after = chunk.last;
   }
-}
-
-async function count(session: Client, t: TableModel): Promise<number> {
-  const r = await session.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${t.q}`);
-  return Number(r.rows[0].n);
 }
 
 /** Key types whose gaps can be told on live alone: no key fits between n and n + 1. */

@@ -23,6 +23,7 @@ import {
 import { checkCrossings, Crossing, describeFk, fkLine } from "./foreign-keys";
 import { rebuildLine, rebuildsIndexes } from "./rebuild";
 import { ChosenTable } from "./selection";
+import { rowCount } from "./sql";
 
 export interface Newest {
   createdAt: string | null;
@@ -191,9 +192,7 @@ async function reportTable(
   }
   const only = (atT ?? now)!;
   const client = atT ? ptr : live;
-  const rows = Number(
-    (await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${only.q}`)).rows[0].n,
-  );
+  const rows = await rowCount(client, only);
   const newest = await newestWrites(client, only);
   return finish({
     key,

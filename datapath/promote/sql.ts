@@ -1,8 +1,11 @@
 /**
- * SQL text over the catalog model, shared by the write paths of `tables` and `merge` (apply.ts,
- * direct.ts): column lists, key equalities, a row's text. Aliases are the caller's.
+ * SQL over the catalog model, shared by promote's modules: column lists, key equalities, a row's
+ * text (aliases are the caller's), and the two small reads every path needs (a table's row
+ * count, a memory setting raised for one transaction).
  */
+import type { Client } from "pg";
 import type { Column, TableModel } from "./catalog";
+import { fitIdentifier } from "../storage/naming";
 
 /** The model's columns named `names`, in that order (key columns, foreign key columns). */
 export const colsOf = (t: TableModel, names: string[]): Column[] =>
@@ -28,8 +31,21 @@ export function fitName(base: string): string {
   if (Buffer.byteLength(base) <= 63) return base;
   let h = 0;
   for (const ch of base) h = (Math.imul(h, 31) + ch.charCodeAt(0)) >>> 0;
-  const tag = `_${h.toString(36)}`;
-  let s = base;
-  while (Buffer.byteLength(s) + tag.length > 63) s = s.slice(0, -1);
-  return s + tag;
+  return fitIdentifier(base, `_${h.toString(36)}`);
+}
+
+/** `t`'s rows (ONLY: not its inheritance children), counted up to `limit` when one is given. */
+export async function rowCount(session: Client, t: TableModel, limit?: number): Promise<number> {
+  const from = limit === undefined ? `ONLY ${t.q}` : `(SELECT 1 FROM ONLY ${t.q} LIMIT ${limit}) x`;
+  const r = await session.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${from}`);
+  return Number(r.rows[0].n);
+}
+
+/** Raises a memory setting (in kB) to at least `kb` for the session's transaction (SET LOCAL). */
+export async function raiseSetting(session: Client, name: string, kb: number): Promise<void> {
+  await session.query(
+    `SELECT pg_catalog.set_config(name, $2, true) FROM pg_catalog.pg_settings
+      WHERE name = $1 AND setting::pg_catalog.int8 < $3`,
+    [name, `${kb}kB`, kb],
+  );
 }

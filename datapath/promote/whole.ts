@@ -51,6 +51,7 @@ import { fitIdentifier } from "../storage/naming";
 import { copyBetween, copyIn } from "./copy";
 import type { TableModel } from "./catalog";
 import { copyFromPtr } from "./source";
+import { rowCount } from "./sql";
 
 export interface WholeOptions {
   /** The PTR database. */
@@ -439,8 +440,7 @@ async function countRows(ptr: Client[], tables: TableModel[]): Promise<Map<strin
     ptr.map(async (session) => {
       while (queue.length) {
         const t = queue.shift()!;
-        const r = await session.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${t.q}`);
-        out.set(t.key, Number(r.rows[0].n));
+        out.set(t.key, await rowCount(session, t));
       }
     }),
   );
