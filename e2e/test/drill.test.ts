@@ -22,7 +22,7 @@ import * as path from "node:path";
 import { DATA_TOOL_ENV } from "../../contract/data-tool";
 import { LABELS } from "../../contract/runbook";
 import { appState, managers, overlayObjects, readSeed, SeededApp } from "./support/app";
-import { currentContext, E2E, kubectl, run, seed } from "./support/cluster";
+import { currentContext, kubectl, run, seed, SEED } from "./support/cluster";
 import {
   killGroup,
   projectDir,
@@ -31,11 +31,10 @@ import {
   runRunner,
   stackSidecar,
   startRunner,
+  STACK,
+  YES,
 } from "./support/runner";
 
-const SEED = path.resolve(process.env.E2E_SEED ?? path.join(E2E, "seed", "app.yaml"));
-const STACK = "e2e";
-const YES = ["--yes", "e2e"];
 /** The label every object of a drill carries (stacks/drill.ts). */
 const DRILL_LABEL = `${LABELS.drill}=true`;
 

@@ -15,10 +15,17 @@ import { buildArgv } from "../../contract/data-tool";
 import { incidentBackupNames } from "../../contract/backup-names";
 import { parseRestoreTime } from "../../contract/time";
 import { appState, managers, overlayObjects, readSeed, SeededApp } from "./support/app";
-import { clusterDown, clusterUp, currentContext, E2E, kubectl, run, seed } from "./support/cluster";
+import {
+  clusterDown,
+  clusterUp,
+  currentContext,
+  kubectl,
+  run,
+  seed,
+  SEED,
+} from "./support/cluster";
 import { E2eStack, factsFor } from "./support/stack";
 
-const SEED = path.resolve(process.env.E2E_SEED ?? path.join(E2E, "seed", "app.yaml"));
 const DATE = process.env.E2E_INCIDENT_DATE ?? "2026-11-20";
 const RESTORE_TIME = process.env.E2E_RESTORE_TIME ?? `${DATE}T05:59:00Z`;
 const DEFAULT_BACKEND = "nginx.ingress.kubernetes.io/default-backend";

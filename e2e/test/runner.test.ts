@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { appState, managers, overlayObjects, readSeed, SeededApp } from "./support/app";
-import { currentContext, E2E, kubectl, run, seed } from "./support/cluster";
+import { currentContext, kubectl, run, seed, SEED } from "./support/cluster";
 import {
   killGroup,
   projectDir,
@@ -23,12 +23,9 @@ import {
   runRunner,
   stackSidecar,
   startRunner,
+  STACK,
+  YES,
 } from "./support/runner";
-
-const SEED = path.resolve(process.env.E2E_SEED ?? path.join(E2E, "seed", "app.yaml"));
-const STACK = "e2e";
-// The e2e facts name the environment "e2e": that is what confirms.
-const YES = ["--yes", "e2e"];
 
 describe("pg-recovery (the runner) against the real CLI and a real API server", function () {
   this.timeout(30 * 60_000);

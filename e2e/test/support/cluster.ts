@@ -6,6 +6,8 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as path from "node:path";
 
 export const E2E = path.resolve(__dirname, "../..");
+/** The seeded app the e2e suites recover: E2E_SEED, else e2e/seed/app.yaml. */
+export const SEED = path.resolve(process.env.E2E_SEED ?? path.join(E2E, "seed", "app.yaml"));
 const CLUSTER = path.join(E2E, "cluster.sh");
 
 /** Starts the cluster (building the toolchain if needed) and returns the environment it exports. */

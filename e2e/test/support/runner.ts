@@ -13,6 +13,11 @@ import { SeededApp } from "./app";
 import { E2E } from "./cluster";
 import { factsFor } from "./stack";
 
+/** The stack of the runner's e2e suites (its facts: e2e/test/support/stack.ts). */
+export const STACK = "e2e";
+/** The facts name the environment "e2e": typing it is what confirms. */
+export const YES = ["--yes", "e2e"];
+
 const REPO = path.resolve(E2E, "..");
 const CLUSTER = path.join(E2E, "cluster.sh");
 const BIN = path.join(REPO, "runner", "bin", "pg-recovery.js");
