@@ -146,3 +146,41 @@ export function ownCpu(dataDirs: string[]): number {
   roots.forEach(walk);
   return ticks / 100; // USER_HZ
 }
+
+/** The prefix of every benchmark's work directory under the temp directory. */
+export const WORK_DIR_PREFIX = "pgr-bench-";
+
+/**
+ * Removes work directories that earlier benchmarks left when they were killed (SIGKILL, a
+ * session ending: their `finally` never ran), several GB each at 4 GB. A directory with a
+ * running server in it (a postmaster.pid naming a live process) is another run's: kept.
+ */
+export function sweepStaleWorkDirs(tmp: string, log: (s: string) => void): void {
+  for (const name of fs.readdirSync(tmp)) {
+    if (!name.startsWith(WORK_DIR_PREFIX)) continue;
+    const dir = path.join(tmp, name);
+    if (serverRunningIn(dir)) continue;
+    log(`bench: removing ${dir}, left by an earlier run that did not finish`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function serverRunningIn(dir: string): boolean {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch {
+    return false;
+  }
+  return ["", ...entries].some((sub) => {
+    try {
+      const pid = Number(
+        fs.readFileSync(path.join(dir, sub, "postmaster.pid"), "utf8").split("\n")[0],
+      );
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}

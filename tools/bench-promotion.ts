@@ -40,6 +40,7 @@ import {
   run,
   runbookDump,
   runbookRestore,
+  WORK_DIR_PREFIX,
 } from "./bench-common";
 import { cluster, PG_BIN, Server, serverDir } from "../test/support/pg-server";
 
@@ -150,7 +151,18 @@ const WRITTEN_AFTER_T = OTHER_TABLES.map(
     `(SELECT count(*) FROM ${t} WHERE created_at > ${T_SQL}${t === "customers" ? ` OR updated_at > ${T_SQL}` : ""})`,
 ).join(" + ");
 
-type PathName = "runbook" | "pgcopydb" | "whole" | "tables" | "merge" | "merge1pct";
+/** The paths, in their order within a run. */
+export const PROMOTION_PATHS = [
+  "runbook",
+  "pgcopydb",
+  "whole",
+  "tables",
+  "merge",
+  "merge1pct",
+] as const;
+type PathName = (typeof PROMOTION_PATHS)[number];
+export const isPromotionPath = (p: string): p is PathName =>
+  (PROMOTION_PATHS as readonly string[]).includes(p);
 const LABELS: Record<PathName, string> = {
   runbook: "runbook: dump PTR to storage, download, restore whole",
   pgcopydb: "pgcopydb clone, then swap by rename",
@@ -206,10 +218,12 @@ export async function runPromotionBench(o: {
   jobs: number;
   runs: number;
   keep: boolean;
+  /** Only these paths (all by default; pgcopydb only when it is installed). */
+  paths?: PathName[];
   log: (s: string) => void;
 }): Promise<number> {
   const { log } = o;
-  const base = serverDir(fs.mkdtempSync(path.join(os.tmpdir(), "pgr-bench-promote-")));
+  const base = serverDir(fs.mkdtempSync(path.join(os.tmpdir(), `${WORK_DIR_PREFIX}promote-`)));
   const cl = cluster(base);
   const servers: Server[] = [];
   let azurite: Azurite | undefined;
@@ -284,9 +298,13 @@ export async function runPromotionBench(o: {
       merge: [],
       merge1pct: [],
     };
-    const order: PathName[] = ["runbook", "whole", "tables", "merge", "merge1pct"];
-    if (pgcopydbVersion()) order.splice(1, 0, "pgcopydb");
-    else log("-- pgcopydb is not on PATH (apt-get install pgcopydb): its row is left out");
+    const hasPgcopydb = pgcopydbVersion() !== undefined;
+    if (!hasPgcopydb) {
+      log("-- pgcopydb is not on PATH (apt-get install pgcopydb): its row is left out");
+    }
+    const order = PROMOTION_PATHS.filter(
+      (p) => (o.paths ?? PROMOTION_PATHS).includes(p) && (p !== "pgcopydb" || hasPgcopydb),
+    );
     for (let i = 0; i < o.runs; i++) {
       for (const p of i % 2 === 0 ? order : [...order].reverse()) {
         await resetLive(ctx, STARTS[p]);
@@ -364,7 +382,8 @@ function report(
   const wall = (p: PathName) => med(p, (t) => t.wall);
   const own = (p: PathName) => med(p, (t) => t.own);
   const rate = (p: PathName) => moved(p) / MB / wall(p);
-  const runbook = wall("runbook");
+  const vsRunbook = (p: PathName) =>
+    order.includes("runbook") ? `${(wall("runbook") / wall(p)).toFixed(1)}x` : "-";
   const lines = [
     "",
     `promotion: ${(s.dbBytes / MB).toFixed(0)} MB at T in 5 tables, the damaged one (orders, DELETE without WHERE) ${(s.ordersBytes / MB).toFixed(0)} MB; ${s.writtenAfterT} rows written after T elsewhere; ${s.cores} cores, jobs ${s.jobs}, ${s.runs} run(s), medians${s.version ? `; ${s.version}` : ""}`,
@@ -373,7 +392,7 @@ function report(
     "|---|---|---|---|---|---|---|---|---|---|",
     ...order.map((p) => {
       const load = results[p].map((t) => `${t.load[0].toFixed(1)} -> ${t.load[1].toFixed(1)}`);
-      return `| ${LABELS[p]} | ${wall(p).toFixed(1)} s | ${own(p).toFixed(1)} CPU-s | ${med(p, otherCpu).toFixed(1)} CPU-s | ${load.join(", ")} | ${(moved(p) / MB).toFixed(0)} | ${rate(p).toFixed(1)} | ${(runbook / wall(p)).toFixed(1)}x | ${Math.max(...results[p].map((t) => t.lost))} | ${med(p, (t) => t.orders)} |`;
+      return `| ${LABELS[p]} | ${wall(p).toFixed(1)} s | ${own(p).toFixed(1)} CPU-s | ${med(p, otherCpu).toFixed(1)} CPU-s | ${load.join(", ")} | ${(moved(p) / MB).toFixed(0)} | ${rate(p).toFixed(1)} | ${vsRunbook(p)} | ${Math.max(...results[p].map((t) => t.lost))} | ${med(p, (t) => t.orders)} |`;
     }),
     "",
     "where the time went (promote's phases, seconds, medians):",
@@ -386,17 +405,8 @@ function report(
       }),
     "",
     "goals:",
-    `  tables / merge per byte: ${rate("tables").toFixed(1)} / ${rate("merge").toFixed(1)} MB/s against the runbook path's ${rate("runbook").toFixed(1)} MB/s (at least as fast); ${(runbook / wall("tables")).toFixed(1)}x / ${(runbook / wall("merge")).toFixed(1)}x the runbook path's wall time (>= 6x at 1 GB, >= 20x at 4 GB)`,
-    `  merge of 1 % of orders: ${wall("merge1pct").toFixed(1)} s, ${((100 * wall("merge1pct")) / wall("tables")).toFixed(0)} % of copying the table (tables mode)`,
+    ...goals(order, { wall, own, rate, cores: s.cores }),
   ];
-  if (order.includes("pgcopydb")) {
-    lines.push(
-      `  whole against pgcopydb clone: ${wall("whole").toFixed(1)} s / ${own("whole").toFixed(1)} CPU-s against ${wall("pgcopydb").toFixed(1)} s / ${own("pgcopydb").toFixed(1)} CPU-s (at least as fast, at most its CPU-seconds)`,
-    );
-  }
-  lines.push(
-    `  whole: ${(runbook / wall("whole")).toFixed(2)}x the runbook path; its ${own("whole").toFixed(1)} CPU-s need >= ${(own("whole") / s.cores).toFixed(1)} s on ${s.cores} cores`,
-  );
   const loaded = order.filter((p) =>
     results[p].some((t) => otherCpu(t) / t.wall > OTHER_LOAD_WARN),
   );
@@ -407,6 +417,43 @@ function report(
     );
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** The issue's goals, each from the paths it compares when they all ran. */
+function goals(
+  order: PathName[],
+  m: {
+    wall: (p: PathName) => number;
+    own: (p: PathName) => number;
+    rate: (p: PathName) => number;
+    cores: number;
+  },
+): string[] {
+  const ran = (...ps: PathName[]) => ps.every((p) => order.includes(p));
+  const { wall, own, rate } = m;
+  const x = (p: PathName) => `${(wall("runbook") / wall(p)).toFixed(1)}x`;
+  const lines: string[] = [];
+  if (ran("runbook", "tables", "merge")) {
+    lines.push(
+      `  tables / merge per byte: ${rate("tables").toFixed(1)} / ${rate("merge").toFixed(1)} MB/s against the runbook path's ${rate("runbook").toFixed(1)} MB/s (at least as fast); ${x("tables")} / ${x("merge")} the runbook path's wall time (>= 6x at 1 GB, >= 20x at 4 GB)`,
+    );
+  }
+  if (ran("tables", "merge1pct")) {
+    lines.push(
+      `  merge of 1 % of orders: ${wall("merge1pct").toFixed(1)} s, ${((100 * wall("merge1pct")) / wall("tables")).toFixed(0)} % of copying the table (tables mode)`,
+    );
+  }
+  if (ran("whole", "pgcopydb")) {
+    lines.push(
+      `  whole against pgcopydb clone: ${wall("whole").toFixed(1)} s / ${own("whole").toFixed(1)} CPU-s against ${wall("pgcopydb").toFixed(1)} s / ${own("pgcopydb").toFixed(1)} CPU-s (at least as fast, at most its CPU-seconds)`,
+    );
+  }
+  if (ran("whole")) {
+    lines.push(
+      `  whole: ${ran("runbook") ? `${x("whole")} the runbook path; ` : ""}its ${own("whole").toFixed(1)} CPU-s need >= ${(own("whole") / m.cores).toFixed(1)} s on ${m.cores} cores`,
+    );
+  }
+  return lines.length ? lines : ["  (the paths run compare against none)"];
 }
 
 const formatPhases = (phases: Record<string, number>) =>

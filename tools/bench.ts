@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --size-mb 1024 --jobs 4 --runs 3 --keep --suite all]`: a benchmark, not a test.
+ * `npm run bench [-- --size-mb 1024 --jobs 4 --runs 3 --keep --suite all]`: a benchmark, not a test
+ * (`npm run bench -- --help` lists the options).
  *
  * On a generated database (pgbench data plus app-like rows, default ~1 GB), against the same
  * local PostgreSQL and the same Azurite, each run times three paths from dump to loaded copy:
@@ -42,8 +43,10 @@ import {
   run,
   runbookDump,
   runbookRestore,
+  sweepStaleWorkDirs,
+  WORK_DIR_PREFIX,
 } from "./bench-common";
-import { runPromotionBench } from "./bench-promotion";
+import { isPromotionPath, PROMOTION_PATHS, runPromotionBench } from "./bench-promotion";
 import { runStartupBench } from "./bench-startup";
 import { bin, cluster, serverDir, Server } from "../test/support/pg-server";
 
@@ -80,8 +83,18 @@ interface Bench {
   log: (s: string) => void;
 }
 
-async function main(): Promise<number> {
-  const { values } = parseArgs({
+const USAGE = `usage: npm run bench -- [options]
+  --suite all|backup|promotion|startup  what to measure (default all: backup, then promotion)
+  --size-mb N       generated database size, N >= 16 (default 1024)
+  --jobs N          parallel jobs of the tool's paths (default 4)
+  --runs N          runs of each path, order alternating; medians reported (default 3)
+  --paths a,b       promotion suite: only these paths (${PROMOTION_PATHS.join(", ")})
+  --keep            keep the work directory (servers' data) afterwards
+  --help            this text
+`;
+
+function parseOptions() {
+  return parseArgs({
     options: {
       "size-mb": { type: "string", default: "1024" },
       jobs: { type: "string", default: "4" },
@@ -90,11 +103,29 @@ async function main(): Promise<number> {
       // backup: the backup/restore paths; promotion: bench-promotion.ts; all: both;
       // startup: bench-startup.ts.
       suite: { type: "string", default: "all" },
+      paths: { type: "string" },
+      help: { type: "boolean", default: false },
     },
-  });
+  }).values;
+}
+
+async function main(): Promise<number> {
+  let values: ReturnType<typeof parseOptions>;
+  try {
+    values = parseOptions();
+  } catch (e) {
+    process.stderr.write(`bench: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const sizeMb = Number(values["size-mb"]);
   const jobs = Number(values.jobs);
   const runs = Number(values.runs);
+  const only = values.paths?.split(",").map((p) => p.trim());
+  const unknown = only?.filter((p) => !isPromotionPath(p)) ?? [];
   if (
     !Number.isFinite(sizeMb) ||
     sizeMb < 16 ||
@@ -102,26 +133,28 @@ async function main(): Promise<number> {
     jobs < 1 ||
     !Number.isInteger(runs) ||
     runs < 1 ||
-    !["all", "backup", "promotion", "startup"].includes(values.suite)
+    !["all", "backup", "promotion", "startup"].includes(values.suite) ||
+    unknown.length
   ) {
-    process.stderr.write(
-      "usage: npm run bench -- [--size-mb N>=16] [--jobs N>=1] [--runs N>=1] [--keep] [--suite all|backup|promotion|startup]\n",
-    );
+    const why = unknown.length ? `bench: unknown path ${unknown.join(", ")}\n` : "";
+    process.stderr.write(`${why}${USAGE}`);
     return 2;
   }
+  sweepStaleWorkDirs(os.tmpdir(), (s) => process.stderr.write(`${s}\n`));
   const promotion = () =>
     runPromotionBench({
       sizeMb,
       jobs,
       runs,
       keep: values.keep === true,
+      paths: only?.filter(isPromotionPath),
       log: (s) => process.stderr.write(`${s}\n`),
     });
   if (values.suite === "promotion") return promotion();
   if (values.suite === "startup") {
     return runStartupBench({ runs, log: (s) => process.stderr.write(`${s}\n`) });
   }
-  const base = serverDir(fs.mkdtempSync(path.join(os.tmpdir(), "pgr-bench-")));
+  const base = serverDir(fs.mkdtempSync(path.join(os.tmpdir(), WORK_DIR_PREFIX)));
   const c = cluster(base);
   let server: Server | undefined;
   let azurite: Azurite | undefined;

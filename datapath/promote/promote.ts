@@ -57,6 +57,8 @@ export interface PromoteOptions {
   /** Tests: how long tables mode waits for locks; a progress/fault hook during the copy. */
   lockTimeoutMs?: number;
   onCopyChunk?: (table: string, bytes: number) => void | Promise<void>;
+  /** Tests: whole pipes tables from this size psql to psql (default 16 MB). */
+  pipeFrom?: number;
 }
 
 export type PromoteOutcome =
@@ -261,6 +263,7 @@ async function writeWhole(
     log,
     sessionSettings: SESSION_SETTINGS,
     onCopyChunk: o.onCopyChunk,
+    pipeFrom: o.pipeFrom,
   });
 }
 

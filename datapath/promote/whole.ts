@@ -10,9 +10,10 @@
  *     grants as at T: the PTR server has the live server's roles);
  *  3. every table's rows streamed server to server, `jobs` tables at a time, largest first,
  *     `COPY ... TO STDOUT (FORMAT binary)` on the PTR side into `COPY ... FROM STDIN (FREEZE)`
- *     on the fresh database. A big table's source is a psql child (libpq does the per-row work,
- *     which costs this process ~1 µs a row); a small one goes through a session here (a psql
- *     start costs ~75 ms, which dominates small tables). As soon as a big table's rows are in,
+ *     on the fresh database. A big table is piped from a psql child on the PTR into a psql
+ *     child on live (libpq does the per-row work, which costs this process ~1 µs a row, and
+ *     relaying the bytes cost it more than both psqls); a small one goes through sessions here
+ *     (two psql starts cost ~150 ms, which dominates small tables). As soon as a big table's rows are in,
  *     the same worker builds its indexes and primary and unique keys (pg_restore of just those
  *     entries of the dump, so they are exactly pg_dump's) and ANALYZEs it, while the other
  *     workers still copy: the builds overlap the copies instead of all waiting for the last
@@ -48,9 +49,9 @@ import {
   swapIn,
 } from "../restore/swap";
 import { fitIdentifier } from "../storage/naming";
-import { copyBetween, copyIn } from "./copy";
+import { copyBetween } from "./copy";
 import type { TableModel } from "./catalog";
-import { copyFromPtr } from "./source";
+import { pipeFromPtr } from "./source";
 import { rowCount } from "./sql";
 
 export interface WholeOptions {
@@ -75,8 +76,13 @@ export interface WholeOptions {
   log: LogFn;
   /** Session settings both COPY ends use (text renderings must agree for the text fallback). */
   sessionSettings: Readonly<Record<string, string>>;
-  /** Per chunk of a table's rows (tests inject faults here; a promise holds the copy). */
+  /**
+   * Per chunk of a small table's rows; once, with 0 bytes, before a piped table's copy starts
+   * (tests inject faults here; a promise holds the copy).
+   */
   onCopyChunk?: (table: string, bytes: number) => void | Promise<void>;
+  /** Tables from this size are piped psql to psql (default 16 MB; tests pipe small ones). */
+  pipeFrom?: number;
 }
 
 export interface WholeResult {
@@ -88,8 +94,10 @@ export interface WholeResult {
   timings: { schema: number; copy: number; postData: number; verify: number; swap: number };
 }
 
-/** Tables from this size (pg_table_size) are streamed by a psql child rather than this process. */
+/** Tables from this size (pg_table_size) are piped psql to psql rather than through this process. */
 const BIG_TABLE = 16 * 1024 * 1024;
+
+type CopyFormat = "binary" | "text";
 
 /** A pg_dump pattern matching exactly this table (quotes make every character literal). */
 const exactPattern = (t: TableModel) =>
@@ -343,9 +351,14 @@ async function copyTables(
       sinks.map(async (sink, w) => {
         while (!failed && queue.length) {
           const t = queue.shift()!;
-          const via = t.bytes >= BIG_TABLE ? undefined : o.ptrSessions[w];
+          const copy = (format: CopyFormat) =>
+            interruption.race(
+              t.bytes >= (o.pipeFrom ?? BIG_TABLE)
+                ? copyPiped(o, t, scratch, format, interruption)
+                : copyThrough(o, t, o.ptrSessions[w], sink, format),
+            );
           try {
-            rows.set(t.key, await interruption.race(copyOne(o, t, sink, "binary", via)));
+            rows.set(t.key, await copy("binary"));
           } catch (e) {
             // A type without binary I/O functions (some extensions' types): text works for all.
             if (!/binary (output|input) function|no binary/i.test((e as Error).message)) {
@@ -355,7 +368,7 @@ async function copyTables(
               });
             }
             await sink.query("ROLLBACK").catch(() => undefined);
-            rows.set(t.key, await interruption.race(copyOne(o, t, sink, "text", via)));
+            rows.set(t.key, await copy("text"));
           }
           try {
             await afterCopy(t, sink);
@@ -376,57 +389,63 @@ async function copyTables(
   }
 }
 
-async function copyOne(
-  o: WholeOptions,
-  t: TableModel,
-  sink: Client,
-  format: "binary" | "text",
-  via?: Client,
-): Promise<number> {
+/** The two ends of one table's COPY (every column but generated ones, in `format`). */
+function copyStatements(t: TableModel, format: CopyFormat): { out: string; into: string } {
   // A table with no columns (or only generated ones) still has rows: COPY without a list.
   const cols = t.copyColumns.length ? ` (${t.copyColumns.map((c) => c.q).join(", ")})` : "";
   const fmt = format === "binary" ? " (FORMAT binary)" : "";
-  const out = `COPY ${t.q}${cols} TO STDOUT${fmt}`;
-  const into = `COPY ${t.q}${cols} FROM STDIN (FORMAT ${format}, FREEZE)`;
   // FREEZE needs the table created or truncated in the same transaction; it spares the first
   // reads after the swap from setting hint bits on every page.
+  return {
+    out: `COPY ${t.q}${cols} TO STDOUT${fmt}`,
+    into: `COPY ${t.q}${cols} FROM STDIN (FORMAT ${format}, FREEZE)`,
+  };
+}
+
+/** A small table: a PTR session in the snapshot streams it through this process into `sink`. */
+async function copyThrough(
+  o: WholeOptions,
+  t: TableModel,
+  via: Client,
+  sink: Client,
+  format: CopyFormat,
+): Promise<number> {
+  const { out, into } = copyStatements(t, format);
   await sink.query("BEGIN");
   await sink.query(`TRUNCATE ${t.q}`);
-  if (via) {
-    try {
-      const r = await copyBetween(via, out, sink, into, (n) => o.onCopyChunk?.(t.key, n));
-      await sink.query("COMMIT");
-      return r.rowsIn;
-    } catch (e) {
-      await sink.query("ROLLBACK").catch(() => undefined);
-      throw e;
-    }
-  }
-  const source = copyFromPtr(
-    {
-      ptr: o.ptr,
-      env: o.env,
-      secrets: o.secrets,
-      settings: o.sessionSettings,
-      snapshot: o.snapshot,
-    },
-    out,
-  );
   try {
-    const r = await copyIn(source.stdout, sink, into, (n) => o.onCopyChunk?.(t.key, n));
-    await source.done;
+    const r = await copyBetween(via, out, sink, into, (n) => o.onCopyChunk?.(t.key, n));
     await sink.query("COMMIT");
-    return r.rows;
+    return r.rowsIn;
   } catch (e) {
-    source.stop();
     await sink.query("ROLLBACK").catch(() => undefined);
-    // psql's own message says more than "unexpected EOF" on the sink.
-    const why = await source.done.then(
-      () => undefined,
-      (x: Error) => x,
-    );
-    throw why ?? e;
+    throw e;
   }
+}
+
+/**
+ * A big table: piped from a psql on the PTR into a psql on the fresh database (source.ts), the
+ * rows never passing through this process. Live commits them itself: a failure anywhere drops
+ * the fresh database they went into.
+ */
+async function copyPiped(
+  o: WholeOptions,
+  t: TableModel,
+  scratch: string,
+  format: CopyFormat,
+  interruption: Interruption,
+): Promise<number> {
+  await o.onCopyChunk?.(t.key, 0);
+  const { out, into } = copyStatements(t, format);
+  const source = {
+    ptr: o.ptr,
+    env: o.env,
+    secrets: o.secrets,
+    settings: o.sessionSettings,
+    snapshot: o.snapshot,
+  };
+  const sink = { live: o.live, database: scratch, before: [`TRUNCATE ${t.q}`], copySql: into };
+  return pipeFromPtr(source, out, sink, (children) => interruption.track(children));
 }
 
 /**

@@ -14,6 +14,8 @@ import { LogFn } from "../progress";
 export class Interruption {
   signal?: NodeJS.Signals;
   child?: ChildProcess;
+  /** Other children to stop on a signal (several run at once in a promotion's copy). */
+  private readonly children = new Set<ChildProcess>();
   private armed = true;
   private abort?: (e: Error) => void;
   private readonly handler = (sig: NodeJS.Signals) => {
@@ -21,7 +23,9 @@ export class Interruption {
     this.signal = sig;
     if (!this.armed) return;
     this.log(`restore: ${sig} received; stopping and dropping the partial copy`);
-    if (this.child && this.child.exitCode === null) this.child.kill("SIGTERM");
+    for (const c of [this.child, ...this.children]) {
+      if (c && c.exitCode === null && c.signalCode === null) c.kill("SIGTERM");
+    }
     this.abort?.(this.error());
   };
 
@@ -32,6 +36,14 @@ export class Interruption {
 
   private error(): Error {
     return new Error(`restore interrupted by ${this.signal}; the target was not changed`);
+  }
+
+  /** Stops `children` too when a signal arrives before they exit. */
+  track(children: ChildProcess[]): void {
+    for (const c of children) {
+      this.children.add(c);
+      c.once("close", () => this.children.delete(c));
+    }
   }
 
   /** Throws when a signal arrived while no step was being raced. */
