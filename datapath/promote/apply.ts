@@ -46,7 +46,7 @@ import { describeFk, fkLine, isPartitioned, kindsFor } from "./foreign-keys";
 import { REBUILD_MIN_ROWS, rebuildLine, rebuildsIndexes } from "./rebuild";
 import { ChosenTable, parentFirst, PromoteRefusedError } from "./selection";
 import { applyDirect, directTables, stepsBack } from "./direct";
-import { stageMissingOnly } from "./missing";
+import { StagedMissing, stageMissingOnly } from "./missing";
 import { colsOf, eq, notNull, render, rowCount, rowText } from "./sql";
 import { keepRows, Kept, openKeepSchema } from "./keep";
 import {
@@ -150,8 +150,11 @@ interface Staged {
   /** Primary keys of live rows T did not have (tables mode deletes them). */
   extra: string;
   recreated: boolean;
-  /** merge staged only the rows live lacks: live still holds most of the table (missing.ts). */
-  fewOnly: boolean;
+  /**
+   * merge staged only the rows live lacks, this many (live still holds most of the table,
+   * missing.ts): every staged row is one to insert.
+   */
+  stagedMissing?: number;
   rowsAtT: number;
 }
 
@@ -273,13 +276,11 @@ async function stageOne(
     result.bytesCopied += bytes;
     return o.onCopyChunk?.(t.key, result.bytesCopied);
   };
-  let fewOnly = false;
+  let few: StagedMissing | undefined;
   const rows = await timed("staging", `staged ${t.key} as at T`, async () => {
     // merge: only the rows live lacks, when they are few (cost in proportion to the damage).
-    const few =
-      o.mode === "merge" && c.live ? await stageMissingOnly(o, t, stage, onChunk) : undefined;
-    fewOnly = few !== undefined;
-    return few ?? loadRowsAtT(o, t, stage, onChunk);
+    few = o.mode === "merge" && c.live ? await stageMissingOnly(o, t, stage, onChunk) : undefined;
+    return few?.atT ?? loadRowsAtT(o, t, stage, onChunk);
   }).catch((e: Error) => {
     throw new Error(`copying ${t.key} from the PTR: ${e.message}; nothing was written`, {
       cause: e,
@@ -295,7 +296,7 @@ async function stageOne(
     liveRows: 0,
     extra: `pg_temp.pgr_extra_${n}`,
     recreated,
-    fewOnly,
+    stagedMissing: few?.staged,
     rowsAtT: rows,
   };
 }
@@ -539,7 +540,7 @@ async function keepReplacedRows(
  * lets the planner pick a nested loop over a table it believes empty (just emptied by the
  * corruption), which then rescans its own growing heap once per row: minutes instead of seconds
  * at 200k rows (measured). Computed first, against fresh statistics, the anti-join sees a
- * table that does not change under it. A table merge found mostly intact (`fewOnly`) keeps its
+ * table that does not change under it. A table merge found mostly intact (`stagedMissing`) keeps its
  * statistics: they already describe a full table, and ANALYZE would cost ~0.1 s a 100 MB table.
  */
 async function findMissing(
@@ -548,14 +549,18 @@ async function findMissing(
   mode: "tables" | "merge",
 ): Promise<void> {
   for (const s of staged) {
-    if (!s.recreated && !s.fewOnly) await live.query(`ANALYZE ${s.t.q}`);
+    if (!s.recreated && s.stagedMissing === undefined) await live.query(`ANALYZE ${s.t.q}`);
     const pk = colsOf(s.t, s.t.pk!);
-    const r = await live.query(
-      `CREATE TEMP TABLE ${s.missing.replace("pg_temp.", "")} ON COMMIT DROP AS
-       SELECT ${pk.map((c) => `s.${c.q}`).join(", ")} FROM ${s.stage} s
-        WHERE NOT EXISTS (SELECT 1 FROM ONLY ${s.t.q} x WHERE ${eq("x", "s", pk)})`,
-    );
-    s.missingRows = r.rowCount ?? 0;
+    if (s.stagedMissing !== undefined) {
+      s.missingRows = s.stagedMissing; // staged by the keys live lacks, under the lock
+    } else {
+      const r = await live.query(
+        `CREATE TEMP TABLE ${s.missing.replace("pg_temp.", "")} ON COMMIT DROP AS
+         SELECT ${pk.map((c) => `s.${c.q}`).join(", ")} FROM ${s.stage} s
+          WHERE NOT EXISTS (SELECT 1 FROM ONLY ${s.t.q} x WHERE ${eq("x", "s", pk)})`,
+      );
+      s.missingRows = r.rowCount ?? 0;
+    }
     // A bulk insert (rebuild.ts) is judged against the rows live has now.
     if (!s.recreated && s.missingRows >= REBUILD_MIN_ROWS) {
       s.liveRows = await rowCount(live, s.t);
@@ -573,10 +578,11 @@ async function findMissing(
 
 /**
  * The staged rows live lacks, as a row source: the whole staging table when every row is missing
- * (a DELETE without WHERE: no join needed), else the staged rows joined to their keys.
+ * (a DELETE without WHERE: no join needed) or only those were staged, else the staged rows
+ * joined to their keys.
  */
 function missingRows(s: Staged): string {
-  if (s.missingRows === s.rowsAtT) return s.stage;
+  if (s.missingRows === s.rowsAtT || s.stagedMissing !== undefined) return s.stage;
   const pk = colsOf(s.t, s.t.pk!);
   return `(SELECT s.* FROM ${s.stage} s WHERE EXISTS (SELECT 1 FROM ${s.missing} m WHERE ${eq("m", "s", pk)}))`;
 }

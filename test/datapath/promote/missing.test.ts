@@ -2,8 +2,8 @@
  * merge's fetch of only the rows live lacks (datapath/promote/missing.ts) against two real
  * PostgreSQL servers, with a tiny bound so every table spans several chunks: the staged rows are
  * exactly the rows at T whose key live lacks, before live's first key, between chunks and after
- * its last, for an integer key (by live's gaps, or by its keys when the gaps are too many) and a
- * composite text key with quotes, commas and braces.
+ * its last, for an integer key (by masks of both sides' keys, or by live's keys when they are too
+ * sparse for masks) and a composite text key with quotes, commas and braces.
  */
 import assert from "node:assert/strict";
 import { Client } from "pg";
@@ -16,12 +16,16 @@ CREATE TABLE plain (id bigint PRIMARY KEY, note text);
 INSERT INTO plain SELECT g, 'n' || g FROM generate_series(1, 200) g;
 INSERT INTO plain VALUES (-9223372036854775808, 'min'), (9223372036854775807, 'max');
 CREATE TABLE pairs (region text, code text, n int NOT NULL, PRIMARY KEY (region, code));
-INSERT INTO pairs SELECT 'r' || (g % 3), 'c"' || g || ',{}' || chr(92) || '''', g FROM generate_series(1, 200) g;`;
+INSERT INTO pairs SELECT 'r' || (g % 3), 'c"' || g || ',{}' || chr(92) || '''', g FROM generate_series(1, 200) g;
+CREATE TABLE sparse (id integer PRIMARY KEY, note text);
+INSERT INTO sparse SELECT g * 1000 - 100000, 'n' || g FROM generate_series(1, 200) g;`;
 
 /** Rows deleted on live: the first, a run across chunk bounds, scattered ones, the last. */
 const DAMAGE = `
 DELETE FROM plain WHERE id IN (1, 2, 50, 51, 52, 53, 54, 55, 56, 57, 58, 99, 150, 199, 200);
+DELETE FROM plain WHERE id IN (-9223372036854775808, 9223372036854775807); -- bit 0 and bit 63
 DELETE FROM pairs WHERE n IN (3, 4, 5, 77, 131, 132, 133, 134, 135, 136, 137, 138, 200);
+DELETE FROM sparse WHERE id IN (-99000, -1000, 0, 1000, 57000, 100000);
 INSERT INTO plain VALUES (1000, 'added after T');`;
 
 interface Sessions {
@@ -60,25 +64,26 @@ describe("merge: only the rows live lacks come from the PTR, chunk by chunk", fu
     }
   }
 
-  for (const [table, key, chunk] of [
-    // An integer key: live's 4 gaps go to the PTR, not its keys.
-    ["plain", "id", 7],
-    // More gaps than the bound (sparse keys): the keys go, 2 a chunk.
-    ["plain", "id", 2],
+  for (const [table, key, chunk, atT, lacking] of [
+    // An integer key: masks of both sides' keys; the 17 missing keys (the smallest and largest
+    // bigint among them) asked for 7 at a time.
+    ["plain", "id", 7, 202, 17],
+    // Keys too sparse for masks (one key per 1,000): live's keys go, 5 a chunk.
+    ["sparse", "id", 5, 200, 6],
     // A composite text key: the keys go, 5 a chunk.
-    ["pairs", "n", 5],
+    ["pairs", "n", 5, 200, 13],
   ] as const) {
     it(`${table}, bound ${chunk}`, () =>
       staging(DAMAGE, table, async ({ ptr, live, t }, db) => {
         let bytes = 0;
-        const atT = await stageMissingOnly(
+        const counts = await stageMissingOnly(
           { ptr, live },
           t,
           "pg_temp.stage",
           (n) => void (bytes += n),
           chunk,
         );
-        assert.equal(atT, table === "plain" ? 202 : 200);
+        assert.deepEqual(counts, { atT, staged: lacking });
         const staged = await live.query<{ k: number }>(`SELECT ${key} AS k FROM stage ORDER BY 1`);
         const expected = await pair.ptr.query(db, `SELECT ${key} AS k FROM ${table} ORDER BY 1`);
         const kept = new Set(
