@@ -59,6 +59,7 @@ export function copyFromPtr(o: SourceOptions, copySql: string): CopySource {
   const run = readAtT(o, copySql, ["ignore", "pipe", "pipe"]);
   return { stdout: run.child.stdout!, done: run.done, stop: () => stop(run.child) };
 }
+
 export interface PipeSink {
   /** The server and database the rows go into. */
   live: PgTarget;
@@ -71,15 +72,17 @@ export interface PipeSink {
 
 /**
  * The rows of `copySql` at T piped from a psql child on the PTR straight into a psql child on
- * live, which commits them in one transaction: the bytes never pass through this process (it
- * cost ~2 CPU-seconds per 564 MB to relay them, more than both psqls together).
+ * live, which commits them in one transaction: the bytes never pass through this process
+ * (relaying them cost it ~2 CPU-seconds per 564 MB, more than both psqls together; `whole` of
+ * 1 GB went from 22.5 to 19.9 CPU-seconds).
  *
  * Resolves with the rows live took. Rejects with the error of the side that failed first: the
  * PTR side's says more than the "unexpected EOF" live then reports, and live's more than the
- * broken pipe that then ends the PTR side. Live may have committed a
- * part of the rows when the PTR side failed (a binary COPY ending at a row boundary is not an
- * error), so a caller writes only where a failure throws the whole target away, as `whole`'s
- * fresh database is. `onStart` receives both children so an interruption can stop them.
+ * broken pipe that then ends the PTR side. Live may have committed a part of the rows when the
+ * PTR side failed (a binary COPY ending at a row boundary is not an error), so a caller writes
+ * only where a failure throws the whole target away, as `whole`'s fresh database is. Live's
+ * psql reports an error only once it has read all its input. `onStart` receives both children
+ * so an interruption can stop them.
  */
 export async function pipeFromPtr(
   o: SourceOptions,

@@ -13,11 +13,12 @@
  *     on the fresh database. A big table is piped from a psql child on the PTR into a psql
  *     child on live (libpq does the per-row work, which costs this process ~1 µs a row, and
  *     relaying the bytes cost it more than both psqls); a small one goes through sessions here
- *     (two psql starts cost ~150 ms, which dominates small tables). As soon as a big table's rows are in,
- *     the same worker builds its indexes and primary and unique keys (pg_restore of just those
- *     entries of the dump, so they are exactly pg_dump's) and ANALYZEs it, while the other
- *     workers still copy: the builds overlap the copies instead of all waiting for the last
- *     table (pgcopydb's schedule), and the table is read again while it is still cached;
+ *     (two psql starts cost ~150 ms, which dominates small tables). As soon as a big table's
+ *     rows are in, the same worker builds its indexes and primary and unique keys (pg_restore
+ *     of just those entries of the dump, so they are exactly pg_dump's) and ANALYZEs it, while
+ *     the other workers still copy: the builds overlap the copies instead of all waiting for
+ *     the last table (pgcopydb's schedule), and the table is read again while it is still
+ *     cached;
  *  4. pg_restore's data section (sequence values, large objects) and then the rest of its
  *     post-data section with `-j jobs` (the small tables' indexes, foreign keys, triggers...);
  *  5. row counts of the fresh copy against the PTR snapshot's, and ANALYZE of the tables not
