@@ -47,6 +47,7 @@ import {
   dropDatabase,
   freeName,
   inspectLive,
+  LiveState,
   swapIn,
 } from "../restore/swap";
 import { fitIdentifier } from "../storage/naming";
@@ -107,138 +108,32 @@ const exactPattern = (t: TableModel) =>
 export async function promoteWhole(o: WholeOptions): Promise<WholeResult> {
   const { log, live } = o;
   const db = live.database;
-  const scratchBase = fitIdentifier(db, `_promote_${o.tag}`);
   const admin = await connectMaintenance(live);
   const interruption = new Interruption(log);
   const timings = { schema: 0, copy: 0, postData: 0, verify: 0, swap: 0 };
+  const timed = async <T>(phase: keyof typeof timings, fn: () => Promise<T>): Promise<T> => {
+    const t = Date.now();
+    const r = await fn();
+    timings[phase] = (Date.now() - t) / 1000;
+    return r;
+  };
   let scratch: string | undefined;
   const tmp = fs.mkdtempSync(path.join(o.env.PG_RECOVERY_TMPDIR ?? os.tmpdir(), "pgr-promote-"));
   try {
-    const lock = await admin.query("SELECT pg_try_advisory_lock(hashtext($1)) AS ok", [
-      `pg-recovery restore ${db}`,
-    ]);
-    if (!lock.rows[0].ok) {
-      throw new Error(`another restore or promotion into ${db} is running; wait for it to finish`);
-    }
-    const liveState = await inspectLive(admin, live, log);
-    scratch = scratchBase;
-    if (await databaseExists(admin, scratch)) {
-      log(`promote: dropping ${scratch}, left over from an earlier failed promotion`);
-      await dropDatabase(admin, scratch);
-    }
-    let t = Date.now();
-    const dumpFile = path.join(tmp, "schema.dump");
-    const ptrEnv = libpqEnv(o.ptr, o.env);
-    // Every table whose rows we stream ourselves is excluded from the dump's data.
-    await interruption.race(
-      runTool(
-        "pg_dump",
-        [
-          "--format=custom",
-          "--compress=0",
-          ...(o.snapshot ? [`--snapshot=${o.snapshot}`] : []),
-          ...o.tables.map((x) => `--exclude-table-data=${exactPattern(x)}`),
-          `--file=${dumpFile}`,
-        ],
-        { env: ptrEnv, secrets: o.secrets },
-      ),
-    );
-    const enc = await o.ptrSessions[0].query<{ e: string; c: string; t: string }>(
-      `SELECT pg_catalog.pg_encoding_to_char(encoding) AS e, datcollate AS c, datctype AS t
-         FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()`,
-    );
-    await createFresh(admin, scratch, enc.rows[0]);
-    const scratchEnv = {
-      ...libpqEnv(live, o.env, scratch),
-      PGOPTIONS: `-c synchronous_commit=off -c maintenance_work_mem=${o.env.PG_RESTORE_MAINTENANCE_WORK_MEM ?? "512MB"}`,
-    };
-    const pgRestore = (args: string[]) =>
-      interruption.race(
-        runTool(
-          "pg_restore",
-          [
-            "--format=custom",
-            "--exit-on-error",
-            ...args,
-            `--dbname=${dbnameConninfo(scratch!)}`,
-            dumpFile,
-          ],
-          { env: scratchEnv, secrets: o.secrets },
-        ),
-      );
-    const restoreSection = (section: string, jobs = 1, list?: string) =>
-      pgRestore([
-        `--section=${section}`,
-        `--jobs=${jobs}`,
-        ...(list ? [`--use-list=${list}`] : []),
-      ]);
-    /** Just the dump entries in `list` (a pg_restore -l listing). */
-    const restoreListed = (list: string) => pgRestore([`--use-list=${list}`]);
-    await restoreSection("pre-data");
-    const toc = await tableOfContents(o, dumpFile, scratchEnv);
-    timings.schema = (Date.now() - t) / 1000;
-
-    t = Date.now();
-    const early = new Set<string>();
-    const copied = await copyTables(o, scratch, interruption, async (table, sink) => {
-      const entries = toc.early.get(table.key);
-      if (!entries?.length) return;
-      const list = path.join(tmp, `early-${early.size}.list`);
-      early.add(table.key);
-      fs.writeFileSync(list, `${entries.join("\n")}\n`);
-      await restoreListed(list);
-      await sink.query(`ANALYZE ${table.q}`);
-    });
-    timings.copy = (Date.now() - t) / 1000;
-
-    t = Date.now();
-    const rest = path.join(tmp, "post-data.list");
-    fs.writeFileSync(rest, toc.rest(early));
-    // Row counts of the snapshot while the indexes build: the two run on different servers in
-    // production.
-    const [atT] = await Promise.all([
-      countRows(o.ptrSessions, o.tables),
-      restoreSection("data").then(() => restoreSection("post-data", o.jobs, rest)),
-    ]);
-    timings.postData = (Date.now() - t) / 1000;
-
-    t = Date.now();
-    const problems = o.tables
-      .filter((x) => copied.get(x.key) !== atT.get(x.key))
-      .map((x) => `${x.key}: ${atT.get(x.key)} rows at T, ${copied.get(x.key)} copied`);
-    if (problems.length) {
-      throw new Error(`the fresh copy does not match the PTR database: ${problems.join("; ")}`);
-    }
-    await analyze(
-      live,
-      scratch,
-      o.tables.filter((x) => !early.has(x.key)),
-      o.jobs,
-    );
-    timings.verify = (Date.now() - t) / 1000;
-
-    t = Date.now();
-    const kept = liveState.exists
-      ? await freeName(admin, fitIdentifier(db, `_pre_promote_${o.tag}`))
-      : undefined;
-    interruption.check();
-    interruption.disarm();
-    await swapIn(admin, live, {
-      live: liveState,
-      scratch,
-      kept,
-      confirmed: o.confirmed,
-      backup: `the PTR database ${describeTarget(o.ptr)}`,
-      log,
-    });
+    const liveState = await claimLive(admin, o);
+    scratch = await clearedScratch(admin, o);
+    const fresh: Fresh = { name: scratch, tmp, interruption };
+    const schema = await timed("schema", () => copySchema(o, admin, fresh));
+    const copied = await timed("copy", () => copyRows(o, fresh, schema));
+    const atT = await timed("postData", () => finishSchema(o, fresh, schema, copied.early));
+    await timed("verify", () => verifyCopy(o, fresh, copied, atT));
+    const kept = await timed("swap", () => swapFresh(admin, o, fresh, liveState));
     scratch = undefined;
-    timings.swap = (Date.now() - t) / 1000;
-    const rows = [...copied.values()].reduce((a, b) => a + b, 0);
     return {
       database: db,
       keptDatabase: kept,
       tables: o.tables.length,
-      rows,
+      rows: [...copied.rows.values()].reduce((a, b) => a + b, 0),
       bytes: o.tables.reduce((a, x) => a + x.bytes, 0),
       timings,
     };
@@ -255,6 +150,188 @@ export async function promoteWhole(o: WholeOptions): Promise<WholeResult> {
     await admin.end().catch(() => undefined);
     interruption.release();
   }
+}
+
+/** A big table's own index and key entries, and the listing of the rest of post-data. */
+interface TableOfContents {
+  early: Map<string, string[]>;
+  /** The dump's listing with the entries of `built` tables commented out. */
+  rest(built: Set<string>): string;
+}
+
+/** The fresh database the copy goes into, and what every phase shares. */
+interface Fresh {
+  name: string;
+  /** A private temp directory (the dump, pg_restore's lists). */
+  tmp: string;
+  interruption: Interruption;
+}
+
+/** The schema copied: pg_restore of the dump into the fresh database, and its contents. */
+interface Schema {
+  toc: TableOfContents;
+  /** pg_restore of one section (`--jobs`, `--use-list` as given); resolves to its output. */
+  section(name: "data" | "post-data", jobs?: number, list?: string): Promise<string>;
+  /** pg_restore of just the entries listed in the file `list`. */
+  listed(list: string): Promise<string>;
+}
+
+/** The same advisory lock as restore (one writer of a database at a time); live's state. */
+async function claimLive(admin: Client, o: WholeOptions): Promise<LiveState> {
+  const db = o.live.database;
+  const lock = await admin.query("SELECT pg_try_advisory_lock(hashtext($1)) AS ok", [
+    `pg-recovery restore ${db}`,
+  ]);
+  if (!lock.rows[0].ok) {
+    throw new Error(`another restore or promotion into ${db} is running; wait for it to finish`);
+  }
+  return inspectLive(admin, o.live, o.log);
+}
+
+/** The fresh database's name, free: a copy an earlier failed promotion left is dropped. */
+async function clearedScratch(admin: Client, o: WholeOptions): Promise<string> {
+  const scratch = fitIdentifier(o.live.database, `_promote_${o.tag}`);
+  if (await databaseExists(admin, scratch)) {
+    o.log(`promote: dropping ${scratch}, left over from an earlier failed promotion`);
+    await dropDatabase(admin, scratch);
+  }
+  return scratch;
+}
+
+/** Phase 1 and 2: pg_dump of everything but the rows, the fresh database, its pre-data. */
+async function copySchema(o: WholeOptions, admin: Client, fresh: Fresh): Promise<Schema> {
+  const dumpFile = path.join(fresh.tmp, "schema.dump");
+  // Every table whose rows we stream ourselves is excluded from the dump's data.
+  await fresh.interruption.race(
+    runTool(
+      "pg_dump",
+      [
+        "--format=custom",
+        "--compress=0",
+        ...(o.snapshot ? [`--snapshot=${o.snapshot}`] : []),
+        ...o.tables.map((x) => `--exclude-table-data=${exactPattern(x)}`),
+        `--file=${dumpFile}`,
+      ],
+      { env: libpqEnv(o.ptr, o.env), secrets: o.secrets },
+    ),
+  );
+  const enc = await o.ptrSessions[0].query<{ e: string; c: string; t: string }>(
+    `SELECT pg_catalog.pg_encoding_to_char(encoding) AS e, datcollate AS c, datctype AS t
+       FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()`,
+  );
+  await createFresh(admin, fresh.name, enc.rows[0]);
+  const env = {
+    ...libpqEnv(o.live, o.env, fresh.name),
+    PGOPTIONS: `-c synchronous_commit=off -c maintenance_work_mem=${o.env.PG_RESTORE_MAINTENANCE_WORK_MEM ?? "512MB"}`,
+  };
+  const pgRestore = (args: string[]) =>
+    fresh.interruption.race(
+      runTool(
+        "pg_restore",
+        [
+          "--format=custom",
+          "--exit-on-error",
+          ...args,
+          `--dbname=${dbnameConninfo(fresh.name)}`,
+          dumpFile,
+        ],
+        { env, secrets: o.secrets },
+      ),
+    );
+  const section = (name: string, jobs = 1, list?: string) =>
+    pgRestore([`--section=${name}`, `--jobs=${jobs}`, ...(list ? [`--use-list=${list}`] : [])]);
+  await section("pre-data");
+  return {
+    toc: await tableOfContents(o, dumpFile, env),
+    section,
+    listed: (list) => pgRestore([`--use-list=${list}`]),
+  };
+}
+
+/**
+ * Phase 3: every table's rows; a big table's indexes and keys built, and the table analyzed, by
+ * its worker as soon as its rows are in. Resolves to the rows per table and the tables whose
+ * indexes are built.
+ */
+async function copyRows(
+  o: WholeOptions,
+  fresh: Fresh,
+  schema: Schema,
+): Promise<{ rows: Map<string, number>; early: Set<string> }> {
+  const early = new Set<string>();
+  const rows = await copyTables(o, fresh.name, fresh.interruption, async (table, sink) => {
+    const entries = schema.toc.early.get(table.key);
+    if (!entries?.length) return;
+    const list = path.join(fresh.tmp, `early-${early.size}.list`);
+    early.add(table.key);
+    fs.writeFileSync(list, `${entries.join("\n")}\n`);
+    await schema.listed(list);
+    await sink.query(`ANALYZE ${table.q}`);
+  });
+  return { rows, early };
+}
+
+/**
+ * Phase 4: the dump's data section, then the rest of post-data; meanwhile the row counts of the
+ * snapshot (the two run on different servers in production). Resolves to the counts at T.
+ */
+async function finishSchema(
+  o: WholeOptions,
+  fresh: Fresh,
+  schema: Schema,
+  built: Set<string>,
+): Promise<Map<string, number>> {
+  const rest = path.join(fresh.tmp, "post-data.list");
+  fs.writeFileSync(rest, schema.toc.rest(built));
+  const [atT] = await Promise.all([
+    countRows(o.ptrSessions, o.tables),
+    schema.section("data").then(() => schema.section("post-data", o.jobs, rest)),
+  ]);
+  return atT;
+}
+
+/** Phase 5: the copy's row counts against the snapshot's; ANALYZE of the tables not yet done. */
+async function verifyCopy(
+  o: WholeOptions,
+  fresh: Fresh,
+  copied: { rows: Map<string, number>; early: Set<string> },
+  atT: Map<string, number>,
+): Promise<void> {
+  const problems = o.tables
+    .filter((x) => copied.rows.get(x.key) !== atT.get(x.key))
+    .map((x) => `${x.key}: ${atT.get(x.key)} rows at T, ${copied.rows.get(x.key)} copied`);
+  if (problems.length) {
+    throw new Error(`the fresh copy does not match the PTR database: ${problems.join("; ")}`);
+  }
+  await analyze(
+    o.live,
+    fresh.name,
+    o.tables.filter((x) => !copied.early.has(x.key)),
+    o.jobs,
+  );
+}
+
+/** The swap by rename (restore/swap.ts), signals held; resolves to the kept database's name. */
+async function swapFresh(
+  admin: Client,
+  o: WholeOptions,
+  fresh: Fresh,
+  liveState: LiveState,
+): Promise<string | undefined> {
+  const kept = liveState.exists
+    ? await freeName(admin, fitIdentifier(o.live.database, `_pre_promote_${o.tag}`))
+    : undefined;
+  fresh.interruption.check();
+  fresh.interruption.disarm();
+  await swapIn(admin, o.live, {
+    live: liveState,
+    scratch: fresh.name,
+    kept,
+    confirmed: o.confirmed,
+    backup: `the PTR database ${describeTarget(o.ptr)}`,
+    log: o.log,
+  });
+  return kept;
 }
 
 async function createFresh(
@@ -283,7 +360,7 @@ async function tableOfContents(
   o: WholeOptions,
   dumpFile: string,
   env: NodeJS.ProcessEnv,
-): Promise<{ early: Map<string, string[]>; rest: (built: Set<string>) => string }> {
+): Promise<TableOfContents> {
   const lines = (
     await runTool("pg_restore", ["--list", dumpFile], { env, secrets: o.secrets })
   ).split("\n");
