@@ -6,7 +6,6 @@
  */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { checkLine } from "../../contract/drill-check";
 import { REPO_ROOT } from "../../runner/args";
@@ -18,6 +17,7 @@ import { EXIT } from "../../contract/data-tool";
 import { Refusal } from "../../runner/io";
 import { openSession } from "../../runner/session";
 import { run, start as startArgv } from "./support/commands";
+import { testDir } from "../support/tmp";
 import { NOW, testIo, world, World } from "./support/fakes";
 
 const DATE = "2026-11-25";
@@ -94,7 +94,7 @@ async function drillOn(
 ) {
   const io = testIo();
   const archive = o.archive ?? new MemoryArchive();
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-drill-out-"));
+  const out = testDir("pgr-drill-out-");
   const s = await openSession(w.deps(io), "drill", "qa", REPO_ROOT, {
     create: true,
     changing: true,

@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { testDir } from "../support/tmp";
 import { EXIT } from "../../contract/data-tool";
 import { jobsSucceed, run, start, yes } from "./support/commands";
 import { world, World } from "./support/fakes";
@@ -110,7 +111,7 @@ describe("runner: after a runner was killed mid-update", function () {
 
   describe("a file:// backend whose metadata file the kill tore (empty: every pulumi command says EOF)", () => {
     function tornBackend(w: World): { dir: string; torn: string; whole: string } {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-state-"));
+      const dir = testDir("pgr-state-");
       const stacks = path.join(dir, ".pulumi", "stacks", "pg-recovery");
       fs.mkdirSync(stacks, { recursive: true });
       fs.writeFileSync(path.join(stacks, "production.json"), "{}");

@@ -6,6 +6,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { testDir } from "../support/tmp";
 import { backendUrl, fileBackendDir, tornSidecars } from "../../runner/state-backend";
 
 describe("runner: the file:// state backend", () => {
@@ -50,7 +51,7 @@ describe("runner: the file:// state backend", () => {
 
   describe("tornSidecars", () => {
     it("lists exactly the metadata files that are not a whole JSON object, anywhere under .pulumi", () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-state-"));
+      const dir = testDir("pgr-state-");
       const at = (rel: string, text: string) => {
         const f = path.join(dir, ".pulumi", rel);
         fs.mkdirSync(path.dirname(f), { recursive: true });

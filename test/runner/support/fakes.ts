@@ -7,10 +7,8 @@
  *  - FakeCluster: Jobs with states and logs set by the test.
  *  - testIo: a terminal that records what was printed and answers the prompt as told.
  */
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { DeclaredResource, evaluateOffline, loadStackConfig } from "../../../offline/offline";
+import { testDir } from "../../support/tmp";
 import {
   ChangePlan,
   ConfigMap,
@@ -355,7 +353,7 @@ export interface World {
 export function world(now: () => Date = () => NOW): World {
   const engine = new FakeEngine(now);
   const cluster = new FakeCluster();
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-runner-test-"));
+  const home = testDir("pgr-runner-test-");
   return {
     engine,
     cluster,

@@ -6,8 +6,8 @@
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
+import { testDir } from "../../support/tmp";
 
 export interface StepRun {
   /** Each npm call's arguments, in the order the script made them. */
@@ -18,7 +18,7 @@ export interface StepRun {
 
 /** `env` comes over PATH and GITHUB_STEP_SUMMARY; the script must succeed. */
 export function runStep(script: string, env: NodeJS.ProcessEnv, pulumiSays?: string): StepRun {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-workflow-step-"));
+  const dir = testDir("pgr-workflow-step-");
   const bin = path.join(dir, "bin");
   const calls = path.join(dir, "npm-calls");
   fs.mkdirSync(bin);
