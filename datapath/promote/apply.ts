@@ -540,8 +540,9 @@ async function keepReplacedRows(
  * lets the planner pick a nested loop over a table it believes empty (just emptied by the
  * corruption), which then rescans its own growing heap once per row: minutes instead of seconds
  * at 200k rows (measured). Computed first, against fresh statistics, the anti-join sees a
- * table that does not change under it. A table merge found mostly intact (`stagedMissing`) keeps its
- * statistics: they already describe a full table, and ANALYZE would cost ~0.1 s a 100 MB table.
+ * table that does not change under it. A table merge found mostly intact (`stagedMissing`)
+ * keeps its statistics: they already describe a full table, and ANALYZE would cost ~0.1 s a
+ * 100 MB table.
  */
 async function findMissing(
   live: Client,
