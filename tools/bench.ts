@@ -134,9 +134,14 @@ async function main(): Promise<number> {
     !Number.isInteger(runs) ||
     runs < 1 ||
     !["all", "backup", "promotion", "startup"].includes(values.suite) ||
-    unknown.length
+    unknown.length ||
+    (only && !["all", "promotion"].includes(values.suite))
   ) {
-    const why = unknown.length ? `bench: unknown path ${unknown.join(", ")}\n` : "";
+    const why = unknown.length
+      ? `bench: unknown path ${unknown.join(", ")}\n`
+      : only && !["all", "promotion"].includes(values.suite)
+        ? `bench: --paths picks promotion paths; --suite ${values.suite} has none\n`
+        : "";
     process.stderr.write(`${why}${USAGE}`);
     return 2;
   }

@@ -13,8 +13,7 @@ import { LogFn } from "../progress";
  */
 export class Interruption {
   signal?: NodeJS.Signals;
-  child?: ChildProcess;
-  /** Other children to stop on a signal (several run at once in a promotion's copy). */
+  /** The children to stop on a signal (the loading pg_restore; a promotion's pipes). */
   private readonly children = new Set<ChildProcess>();
   private armed = true;
   private abort?: (e: Error) => void;
@@ -23,8 +22,8 @@ export class Interruption {
     this.signal = sig;
     if (!this.armed) return;
     this.log(`restore: ${sig} received; stopping and dropping the partial copy`);
-    for (const c of [this.child, ...this.children]) {
-      if (c && c.exitCode === null && c.signalCode === null) c.kill("SIGTERM");
+    for (const c of this.children) {
+      if (c.exitCode === null && c.signalCode === null) c.kill("SIGTERM");
     }
     this.abort?.(this.error());
   };
@@ -38,7 +37,7 @@ export class Interruption {
     return new Error(`restore interrupted by ${this.signal}; the target was not changed`);
   }
 
-  /** Stops `children` too when a signal arrives before they exit. */
+  /** Stops `children` when a signal arrives before they exit (they drop out as they close). */
   track(children: ChildProcess[]): void {
     for (const c of children) {
       this.children.add(c);

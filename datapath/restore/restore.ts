@@ -274,7 +274,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
           PGOPTIONS: `-c synchronous_commit=off -c maintenance_work_mem=${opts.maintenanceWorkMem ?? env.PG_RESTORE_MAINTENANCE_WORK_MEM ?? "512MB"}`,
         };
         const onLoadStarted = (child: ChildProcess) => {
-          interruption.child = child;
+          interruption.track([child]);
           opts.onLoadStarted?.(child);
         };
         interruption.check();
@@ -293,7 +293,6 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
               )
             : restorePlain(file, restoreEnv, secrets, log, entry, onLoadStarted),
         );
-        interruption.child = undefined;
         timings.restore = (Date.now() - t) / 1000;
         t = Date.now();
         counts = await interruption.race(verifyRestored(target, names.scratch, entry, jobs, log));
