@@ -19,7 +19,6 @@
  * manifest is then written as a new blob, last. Production's container is immutable, so
  * nothing can be "marked" afterwards: no manifest means not complete.
  */
-import { RestError } from "@azure/storage-blob";
 import { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
@@ -49,6 +48,7 @@ import {
   describeStorageError,
   downloadOrdered,
   isNotFound,
+  isRestError,
   openStorage,
   probeStorage,
   Storage,
@@ -293,7 +293,7 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
 }
 
 function explain(e: unknown, storage: Storage): string {
-  return e instanceof RestError || (e as { name?: string })?.name === "RestError"
+  return isRestError(e) || (e as { name?: string })?.name === "RestError"
     ? describeStorageError(e, storage)
     : ((e as Error)?.message ?? String(e));
 }
@@ -329,7 +329,7 @@ async function ensureContainer(storage: Storage): Promise<void> {
   try {
     await storage.container.createIfNotExists();
   } catch (e) {
-    if (e instanceof RestError && (e.statusCode === 403 || e.statusCode === 409)) return;
+    if (isRestError(e) && (e.statusCode === 403 || e.statusCode === 409)) return;
     throw e;
   }
 }

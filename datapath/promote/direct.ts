@@ -12,8 +12,9 @@
  *    the copies at T of their keys are deleted again after the load, so they stay as live has
  *    them and only the rows live lacked are added.
  * TRUNCATE, like the index drops, takes the table's ACCESS EXCLUSIVE lock until COMMIT; a session
- * whose snapshot is older than the COMMIT and that reads the table after it sees it empty
- * (TRUNCATE is not MVCC-safe). Promotion runs with the app scaled down.
+ * whose snapshot is older than the COMMIT and that reads the table after it sees the rows at T
+ * and none of live's (TRUNCATE is not MVCC-safe, and the rows are loaded frozen). Promotion runs
+ * with the app scaled down.
  *
  * What the staged path checks before writing, the constraints enforce here: a rebuilt unique or
  * exclusion key refuses a re-inserted row that collides, a re-added foreign key refuses a
@@ -123,15 +124,16 @@ export async function applyDirect(
   for (const x of d) {
     // Unless merge keeps live's rows, the table is emptied by TRUNCATE, not DELETE: the
     // corruption's dead rows go with it, so the load, the index builds and the foreign key
-    // checks read only the rows at T, and the repaired table is not left twice its size.
-    // (live's rows were set aside above; its foreign keys and triggers are down.)
-    if (o.mode === "tables" || x.liveRows === 0) await live.query(`TRUNCATE ONLY ${x.now.q}`);
+    // checks read only the rows at T, and the repaired table is not left twice its size; and
+    // the rows are loaded frozen (load.ts). (live's rows were set aside above; its foreign keys
+    // and triggers are down.)
+    const truncateFirst = o.mode === "tables" || x.liveRows === 0;
     const onChunk = (n: number) => {
       bytesCopied += n;
       return o.onCopyChunk?.(x.atT.key, bytesCopied);
     };
     const rows = await timed("writes", `copied ${x.atT.key} as at T straight into live`, () =>
-      loadRowsAtT(o, x.atT, x.now.q, onChunk),
+      loadRowsAtT(o, x.atT, x.now.q, onChunk, { truncateFirst }),
     );
     copied.set(x.atT.key, rows);
   }

@@ -162,11 +162,11 @@ export async function rebuildKeys(live: Client, dropped: DroppedKey[]): Promise<
 }
 
 /**
- * Adding a foreign key back validates it with one join of the table with the one it references,
- * which PostgreSQL runs with maintenance_work_mem (64 MB by default; the join's hash spills to
- * disk in batches beyond it): the validations get the rebuilds' memory too.
+ * Adds the foreign keys back from their definitions, each validated as it is added: one join of
+ * the table with the one it references, run with maintenance_work_mem (64 MB by default; a hash
+ * join's hash spills to disk in batches beyond it), so the validations get the rebuilds' memory
+ * too. (After a frozen load, load.ts, PostgreSQL usually merges two index-only scans instead.)
  */
-/** Adds the foreign keys back from their definitions, each validated as it is added. */
 export async function restoreForeignKeys(live: Client, suspended: SuspendedKey[]): Promise<void> {
   if (suspended.length) await raiseSetting(live, "maintenance_work_mem", REBUILD_MEMORY_KB);
   for (const x of suspended) {

@@ -64,7 +64,7 @@ export async function stageMissingOnly(
   if (now.rows < atT.rows * (1 - FEW_SHARE)) return undefined;
   let staged = 0;
   const load = async (select: string) => {
-    staged += await loadRowsAtT(o, t, stage, onChunk, select);
+    staged += await loadRowsAtT(o, t, stage, onChunk, { select });
   };
   if (now.masks && atT.masks) {
     const missing = missingKeys(now.masks, atT.masks);
