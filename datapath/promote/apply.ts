@@ -15,7 +15,9 @@
  *     live lacks (missing.ts);
  *  4. check, exactly and before writing: no row outside the chosen tables would be deleted,
  *     changed or left without the row it references; no restored row references a row live no
- *     longer has; no row written back breaks a CHECK added NOT VALID; (merge) no re-inserted row
+ *     longer has (a foreign key live enforces as the rows are written is left to the write,
+ *     which runs from a savepoint and, when the key refuses, rolls back to name it here:
+ *     enforcedOnWrite); no row written back breaks a CHECK added NOT VALID; (merge) no re-inserted row
  *     collides with a live row on a unique key (partial, on expressions) or an exclusion
  *     constraint. Any hit refuses with the constraint, rows and way out named, in the words the
  *     plan uses (foreign-keys.ts's fkLine, collisions.ts). (tables) a key whose values moved
@@ -31,7 +33,7 @@
  *  8. raise the tables' sequences to at least the restored maximum; COMMIT.
  */
 import type { Client } from "pg";
-import { Column, DbModel, IndexDefinition, TableModel } from "./catalog";
+import { Column, DbModel, ForeignKey, IndexDefinition, TableModel } from "./catalog";
 import { loadRowsAtT } from "./load";
 import type { CopySource } from "./source";
 import {
@@ -318,14 +320,72 @@ async function applyStaged(
     staged.push(await stageOne(o, c, i + 1, set, result, timed));
   await timed("comparison", "found the rows live lacks", () => findMissing(live, staged, o.mode));
 
+  const enforced = enforcedOnWrite(o, staged, set);
   const refusals = await timed("comparison", "checked keys and references", () =>
-    checkBeforeWriting(live, o, staged, set),
+    checkBeforeWriting(live, o, staged, set, enforced),
   );
+  // Refusing anyway: the keys left to the write are checked too, so every refusal is named at
+  // once, as the plan names them.
   if (refusals.length) {
-    throw new PromoteRefusedError(
-      `refused, nothing was written (${o.mode} mode):\n  ${refusals.join("\n  ")}`,
-    );
+    throw refused(o, enforced.size ? await checkBeforeWriting(live, o, staged, set) : refusals);
   }
+  await live.query("SAVEPOINT pgr_write");
+  try {
+    await writeStaged(o, staged, set, result, timed);
+  } catch (e) {
+    if (!enforced.size || (e as { code?: unknown }).code !== FOREIGN_KEY_VIOLATION) throw e;
+    await live.query("ROLLBACK TO SAVEPOINT pgr_write");
+    o.log?.(`promote: ${(e as Error).message}; rolled back the writes to name it`);
+    const all = await checkBeforeWriting(live, o, staged, set);
+    throw all.length ? refused(o, all) : e;
+  }
+  await live.query("RELEASE SAVEPOINT pgr_write");
+}
+
+const refused = (o: ApplyOptions, problems: string[]) =>
+  new PromoteRefusedError(
+    `refused, nothing was written (${o.mode} mode):\n  ${problems.join("\n  ")}`,
+  );
+
+/** SQLSTATE foreign_key_violation. */
+const FOREIGN_KEY_VIOLATION = "23503";
+
+/**
+ * Foreign keys out of the chosen tables that live enforces as the rows are written: a restored
+ * row referencing a row live no longer has stops the write by itself (the key's trigger on each
+ * re-inserted row, or its validation when a bulk insert adds it back). Checking them before
+ * writing would read the same rows twice, so the write's checks leave them out and the write
+ * runs from a savepoint: when one refuses, it rolls back and the full checks name it in the
+ * plan's words. Kept in the checks: a key live does not have as at T, a deferrable one (it would
+ * refuse at COMMIT, past the savepoint), one added NOT VALID (it lets rows it never checked
+ * stay, which the check refuses), and those of a table recreated here.
+ */
+function enforcedOnWrite(o: ApplyOptions, staged: Staged[], set: Set<string>): Set<ForeignKey> {
+  const recreated = new Set(staged.filter((s) => s.recreated).map((s) => s.t.key));
+  const onLive = new Set(
+    o.liveModel.foreignKeys.map((fk) => `${fk.child}\0${fk.name}\0${fk.definition}`),
+  );
+  return new Set(
+    o.ptrModel.foreignKeys.filter(
+      (fk) =>
+        set.has(fk.child) &&
+        !recreated.has(fk.child) &&
+        onLive.has(`${fk.child}\0${fk.name}\0${fk.definition}`) &&
+        !fk.deferrable &&
+        !/\bNOT VALID$/.test(fk.definition),
+    ),
+  );
+}
+
+/** Steps 5 to 7 of the list at the top: keep, write the difference, rebuild, check. */
+async function writeStaged(
+  o: ApplyOptions,
+  staged: Staged[],
+  set: Set<string>,
+  result: ApplyResult,
+  timed: Timed,
+): Promise<void> {
+  const live = o.live;
 
   // tables: keys whose values moved between rows since T are rebuilt around the writes.
   const moved =
@@ -434,12 +494,16 @@ async function references(
   return r.rows[0];
 }
 
-/** Exact checks on live against the staged rows; each problem names the constraint and rows. */
+/**
+ * Exact checks on live against the staged rows; each problem names the constraint and rows.
+ * `enforced`: foreign keys out of the set left to the write (see enforcedOnWrite).
+ */
 async function checkBeforeWriting(
   live: Client,
   o: ApplyOptions,
   staged: Staged[],
   set: Set<string>,
+  enforced: ReadonlySet<ForeignKey> = new Set(),
 ): Promise<string[]> {
   const problems: string[] = [];
   const stageOf = new Map(staged.map((s) => [s.t.key, s]));
@@ -466,7 +530,7 @@ async function checkBeforeWriting(
   }
 
   for (const fk of o.ptrModel.foreignKeys) {
-    if (!set.has(fk.child) || isPartitioned(o.liveModel, fk.parent)) continue;
+    if (!set.has(fk.child) || isPartitioned(o.liveModel, fk.parent) || enforced.has(fk)) continue;
     const s = stageOf.get(fk.child)!;
     const cc = colsOf(s.t, fk.childColumns);
     const inSet = set.has(fk.parent);

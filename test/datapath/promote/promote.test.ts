@@ -140,27 +140,40 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
     });
   });
 
-  it("merge: a foreign key out of the chosen tables counted exactly (a row live still has, changed since, is not re-inserted)", async () => {
-    // User 7 goes with their posts; user 8's posts were moved to user 9 before user 8 went: at T
-    // they reference user 8, but merge does not re-insert them (live has them).
-    const db = await incident(
-      `UPDATE posts SET user_id = 9 WHERE user_id = 8;
-       DELETE FROM comments WHERE post_id IN (SELECT id FROM posts WHERE user_id = 7);
-       DELETE FROM users WHERE id IN (7, 8);`,
-    );
-    const before = await fingerprint(pair.live.url(db));
-    const plan: Plan = await planFor(db, "public.posts");
-    const refusals = modeOf(plan, "merge").refusals;
-    assert.equal(refusals.length, 1, refusals.join("\n"));
-    assert.match(
-      refusals[0],
-      /^posts_user_id_fkey .*: 5 rows of public\.posts to re-insert reference public\.users rows that live no longer has; referenced keys: \(7\); way out: add public\.users to --tables/,
-    );
-    const r = await write(db, "merge", "public.posts");
-    assert.equal(r.code, 1);
-    assert.ok(r.err.includes(`\n  ${refusals[0]}`), r.err);
-    await unchanged(db, before);
-  });
+  // The write leaves a key live enforces to the writes themselves and names it after rolling
+  // them back; a deferrable one (it would refuse only at COMMIT) it checks before writing.
+  for (const [how, seed, rolledBack] of [
+    ["left to the write", "", true],
+    [
+      "deferrable, checked before writing",
+      "ALTER TABLE posts ALTER CONSTRAINT posts_user_id_fkey DEFERRABLE INITIALLY DEFERRED;",
+      false,
+    ],
+  ] as const) {
+    it(`merge: a foreign key out of the chosen tables counted exactly (a row live still has, changed since, is not re-inserted); ${how}`, async () => {
+      // User 7 goes with their posts; user 8's posts were moved to user 9 before user 8 went: at
+      // T they reference user 8, but merge does not re-insert them (live has them).
+      const db = await incident(
+        `UPDATE posts SET user_id = 9 WHERE user_id = 8;
+         DELETE FROM comments WHERE post_id IN (SELECT id FROM posts WHERE user_id = 7);
+         DELETE FROM users WHERE id IN (7, 8);`,
+        seed,
+      );
+      const before = await fingerprint(pair.live.url(db));
+      const plan: Plan = await planFor(db, "public.posts");
+      const refusals = modeOf(plan, "merge").refusals;
+      assert.equal(refusals.length, 1, refusals.join("\n"));
+      assert.match(
+        refusals[0],
+        /^posts_user_id_fkey .*: 5 rows of public\.posts to re-insert reference public\.users rows that live no longer has; referenced keys: \(7\); way out: add public\.users to --tables/,
+      );
+      const r = await write(db, "merge", "public.posts");
+      assert.equal(r.code, 1);
+      assert.ok(r.err.includes(`\n  ${refusals[0]}`), r.err);
+      assert.equal(r.err.includes("rolled back the writes to name it"), rolledBack, r.err);
+      await unchanged(db, before);
+    });
+  }
 
   describe("keys the written rows can collide on: the plan says what the write does", () => {
     // Mailing list with a partial unique index on an expression; bookings with an exclusion
