@@ -9,6 +9,7 @@ import {
   AdhocBackup,
   DataJobCommon,
   Promotion,
+  PromotionArgs,
   RestoreFromStorage,
   RestoreValidation,
 } from "../components/data-jobs";
@@ -22,13 +23,14 @@ import { readIncident } from "./config";
 import { Environment } from "./environment";
 import {
   CorruptedIncident,
+  DrillExercise,
   Incident,
   IncidentConfigError,
   PROJECT,
   ServerGoneIncident,
 } from "./incident";
 import { declareDrill } from "./drill";
-import { azureAndGitHub, Platform, ptrRequest } from "./platform";
+import { azureAndGitHub, Freeze, Platform, ptrRequest } from "./platform";
 import { LiveServer } from "./preflight";
 
 /** The program: validate everything first, then declare. Returns the stack outputs. */
@@ -36,14 +38,7 @@ export async function recoveryOverlay(
   now: Date = new Date(),
   platform: Platform = azureAndGitHub,
 ): Promise<Record<string, unknown>> {
-  let incident: Incident;
-  try {
-    incident = readIncident(now);
-  } catch (e) {
-    // RunError: Pulumi prints the message alone, without a stack trace.
-    if (e instanceof IncidentConfigError) throw new pulumi.RunError(e.message);
-    throw e;
-  }
+  const incident = readIncidentOrRefuse(now);
   // Registered in every scenario: deleting a scale-down patch (destroy, or going back to
   // `none`) needs the hook present in the program.
   const restoreHook = replicaRestoreHook(incident.env.kubernetes.context);
@@ -51,28 +46,72 @@ export async function recoveryOverlay(
   if (incident.scenario === "none") {
     return { scenario: "none", summary: "Steady state: the overlay declares nothing." };
   }
-
-  const env = incident.env;
-  if (incident.scenario === "drill") {
-    const kubernetes = new k8s.Provider("kubernetes", { context: env.kubernetes.context });
-    // Kubernetes and Azure only: a drill touches no GitHub object (no freeze).
-    const opts = { providers: [kubernetes] };
-    return declareDrill(incident, platform, opts, () => appDatabaseUrl(env, kubernetes));
-  }
+  if (incident.scenario === "drill") return declareDrillExercise(incident, platform);
   // Checked before anything is declared: a restore time outside the retention is a config error.
-  type Path =
-    | { incident: CorruptedIncident; live: LiveServer }
-    | { incident: ServerGoneIncident; live?: undefined };
-  const path: Path =
-    incident.scenario === "corrupted"
-      ? { incident, live: await platform.preflight(ptrRequest(incident)) }
-      : { incident };
+  const path = await preflightPath(incident, platform);
+  const ctx = declareWritesStopped(incident, platform, restoreHook);
+  if (path.live) declareCorrupted(path.incident, path.live, ctx);
+  else declareServerGone(path.incident, ctx);
+  ctx.outputs.restoreTime = restoreTimeOutputs(incident);
+  return ctx.outputs;
+}
+
+/** The config door's verdict; a refusal becomes a RunError, so only the problems are printed. */
+function readIncidentOrRefuse(now: Date): Incident {
+  try {
+    return readIncident(now);
+  } catch (e) {
+    // RunError: Pulumi prints the message alone, without a stack trace.
+    if (e instanceof IncidentConfigError) throw new pulumi.RunError(e.message);
+    throw e;
+  }
+}
+
+/** The drill: its own composition (stacks/drill.ts), on Kubernetes and Azure providers only. */
+function declareDrillExercise(
+  drill: DrillExercise,
+  platform: Platform,
+): Promise<Record<string, unknown>> {
+  const env = drill.env;
+  const kubernetes = new k8s.Provider("kubernetes", { context: env.kubernetes.context });
+  // Kubernetes and Azure only: a drill touches no GitHub object (no freeze).
+  const opts = { providers: [kubernetes] };
+  return declareDrill(drill, platform, opts, () => appDatabaseUrl(env, kubernetes));
+}
+
+/** An incident proper: the scenarios the runbook steps are declared for. */
+type ActiveIncident = CorruptedIncident | ServerGoneIncident;
+
+/** An incident and what its path learnt before declaring (corrupted: the checked live server). */
+type IncidentPath =
+  | { incident: CorruptedIncident; live: LiveServer }
+  | { incident: ServerGoneIncident; live?: undefined };
+
+/**
+ * Read-only checks before anything is declared. Corrupted restores from live, so the live
+ * server and the restore time's place in its retention are checked; server gone has no live.
+ */
+async function preflightPath(incident: ActiveIncident, platform: Platform): Promise<IncidentPath> {
+  return incident.scenario === "corrupted"
+    ? { incident, live: await platform.preflight(ptrRequest(incident)) }
+    : { incident };
+}
+
+/**
+ * Runbook 1-3, the same for both incident paths: freeze, maintenance, scale-down, so that
+ * nothing deploys and nothing writes while the data steps run. Also declares the backup storage
+ * secret the data jobs share, and returns what those steps declare into.
+ */
+function declareWritesStopped(
+  incident: ActiveIncident,
+  platform: Platform,
+  restoreHook: pulumi.ResourceHook | undefined,
+): Context {
+  const env = incident.env;
   const kubernetes = new k8s.Provider("kubernetes", { context: env.kubernetes.context });
   const opts: pulumi.ComponentResourceOptions = {
     providers: [kubernetes, ...platform.providers(env)],
   };
-  const labels = (component: string) => overlayLabels(component, incident.incidentDate);
-  const ns = env.kubernetes.namespace;
   const outputs: Record<string, unknown> = {
     scenario: incident.scenario,
     incidentDate: incident.incidentDate,
@@ -83,10 +122,32 @@ export async function recoveryOverlay(
   outputs.freeze = { requiredApprovingReviews: freeze.requiredApprovingReviews };
 
   // 2. Maintenance mode on every public host; temporary hosts keep reaching the app.
-  const maintenance = new MaintenanceMode(
+  const maintenance = declareMaintenance(incident, freeze, opts);
+  outputs.maintenance = {
+    hosts: maintenance.maintenanceHosts,
+    temporaryUrls: maintenance.temporaryUrls,
+  };
+
+  // 3. Scale down every writer (web and worker).
+  const scaleDown = declareScaleDown(incident, restoreHook, maintenance, opts);
+  outputs.replicasBeforeIncident =
+    scaleDown?.replicasBeforeIncident ?? "not scaled down (pg-recovery:scaleDown=false)";
+
+  const jobBase = declareBackupStorage(incident, platform, opts);
+  return { platform, kubernetes, opts, jobBase, scaleDown, outputs };
+}
+
+/** Maintenance mode, after the freeze: users see the maintenance page, not a half-restored app. */
+function declareMaintenance(
+  incident: ActiveIncident,
+  freeze: Freeze,
+  opts: pulumi.ComponentResourceOptions,
+): MaintenanceMode {
+  const env = incident.env;
+  return new MaintenanceMode(
     STEPS.maintenance.resource,
     {
-      namespace: ns,
+      namespace: env.kubernetes.namespace,
       namePrefix: OBJECT_NAMES.prefix,
       ingressClassName: env.kubernetes.ingressClassName,
       publicHosts: env.ingress.publicHosts.map((h) => ({
@@ -95,21 +156,28 @@ export async function recoveryOverlay(
       })),
       temporaryHosts: env.ingress.temporaryHosts,
       appService: env.kubernetes.webService,
-      labels: labels(STEPS.maintenance.resource),
+      labels: overlayLabels(STEPS.maintenance.resource, incident.incidentDate),
     },
     { ...opts, dependsOn: [freeze.resource] },
   );
-  outputs.maintenance = {
-    hosts: maintenance.maintenanceHosts,
-    temporaryUrls: maintenance.temporaryUrls,
-  };
+}
 
-  // 3. Scale down every writer (web and worker).
-  const scaleDown = incident.scaleDown
+/**
+ * The scale-down, behind maintenance; none with `scaleDown` false, which brings the app back at
+ * its pre-incident replicas while maintenance stays on.
+ */
+function declareScaleDown(
+  incident: ActiveIncident,
+  restoreHook: pulumi.ResourceHook | undefined,
+  maintenance: MaintenanceMode,
+  opts: pulumi.ComponentResourceOptions,
+): ScaleDown | undefined {
+  const env = incident.env;
+  return incident.scaleDown
     ? new ScaleDown(
         STEPS.scaleDown.resource,
         {
-          namespace: ns,
+          namespace: env.kubernetes.namespace,
           deployments: env.kubernetes.deployments.map((d) => ({
             name: d.name,
             replicasBeforeIncident: d.replicas,
@@ -119,29 +187,33 @@ export async function recoveryOverlay(
         { ...opts, dependsOn: [maintenance] },
       )
     : undefined;
-  outputs.replicasBeforeIncident =
-    scaleDown?.replicasBeforeIncident ?? "not scaled down (pg-recovery:scaleDown=false)";
+}
 
+/**
+ * The backup storage secret, and the part every data job shares (namespace, image, dated Job
+ * name, storage): declared once, so each job differs from the others only where it must.
+ */
+function declareBackupStorage(
+  incident: ActiveIncident,
+  platform: Platform,
+  opts: pulumi.ComponentResourceOptions,
+): Context["jobBase"] {
+  const env = incident.env;
+  const labels = (component: string) => overlayLabels(component, incident.incidentDate);
   const storageSecret = platform.backupStorage(
     incident,
     k8sName(OBJECT_NAMES.prefix, incident.incidentDate, OBJECT_NAMES.storageSecret),
     labels(STEPS.storage.resource),
     opts,
   );
-  const jobBase = (component: string): Omit<DataJobCommon, "databaseUrl"> => ({
-    namespace: ns,
+  return (component: string): Omit<DataJobCommon, "databaseUrl"> => ({
+    namespace: env.kubernetes.namespace,
     image: env.dataTool.image,
     jobName: k8sName(OBJECT_NAMES.prefix, incident.incidentDate, component),
     storageConnectionString: storageSecret,
     container: env.azure.backupStorage.container,
     labels: labels(component),
   });
-
-  const context: Context = { platform, kubernetes, opts, jobBase, scaleDown, outputs };
-  if (path.live) declareCorrupted(path.incident, path.live, context);
-  else declareServerGone(path.incident, context);
-  outputs.restoreTime = restoreTimeOutputs(incident);
-  return outputs;
 }
 
 /** What both incident paths declare into. */
@@ -153,6 +225,9 @@ interface Context {
   scaleDown?: ScaleDown;
   outputs: Record<string, unknown>;
 }
+
+/** A data job that reads the PTR: live's credentials, the PTR's host, the instant it holds. */
+type PtrJobCommon = DataJobCommon & Pick<PromotionArgs, "restoredHost" | "restoreTimeUtc">;
 
 /** Corrupted 2-6: ad-hoc backup, point-in-time restore, validation, promotion. */
 function declareCorrupted(incident: CorruptedIncident, live: LiveServer, ctx: Context): void {
@@ -174,7 +249,7 @@ function declareCorrupted(incident: CorruptedIncident, live: LiveServer, ctx: Co
   // 5. Point-in-time restore into a new server.
   const ptr = platform.pointInTimeRestore(ptrRequest(incident), live, opts);
   // The jobs that read the PTR: live's credentials, the PTR's host, the instant it holds.
-  const ptrJob = (component: string) => ({
+  const ptrJob = (component: string): PtrJobCommon => ({
     ...dataJob(component),
     restoredHost: ptr.fqdn,
     restoreTimeUtc: ptr.restoreTimeUtc,
@@ -193,30 +268,51 @@ function declareCorrupted(incident: CorruptedIncident, live: LiveServer, ctx: Co
   outputs.validationReport = validation.reportCommand;
   // 7. Promotion: only with promote=true, a mode, AND confirm naming the live server (checked
   // at the door).
-  if (incident.promotion) {
-    const promotion = new Promotion(
-      STEPS.promotion.resource,
-      {
-        ...ptrJob(STEPS.promotion.resource),
-        promotion: incident.promotion,
-        confirmTarget: `${env.azure.server.name}/${env.azure.server.database}`,
-        incident: incident.incidentDate,
-        backupName: names.restoredCopy,
-      },
-      { ...opts, dependsOn: [adhoc, ptr.resource, ...(scaleDown ? [scaleDown] : [])] },
-    );
-    outputs.promotion = {
-      job: promotion.jobName,
-      mode: incident.promotion.mode,
-      tables: incident.promotion.mode === "whole" ? "all" : incident.promotion.tables,
-      archivalBackup: { job: promotion.archiveJobName, backup: names.restoredCopy },
-    };
-  } else {
-    outputs.promotion =
-      `not declared: read the promotion plan in the validation report (${validation.reportCommand}), then ` +
-      `set pg-recovery:promotionMode (whole|tables|merge), pg-recovery:promotionTables for tables/merge, ` +
-      `pg-recovery:promote true and pg-recovery:confirm ${env.azure.server.name}, then pulumi up`;
-  }
+  const promotionDependsOn = [adhoc, ptr.resource, ...(scaleDown ? [scaleDown] : [])];
+  outputs.promotion = incident.promotion
+    ? declarePromotion(incident, incident.promotion, ptrJob, promotionDependsOn, names, opts)
+    : promotionNotDeclared(env, validation);
+}
+
+/**
+ * Promotion, after the ad-hoc backup, the PTR and the scale-down: it overwrites live, so live's
+ * evidence is kept first and nothing writes meanwhile. Returns its outputs.
+ */
+function declarePromotion(
+  incident: CorruptedIncident,
+  chosen: NonNullable<CorruptedIncident["promotion"]>,
+  ptrJob: (component: string) => PtrJobCommon,
+  dependsOn: pulumi.Resource[],
+  names: { restoredCopy: string },
+  opts: pulumi.ComponentResourceOptions,
+): Record<string, unknown> {
+  const server = incident.env.azure.server;
+  const promotion = new Promotion(
+    STEPS.promotion.resource,
+    {
+      ...ptrJob(STEPS.promotion.resource),
+      promotion: chosen,
+      confirmTarget: `${server.name}/${server.database}`,
+      incident: incident.incidentDate,
+      backupName: names.restoredCopy,
+    },
+    { ...opts, dependsOn },
+  );
+  return {
+    job: promotion.jobName,
+    mode: chosen.mode,
+    tables: chosen.mode === "whole" ? "all" : chosen.tables,
+    archivalBackup: { job: promotion.archiveJobName, backup: names.restoredCopy },
+  };
+}
+
+/** No promotion yet: the output tells the operator how to choose one, after reading the plan. */
+function promotionNotDeclared(env: Environment, validation: RestoreValidation): string {
+  return (
+    `not declared: read the promotion plan in the validation report (${validation.reportCommand}), then ` +
+    `set pg-recovery:promotionMode (whole|tables|merge), pg-recovery:promotionTables for tables/merge, ` +
+    `pg-recovery:promote true and pg-recovery:confirm ${env.azure.server.name}, then pulumi up`
+  );
 }
 
 /** Server gone: revive or rebuild the server, then (rebuilt) restore from storage. */
