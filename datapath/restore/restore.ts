@@ -61,7 +61,7 @@ import {
   listUserTables,
 } from "../postgres/tables";
 import { formatBytes, LogFn, Progress, stderrLog } from "../progress";
-import { openStorage, probeStorage, StorageOptions } from "../storage/blobs";
+import { openStorage, probeStorage, Storage, StorageOptions } from "../storage/blobs";
 import { BackupEntry, restoreCandidates, SkippedBackup } from "../storage/catalog";
 import { TableCount } from "../storage/manifest";
 import { restoreDatabaseNames } from "../storage/naming";
@@ -140,10 +140,80 @@ interface Prepared {
   roles: RoleMap;
 }
 
+/** The target and what the caller asked for, settled before anything is opened or connected. */
+interface RestoreRequest {
+  opts: RestoreOptions;
+  env: NodeJS.ProcessEnv;
+  log: LogFn;
+  jobs: number;
+  target: PgTarget;
+  /** `<server>/<database>`: what --confirm must say, and how messages name the target. */
+  expected: string;
+  confirmed: boolean;
+}
+
+/** A restore under way: the request, and the storage, session and scratch space it works with. */
+interface RestoreRun extends RestoreRequest {
+  storage: Storage;
+  secrets: string[];
+  admin: Client;
+  interruption: Interruption;
+  live: LiveState;
+  /** Directory of the downloaded dump, removed when the restore ends. */
+  tmp: string;
+}
+
+/**
+ * Refuses bad input, opens storage, locks and inspects the target, then restores from the
+ * candidates (see restoreFrom). The temp directory and the session go whatever happens.
+ */
 export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
+  const started = Date.now();
+  const req = refuseBadRequest(opts);
+  const { env, log, target } = req;
+  const storage = openBackupStorage(req);
+  const secrets = [...secretsOf(target), ...storage.secrets];
+  await probeStorage(storage, log);
+  const candidates = await restoreCandidates(
+    storage,
+    { name: opts.name, latest: opts.latest },
+    log,
+  );
+
+  const admin = await connectMaintenance(target);
+  // Signal handling for everything that follows; see Interruption for why.
+  const interruption = new Interruption(log);
+  try {
+    await lockTarget(admin, req);
+    const live = await inspectLive(admin, target, log);
+    refuseLiveData(live, req);
+    // An existing database keeps its own properties; a new one gets the backup's.
+    const liveProperties = live.exists
+      ? await databaseProperties(admin, target.database)
+      : undefined;
+    const tmp = fs.mkdtempSync(
+      path.join(opts.tempDir ?? env.PG_RECOVERY_TMPDIR ?? os.tmpdir(), "pg-recovery-"),
+    );
+    try {
+      const s: RestoreRun = { ...req, storage, secrets, admin, interruption, live, tmp };
+      return await restoreFrom(s, candidates, liveProperties, started);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  } finally {
+    await admin.end().catch(() => undefined);
+    // Re-delivers a signal that stopped (or arrived during) the restore, now cleaned up.
+    interruption.release();
+  }
+}
+
+/**
+ * Refuses what is wrong before anything is opened: bad --jobs, not exactly one of --name and
+ * --latest, a system database, a --confirm naming another target.
+ */
+function refuseBadRequest(opts: RestoreOptions): RestoreRequest {
   const env = opts.env ?? process.env;
   const log = opts.log ?? stderrLog;
-  const started = Date.now();
   const jobs = opts.jobs ?? 4;
   if (!Number.isInteger(jobs) || jobs < 1)
     throw new RestoreRefusedError("--jobs must be a positive integer");
@@ -164,7 +234,12 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     );
   }
   const confirmed = opts.confirm === expected;
-  const storage = openStorage(
+  return { opts, env, log, jobs, target, expected, confirmed };
+}
+
+/** The backups' container, downloading with as many parallel ranges as pg_restore has jobs. */
+function openBackupStorage({ opts, env, log, jobs }: RestoreRequest): Storage {
+  return openStorage(
     {
       ...opts.storage,
       container: opts.container ?? opts.storage?.container,
@@ -173,186 +248,259 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     },
     env,
   );
-  const secrets = [...secretsOf(target), ...storage.secrets];
-  await probeStorage(storage, log);
-  const candidates = await restoreCandidates(
-    storage,
-    { name: opts.name, latest: opts.latest },
-    log,
-  );
+}
 
-  const admin = await connectMaintenance(target);
-  // Signal handling for everything that follows; see Interruption for why.
-  const interruption = new Interruption(log);
-  try {
-    const lock = await admin.query("SELECT pg_try_advisory_lock(hashtext($1)) AS ok", [
-      `pg-recovery restore ${db}`,
-    ]);
-    if (!lock.rows[0].ok) {
-      throw new RestoreRefusedError(
-        `another restore into ${expected} is running; wait for it to finish`,
-      );
-    }
-    const live = await inspectLive(admin, target, log);
-    if (live.exists && live.userTables !== 0 && !confirmed) {
-      const what =
-        live.userTables === undefined
-          ? "cannot be inspected (connections disabled?)"
-          : `holds ${live.userTables} user tables`;
-      throw new RestoreRefusedError(
-        `database ${expected} ${what}; replacing live data needs --confirm ${expected}. Nothing was changed.`,
-      );
-    }
-    // An existing database keeps its own properties; a new one gets the backup's.
-    const liveProperties = live.exists ? await databaseProperties(admin, db) : undefined;
-    const tmp = fs.mkdtempSync(
-      path.join(opts.tempDir ?? env.PG_RECOVERY_TMPDIR ?? os.tmpdir(), "pg-recovery-"),
+/** One restore per target at a time: a session-level advisory lock, released with `admin`. */
+async function lockTarget(admin: Client, { target, expected }: RestoreRequest): Promise<void> {
+  const lock = await admin.query("SELECT pg_try_advisory_lock(hashtext($1)) AS ok", [
+    `pg-recovery restore ${target.database}`,
+  ]);
+  if (!lock.rows[0].ok) {
+    throw new RestoreRefusedError(
+      `another restore into ${expected} is running; wait for it to finish`,
     );
-    const timings = { download: 0, restore: 0, verify: 0, swap: 0 };
-    const skipped = [...candidates.skipped];
-    try {
-      let t = Date.now();
-      const prepare = async (entry: BackupEntry): Promise<Prepared> => {
-        log(
-          `restore: backup ${entry.name} (${entry.status}, ${entry.format}, ${formatBytes(entry.size)}, ` +
-            `created ${entry.createdAt?.toISOString() ?? "unknown"}) into ${describeTarget(target)}`,
-        );
-        await checkTools(entry, env);
-        const backupProps = live.exists ? undefined : entry.manifest?.database.properties;
-        const knownRoles = mergeRoles(
-          entry.manifest?.roles ?? NO_ROLES,
-          backupProps ? propertyRoles(backupProps) : NO_ROLES,
-        );
-        // Refuse before downloading when the manifest already says what is missing.
-        await planRoles(admin, knownRoles, opts.mapMissingRolesTo, `backup ${entry.name}`);
-        const file = path.join(tmp, entry.blob);
-        await interruption.race(fetchVerified(storage, entry, file, env, log));
-        // The archive's own table of contents is what pg_restore will act on.
-        const archiveRoles = entry.format === "custom" ? readRoles(file, log) : NO_ROLES;
-        const plan = await planRoles(
-          admin,
-          mergeRoles(knownRoles, archiveRoles),
-          opts.mapMissingRolesTo,
-          `backup ${entry.name}`,
-        );
-        return { entry, file, roles: plan.map };
-      };
-      const chosen = await firstUsable(candidates.entries, prepare, opts.latest === true, {
-        log,
-        skipped,
-        tmp,
-      });
-      const { entry, file, roles } = chosen;
-      timings.download = (Date.now() - t) / 1000;
-      if (opts.mapMissingRolesTo !== undefined && roles.size === 0) {
-        log(`restore: no role is missing on the target; --map-missing-roles-to is not needed`);
-      }
-      for (const [from, to] of roles) {
-        log(`restore: WARNING: role ${from} does not exist on the target; ${to} takes its place`);
-      }
-      const properties = liveProperties ?? entry.manifest?.database.properties;
-      if (!properties) {
-        log(
-          `restore: WARNING: backup ${entry.name} records no database-level properties (an older backup): ${db} gets no comment, grants or settings beyond the defaults`,
-        );
-      }
-
-      const names = restoreDatabaseNames(db, entry.name);
-      t = Date.now();
-      if (await databaseExists(admin, names.scratch)) {
-        log(
-          `restore: dropping ${names.scratch}, left over from an earlier failed restore of this backup`,
-        );
-        await dropDatabase(admin, names.scratch);
-      }
-      await createScratch(admin, names.scratch, live, entry);
-      let counts: TableCount[];
-      try {
-        const restoreEnv = {
-          ...libpqEnv(target, env, names.scratch),
-          // Session settings for a bulk load; nothing here survives the restore sessions.
-          PGOPTIONS: `-c synchronous_commit=off -c maintenance_work_mem=${opts.maintenanceWorkMem ?? env.PG_RESTORE_MAINTENANCE_WORK_MEM ?? "512MB"}`,
-        };
-        const onLoadStarted = (child: ChildProcess) => {
-          interruption.track([child]);
-          opts.onLoadStarted?.(child);
-        };
-        interruption.check();
-        await interruption.race(
-          entry.format === "custom"
-            ? restoreCustom(
-                file,
-                names.scratch,
-                jobs,
-                restoreEnv,
-                secrets,
-                log,
-                entry,
-                roles,
-                onLoadStarted,
-              )
-            : restorePlain(file, restoreEnv, secrets, log, entry, onLoadStarted),
-        );
-        timings.restore = (Date.now() - t) / 1000;
-        t = Date.now();
-        counts = await interruption.race(verifyRestored(target, names.scratch, entry, jobs, log));
-        if (properties) {
-          await applyDatabaseProperties(admin, names.scratch, properties, roles, log);
-        }
-        timings.verify = (Date.now() - t) / 1000;
-        t = Date.now();
-        const kept = live.exists ? await freeName(admin, names.kept) : undefined;
-        interruption.check();
-        // From here a signal no longer aborts: swapIn holds it until the renames are done.
-        interruption.disarm();
-        await swapIn(admin, target, {
-          live,
-          scratch: names.scratch,
-          kept,
-          confirmed,
-          backup: entry.name,
-          owner: ownerFor(properties, live, roles),
-          log,
-        });
-        timings.swap = (Date.now() - t) / 1000;
-        const seconds = (Date.now() - started) / 1000;
-        const rows = counts.reduce((a, c) => a + c.rows, 0);
-        log(
-          `restore: ${expected} now holds backup ${entry.name} (${describeTables(counts.length, configurationTables(counts))}, ${rows} rows) after ${seconds.toFixed(1)}s` +
-            (kept ? `; the previous database is kept as ${kept}` : ""),
-        );
-        return {
-          backup: entry.name,
-          format: entry.format,
-          takenAt: entry.createdAt?.toISOString(),
-          server: serverLabel(target.host),
-          database: db,
-          keptDatabase: kept,
-          skipped,
-          mappedRoles: Object.fromEntries(roles),
-          tables: counts.length,
-          configurationTables: configurationTables(counts),
-          rows,
-          seconds,
-          timings,
-        };
-      } catch (e) {
-        log(
-          `restore: failed; dropping the partial copy ${names.scratch}; ${expected} was not changed`,
-        );
-        await dropDatabase(admin, names.scratch).catch((d) =>
-          log(`restore: could not drop ${names.scratch}: ${(d as Error).message}`),
-        );
-        throw e;
-      }
-    } finally {
-      fs.rmSync(tmp, { recursive: true, force: true });
-    }
-  } finally {
-    await admin.end().catch(() => undefined);
-    // Re-delivers a signal that stopped (or arrived during) the restore, now cleaned up.
-    interruption.release();
   }
+}
+
+/** Refuses to replace a database holding user tables (or one it cannot look into) unconfirmed. */
+function refuseLiveData(live: LiveState, { expected, confirmed }: RestoreRequest): void {
+  if (live.exists && live.userTables !== 0 && !confirmed) {
+    const what =
+      live.userTables === undefined
+        ? "cannot be inspected (connections disabled?)"
+        : `holds ${live.userTables} user tables`;
+    throw new RestoreRefusedError(
+      `database ${expected} ${what}; replacing live data needs --confirm ${expected}. Nothing was changed.`,
+    );
+  }
+}
+
+/**
+ * The restore proper, once the target is locked and inspected: download the first usable
+ * candidate, load it into a fresh database, check it, swap it in. Any failure from the fresh
+ * database's creation on drops that partial copy; the live database is untouched until the swap.
+ */
+async function restoreFrom(
+  s: RestoreRun,
+  candidates: { entries: BackupEntry[]; skipped: SkippedBackup[] },
+  liveProperties: DatabaseProperties | undefined,
+  started: number,
+): Promise<RestoreResult> {
+  const timings = { download: 0, restore: 0, verify: 0, swap: 0 };
+  const skipped = [...candidates.skipped];
+  let t = Date.now();
+  const chosen = await firstUsable(
+    candidates.entries,
+    (entry) => prepareBackup(s, entry),
+    s.opts.latest === true,
+    { log: s.log, skipped, tmp: s.tmp },
+  );
+  timings.download = (Date.now() - t) / 1000;
+  reportRoles(s, chosen.roles);
+  const properties = propertiesFor(s, chosen.entry, liveProperties);
+
+  const names = restoreDatabaseNames(s.target.database, chosen.entry.name);
+  t = Date.now();
+  await createFreshCopy(s, names.scratch, chosen.entry);
+  try {
+    await loadCopy(s, chosen, names.scratch);
+    timings.restore = (Date.now() - t) / 1000;
+    t = Date.now();
+    const counts = await checkCopy(s, chosen, names.scratch, properties);
+    timings.verify = (Date.now() - t) / 1000;
+    t = Date.now();
+    const kept = await swapCopy(s, chosen, names, properties);
+    timings.swap = (Date.now() - t) / 1000;
+    return summarize(s, chosen, { counts, kept, skipped, timings, started });
+  } catch (e) {
+    await dropPartialCopy(s, names.scratch);
+    throw e;
+  }
+}
+
+/** After a failure: drops the fresh copy, which never replaced anything. A failed drop is logged. */
+async function dropPartialCopy(
+  { admin, expected, log }: RestoreRun,
+  scratch: string,
+): Promise<void> {
+  log(`restore: failed; dropping the partial copy ${scratch}; ${expected} was not changed`);
+  await dropDatabase(admin, scratch).catch((d) =>
+    log(`restore: could not drop ${scratch}: ${(d as Error).message}`),
+  );
+}
+
+/**
+ * Downloads and checks one candidate, settling the roles it needs on the target: refused before
+ * the download when the manifest already names a missing role, and again after it from the
+ * archive's own table of contents.
+ */
+async function prepareBackup(s: RestoreRun, entry: BackupEntry): Promise<Prepared> {
+  const { admin, log, opts } = s;
+  log(
+    `restore: backup ${entry.name} (${entry.status}, ${entry.format}, ${formatBytes(entry.size)}, ` +
+      `created ${entry.createdAt?.toISOString() ?? "unknown"}) into ${describeTarget(s.target)}`,
+  );
+  await checkTools(entry, s.env);
+  const backupProps = s.live.exists ? undefined : entry.manifest?.database.properties;
+  const knownRoles = mergeRoles(
+    entry.manifest?.roles ?? NO_ROLES,
+    backupProps ? propertyRoles(backupProps) : NO_ROLES,
+  );
+  // Refuse before downloading when the manifest already says what is missing.
+  await planRoles(admin, knownRoles, opts.mapMissingRolesTo, `backup ${entry.name}`);
+  const file = path.join(s.tmp, entry.blob);
+  await s.interruption.race(fetchVerified(s.storage, entry, file, s.env, log));
+  // The archive's own table of contents is what pg_restore will act on.
+  const archiveRoles = entry.format === "custom" ? readRoles(file, log) : NO_ROLES;
+  const plan = await planRoles(
+    admin,
+    mergeRoles(knownRoles, archiveRoles),
+    opts.mapMissingRolesTo,
+    `backup ${entry.name}`,
+  );
+  return { entry, file, roles: plan.map };
+}
+
+/** Says which missing roles were mapped to a stand-in, or that the mapping was not needed. */
+function reportRoles({ opts, log }: RestoreRun, roles: RoleMap): void {
+  if (opts.mapMissingRolesTo !== undefined && roles.size === 0) {
+    log(`restore: no role is missing on the target; --map-missing-roles-to is not needed`);
+  }
+  for (const [from, to] of roles) {
+    log(`restore: WARNING: role ${from} does not exist on the target; ${to} takes its place`);
+  }
+}
+
+/** The database-level properties to give the fresh copy; warns when there are none to give. */
+function propertiesFor(
+  { log, target }: RestoreRun,
+  entry: BackupEntry,
+  liveProperties: DatabaseProperties | undefined,
+): DatabaseProperties | undefined {
+  const properties = liveProperties ?? entry.manifest?.database.properties;
+  if (!properties) {
+    log(
+      `restore: WARNING: backup ${entry.name} records no database-level properties (an older backup): ${target.database} gets no comment, grants or settings beyond the defaults`,
+    );
+  }
+  return properties;
+}
+
+/** Creates the empty database to restore into, first dropping one a failed run left behind. */
+async function createFreshCopy(s: RestoreRun, scratch: string, entry: BackupEntry): Promise<void> {
+  if (await databaseExists(s.admin, scratch)) {
+    s.log(`restore: dropping ${scratch}, left over from an earlier failed restore of this backup`);
+    await dropDatabase(s.admin, scratch);
+  }
+  await createScratch(s.admin, scratch, s.live, entry);
+}
+
+/** Loads the downloaded backup into `scratch`; a signal stops the loading child and fails it. */
+async function loadCopy(
+  s: RestoreRun,
+  { entry, file, roles }: Prepared,
+  scratch: string,
+): Promise<void> {
+  const { env, interruption, opts } = s;
+  const restoreEnv = {
+    ...libpqEnv(s.target, env, scratch),
+    // Session settings for a bulk load; nothing here survives the restore sessions.
+    PGOPTIONS: `-c synchronous_commit=off -c maintenance_work_mem=${opts.maintenanceWorkMem ?? env.PG_RESTORE_MAINTENANCE_WORK_MEM ?? "512MB"}`,
+  };
+  const onLoadStarted = (child: ChildProcess) => {
+    interruption.track([child]);
+    opts.onLoadStarted?.(child);
+  };
+  interruption.check();
+  await interruption.race(
+    entry.format === "custom"
+      ? restoreCustom(
+          file,
+          scratch,
+          s.jobs,
+          restoreEnv,
+          s.secrets,
+          s.log,
+          entry,
+          roles,
+          onLoadStarted,
+        )
+      : restorePlain(file, restoreEnv, s.secrets, s.log, entry, onLoadStarted),
+  );
+}
+
+/** Counts and analyzes the fresh copy against the manifest, then gives it the properties. */
+async function checkCopy(
+  s: RestoreRun,
+  { entry, roles }: Prepared,
+  scratch: string,
+  properties: DatabaseProperties | undefined,
+): Promise<TableCount[]> {
+  const counts = await s.interruption.race(verifyRestored(s.target, scratch, entry, s.jobs, s.log));
+  if (properties) {
+    await applyDatabaseProperties(s.admin, scratch, properties, roles, s.log);
+  }
+  return counts;
+}
+
+/** Puts the fresh copy in place; returns the name the replaced database is kept under. */
+async function swapCopy(
+  s: RestoreRun,
+  { entry, roles }: Prepared,
+  names: { scratch: string; kept: string },
+  properties: DatabaseProperties | undefined,
+): Promise<string | undefined> {
+  const { admin, interruption, live } = s;
+  const kept = live.exists ? await freeName(admin, names.kept) : undefined;
+  interruption.check();
+  // From here a signal no longer aborts: swapIn holds it until the renames are done.
+  interruption.disarm();
+  await swapIn(admin, s.target, {
+    live,
+    scratch: names.scratch,
+    kept,
+    confirmed: s.confirmed,
+    backup: entry.name,
+    owner: ownerFor(properties, live, roles),
+    log: s.log,
+  });
+  return kept;
+}
+
+/** Reports the finished restore in one line and as the result. */
+function summarize(
+  s: RestoreRun,
+  { entry, roles }: Prepared,
+  o: {
+    counts: TableCount[];
+    kept: string | undefined;
+    skipped: SkippedBackup[];
+    timings: RestoreResult["timings"];
+    started: number;
+  },
+): RestoreResult {
+  const { counts, kept } = o;
+  const seconds = (Date.now() - o.started) / 1000;
+  const rows = counts.reduce((a, c) => a + c.rows, 0);
+  s.log(
+    `restore: ${s.expected} now holds backup ${entry.name} (${describeTables(counts.length, configurationTables(counts))}, ${rows} rows) after ${seconds.toFixed(1)}s` +
+      (kept ? `; the previous database is kept as ${kept}` : ""),
+  );
+  return {
+    backup: entry.name,
+    format: entry.format,
+    takenAt: entry.createdAt?.toISOString(),
+    server: serverLabel(s.target.host),
+    database: s.target.database,
+    keptDatabase: kept,
+    skipped: o.skipped,
+    mappedRoles: Object.fromEntries(roles),
+    tables: counts.length,
+    configurationTables: configurationTables(counts),
+    rows,
+    seconds,
+    timings: o.timings,
+  };
 }
 
 /**
@@ -440,25 +588,7 @@ async function restoreCustom(
   roles: RoleMap,
   onLoadStarted?: (child: ChildProcess) => void,
 ): Promise<void> {
-  if (jobs > 1) {
-    // A streamed dump carries no data offsets; without them parallel pg_restore cannot schedule
-    // big tables first and each worker re-reads the archive to find its table.
-    const t = Date.now();
-    const indexed = await indexArchiveOffsets(file);
-    log(
-      "skipped" in indexed
-        ? `restore: archive left unindexed (${indexed.skipped}); pg_restore will scan it`
-        : indexed.alreadySet
-          ? "restore: archive needs no indexing (offsets present, or no data)"
-          : `restore: indexed ${indexed.indexed} data blocks of the archive in ${((Date.now() - t) / 1000).toFixed(1)}s`,
-    );
-  }
-  if (roles.size > 0) {
-    const changed = rewriteArchiveRoles(file, roles);
-    log(
-      `restore: ${changed} entries of the archive now name ${[...new Set(roles.values())].join(", ")} instead of ${[...roles.keys()].join(", ")}`,
-    );
-  }
+  await rewriteArchive(file, jobs, roles, log);
   // Reading the table of contents checks the archive is loadable before a long restore.
   const toc = await runTool("pg_restore", ["--list", file], { env, secrets });
   const dataItems = toc.split("\n").filter((l) => /^\d+; \d+ \d+ TABLE DATA /.test(l)).length;
@@ -494,6 +624,37 @@ async function restoreCustom(
   progress.finish();
 }
 
+/**
+ * Edits the downloaded archive in place before pg_restore reads it: data offsets for a parallel
+ * restore, and the stand-ins for missing roles.
+ */
+async function rewriteArchive(
+  file: string,
+  jobs: number,
+  roles: RoleMap,
+  log: LogFn,
+): Promise<void> {
+  if (jobs > 1) {
+    // A streamed dump carries no data offsets; without them parallel pg_restore cannot schedule
+    // big tables first and each worker re-reads the archive to find its table.
+    const t = Date.now();
+    const indexed = await indexArchiveOffsets(file);
+    log(
+      "skipped" in indexed
+        ? `restore: archive left unindexed (${indexed.skipped}); pg_restore will scan it`
+        : indexed.alreadySet
+          ? "restore: archive needs no indexing (offsets present, or no data)"
+          : `restore: indexed ${indexed.indexed} data blocks of the archive in ${((Date.now() - t) / 1000).toFixed(1)}s`,
+    );
+  }
+  if (roles.size > 0) {
+    const changed = rewriteArchiveRoles(file, roles);
+    log(
+      `restore: ${changed} entries of the archive now name ${[...new Set(roles.values())].join(", ")} instead of ${[...roles.keys()].join(", ")}`,
+    );
+  }
+}
+
 async function restorePlain(
   file: string,
   env: NodeJS.ProcessEnv,
@@ -527,7 +688,6 @@ async function restorePlain(
   progress.finish();
 }
 
-/** Row counts in the restored copy, checked against the manifest when it has exact counts. */
 /**
  * count(*) of every row: with row_security off, a policy that would hide rows is an error, not a
  * smaller count. Tables keep their owners now, so where the restoring user may not read one
@@ -554,6 +714,7 @@ async function countAll(c: Client, t: DataTable): Promise<number> {
   }
 }
 
+/** Row counts in the restored copy, checked against the manifest when it has exact counts. */
 async function verifyRestored(
   target: PgTarget,
   database: string,
@@ -590,33 +751,43 @@ async function verifyRestored(
            EXECUTE 'ANALYZE ' || r.t;
          END LOOP; END $$`,
     );
-    const m = entry.manifest;
-    if (m) {
-      const got = new Map(counts.map((c) => [`${c.schema}.${c.table}`, c.rows]));
-      const problems: string[] = [];
-      for (const t of m.rowCounts.tables) {
-        const key = `${t.schema}.${t.table}`;
-        const n = got.get(key);
-        if (n === undefined) problems.push(`${key} missing`);
-        else if (n !== t.rows) problems.push(`${key} has ${n} rows, backup had ${t.rows}`);
-      }
-      if (problems.length && m.rowCounts.exact) {
-        throw new Error(
-          `restored copy ${database} does not match the backup's row counts: ${problems.slice(0, 10).join("; ")}`,
-        );
-      }
-      if (problems.length)
-        log(`restore: warning (counts were not exact at backup time): ${problems.join("; ")}`);
-      log(
-        `restore: row counts of ${describeTables(m.rowCounts.tables.length, configurationTables(m.rowCounts.tables))} match the manifest`,
-      );
-    } else {
-      log(
-        `restore: ${counts.length} tables restored (legacy dump: no manifest to compare row counts with)`,
-      );
-    }
+    compareWithManifest(counts, database, entry, log);
     return counts;
   } finally {
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+  }
+}
+
+/** Checks the counts against the manifest: a mismatch fails only when its counts were exact. */
+function compareWithManifest(
+  counts: TableCount[],
+  database: string,
+  entry: BackupEntry,
+  log: LogFn,
+): void {
+  const m = entry.manifest;
+  if (m) {
+    const got = new Map(counts.map((c) => [`${c.schema}.${c.table}`, c.rows]));
+    const problems: string[] = [];
+    for (const t of m.rowCounts.tables) {
+      const key = `${t.schema}.${t.table}`;
+      const n = got.get(key);
+      if (n === undefined) problems.push(`${key} missing`);
+      else if (n !== t.rows) problems.push(`${key} has ${n} rows, backup had ${t.rows}`);
+    }
+    if (problems.length && m.rowCounts.exact) {
+      throw new Error(
+        `restored copy ${database} does not match the backup's row counts: ${problems.slice(0, 10).join("; ")}`,
+      );
+    }
+    if (problems.length)
+      log(`restore: warning (counts were not exact at backup time): ${problems.join("; ")}`);
+    log(
+      `restore: row counts of ${describeTables(m.rowCounts.tables.length, configurationTables(m.rowCounts.tables))} match the manifest`,
+    );
+  } else {
+    log(
+      `restore: ${counts.length} tables restored (legacy dump: no manifest to compare row counts with)`,
+    );
   }
 }

@@ -153,88 +153,150 @@ export async function swapIn(
     await setOwner(admin, db, o.owner, o.log);
     return;
   }
+  const kept = o.kept;
   // Keep one session on live to re-check it after new connections are blocked.
   const probe = await connect(target, db).catch(() => undefined);
   let blocked = false;
   // Ctrl-C or a Job's SIGTERM between "block connections" and "rename" would leave the live
   // database refusing connections: hold such signals until the swap has finished either way.
-  const deferred: NodeJS.Signals[] = [];
-  const hold = (sig: NodeJS.Signals) => {
-    deferred.push(sig);
-    o.log(`restore: ${sig} received during the swap; finishing the swap first`);
-  };
-  process.on("SIGINT", hold);
-  process.on("SIGTERM", hold);
+  const signals = holdSignals(o.log);
   try {
-    try {
-      await admin.query(`ALTER DATABASE ${ident(db)} ALLOW_CONNECTIONS false`);
-      blocked = true;
-    } catch (e) {
-      o.log(
-        `restore: could not block new connections to ${db} (${(e as Error).message}); continuing`,
-      );
-    }
-    if (!o.confirmed) {
-      const n = probe ? await countUserTables(target, db, probe) : undefined;
-      if (n !== 0) {
-        throw new RestoreRefusedError(
-          `database ${confirmationFor(target)} gained user tables during the restore; rerun with --confirm ${confirmationFor(target)}`,
-        );
-      }
-    }
+    blocked = await blockConnections(admin, db, o.log);
+    if (!o.confirmed) await refuseGainedTables(target, probe);
     await probe?.end().catch(() => undefined);
-    for (let attempt = 1; ; attempt++) {
-      const others = await admin.query(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-        [db],
-      );
-      if (others.rows[0].n > 0) {
-        if (!o.confirmed) {
-          throw new RestoreRefusedError(
-            `${others.rows[0].n} other sessions are connected to ${db}; stop them, or pass --confirm ${confirmationFor(target)} to terminate them`,
-          );
-        }
-        o.log(`restore: terminating ${others.rows[0].n} sessions on ${db}`);
-        await admin.query(
-          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-          [db],
-        );
-      }
-      try {
-        await admin.query("BEGIN");
-        await admin.query(`ALTER DATABASE ${ident(db)} RENAME TO ${ident(o.kept)}`);
-        await admin.query(`ALTER DATABASE ${ident(o.scratch)} RENAME TO ${ident(db)}`);
-        await admin.query("COMMIT");
-        break;
-      } catch (e) {
-        await admin.query("ROLLBACK").catch(() => undefined);
-        // 55006: a session (re)appeared between terminate and rename.
-        if ((e as { code?: string }).code !== "55006" || attempt >= 5) throw e;
-      }
-    }
+    await renameBoth(admin, target, {
+      scratch: o.scratch,
+      kept,
+      confirmed: o.confirmed,
+      log: o.log,
+    });
     blocked = false;
-    await admin
-      .query(`ALTER DATABASE ${ident(o.kept)} ALLOW_CONNECTIONS true`)
-      .catch(() => undefined);
-    await admin
-      .query(
-        `COMMENT ON DATABASE ${ident(o.kept)} IS ${literal(`live database replaced by pg-recovery restore of ${o.backup} at ${new Date().toISOString()}`)}`,
-      )
-      .catch(() => undefined);
+    await markKept(admin, kept, o.backup);
     // The swap has happened: from here on, problems are warnings, not failures. (Settings,
     // comment and grants were copied onto the new database before the swap.)
     await setOwner(admin, db, o.owner, o.log);
   } finally {
-    process.off("SIGINT", hold);
-    process.off("SIGTERM", hold);
+    signals.stopHolding();
     await probe?.end().catch(() => undefined);
     if (blocked)
       await admin
         .query(`ALTER DATABASE ${ident(db)} ALLOW_CONNECTIONS true`)
         .catch(() => undefined);
     // Re-deliver a held signal now that no handler of ours intercepts it.
-    if (deferred.length) process.kill(process.pid, deferred[0]);
+    signals.redeliver();
   }
+}
+
+/**
+ * Holds SIGINT/SIGTERM from now on (logging each) instead of letting them end the process.
+ * `stopHolding` removes the handlers; `redeliver` then sends the first held signal again.
+ */
+function holdSignals(log: LogFn): { stopHolding: () => void; redeliver: () => void } {
+  const deferred: NodeJS.Signals[] = [];
+  const hold = (sig: NodeJS.Signals) => {
+    deferred.push(sig);
+    log(`restore: ${sig} received during the swap; finishing the swap first`);
+  };
+  process.on("SIGINT", hold);
+  process.on("SIGTERM", hold);
+  return {
+    stopHolding: () => {
+      process.off("SIGINT", hold);
+      process.off("SIGTERM", hold);
+    },
+    redeliver: () => {
+      if (deferred.length) process.kill(process.pid, deferred[0]);
+    },
+  };
+}
+
+/** Blocks new connections to `db`; true when it did. Not being able to is only logged. */
+async function blockConnections(admin: Client, db: string, log: LogFn): Promise<boolean> {
+  try {
+    await admin.query(`ALTER DATABASE ${ident(db)} ALLOW_CONNECTIONS false`);
+    return true;
+  } catch (e) {
+    log(`restore: could not block new connections to ${db} (${(e as Error).message}); continuing`);
+    return false;
+  }
+}
+
+/**
+ * Unconfirmed, the live database was empty when the restore began: refuses the swap when it
+ * now holds user tables, or can no longer be looked into (no `probe` session).
+ */
+async function refuseGainedTables(target: PgTarget, probe: Client | undefined): Promise<void> {
+  const n = probe ? await countUserTables(target, target.database, probe) : undefined;
+  if (n !== 0) {
+    throw new RestoreRefusedError(
+      `database ${confirmationFor(target)} gained user tables during the restore; rerun with --confirm ${confirmationFor(target)}`,
+    );
+  }
+}
+
+/**
+ * Renames live to `kept` and the fresh copy to live in one transaction, after clearing the
+ * sessions on live; retried a few times when a session slips in between.
+ */
+async function renameBoth(
+  admin: Client,
+  target: PgTarget,
+  o: { scratch: string; kept: string; confirmed: boolean; log: LogFn },
+): Promise<void> {
+  const db = target.database;
+  for (let attempt = 1; ; attempt++) {
+    await clearSessions(admin, target, o.confirmed, o.log);
+    try {
+      await admin.query("BEGIN");
+      await admin.query(`ALTER DATABASE ${ident(db)} RENAME TO ${ident(o.kept)}`);
+      await admin.query(`ALTER DATABASE ${ident(o.scratch)} RENAME TO ${ident(db)}`);
+      await admin.query("COMMIT");
+      return;
+    } catch (e) {
+      await admin.query("ROLLBACK").catch(() => undefined);
+      // 55006: a session (re)appeared between terminate and rename.
+      if ((e as { code?: string }).code !== "55006" || attempt >= 5) throw e;
+    }
+  }
+}
+
+/** Terminates other sessions on live when confirmed; unconfirmed, their presence is a refusal. */
+async function clearSessions(
+  admin: Client,
+  target: PgTarget,
+  confirmed: boolean,
+  log: LogFn,
+): Promise<void> {
+  const db = target.database;
+  const others = await admin.query(
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+    [db],
+  );
+  if (others.rows[0].n > 0) {
+    if (!confirmed) {
+      throw new RestoreRefusedError(
+        `${others.rows[0].n} other sessions are connected to ${db}; stop them, or pass --confirm ${confirmationFor(target)} to terminate them`,
+      );
+    }
+    log(`restore: terminating ${others.rows[0].n} sessions on ${db}`);
+    await admin.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+      [db],
+    );
+  }
+}
+
+/**
+ * Makes the replaced database, now `kept`, usable again for the incident review and says in its
+ * comment what replaced it. Best effort: the swap has already happened.
+ */
+async function markKept(admin: Client, kept: string, backup: string): Promise<void> {
+  await admin.query(`ALTER DATABASE ${ident(kept)} ALLOW_CONNECTIONS true`).catch(() => undefined);
+  await admin
+    .query(
+      `COMMENT ON DATABASE ${ident(kept)} IS ${literal(`live database replaced by pg-recovery restore of ${backup} at ${new Date().toISOString()}`)}`,
+    )
+    .catch(() => undefined);
 }
 
 /** Gives the database its owner; a failure after the swap is a loud warning, not a failure. */
