@@ -15,7 +15,7 @@ import { INCIDENT_KEYS, incidentOf, key, scenarioOf } from "./door";
 import { ConfigMap, EngineError, OutputMap } from "./engine";
 import { Done, Refusal } from "./io";
 import { JobRole } from "./jobs";
-import { closedBy, latestIncident } from "./journal";
+import { closedBy, JournalEvent, latestIncident } from "./journal";
 import { Session, lastApplied } from "./session";
 import { journalJobStates, runningJobs } from "./steps";
 
@@ -62,113 +62,156 @@ export function serversKept(outputs: OutputMap): string[] {
   return kept;
 }
 
-export async function revert(
-  s: Session,
-  cmd: { command: "finish" | "abort"; yes?: string; dryRun?: boolean },
-): Promise<void> {
+/** `finish` or `abort`, as the operator typed it. */
+interface RevertCommand {
+  command: "finish" | "abort";
+  yes?: string;
+  dryRun?: boolean;
+}
+
+export async function revert(s: Session, cmd: RevertCommand): Promise<void> {
   const verb = cmd.command;
-  const stackName = s.stack.name;
   const config = await s.stack.config();
   const resources = await s.stack.resources();
   const incidentKeys = INCIDENT_KEYS.map(key).filter((k) => config[k] !== undefined);
   const events = s.journal.read();
 
   if (resources.length === 0 && incidentKeys.length === 0) {
-    const closed = closedBy(events);
-    const last = lastApplied(await s.stack.history());
-    const byHistory = last?.kind === "destroy" && /^pg-recovery (finish|abort)/.test(last.message);
-    if (closed || byHistory) {
-      const at = new Date(closed?.at ?? last!.endTime ?? last!.startTime);
-      s.io.out(
-        `Already ${closed?.kind ?? "finished"} at ${at.toISOString()} (${formatLondon(at)})` +
-          `${closed?.who ? ` by ${closed.who.name}` : ""}: nothing is declared on ${stackName} and its ` +
-          `config is back to scenario none. Nothing to do. The incident record: pg-recovery record --stack ${stackName}`,
-      );
-      return;
-    }
-    throw new Refusal(
-      `nothing to ${verb} on ${stackName}: no incident (nothing declared, scenario none). Nothing was changed.`,
-    );
+    return alreadyReverted(s, verb, events);
   }
-
-  if (verb === "finish") {
-    const running = await runningJobs(s, ALL_ROLES);
-    if (running.length) {
-      throw new Refusal(
-        `${running.map((r) => `Job ${r.name}`).join(", ")} still running: finish would delete ` +
-          `${running.length > 1 ? "them" : "it"} mid-way. Wait (pg-recovery status --stack ${stackName}), ` +
-          `or stop ${running.length > 1 ? "them" : "it"} with pg-recovery abort --stack ${stackName}. Nothing was changed.`,
-      );
-    }
-  }
+  if (verb === "finish") await refuseWhileJobsRun(s);
   s.note("command", verb, { dryRun: cmd.dryRun });
   if (resources.length === 0 && cmd.dryRun) {
     throw new Done(
       `Dry run: nothing is declared; ${verb} would only take ${incidentKeys.join(", ")} out of the config. Nothing was changed.`,
     );
   }
+  const outputs = await keepEvidence(s, resources.length > 0, cmd.dryRun);
+  const kept = serversKept(outputs);
+  const scaledDown = resources.some((r) => r.type === "kubernetes:apps/v1:DeploymentPatch");
+
+  if (resources.length) await revertDeclared(s, cmd, config);
+
+  const removed = await removeIncidentKeys(s, config);
+  s.note("config", `incident keys removed: back to scenario none`, { removed });
+  const appBack = latestIncident(events).some((e) => e.kind === "app-back");
+  if (scaledDown && !appBack) s.note("app-back", `the app's replicas restored (${verb})`);
+  s.note(verb === "finish" ? "finished" : "aborted", `${verb}ed: everything reverted`, { kept });
+  s.io.out(revertedText(verb, scenarioOf(config), s.stack.name, kept));
+}
+
+/**
+ * Nothing declared and scenario none: a rerun after a finish or abort says when it was done (a
+ * no-op); with no trace of one, there is simply no incident, and that is refused.
+ */
+async function alreadyReverted(s: Session, verb: string, events: JournalEvent[]): Promise<void> {
+  const stackName = s.stack.name;
+  const closed = closedBy(events);
+  const last = lastApplied(await s.stack.history());
+  const byHistory = last?.kind === "destroy" && /^pg-recovery (finish|abort)/.test(last.message);
+  if (closed || byHistory) {
+    const at = new Date(closed?.at ?? last!.endTime ?? last!.startTime);
+    s.io.out(
+      `Already ${closed?.kind ?? "finished"} at ${at.toISOString()} (${formatLondon(at)})` +
+        `${closed?.who ? ` by ${closed.who.name}` : ""}: nothing is declared on ${stackName} and its ` +
+        `config is back to scenario none. Nothing to do. The incident record: pg-recovery record --stack ${stackName}`,
+    );
+    return;
+  }
+  throw new Refusal(
+    `nothing to ${verb} on ${stackName}: no incident (nothing declared, scenario none). Nothing was changed.`,
+  );
+}
+
+/** `finish` waits for no one: a data Job still running would be deleted mid-way, so refuse. */
+async function refuseWhileJobsRun(s: Session): Promise<void> {
+  const stackName = s.stack.name;
+  const running = await runningJobs(s, ALL_ROLES);
+  if (running.length) {
+    throw new Refusal(
+      `${running.map((r) => `Job ${r.name}`).join(", ")} still running: finish would delete ` +
+        `${running.length > 1 ? "them" : "it"} mid-way. Wait (pg-recovery status --stack ${stackName}), ` +
+        `or stop ${running.length > 1 ? "them" : "it"} with pg-recovery abort --stack ${stackName}. Nothing was changed.`,
+    );
+  }
+}
+
+/**
+ * Journals what the revert is about to delete (the Jobs' outcomes and logs, the stack's outputs)
+ * for the incident record; returns the outputs (none when nothing is declared).
+ */
+async function keepEvidence(s: Session, declared: boolean, dryRun?: boolean): Promise<OutputMap> {
   // The Jobs go with the revert: keep their outcomes and logs for the record first.
-  if (!cmd.dryRun) await journalJobStates(s);
-  const outputs = resources.length ? await s.stack.outputs().catch(() => ({}) as OutputMap) : {};
+  if (!dryRun) await journalJobStates(s);
+  const outputs = declared ? await s.stack.outputs().catch(() => ({}) as OutputMap) : {};
   if (Object.keys(outputs).length) {
     s.note("outputs", "outputs before the revert", {
       outputs: Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value])),
     });
   }
-  const kept = serversKept(outputs);
-  const scaledDown = resources.some((r) => r.type === "kubernetes:apps/v1:DeploymentPatch");
+  return outputs;
+}
 
-  if (resources.length) {
-    const warnings = await revertWarnings(s, verb, config);
-    const incident = incidentOf(config, s.now);
-    let done = false;
-    if (incident && incident.scenario !== "none") {
-      done = await destroyWithProgram(s, {
-        verb,
-        warnings,
-        environment: environmentName(config, stackName),
-        yes: cmd.yes,
-        dryRun: cmd.dryRun,
-      });
-    }
-    if (!done) {
-      // The program refuses the incident's config now: revert as scenario none + up instead.
-      s.io.err(
-        `The incident's config no longer passes the program's checks (see above), so the revert ` +
-          `runs as scenario none + up: the same deletions and hooks.`,
-      );
-      await convergeStep(s, {
-        change: { set: { scenario: "none" }, remove: [] },
-        message: `pg-recovery ${verb} (as scenario none + up); by ${s.who.name}`,
-        heading: `What ${verb} will do on ${stackName} (scenario none, then up), in the runbook's order:`,
-        yes: cmd.yes,
-        dryRun: cmd.dryRun,
-        warnings: () => warnings,
-      });
-    }
+/**
+ * Reverts what the overlay declared: `destroy --run-program` while the program passes its door
+ * for the incident's config, else scenario none + up (the same deletions and hooks).
+ */
+async function revertDeclared(s: Session, cmd: RevertCommand, config: ConfigMap): Promise<void> {
+  const verb = cmd.command;
+  const stackName = s.stack.name;
+  const warnings = await revertWarnings(s, verb, config);
+  const incident = incidentOf(config, s.now);
+  let done = false;
+  if (incident && incident.scenario !== "none") {
+    done = await destroyWithProgram(s, {
+      verb,
+      warnings,
+      environment: environmentName(config, stackName),
+      yes: cmd.yes,
+      dryRun: cmd.dryRun,
+    });
   }
+  if (!done) {
+    // The program refuses the incident's config now: revert as scenario none + up instead.
+    s.io.err(
+      `The incident's config no longer passes the program's checks (see above), so the revert ` +
+        `runs as scenario none + up: the same deletions and hooks.`,
+    );
+    await convergeStep(s, {
+      change: { set: { scenario: "none" }, remove: [] },
+      message: `pg-recovery ${verb} (as scenario none + up); by ${s.who.name}`,
+      heading: `What ${verb} will do on ${stackName} (scenario none, then up), in the runbook's order:`,
+      yes: cmd.yes,
+      dryRun: cmd.dryRun,
+      warnings: () => warnings,
+    });
+  }
+}
 
+/**
+ * Takes the incident's keys (as the revert found them) and the scenario out of the stack's
+ * config, back to scenario none; returns the keys it meant to remove, for the journal.
+ */
+async function removeIncidentKeys(s: Session, config: ConfigMap): Promise<string[]> {
   const present = INCIDENT_KEYS.map(key).filter((k) => config[k] !== undefined);
   const now = await s.stack.config();
   const toRemove = present.concat(now[key("scenario")] !== undefined ? [key("scenario")] : []);
   await s.stack.removeConfig([...new Set(toRemove)].filter((k) => now[k] !== undefined));
-  s.note("config", `incident keys removed: back to scenario none`, { removed: toRemove });
-  const appBack = latestIncident(events).some((e) => e.kind === "app-back");
-  if (scaledDown && !appBack) s.note("app-back", `the app's replicas restored (${verb})`);
-  s.note(verb === "finish" ? "finished" : "aborted", `${verb}ed: everything reverted`, { kept });
+  return toRemove;
+}
 
-  s.io.out(
-    [
-      ``,
-      scenarioOf(config) === "drill"
-        ? `Drill removed: the drill server and its Jobs are deleted (live was only read); ${stackName} is back to scenario none.`
-        : `${verb === "finish" ? "Finished" : "Aborted"}: maintenance off, pipeline unfrozen, replicas as recorded before the incident; ${stackName} is back to scenario none.`,
-      kept.length ? `Kept: ${kept.join("; ")}.` : ``,
-      `The incident record: pg-recovery record --stack ${stackName}`,
-    ]
-      .filter(Boolean)
-      .join("\n"),
-  );
+/** The closing words: what was undone (a drill only read live), what was kept, the record. */
+function revertedText(verb: string, scenario: string, stackName: string, kept: string[]): string {
+  return [
+    ``,
+    scenario === "drill"
+      ? `Drill removed: the drill server and its Jobs are deleted (live was only read); ${stackName} is back to scenario none.`
+      : `${verb === "finish" ? "Finished" : "Aborted"}: maintenance off, pipeline unfrozen, replicas as recorded before the incident; ${stackName} is back to scenario none.`,
+    kept.length ? `Kept: ${kept.join("; ")}.` : ``,
+    `The incident record: pg-recovery record --stack ${stackName}`,
+  ]
+    .filter(Boolean)
+    .join("\n");
 }
 
 async function revertWarnings(s: Session, verb: string, config: ConfigMap): Promise<string[]> {

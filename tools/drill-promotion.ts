@@ -220,117 +220,186 @@ export interface PromotionRehearsal {
   checks: { name: string; ok: boolean; detail?: string }[];
 }
 
-/**
- * Runs whole, tables and merge, each on its own copy of the corrupted `shop`, from the restored
- * server's `shop` (the state at T).
- */
-export async function rehearsePromotion(o: {
+/** One promotion mode to rehearse, and the damaged tables it must leave as they were at T. */
+interface PromotionRun {
+  mode: string;
+  tables?: string[];
+  expectRepaired: string[];
+}
+
+const PROMOTION_RUNS: PromotionRun[] = [
+  { mode: "whole", expectRepaired: DAMAGED },
+  { mode: "tables", tables: DAMAGED, expectRepaired: DAMAGED },
+  // merge repairs what a DELETE or DROP removed; the UPDATE stays (it changes nothing else).
+  {
+    mode: "merge",
+    tables: ["public.order_lines", "public.notes"],
+    expectRepaired: ["public.order_lines", "public.notes"],
+  },
+];
+
+/** What `rehearsePromotion` is given: the two servers, T as typed, the app's legitimate rows. */
+interface RehearsalInput {
   primary: Server;
   restored: Server;
   restoreTarget: string;
   legit: Map<string, Map<string, string>>;
   log: (line: string) => void;
-}): Promise<PromotionRehearsal> {
+}
+
+/** Every table's rows (primary key -> md5), as one server held them at one moment. */
+type Rows = Map<string, Map<string, string>>;
+
+/**
+ * Runs whole, tables and merge, each on its own copy of the corrupted `shop`, from the restored
+ * server's `shop` (the state at T).
+ */
+export async function rehearsePromotion(o: RehearsalInput): Promise<PromotionRehearsal> {
   const atT = await rowsOf(o.restored.url("shop"), ALL);
   const corrupted = await rowsOf(o.primary.url("shop"), ALL);
-  const runs: { mode: string; tables?: string[]; expectRepaired: string[] }[] = [
-    { mode: "whole", expectRepaired: DAMAGED },
-    { mode: "tables", tables: DAMAGED, expectRepaired: DAMAGED },
-    // merge repairs what a DELETE or DROP removed; the UPDATE stays (it changes nothing else).
-    {
-      mode: "merge",
-      tables: ["public.order_lines", "public.notes"],
-      expectRepaired: ["public.order_lines", "public.notes"],
-    },
-  ];
   const admin = new Client({ connectionString: o.primary.url() });
   await admin.connect();
   const outcomes: ModeOutcome[] = [];
   try {
-    for (const r of runs) {
+    for (const r of PROMOTION_RUNS) {
       const db = `shop_${r.mode}`;
       await admin.query(`CREATE DATABASE ${db} TEMPLATE shop`);
-      // What the operator would type; the connections come from the environment.
-      const chosen = {
-        mode: r.mode,
-        tables: r.tables,
-        incident: "drill",
-        confirm: `127.0.0.1/${db}`,
-      };
-      const args = buildArgv({
-        command: "promote",
-        options: {
-          fromEnv: "PTR_URL",
-          toEnv: "LIVE_URL",
-          restoreTarget: o.restoreTarget,
-          ...chosen,
-        },
-      });
-      let err = "";
-      const started = Date.now();
-      const code = await main(args, {
-        out: () => undefined,
-        err: (s) => (err += s),
-        env: {
-          ...process.env,
-          PG_BIN,
-          PTR_URL: o.restored.url("shop"),
-          LIVE_URL: o.primary.url(db),
-        },
-      });
-      const seconds = (Date.now() - started) / 1000;
+      const promoted = await promoteCopy(o, r, db);
       const after = await rowsOf(o.primary.url(db), ALL);
-      const out: ModeOutcome = {
-        mode: r.mode,
-        command: `pg-recovery-data ${buildArgv({ command: "promote", options: chosen }).join(" ")}`,
-        exitCode: code,
-        seconds,
-        restored: 0,
-        lostInDamaged: 0,
-        lostElsewhere: 0,
-        stillDamaged: 0,
-        destroyedByCorruption: 0,
-        repairedExactly: true,
-        detail: code === 0 ? "" : err.trim().split("\n").slice(-3).join(" "),
-      };
-      for (const t of ALL) {
-        const T = atT.get(t)!;
-        const C = corrupted.get(t)!;
-        const L = o.legit.get(t)!;
-        const A = after.get(t)!;
-        for (const [pk, h] of T) if (C.get(pk) !== h && A.get(pk) === h) out.restored++;
-        for (const [pk, h] of L) {
-          const writtenAfterT = T.get(pk) !== h;
-          if (writtenAfterT && C.get(pk) !== h) out.destroyedByCorruption++;
-          if (writtenAfterT && C.get(pk) === h && A.get(pk) !== h) {
-            if (DAMAGED.includes(t)) out.lostInDamaged++;
-            else out.lostElsewhere++;
-          }
-          const corruptedNow = C.get(pk) !== h && A.get(pk) === C.get(pk);
-          // A corrupted version still there, or a row at T still missing.
-          if (corruptedNow && (A.get(pk) !== undefined || T.has(pk))) out.stillDamaged++;
-        }
-        if (r.expectRepaired.includes(t)) {
-          const same = T.size === A.size && [...T].every(([pk, h]) => A.get(pk) === h);
-          // merge keeps rows added since T, so it only has to hold every row at T.
-          const holds = [...T].every(([pk, h]) => A.get(pk) === h);
-          if (!(r.mode === "merge" ? holds : same)) out.repairedExactly = false;
-        }
-      }
-      outcomes.push(out);
-      await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-      await admin
-        .query(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${db}_pre_promote_%`])
-        .then(async (res) => {
-          for (const row of res.rows)
-            await admin.query(`DROP DATABASE "${row.datname}" WITH (FORCE)`);
-        });
+      outcomes.push(countOutcome(r, promoted, { atT, corrupted, legit: o.legit, after }));
+      await dropCopy(admin, db);
     }
   } finally {
     await admin.end();
   }
+  return { outcomes, checks: promotionChecks(outcomes) };
+}
+
+/** How one promotion through the CLI went: the command as typed, its exit code, stderr, time. */
+interface Promoted {
+  command: string;
+  exitCode: number;
+  err: string;
+  seconds: number;
+}
+
+/** Promotes the restored `shop` into the copy `db` through the data tool's real CLI, timed. */
+async function promoteCopy(o: RehearsalInput, r: PromotionRun, db: string): Promise<Promoted> {
+  // What the operator would type; the connections come from the environment.
+  const chosen = {
+    mode: r.mode,
+    tables: r.tables,
+    incident: "drill",
+    confirm: `127.0.0.1/${db}`,
+  };
+  const args = buildArgv({
+    command: "promote",
+    options: {
+      fromEnv: "PTR_URL",
+      toEnv: "LIVE_URL",
+      restoreTarget: o.restoreTarget,
+      ...chosen,
+    },
+  });
+  let err = "";
+  const started = Date.now();
+  const code = await main(args, {
+    out: () => undefined,
+    err: (s) => (err += s),
+    env: {
+      ...process.env,
+      PG_BIN,
+      PTR_URL: o.restored.url("shop"),
+      LIVE_URL: o.primary.url(db),
+    },
+  });
+  const seconds = (Date.now() - started) / 1000;
+  return {
+    command: `pg-recovery-data ${buildArgv({ command: "promote", options: chosen }).join(" ")}`,
+    exitCode: code,
+    err,
+    seconds,
+  };
+}
+
+/**
+ * Counts one mode's outcome row by row, independently of the tool: the rows at T, on the
+ * corrupted live, legitimately written, and on the copy after the promotion.
+ */
+function countOutcome(
+  r: PromotionRun,
+  p: Promoted,
+  rows: { atT: Rows; corrupted: Rows; legit: Rows; after: Rows },
+): ModeOutcome {
+  const out: ModeOutcome = {
+    mode: r.mode,
+    command: p.command,
+    exitCode: p.exitCode,
+    seconds: p.seconds,
+    restored: 0,
+    lostInDamaged: 0,
+    lostElsewhere: 0,
+    stillDamaged: 0,
+    destroyedByCorruption: 0,
+    repairedExactly: true,
+    detail: p.exitCode === 0 ? "" : p.err.trim().split("\n").slice(-3).join(" "),
+  };
+  for (const t of ALL) {
+    const T = rows.atT.get(t)!;
+    const C = rows.corrupted.get(t)!;
+    const L = rows.legit.get(t)!;
+    const A = rows.after.get(t)!;
+    countTable(out, t, { T, C, L, A });
+    if (r.expectRepaired.includes(t) && !repaired(r.mode, T, A)) out.repairedExactly = false;
+  }
+  return out;
+}
+
+/**
+ * Adds one table's rows to the counts: restored (changed at T by the corruption, back now), lost
+ * (written after T, intact before, gone now), destroyed by the corruption, still damaged.
+ */
+function countTable(
+  out: ModeOutcome,
+  t: string,
+  { T, C, L, A }: Record<"T" | "C" | "L" | "A", Map<string, string>>,
+): void {
+  for (const [pk, h] of T) if (C.get(pk) !== h && A.get(pk) === h) out.restored++;
+  for (const [pk, h] of L) {
+    const writtenAfterT = T.get(pk) !== h;
+    if (writtenAfterT && C.get(pk) !== h) out.destroyedByCorruption++;
+    if (writtenAfterT && C.get(pk) === h && A.get(pk) !== h) {
+      if (DAMAGED.includes(t)) out.lostInDamaged++;
+      else out.lostElsewhere++;
+    }
+    const corruptedNow = C.get(pk) !== h && A.get(pk) === C.get(pk);
+    // A corrupted version still there, or a row at T still missing.
+    if (corruptedNow && (A.get(pk) !== undefined || T.has(pk))) out.stillDamaged++;
+  }
+}
+
+/** Whether a table the mode was asked to repair holds its rows at T (exactly, but for merge). */
+function repaired(mode: string, T: Map<string, string>, A: Map<string, string>): boolean {
+  const same = T.size === A.size && [...T].every(([pk, h]) => A.get(pk) === h);
+  // merge keeps rows added since T, so it only has to hold every row at T.
+  const holds = [...T].every(([pk, h]) => A.get(pk) === h);
+  return mode === "merge" ? holds : same;
+}
+
+/** Drops the mode's copy and the `_pre_promote_` databases the promotion kept beside it. */
+async function dropCopy(admin: Client, db: string): Promise<void> {
+  await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  await admin
+    .query(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${db}_pre_promote_%`])
+    .then(async (res) => {
+      for (const row of res.rows) await admin.query(`DROP DATABASE "${row.datname}" WITH (FORCE)`);
+    });
+}
+
+/** The verdict per mode: what the runbook promises each promotion mode does. */
+function promotionChecks(outcomes: ModeOutcome[]): PromotionRehearsal["checks"] {
   const by = (m: string) => outcomes.find((x) => x.mode === m)!;
-  const checks = [
+  return [
     {
       name: "promote whole: live is the database at T (every damaged table exact, no damage left)",
       ok:
@@ -357,7 +426,6 @@ export async function rehearsePromotion(o: {
         `the UPDATE's ${by("merge").stillDamaged} rows stay as they are: merge only re-inserts`,
     },
   ];
-  return { outcomes, checks };
 }
 
 export function formatRehearsal(r: PromotionRehearsal): string[] {

@@ -28,7 +28,14 @@ import { main as dataTool } from "../datapath/cli";
 import { backup } from "../datapath/backup/backup";
 import { parseManifest } from "../datapath/storage/manifest";
 import { startAzurite } from "../test/support/azurite";
-import { asServerUser, cluster, PG_BIN, Server, serverDir } from "../test/support/pg-server";
+import {
+  asServerUser,
+  Cluster,
+  cluster,
+  PG_BIN,
+  Server,
+  serverDir,
+} from "../test/support/pg-server";
 
 const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -87,100 +94,44 @@ async function sql(url: string, text: string): Promise<void> {
   }
 }
 
+/** Where the restore drill works and what it started (the servers are stopped at the end). */
+interface RestoreDrillRun {
+  base: string;
+  archive: string;
+  cl: Cluster;
+  servers: Server[];
+  log: (line: string) => void;
+}
+
+/** The backup container in Azurite, as the nightlies and the data tool's Jobs see it. */
+interface Storage {
+  connectionString: string;
+  container: string;
+}
+
+/** The restore drill's data part, end to end; servers, Azurite and work dir go at the end. */
 export async function runRestoreDrill(opts: RestoreDrillOptions = {}): Promise<RestoreDrillResult> {
   const log = opts.log ?? ((l: string) => process.stdout.write(`${l}\n`));
   const base = serverDir(fs.mkdtempSync(path.join(os.tmpdir(), "pg-recovery-restore-drill-")));
   const archive = serverDir(path.join(base, "wal-archive"));
-  const cl = cluster(base);
-  const servers: Server[] = [];
+  const run: RestoreDrillRun = { base, archive, cl: cluster(base), servers: [], log };
   const azurite = await startAzurite();
   try {
     log(`pg-recovery restore drill rehearsal (work dir ${base})`);
-    const primary = await cl.startArchiving("primary", path.join(base, "primary"), archive);
-    servers.push(primary);
-    await sql(primary.url(), "CREATE DATABASE app");
-    const app = primary.url("app");
-    await sql(app, SCHEMA);
-    await cl.basebackup(primary, path.join(base, "basebackup"));
-    await sql(app, BEFORE_T);
-    // T on a whole second, as an operator (and Azure's 1 s resolution) gives it.
-    await sleep(QUIET_MS);
-    const T = Math.ceil(Date.now() / 1000) * 1000;
-    const tTyped = formatRfc3339InZone(T, "Europe/London");
-    await sleep(T + QUIET_MS - Date.now());
-    await sql(app, AFTER_T);
-    log(`   live written before and after T = ${tTyped}`);
+    const { primary, app, tTyped } = await writeLive(run);
 
     const storage = { connectionString: azurite.connectionString, container: "database-backup" };
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      PG_BIN,
-      DATABASE_URL: app,
-      AZURE_STORAGE_CONNECTION_STRING: storage.connectionString,
-      BACKUP_CONTAINER: storage.container,
-    };
+    const env = dataToolEnv(app, storage);
     await nightlies(app, env, storage);
     log(`   nightlies in Azurite: legacy .sql.gz, tool format, damaged newest`);
 
-    await waitArchived(primary);
-    const drillDir = path.join(base, "drill");
-    const socketDir = serverDir(path.join(base, "drill-socket"));
-    await asServerUser("cp", ["-a", path.join(base, "basebackup"), drillDir]);
-    await asServerUser("touch", [path.join(drillDir, "recovery.signal")]);
-    const drill = await cl.start("drill", drillDir, {
-      restore_command: `cp '${archive}/%f' '%p'`,
-      recovery_target_time: parseRfc3339(tTyped).postgres,
-      recovery_target_action: "promote",
-      archive_mode: "off",
-      // Live's port on another loopback address: only the host differs, as for an Azure PITR.
-      listen_addresses: DRILL_HOST,
-      port: String(primary.port),
-      unix_socket_directories: socketDir,
-    });
-    servers.push(drill);
-    const drillUrl = app.replace("127.0.0.1", DRILL_HOST);
-    await waitPromoted(drillUrl);
-    log(`   drill server: the base backup replayed to T, on ${DRILL_HOST}:${primary.port}`);
+    const drillUrl = await startDrillServer(run, primary, app, tTyped);
     if (opts.breakTable) {
       await sql(drillUrl, `TRUNCATE ${opts.breakTable}`);
       log(`   broken on purpose: TRUNCATE ${opts.breakTable} on the drill server`);
     }
 
-    const run = drillInvocations({ drillHost: DRILL_HOST, restoreTarget: tTyped });
-    const legacy: Invocation = {
-      command: "restore",
-      options: {
-        name: `ptt_${SHORT}_2026-11-22.sql.gz`,
-        dbEnv: "DATABASE_URL",
-        dbHost: DRILL_HOST,
-        dbName: "pgr_drill_legacy",
-        json: true,
-      },
-    };
-    const checks: RestoreDrillResult["checks"] = [];
-    const exitCodes: Record<string, number> = {};
-    for (const [name, invocation] of [
-      ["verify", run.verify],
-      ["restore-latest", run.restore],
-      ["restore-legacy", legacy],
-    ] as const) {
-      const out: string[] = [];
-      const err: string[] = [];
-      const argv = buildArgv(invocation as Invocation<string>);
-      exitCodes[name] = await dataTool(argv, {
-        out: (s) => out.push(s),
-        err: (s) => err.push(s),
-        env,
-      });
-      const found = parseCheckLines(out.join(""));
-      if (found.length === 0) log(`   ${name}: no check line; stderr: ${err.join("").slice(-500)}`);
-      checks.push(...found.map((c) => ({ ...c, run: name })));
-    }
-    for (const c of checks) {
-      log(
-        `  ${c.outcome === "failed" ? "FAIL" : c.outcome === "passed" ? "PASS" : "NOTE"}  [${c.run}] ${c.check}: ${c.detail}`,
-      );
-    }
+    const { checks, exitCodes } = await runDrillChecks(tTyped, env, log);
     const failed = checks.filter((c) => c.outcome === "failed").map((c) => c.check);
     const ok = failed.length === 0 && Object.values(exitCodes).every((c) => c === 0);
     log(
@@ -190,18 +141,132 @@ export async function runRestoreDrill(opts: RestoreDrillOptions = {}): Promise<R
     );
     return { ok, restoreTarget: tTyped, checks, failed, exitCodes, dir: base };
   } finally {
-    await Promise.all(servers.map((s) => s.stop()));
+    await Promise.all(run.servers.map((s) => s.stop()));
     await azurite.stop();
     if (!opts.keep) fs.rmSync(base, { recursive: true, force: true });
   }
 }
 
-/** Three nightlies, oldest first: legacy plain `.sql.gz`, the tool's format, a damaged copy. */
-async function nightlies(
+/**
+ * Live before the incident: a primary archiving its WAL, the `app` database and its base
+ * backup, writes before T, a quiet moment around T, then writes after it.
+ */
+async function writeLive(
+  run: RestoreDrillRun,
+): Promise<{ primary: Server; app: string; tTyped: string }> {
+  const primary = await run.cl.startArchiving(
+    "primary",
+    path.join(run.base, "primary"),
+    run.archive,
+  );
+  run.servers.push(primary);
+  await sql(primary.url(), "CREATE DATABASE app");
+  const app = primary.url("app");
+  await sql(app, SCHEMA);
+  await run.cl.basebackup(primary, path.join(run.base, "basebackup"));
+  await sql(app, BEFORE_T);
+  // T on a whole second, as an operator (and Azure's 1 s resolution) gives it.
+  await sleep(QUIET_MS);
+  const T = Math.ceil(Date.now() / 1000) * 1000;
+  const tTyped = formatRfc3339InZone(T, "Europe/London");
+  await sleep(T + QUIET_MS - Date.now());
+  await sql(app, AFTER_T);
+  run.log(`   live written before and after T = ${tTyped}`);
+  return { primary, app, tTyped };
+}
+
+/** The environment the drill's Jobs give the data tool: live's URL and the backup storage. */
+function dataToolEnv(app: string, storage: Storage): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PG_BIN,
+    DATABASE_URL: app,
+    AZURE_STORAGE_CONNECTION_STRING: storage.connectionString,
+    BACKUP_CONTAINER: storage.container,
+  };
+}
+
+/**
+ * The drill server: once the WAL is archived, the base backup replayed to T and promoted, on
+ * the drill host at live's port. Returns its URL for the `app` database.
+ */
+async function startDrillServer(
+  run: RestoreDrillRun,
+  primary: Server,
   app: string,
+  tTyped: string,
+): Promise<string> {
+  await waitArchived(primary);
+  const drillDir = path.join(run.base, "drill");
+  const socketDir = serverDir(path.join(run.base, "drill-socket"));
+  await asServerUser("cp", ["-a", path.join(run.base, "basebackup"), drillDir]);
+  await asServerUser("touch", [path.join(drillDir, "recovery.signal")]);
+  const drill = await run.cl.start("drill", drillDir, {
+    restore_command: `cp '${run.archive}/%f' '%p'`,
+    recovery_target_time: parseRfc3339(tTyped).postgres,
+    recovery_target_action: "promote",
+    archive_mode: "off",
+    // Live's port on another loopback address: only the host differs, as for an Azure PITR.
+    listen_addresses: DRILL_HOST,
+    port: String(primary.port),
+    unix_socket_directories: socketDir,
+  });
+  run.servers.push(drill);
+  const drillUrl = app.replace("127.0.0.1", DRILL_HOST);
+  await waitPromoted(drillUrl);
+  run.log(`   drill server: the base backup replayed to T, on ${DRILL_HOST}:${primary.port}`);
+  return drillUrl;
+}
+
+/**
+ * The drill's checks as its Jobs run them (verify, restore the latest backup), plus the legacy
+ * nightly restored by name; logs every check line and returns them with each run's exit code.
+ */
+async function runDrillChecks(
+  tTyped: string,
   env: NodeJS.ProcessEnv,
-  storage: { connectionString: string; container: string },
-): Promise<void> {
+  log: (line: string) => void,
+): Promise<Pick<RestoreDrillResult, "checks" | "exitCodes">> {
+  const run = drillInvocations({ drillHost: DRILL_HOST, restoreTarget: tTyped });
+  const legacy: Invocation = {
+    command: "restore",
+    options: {
+      name: `ptt_${SHORT}_2026-11-22.sql.gz`,
+      dbEnv: "DATABASE_URL",
+      dbHost: DRILL_HOST,
+      dbName: "pgr_drill_legacy",
+      json: true,
+    },
+  };
+  const checks: RestoreDrillResult["checks"] = [];
+  const exitCodes: Record<string, number> = {};
+  for (const [name, invocation] of [
+    ["verify", run.verify],
+    ["restore-latest", run.restore],
+    ["restore-legacy", legacy],
+  ] as const) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const argv = buildArgv(invocation as Invocation<string>);
+    exitCodes[name] = await dataTool(argv, {
+      out: (s) => out.push(s),
+      err: (s) => err.push(s),
+      env,
+    });
+    const found = parseCheckLines(out.join(""));
+    if (found.length === 0) log(`   ${name}: no check line; stderr: ${err.join("").slice(-500)}`);
+    checks.push(...found.map((c) => ({ ...c, run: name })));
+  }
+  for (const c of checks) {
+    log(
+      `  ${c.outcome === "failed" ? "FAIL" : c.outcome === "passed" ? "PASS" : "NOTE"}  [${c.run}] ${c.check}: ${c.detail}`,
+    );
+  }
+  return { checks, exitCodes };
+}
+
+/** Three nightlies, oldest first: legacy plain `.sql.gz`, the tool's format, a damaged copy. */
+async function nightlies(app: string, env: NodeJS.ProcessEnv, storage: Storage): Promise<void> {
   const client = BlobServiceClient.fromConnectionString(
     storage.connectionString,
   ).getContainerClient(storage.container);

@@ -17,7 +17,16 @@ import { DrillExercise, INCIDENT_ONLY_KEYS } from "../../stacks/incident";
 import { DRILL_SCRATCH_DATABASE } from "../../components/drill-jobs";
 import { STEPS } from "../../contract/runbook";
 import { convergeStep, StepResult } from "../converge";
-import { applyChange, key, passDoor, sameInstant, scenarioOf, valueOf } from "../door";
+import {
+  applyChange,
+  ConfigChange,
+  key,
+  passDoor,
+  sameInstant,
+  scenarioOf,
+  valueOf,
+} from "../door";
+import { ConfigMap } from "../engine";
 import { Done, Refusal } from "../io";
 import type { GivenTime } from "../preflight";
 import { describeJob, JobStatus, jobRefs, waitForJobs } from "../jobs";
@@ -68,10 +77,52 @@ export async function drill(s: Session, o: DrillOptions): Promise<void> {
   const config = await s.stack.config();
   const current = scenarioOf(config);
   const applied = appliedScenario(await s.stack.history());
-  for (const [where, scenario] of [
-    ["config", current],
-    ["last update", applied],
-  ] as const) {
+  refuseDuringIncident(stackName, config, { config: current, "last update": applied });
+  const continuing = current === "drill" || applied === "drill";
+  const { restoreTime, date } = drillValues(s, o, config, continuing);
+  const change = {
+    set: { scenario: "drill", incidentDate: date, restoreTime },
+    remove: INCIDENT_ONLY_KEYS.filter((k) => config[key(k)] !== undefined),
+  };
+  // The door first, on the config about to be set: a refusal has written nothing.
+  const exercise = passDoor(applyChange(config, change), s.now) as DrillExercise;
+  const archive = archiveOf(exercise, o);
+  s.io.out(await plainSummary(s, exercise, archive, continuing));
+  s.note("command", `drill${continuing ? " (continuing)" : ""}`, {
+    scenario: "drill",
+    incidentDate: date,
+    restoreTime,
+    keep: o.keep,
+    dryRun: o.dryRun,
+  });
+
+  const startedAt = s.io.now();
+  const up = await upWatched(s, o, change, exercise, restoreTime);
+  const jobs = await awaitChecks(s);
+  const checks = await collectChecksOf(s, jobs);
+  const record = drillRecordOf(s, exercise, { date, startedAt, up, jobs, checks });
+  const files = await keepRecord(s, record, archive, o.out);
+  s.note("drill-record", `drill ${record.outcome}`, { files, failures: record.failures });
+  s.io.out(
+    `\nDrill ${record.outcome.toUpperCase()} on ${stackName}. Record:\n  ${files.join("\n  ")}`,
+  );
+
+  await endDrill(s, o, exercise, up.step);
+  if (record.outcome === "failed") {
+    throw new Refusal(`Drill FAILED on ${stackName}:\n  - ${record.failures.join("\n  - ")}`);
+  }
+}
+
+/**
+ * Never during an incident: refuses when the stack's config or its last update (`where`) is at
+ * a scenario other than none or drill, before anything is written.
+ */
+function refuseDuringIncident(
+  stackName: string,
+  config: ConfigMap,
+  scenarios: Record<"config" | "last update", string>,
+): void {
+  for (const [where, scenario] of Object.entries(scenarios)) {
     if (scenario !== "none" && scenario !== "drill") {
       throw new Refusal(
         `an incident is in progress on ${stackName}: its ${where} is at scenario ${scenario} ` +
@@ -81,7 +132,19 @@ export async function drill(s: Session, o: DrillOptions): Promise<void> {
       );
     }
   }
-  const continuing = current === "drill" || applied === "drill";
+}
+
+/**
+ * The drill's restore time and date: a drill under way keeps its own (a rerun that names other
+ * values is refused: it would be another drill); a new one takes the options, or the defaults.
+ */
+function drillValues(
+  s: Session,
+  o: DrillOptions,
+  config: ConfigMap,
+  continuing: boolean,
+): { restoreTime: string; date: string } {
+  const stackName = s.stack.name;
   const heldTime = continuing ? valueOf(config, "restoreTime") : undefined;
   const heldDate = continuing ? valueOf(config, "incidentDate") : undefined;
   const conflicts = [
@@ -101,23 +164,24 @@ export async function drill(s: Session, o: DrillOptions): Promise<void> {
   }
   const restoreTime = heldTime ?? o.restoreTime?.text ?? defaultRestoreTime(s.now);
   const date = heldDate ?? o.date ?? isoDay(s.now);
-  const change = {
-    set: { scenario: "drill", incidentDate: date, restoreTime },
-    remove: INCIDENT_ONLY_KEYS.filter((k) => config[key(k)] !== undefined),
-  };
-  // The door first, on the config about to be set: a refusal has written nothing.
-  const exercise = passDoor(applyChange(config, change), s.now) as DrillExercise;
-  const archive = archiveOf(exercise, o);
-  s.io.out(await plainSummary(s, exercise, archive, continuing));
-  s.note("command", `drill${continuing ? " (continuing)" : ""}`, {
-    scenario: "drill",
-    incidentDate: date,
-    restoreTime,
-    keep: o.keep,
-    dryRun: o.dryRun,
-  });
+  return { restoreTime, date };
+}
 
-  const startedAt = s.io.now();
+/** `up` for the drill, and the drill server's seconds as the engine's progress reported them. */
+interface DrillUp {
+  step: StepResult;
+  /** Null when the drill server's line was not seen (nothing created, or an older engine). */
+  serverSeconds: () => number | null;
+}
+
+/** Sets the drill's config and runs `up`, watching the engine's progress for the drill server. */
+async function upWatched(
+  s: Session,
+  o: DrillOptions,
+  change: ConfigChange,
+  exercise: DrillExercise,
+  restoreTime: string,
+): Promise<DrillUp> {
   // The engine's progress names each resource as it is done, with its time: the drill server's
   // is the point-in-time restore's own duration (up's, when the line is not seen).
   let serverSeconds: number | null = null;
@@ -134,50 +198,63 @@ export async function drill(s: Session, o: DrillOptions): Promise<void> {
   const step = await convergeStep(watched, {
     change,
     message: `pg-recovery drill: restore ${restoreTime} into ${exercise.drillServerName}; by ${s.who.name}`,
-    heading: `What the drill will create on ${stackName}:`,
+    heading: `What the drill will create on ${s.stack.name}:`,
     yes: o.yes,
     dryRun: o.dryRun,
   });
-  const jobs = await awaitChecks(s);
-  const checks = await collectChecksOf(s, jobs);
-  const record = buildDrillRecord({
-    stack: stackName,
+  return { step, serverSeconds: () => serverSeconds };
+}
+
+/** The drill's record from what this run saw: the exercise, `up`, the Jobs and their checks. */
+function drillRecordOf(
+  s: Session,
+  exercise: DrillExercise,
+  seen: {
+    date: string;
+    startedAt: Date;
+    up: DrillUp;
+    jobs: JobStatus[];
+    checks: CollectedCheck[];
+  },
+): DrillRecord {
+  return buildDrillRecord({
+    stack: s.stack.name,
     environment: exercise.env.name,
-    date,
-    startedAt,
+    date: seen.date,
+    startedAt: seen.startedAt,
     endedAt: s.io.now(),
     by: s.who,
     restoreTime: formatUtc(exercise.restoreTime),
-    reachedUtc: reachedOf(step),
+    reachedUtc: reachedOf(seen.up.step),
     liveServer: exercise.env.azure.server.name,
     database: exercise.env.azure.server.database,
     drillServer: exercise.drillServerName,
     scratchDatabase: DRILL_SCRATCH_DATABASE,
-    jobs: jobs.map((j) => ({ ...j })),
-    upSeconds: serverSeconds ?? upSeconds(s, step),
+    jobs: seen.jobs.map((j) => ({ ...j })),
+    upSeconds: seen.up.serverSeconds() ?? upSeconds(s, seen.up.step),
     runnerVersion: runnerVersion(),
     dataToolImage: exercise.env.dataTool.image,
     targets: exercise.env.recoveryTargets,
-    checks,
+    checks: seen.checks,
   });
-  const files = await keepRecord(s, record, archive, o.out);
-  s.note("drill-record", `drill ${record.outcome}`, { files, failures: record.failures });
-  s.io.out(
-    `\nDrill ${record.outcome.toUpperCase()} on ${stackName}. Record:\n  ${files.join("\n  ")}`,
-  );
+}
 
+/** The drill's end: `--keep` leaves the drill server (and says what it costs); else `finish`. */
+async function endDrill(
+  s: Session,
+  o: DrillOptions,
+  exercise: DrillExercise,
+  step: StepResult,
+): Promise<void> {
   if (o.keep) {
     s.io.out(
       `\nKept for inspection: the drill server ${exercise.drillServerName} (and the finished Jobs). ` +
-        `It runs (and costs) until removed: pg-recovery abort --stack ${stackName} --yes ${exercise.env.name}`,
+        `It runs (and costs) until removed: pg-recovery abort --stack ${s.stack.name} --yes ${exercise.env.name}`,
     );
   } else {
     // Confirmed once for the whole drill (the summary said it ends by removing what it made);
     // a rerun that changed nothing asked nothing, so it needs the confirmation here.
     await revert(s, { command: "finish", yes: step.outcome ? exercise.env.name : o.yes });
-  }
-  if (record.outcome === "failed") {
-    throw new Refusal(`Drill FAILED on ${stackName}:\n  - ${record.failures.join("\n  - ")}`);
   }
 }
 
