@@ -20,7 +20,9 @@
  *     the last table (pgcopydb's schedule), and the table is read again while it is still
  *     cached;
  *  4. pg_restore's data section (sequence values, large objects) and then the rest of its
- *     post-data section with `-j jobs` (the small tables' indexes, foreign keys, triggers...);
+ *     post-data section with `-j jobs` (the small tables' indexes, foreign keys, triggers...),
+ *     the foreign keys on indexed columns last, validated without hash joins
+ *     (indexedForeignKeys says why);
  *  5. row counts of the fresh copy against the PTR snapshot's, and ANALYZE of the tables not
  *     analyzed yet.
  * Any failure before the swap drops the fresh database: live is untouched.
@@ -155,7 +157,9 @@ export async function promoteWhole(o: WholeOptions): Promise<WholeResult> {
 /** A big table's own index and key entries, and the listing of the rest of post-data. */
 interface TableOfContents {
   early: Map<string, string[]>;
-  /** The dump's listing with the entries of `built` tables commented out. */
+  /** Foreign key entries whose referencing columns lead a btree index (see indexedForeignKeys). */
+  indexedForeignKeys: string[];
+  /** The dump's listing with the entries of `built` tables and indexedForeignKeys commented out. */
   rest(built: Set<string>): string;
 }
 
@@ -174,6 +178,8 @@ interface Schema {
   section(name: "data" | "post-data", jobs?: number, list?: string): Promise<string>;
   /** pg_restore of just the entries listed in the file `list`. */
   listed(list: string): Promise<string>;
+  /** The same, `jobs` at a time, planning without hash joins (see indexedForeignKeys). */
+  validated(list: string, jobs: number): Promise<string>;
 }
 
 /** The same advisory lock as restore (one writer of a database at a time); live's state. */
@@ -220,11 +226,9 @@ async function copySchema(o: WholeOptions, admin: Client, fresh: Fresh): Promise
        FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()`,
   );
   await createFresh(admin, fresh.name, enc.rows[0]);
-  const env = {
-    ...libpqEnv(o.live, o.env, fresh.name),
-    PGOPTIONS: `-c synchronous_commit=off -c maintenance_work_mem=${o.env.PG_RESTORE_MAINTENANCE_WORK_MEM ?? "512MB"}`,
-  };
-  const pgRestore = (args: string[]) =>
+  const options = `-c synchronous_commit=off -c maintenance_work_mem=${o.env.PG_RESTORE_MAINTENANCE_WORK_MEM ?? "512MB"}`;
+  const env = { ...libpqEnv(o.live, o.env, fresh.name), PGOPTIONS: options };
+  const pgRestore = (args: string[], pgOptions = options) =>
     fresh.interruption.race(
       runTool(
         "pg_restore",
@@ -235,7 +239,7 @@ async function copySchema(o: WholeOptions, admin: Client, fresh: Fresh): Promise
           `--dbname=${dbnameConninfo(fresh.name)}`,
           dumpFile,
         ],
-        { env, secrets: o.secrets },
+        { env: { ...env, PGOPTIONS: pgOptions }, secrets: o.secrets },
       ),
     );
   const section = (name: string, jobs = 1, list?: string) =>
@@ -245,6 +249,8 @@ async function copySchema(o: WholeOptions, admin: Client, fresh: Fresh): Promise
     toc: await tableOfContents(o, dumpFile, env),
     section,
     listed: (list) => pgRestore([`--use-list=${list}`]),
+    validated: (list, jobs) =>
+      pgRestore([`--use-list=${list}`, `--jobs=${jobs}`], `${options} -c enable_hashjoin=off`),
   };
 }
 
@@ -285,9 +291,24 @@ async function finishSchema(
   fs.writeFileSync(rest, schema.toc.rest(built));
   const [atT] = await Promise.all([
     countRows(o.ptrSessions, o.tables),
-    schema.section("data").then(() => schema.section("post-data", o.jobs, rest)),
+    schema
+      .section("data")
+      .then(() => schema.section("post-data", o.jobs, rest))
+      .then(() => addIndexedForeignKeys(o, fresh, schema)),
   ]);
   return atT;
+}
+
+/** Phase 4's last step: the foreign keys on indexed columns (see indexedForeignKeys). */
+async function addIndexedForeignKeys(o: WholeOptions, fresh: Fresh, schema: Schema) {
+  const keys = schema.toc.indexedForeignKeys;
+  if (!keys.length) return;
+  o.log(
+    `promote: adding ${keys.length} foreign key${keys.length === 1 ? "" : "s"} on indexed columns, validated by merging the indexes (hash joins off)`,
+  );
+  const list = path.join(fresh.tmp, "foreign-keys.list");
+  fs.writeFileSync(list, `${keys.join("\n")}\n`);
+  await schema.validated(list, o.jobs);
 }
 
 /** Phase 5: the copy's row counts against the snapshot's; ANALYZE of the tables not yet done. */
@@ -389,11 +410,43 @@ async function tableOfContents(
     );
     if (entries.length) early.set(t.key, entries);
   }
+  const indexed = await indexedForeignKeys(o.ptrSessions[0], lines);
   const rest = (built: Set<string>) => {
-    const done = new Set([...built].flatMap((k) => early.get(k) ?? []));
+    const done = new Set([...built].flatMap((k) => early.get(k) ?? []).concat(indexed));
     return `${lines.map((l) => (done.has(l) ? `;${l}` : l)).join("\n")}\n`;
   };
-  return { early, rest };
+  return { early, indexedForeignKeys: indexed, rest };
+}
+
+/**
+ * The listing's foreign key entries whose referencing columns lead a plain btree index of their
+ * table (the referenced side always has a unique one). Adding such a key validates it with one
+ * anti-join, which PostgreSQL plans as a hash join of the referenced table when left to itself;
+ * but a hash of millions of keys misses the CPU cache on every probe, and merging the two
+ * indexes, which the fresh copy's frozen, analyzed tables let it read alone, is several times
+ * faster: 1.4 s against 6.4 s for 10.7 million page views referencing 2.5 million customers.
+ * These are added last, with hash joins off; other keys keep the planner's choice (without an
+ * index on the referencing side, the merge would first sort the whole table).
+ */
+async function indexedForeignKeys(ptr: Client, lines: string[]): Promise<string[]> {
+  const r = await ptr.query<{ c: string }>(
+    `SELECT k.oid::pg_catalog.int8::text AS c FROM pg_catalog.pg_constraint k
+      WHERE k.contype = 'f' AND EXISTS (
+        SELECT 1 FROM pg_catalog.pg_index i
+          JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+          JOIN pg_catalog.pg_am am ON am.oid = ic.relam
+         WHERE i.indrelid = k.conrelid AND am.amname = 'btree' AND i.indpred IS NULL
+           AND i.indnkeyatts >= pg_catalog.cardinality(k.conkey)
+           AND (SELECT pg_catalog.array_agg(x ORDER BY x) FROM pg_catalog.unnest(
+                  (i.indkey::pg_catalog.int2[])[0:pg_catalog.cardinality(k.conkey) - 1]) x)
+             = (SELECT pg_catalog.array_agg(x ORDER BY x) FROM pg_catalog.unnest(k.conkey) x))`,
+  );
+  const wanted = new Set(r.rows.map((x) => x.c));
+  // "<dump id>; <catalog oid> <object oid> FK CONSTRAINT <schema> <table> <name> <owner>"
+  return lines.filter((l) => {
+    const m = /^\d+; \d+ (\d+) FK CONSTRAINT /.exec(l);
+    return m !== null && wanted.has(m[1]);
+  });
 }
 
 /**

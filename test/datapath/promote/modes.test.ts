@@ -401,6 +401,18 @@ describe("promote (real PostgreSQL): each mode's end state", function () {
         ),
         /posts_user_id_fkey/,
       );
+      // posts.user_id is indexed (posts_user_idx), comments.post_id is not: one key is added
+      // last, by merging indexes; both are there and validated.
+      assert.match(r.err, /adding 1 foreign key on indexed columns/);
+      assert.equal(
+        await scalar(
+          pair.live,
+          db,
+          `SELECT string_agg(conname || ':' || convalidated, ' ' ORDER BY conname) FROM pg_constraint
+            WHERE contype = 'f'`,
+        ),
+        "comments_post_id_fkey:true posts_user_id_fkey:true",
+      );
     });
   });
 
