@@ -121,6 +121,8 @@ export async function applyDirect(
 
   let bytesCopied = 0;
   const copied = new Map<string, number>();
+  /** Tables loaded frozen (emptied first): their foreign keys can be validated from indexes. */
+  const frozen = new Set<string>();
   for (const x of d) {
     // Unless merge keeps live's rows, the table is emptied by TRUNCATE, not DELETE: the
     // corruption's dead rows go with it, so the load, the index builds and the foreign key
@@ -128,6 +130,7 @@ export async function applyDirect(
     // the rows are loaded frozen (load.ts). (live's rows were set aside above; its foreign keys
     // and triggers are down.)
     const truncateFirst = o.mode === "tables" || x.liveRows === 0;
+    if (truncateFirst) frozen.add(x.atT.key);
     const onChunk = (n: number) => {
       bytesCopied += n;
       return o.onCopyChunk?.(x.atT.key, bytesCopied);
@@ -152,7 +155,7 @@ export async function applyDirect(
     rebuildKeys(live, dropped),
   );
   await timed("constraints", `re-validated ${suspended.length} foreign keys`, () =>
-    restoreForeignKeys(live, suspended),
+    restoreForeignKeys(live, suspended, { frozen, log: o.log }),
   );
   await setUserTriggers(live, o.liveModel, set, "restore");
   await timed("checks", "checked the rows each table ends with", () =>

@@ -6,7 +6,7 @@
  */
 import type { Client } from "pg";
 import type { DbModel, ForeignKey, IndexDefinition, TableModel } from "./catalog";
-import { raiseSetting } from "./sql";
+import { leadsBtreeIndex, raiseSetting } from "./sql";
 import { ident, literal } from "../postgres/connection";
 
 /** The two catalogs a write reads its constraints from. */
@@ -165,13 +165,45 @@ export async function rebuildKeys(live: Client, dropped: DroppedKey[]): Promise<
  * Adds the foreign keys back from their definitions, each validated as it is added: one join of
  * the table with the one it references, run with maintenance_work_mem (64 MB by default; a hash
  * join's hash spills to disk in batches beyond it), so the validations get the rebuilds' memory
- * too. (After a frozen load, load.ts, PostgreSQL usually merges two index-only scans instead.)
+ * too. A key of a table in `frozen` (loaded frozen, load.ts) whose columns lead an index is
+ * validated with hash joins off: PostgreSQL would hash the referenced table when the
+ * referencing one is big, and a hash of millions of keys misses the CPU cache on every probe,
+ * where merging the two indexes reads them in order (6.4 s against 1.4 s for 10.7 million rows
+ * referencing 2.5 million; the same rule as whole.ts's indexedForeignKeys).
  */
-export async function restoreForeignKeys(live: Client, suspended: SuspendedKey[]): Promise<void> {
+export async function restoreForeignKeys(
+  live: Client,
+  suspended: SuspendedKey[],
+  { frozen = new Set(), log }: { frozen?: ReadonlySet<string>; log?: (line: string) => void } = {},
+): Promise<void> {
   if (suspended.length) await raiseSetting(live, "maintenance_work_mem", REBUILD_MEMORY_KB);
   for (const x of suspended) {
-    await live.query(
-      `ALTER TABLE ${x.table} ADD CONSTRAINT ${ident(x.fk.name)} ${x.fk.definition}`,
+    const add = `ALTER TABLE ${x.table} ADD CONSTRAINT ${ident(x.fk.name)} ${x.fk.definition}`;
+    if (!frozen.has(x.fk.child) || !(await indexed(live, x))) {
+      await live.query(add);
+      continue;
+    }
+    log?.(`promote: validating ${x.fk.name} by merging the indexes (hash joins off)`);
+    const set = (v: string) =>
+      live.query("SELECT pg_catalog.set_config('enable_hashjoin', $1, true)", [v]);
+    const was = await live.query<{ v: string }>(
+      "SELECT pg_catalog.current_setting('enable_hashjoin') AS v",
     );
+    await set("off");
+    await live.query(add);
+    await set(was.rows[0].v);
   }
+}
+
+/** Whether the key's referencing columns lead a btree index of its table (sql.ts). */
+async function indexed(live: Client, x: SuspendedKey): Promise<boolean> {
+  const r = await live.query<{ ok: boolean }>(
+    `SELECT ${leadsBtreeIndex(
+      "$1::pg_catalog.regclass",
+      `(SELECT pg_catalog.array_agg(a.attnum) FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid = $1::pg_catalog.regclass AND a.attname = ANY($2::pg_catalog.text[]))`,
+    )} AS ok`,
+    [x.table, x.fk.childColumns],
+  );
+  return r.rows[0].ok;
 }

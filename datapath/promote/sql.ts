@@ -49,3 +49,18 @@ export async function raiseSetting(session: Client, name: string, kb: number): P
     [name, `${kb}kB`, kb],
   );
 }
+
+/**
+ * SQL: true when a plain btree index of table `rel` (an oid expression) has the columns
+ * `attnums` (an int2[] expression) as its leading key columns, in any order: a foreign key on
+ * them can be validated by merging that index with the referenced key's.
+ */
+export const leadsBtreeIndex = (rel: string, attnums: string): string => `EXISTS (
+  SELECT 1 FROM pg_catalog.pg_index i
+    JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+    JOIN pg_catalog.pg_am am ON am.oid = ic.relam
+   WHERE i.indrelid = ${rel} AND am.amname = 'btree' AND i.indpred IS NULL
+     AND i.indnkeyatts >= pg_catalog.cardinality(${attnums})
+     AND (SELECT pg_catalog.array_agg(x ORDER BY x) FROM pg_catalog.unnest(
+            (i.indkey::pg_catalog.int2[])[0:pg_catalog.cardinality(${attnums}) - 1]) x)
+       = (SELECT pg_catalog.array_agg(x ORDER BY x) FROM pg_catalog.unnest(${attnums}) x))`;

@@ -56,7 +56,7 @@ import { fitIdentifier } from "../storage/naming";
 import { copyBetween } from "./copy";
 import type { TableModel } from "./catalog";
 import { pipeFromPtr } from "./source";
-import { rowCount } from "./sql";
+import { leadsBtreeIndex, rowCount } from "./sql";
 
 export interface WholeOptions {
   /** The PTR database. */
@@ -431,15 +431,7 @@ async function tableOfContents(
 async function indexedForeignKeys(ptr: Client, lines: string[]): Promise<string[]> {
   const r = await ptr.query<{ c: string }>(
     `SELECT k.oid::pg_catalog.int8::text AS c FROM pg_catalog.pg_constraint k
-      WHERE k.contype = 'f' AND EXISTS (
-        SELECT 1 FROM pg_catalog.pg_index i
-          JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
-          JOIN pg_catalog.pg_am am ON am.oid = ic.relam
-         WHERE i.indrelid = k.conrelid AND am.amname = 'btree' AND i.indpred IS NULL
-           AND i.indnkeyatts >= pg_catalog.cardinality(k.conkey)
-           AND (SELECT pg_catalog.array_agg(x ORDER BY x) FROM pg_catalog.unnest(
-                  (i.indkey::pg_catalog.int2[])[0:pg_catalog.cardinality(k.conkey) - 1]) x)
-             = (SELECT pg_catalog.array_agg(x ORDER BY x) FROM pg_catalog.unnest(k.conkey) x))`,
+      WHERE k.contype = 'f' AND ${leadsBtreeIndex("k.conrelid", "k.conkey")}`,
   );
   const wanted = new Set(r.rows.map((x) => x.c));
   // "<dump id>; <catalog oid> <object oid> FK CONSTRAINT <schema> <table> <name> <owner>"

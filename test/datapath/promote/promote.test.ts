@@ -525,6 +525,24 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       });
     }
 
+    it("a table loaded frozen validates its foreign key on indexed columns by merging the indexes", async () => {
+      const db = await incident(
+        "DELETE FROM visits;",
+        `CREATE TABLE visits (id bigint PRIMARY KEY, user_id bigint NOT NULL REFERENCES users (id));
+         CREATE INDEX visits_user ON visits (user_id);
+         INSERT INTO visits SELECT g, 1 + g % 200 FROM generate_series(1, 12000) g;`,
+      );
+      const r = await write(db, "tables", "public.visits");
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.err, /validating visits_user_id_fkey by merging the indexes/);
+      assert.deepEqual(await rowsOf(pair.live, db, "visits"), await rowsOf(pair.ptr, db, "visits"));
+      const key = await pair.live.query(
+        db,
+        "SELECT convalidated FROM pg_constraint WHERE conname = 'visits_user_id_fkey'",
+      );
+      assert.deepEqual(key.rows, [{ convalidated: true }]);
+    });
+
     it("a small insert keeps the indexes: no rebuild planned or done", async () => {
       const db = await incident("DELETE FROM ledger WHERE id <= 50;", BULK);
       const plan: Plan = JSON.parse(
