@@ -100,6 +100,23 @@ async function build(name, outDir = DIST) {
   return outfile;
 }
 
+/** A bundle that cannot run for want of an install: the shims print its message alone. */
+class NotInstalled extends Error {}
+
+/**
+ * The one line a shim prints when `name` could not start for want of an install (no bundle and
+ * no esbuild to build it; a package missing from node_modules), else undefined: anything else
+ * is a bug, reported with its stack.
+ */
+function installProblem(name, e) {
+  if (e instanceof NotInstalled) return e.message;
+  const missing =
+    e && e.code === "MODULE_NOT_FOUND" && /Cannot find module '([^.'/][^']*)'/.exec(e.message);
+  if (missing)
+    return `${name}: the package ${missing[1]} is not installed; run \`npm ci\` in ${ROOT}`;
+  return undefined;
+}
+
 /** The bundle to run for `name`: built now when missing or older than its sources. */
 async function compiled(name) {
   const ready = fresh(name);
@@ -109,14 +126,14 @@ async function compiled(name) {
   } catch {
     // An install without dev dependencies: run what was built, or say how to build it.
     if (fs.existsSync(bundleOf(name))) return bundleOf(name);
-    throw new Error(
+    throw new NotInstalled(
       `${name}: ${path.relative(process.cwd(), bundleOf(name))} is missing and esbuild is not installed; run \`npm ci\` then \`npm run build\``,
     );
   }
   return build(name);
 }
 
-module.exports = { ENTRIES, build, compiled, fresh };
+module.exports = { ENTRIES, build, compiled, fresh, installProblem };
 
 /** `node tools/build.js [NAME...]`: builds the named executables (default: all) into dist/. */
 async function cli(names) {

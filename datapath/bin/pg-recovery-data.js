@@ -7,7 +7,8 @@
 "use strict";
 require("../../tools/node-version.js").requireSupportedNode("pg-recovery-data");
 
-require("../../tools/build.js")
+const build = require("../../tools/build.js");
+build
   .compiled("pg-recovery-data")
   .then((bundle) => require(bundle).main(process.argv.slice(2)))
   .then(
@@ -15,7 +16,9 @@ require("../../tools/build.js")
       process.exitCode = code;
     },
     (e) => {
-      process.stderr.write(`pg-recovery-data: unexpected error: ${(e && e.message) || String(e)}\n`);
+      process.stderr.write(
+        `${build.installProblem("pg-recovery-data", e) ?? `pg-recovery-data: unexpected error: ${(e && e.message) || String(e)}`}\n`,
+      );
       process.exitCode = 1;
     },
   );

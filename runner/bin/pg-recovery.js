@@ -9,15 +9,16 @@
 require("../../tools/node-version.js").requireSupportedNode("pg-recovery");
 
 // main turns every expected condition into its message and exit code; what reaches here is a
-// bug, so its stack is what to report.
-require("../../tools/build.js")
+// missing install (one line saying so) or a bug, whose stack is what to report.
+const build = require("../../tools/build.js");
+build
   .compiled("pg-recovery")
   .then((bundle) => require(bundle).main(process.argv.slice(2)))
   .then(
     (code) => process.exit(code),
     (e) => {
       process.stderr.write(
-        `pg-recovery failed (a bug; please report it): ${(e && e.stack) || String(e)}\n`,
+        `${build.installProblem("pg-recovery", e) ?? `pg-recovery failed (a bug; please report it): ${(e && e.stack) || String(e)}`}\n`,
       );
       process.exit(1);
     },

@@ -87,6 +87,41 @@ describe("tools/build.js (the compiled CLIs)", function () {
     assert.equal(loaded(["list"]), "true"); // refused: no credentials, but storage was opened
   });
 
+  it("without an install, the shims say so in one line (no bundle and no esbuild; a missing package)", async () => {
+    // The shims and what they load, in a tree with no node_modules above it.
+    const tree = path.join(out, "tree");
+    for (const f of [
+      "package.json",
+      "tools/build.js",
+      "tools/node-version.js",
+      "runner/bin/pg-recovery.js",
+      "datapath/bin/pg-recovery-data.js",
+    ]) {
+      fs.mkdirSync(path.dirname(path.join(tree, f)), { recursive: true });
+      fs.copyFileSync(path.join(ROOT, f), path.join(tree, f));
+    }
+    const start = (shim: string) =>
+      spawnSync(process.execPath, [shim, "--help"], { cwd: tree, encoding: "utf8" });
+    for (const [shim, name] of [
+      ["runner/bin/pg-recovery.js", "pg-recovery"],
+      ["datapath/bin/pg-recovery-data.js", "pg-recovery-data"],
+    ]) {
+      const r = start(shim);
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(
+        r.stderr,
+        `${name}: dist/${name}.js is missing and esbuild is not installed; run \`npm ci\` then \`npm run build\`\n`,
+      );
+    }
+    // A bundle but no packages (node_modules removed after a build).
+    fs.mkdirSync(path.join(tree, "dist"));
+    await build.build("pg-recovery-data", path.join(tree, "dist"));
+    const r = start("datapath/bin/pg-recovery-data.js");
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^pg-recovery-data: the package \S+ is not installed; run `npm ci` in /);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+
   it("loads the engine's packages lazily as CommonJS: a command reaches the Pulumi CLI", async () => {
     const bundle = await build.build("pg-recovery", out);
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(out, "node_modules"));
