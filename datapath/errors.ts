@@ -14,3 +14,14 @@ export class BackupCorruptError extends Error {}
 
 /** The backup name is taken; backups are never overwritten. */
 export class BackupExistsError extends Error {}
+
+/**
+ * The SQLSTATE of a PostgreSQL error (node-postgres carries it as `code`); undefined for an error
+ * with no string code. One reading of it instead of a cast at every place that tells a server
+ * refusal (a constraint, a lock timeout, a missing function) from a failure.
+ */
+export function sqlState(e: unknown): string | undefined {
+  return typeof e === "object" && e !== null && "code" in e && typeof e.code === "string"
+    ? e.code
+    : undefined;
+}

@@ -33,6 +33,7 @@
  *  8. raise the tables' sequences to at least the restored maximum; COMMIT.
  */
 import type { Client } from "pg";
+import { sqlState } from "../errors";
 import { Column, DbModel, ForeignKey, IndexDefinition, TableModel } from "./catalog";
 import { loadRowsAtT } from "./load";
 import type { CopySource } from "./source";
@@ -333,7 +334,7 @@ async function applyStaged(
   try {
     await writeStaged(o, staged, set, result, timed);
   } catch (e) {
-    if (!enforced.size || (e as { code?: unknown }).code !== FOREIGN_KEY_VIOLATION) throw e;
+    if (!enforced.size || sqlState(e) !== FOREIGN_KEY_VIOLATION) throw e;
     await live.query("ROLLBACK TO SAVEPOINT pgr_write");
     o.log?.(`promote: ${(e as Error).message}; rolled back the writes to name it`);
     const all = await checkBeforeWriting(live, o, staged, set);
@@ -453,7 +454,7 @@ async function lockTables(live: Client, o: ApplyOptions, set: Set<string>): Prom
       await live.query(`LOCK TABLE ${others.map((t) => t!.q).join(", ")} IN SHARE MODE`);
     }
   } catch (e) {
-    if ((e as { code?: string }).code === "55P03") {
+    if (sqlState(e) === "55P03") {
       throw new PromoteRefusedError(
         `the chosen tables (or tables referencing them) are in use by other sessions; scale the app down first. Nothing was written. (${(e as Error).message})`,
       );
@@ -747,7 +748,7 @@ async function applyDifference(
   try {
     return await run(false);
   } catch (e) {
-    const code = (e as { code?: string }).code;
+    const code = sqlState(e);
     if (mode !== "tables" || (code !== "23505" && code !== "23503")) throw e;
     await live.query("ROLLBACK TO SAVEPOINT pgr_apply");
     return run(true);
@@ -779,7 +780,7 @@ async function checkResult(
         [x, y] = await digests(`pg_catalog.hash_record_extended(${row}, 0)`);
         await live.query("RELEASE SAVEPOINT pgr_digest");
       } catch (e) {
-        if ((e as { code?: string }).code !== "42883") throw e;
+        if (sqlState(e) !== "42883") throw e;
         await live.query("ROLLBACK TO SAVEPOINT pgr_digest");
         [x, y] = await digests(`pg_catalog.hashtextextended(${rowText("x", s.t)}, 0)`);
       }

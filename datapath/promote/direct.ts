@@ -25,6 +25,7 @@
  * VALID are not checked when added back, so a set touching one takes the staged path.
  */
 import type { Client } from "pg";
+import { sqlState } from "../errors";
 import type { ApplyOptions, TableOutcome, Timed } from "./apply";
 import type { TableModel } from "./catalog";
 import { keepRows, Kept, openKeepSchema } from "./keep";
@@ -90,10 +91,9 @@ export async function directTables(
 /** Whether a failure inside the direct path means "take the staged path" rather than "stop". */
 export function stepsBack(e: unknown): boolean {
   if (e instanceof NotDirect) return true;
-  const code = (x: unknown) => (x as { code?: unknown } | undefined)?.code;
-  const c = code(e) ?? code((e as { cause?: unknown } | undefined)?.cause);
+  const c = sqlState(e) ?? (e instanceof Error ? sqlState(e.cause) : undefined);
   // Class 23: integrity constraint violation (unique, foreign key, check, exclusion).
-  return typeof c === "string" && c.startsWith("23");
+  return c !== undefined && c.startsWith("23");
 }
 
 export interface DirectOutcome {

@@ -3,6 +3,7 @@
  * or straight into the live table (direct.ts).
  */
 import type { ApplyOptions } from "./apply";
+import { sqlState } from "../errors";
 import type { TableModel } from "./catalog";
 import { copyBetween, copyIn } from "./copy";
 
@@ -40,7 +41,7 @@ async function copyRows(
     // A constraint live enforced on the loaded rows is this side's to report (direct.ts steps
     // back on it); otherwise psql's own message (the PTR side) says more than an early end of
     // data on this side.
-    if (typeof (e as { code?: unknown }).code === "string") throw e;
+    if (sqlState(e) !== undefined) throw e;
     throw (
       (await src.done.then(
         () => undefined,

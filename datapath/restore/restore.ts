@@ -27,7 +27,7 @@ import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
 import * as zlib from "node:zlib";
 import { Client } from "pg";
-import { BackupCorruptError, RestoreRefusedError } from "../errors";
+import { BackupCorruptError, RestoreRefusedError, sqlState } from "../errors";
 import {
   confirmationFor,
   connect,
@@ -700,7 +700,7 @@ async function countAll(c: Client, t: DataTable): Promise<number> {
   try {
     return Number((await c.query(sql)).rows[0].n);
   } catch (e) {
-    if ((e as { code?: string }).code !== "42501") throw e;
+    if (sqlState(e) !== "42501") throw e;
     const owner = await c.query(
       "SELECT pg_catalog.pg_get_userbyid(relowner) AS o FROM pg_catalog.pg_class WHERE oid = $1::regclass",
       [table],

@@ -12,7 +12,7 @@ import {
   literal,
   PgTarget,
 } from "../postgres/connection";
-import { RestoreRefusedError } from "../errors";
+import { RestoreRefusedError, sqlState } from "../errors";
 import { fitIdentifier } from "../storage/naming";
 import { LogFn } from "../progress";
 import { listUserTables } from "../postgres/tables";
@@ -255,7 +255,7 @@ async function renameBoth(
     } catch (e) {
       await admin.query("ROLLBACK").catch(() => undefined);
       // 55006: a session (re)appeared between terminate and rename.
-      if ((e as { code?: string }).code !== "55006" || attempt >= 5) throw e;
+      if (sqlState(e) !== "55006" || attempt >= 5) throw e;
     }
   }
 }
