@@ -17,9 +17,10 @@
  *     changed or left without the row it references; no restored row references a row live no
  *     longer has (a foreign key live enforces as the rows are written is left to the write,
  *     which runs from a savepoint and, when the key refuses, rolls back to name it here:
- *     enforcedOnWrite); no row written back breaks a CHECK added NOT VALID; (merge) no
- *     re-inserted row collides with a live row on a unique key (partial, on expressions) or an
- *     exclusion constraint. Any hit refuses with the constraint, rows and way out named, in the
+ *     enforcedOnWrite; merge, when the role may set session_replication_role, checks them all
+ *     here and inserts without the keys' per-row checks); no row written back breaks a CHECK
+ *     added NOT VALID; (merge) no re-inserted row collides with a live row on a unique key
+ *     (partial, on expressions) or an exclusion constraint. Any hit refuses with the constraint, rows and way out named, in the
  *     words the plan uses (foreign-keys.ts's fkLine, collisions.ts). (tables) a key whose values
  *     moved between rows since T is noted for rebuilding (collisions.ts says why);
  *  5. tables: keep every row about to be deleted or overwritten in `pgr_<incident>_replaced`;
@@ -50,10 +51,11 @@ import { REBUILD_MIN_ROWS, rebuildLine, rebuildsIndexes } from "./rebuild";
 import { ChosenTable, parentFirst, PromoteRefusedError } from "./selection";
 import { applyDirect, directTables, stepsBack } from "./direct";
 import { StagedMissing, stageMissingOnly } from "./missing";
-import { colsOf, eq, notNull, render, rowCount, rowText } from "./sql";
+import { colsOf, eq, notNull, render, rowCount, rowText, withSetting } from "./sql";
 import { keepRows, Kept, openKeepSchema } from "./keep";
 import {
   dropKeys,
+  mayReplicaRole,
   rebuildKeys,
   restoreForeignKeys,
   setUserTriggers,
@@ -321,7 +323,13 @@ async function applyStaged(
     staged.push(await stageOne(o, c, i + 1, set, result, timed));
   await timed("comparison", "found the rows live lacks", () => findMissing(live, staged, o.mode));
 
-  const enforced = enforcedOnWrite(o, staged, set);
+  // merge only inserts, and the tables its rows reference are locked (SHARE): with every key out
+  // of the chosen tables checked before writing, the keys' per-row checks would repeat it, and
+  // each locks its referenced row (a WAL record; a full page image of that row's page after a
+  // checkpoint). So the insert skips them where the role may (replica role, keys.ts).
+  const replica = o.mode === "merge" && (await mayReplicaRole(live));
+  if (o.mode === "merge") o.log?.(replicaLine(replica));
+  const enforced = replica ? new Set<ForeignKey>() : enforcedOnWrite(o, staged, set);
   const refusals = await timed("comparison", "checked keys and references", () =>
     checkBeforeWriting(live, o, staged, set, enforced),
   );
@@ -332,7 +340,7 @@ async function applyStaged(
   }
   await live.query("SAVEPOINT pgr_write");
   try {
-    await writeStaged(o, staged, set, result, timed);
+    await writeStaged(o, staged, set, result, timed, replica);
   } catch (e) {
     if (!enforced.size || sqlState(e) !== FOREIGN_KEY_VIOLATION) throw e;
     await live.query("ROLLBACK TO SAVEPOINT pgr_write");
@@ -342,6 +350,11 @@ async function applyStaged(
   }
   await live.query("RELEASE SAVEPOINT pgr_write");
 }
+
+const replicaLine = (replica: boolean) =>
+  replica
+    ? "promote: foreign keys checked before writing; the insert runs with session_replication_role = replica (no per-row check locking each referenced row)"
+    : "promote: this role may not set session_replication_role: each inserted row's foreign keys are checked as it goes in";
 
 const refused = (o: ApplyOptions, problems: string[]) =>
   new PromoteRefusedError(
@@ -363,28 +376,33 @@ const FOREIGN_KEY_VIOLATION = "23503";
  */
 function enforcedOnWrite(o: ApplyOptions, staged: Staged[], set: Set<string>): Set<ForeignKey> {
   const recreated = new Set(staged.filter((s) => s.recreated).map((s) => s.t.key));
-  const onLive = new Set(
-    o.liveModel.foreignKeys.map((fk) => `${fk.child}\0${fk.name}\0${fk.definition}`),
-  );
+  const onLive = new Set(o.liveModel.foreignKeys.map(fkId));
   return new Set(
     o.ptrModel.foreignKeys.filter(
       (fk) =>
         set.has(fk.child) &&
         !recreated.has(fk.child) &&
-        onLive.has(`${fk.child}\0${fk.name}\0${fk.definition}`) &&
+        onLive.has(fkId(fk)) &&
         !fk.deferrable &&
         !/\bNOT VALID$/.test(fk.definition),
     ),
   );
 }
 
-/** Steps 5 to 7 of the list at the top: keep, write the difference, rebuild, check. */
+/** A foreign key by table, name and definition: the same key on both servers. */
+const fkId = (fk: ForeignKey) => `${fk.child}\0${fk.name}\0${fk.definition}`;
+
+/**
+ * Steps 5 to 7 of the list at the top: keep, write the difference (with `replica`, under
+ * session_replication_role = replica: every key was checked before), rebuild, check.
+ */
 async function writeStaged(
   o: ApplyOptions,
   staged: Staged[],
   set: Set<string>,
   result: ApplyResult,
   timed: Timed,
+  replica: boolean,
 ): Promise<void> {
   const live = o.live;
 
@@ -413,8 +431,9 @@ async function writeStaged(
     new Set(staged.filter((s) => s.missingRows >= BULK_ROWS).map((s) => s.t.key)),
   );
   const dropped = await dropKeys(live, o, toDrop(o, moved, bulk), suspended);
+  const write = () => applyDifference(live, o.mode, staged);
   const counts = await timed("writes", "wrote the difference", () =>
-    applyDifference(live, o.mode, staged),
+    replica ? withSetting(live, "session_replication_role", "replica", write) : write(),
   );
   if (dropped.length) {
     await timed("constraints", `rebuilt ${dropped.length} indexes and keys`, () =>

@@ -6,7 +6,8 @@
  */
 import type { Client } from "pg";
 import type { DbModel, ForeignKey, IndexDefinition, TableModel } from "./catalog";
-import { leadsBtreeIndex, raiseSetting } from "./sql";
+import { leadsBtreeIndex, raiseSetting, withSetting } from "./sql";
+import { sqlState } from "../errors";
 import { ident, literal } from "../postgres/connection";
 
 /** The two catalogs a write reads its constraints from. */
@@ -184,14 +185,7 @@ export async function restoreForeignKeys(
       continue;
     }
     log?.(`promote: validating ${x.fk.name} by merging the indexes (hash joins off)`);
-    const set = (v: string) =>
-      live.query("SELECT pg_catalog.set_config('enable_hashjoin', $1, true)", [v]);
-    const was = await live.query<{ v: string }>(
-      "SELECT pg_catalog.current_setting('enable_hashjoin') AS v",
-    );
-    await set("off");
-    await live.query(add);
-    await set(was.rows[0].v);
+    await withSetting(live, "enable_hashjoin", "off", () => live.query(add));
   }
 }
 
@@ -206,4 +200,27 @@ async function indexed(live: Client, x: SuspendedKey): Promise<boolean> {
     [x.table, x.fk.childColumns],
   );
   return r.rows[0].ok;
+}
+
+/** SQLSTATE insufficient_privilege. */
+const INSUFFICIENT_PRIVILEGE = "42501";
+
+/**
+ * Whether this session may set session_replication_role, which turns off the foreign keys'
+ * per-row checks (and every trigger not enabled ALWAYS or REPLICA): superusers may, and on
+ * managed services a role with REPLICATION or `GRANT SET ON PARAMETER` (Azure's admin, by
+ * reports). Tried in a savepoint, which undoes it either way.
+ */
+export async function mayReplicaRole(live: Client): Promise<boolean> {
+  await live.query("SAVEPOINT pgr_role");
+  try {
+    await live.query("SELECT pg_catalog.set_config('session_replication_role', 'replica', true)");
+    return true;
+  } catch (e) {
+    if (sqlState(e) !== INSUFFICIENT_PRIVILEGE) throw e;
+    return false;
+  } finally {
+    await live.query("ROLLBACK TO SAVEPOINT pgr_role");
+    await live.query("RELEASE SAVEPOINT pgr_role");
+  }
 }

@@ -1,7 +1,7 @@
 /**
  * SQL over the catalog model, shared by promote's modules: column lists, key equalities, a row's
- * text (aliases are the caller's), and the two small reads every path needs (a table's row
- * count, a memory setting raised for one transaction).
+ * text (aliases are the caller's), and the small reads every path needs (a table's row count, a
+ * setting changed for one transaction).
  */
 import type { Client } from "pg";
 import type { Column, TableModel } from "./catalog";
@@ -64,3 +64,24 @@ export const leadsBtreeIndex = (rel: string, attnums: string): string => `EXISTS
      AND (SELECT pg_catalog.array_agg(x ORDER BY x) FROM pg_catalog.unnest(
             (i.indkey::pg_catalog.int2[])[0:pg_catalog.cardinality(${attnums}) - 1]) x)
        = (SELECT pg_catalog.array_agg(x ORDER BY x) FROM pg_catalog.unnest(${attnums}) x))`;
+
+/**
+ * Runs `fn` with setting `name` at `value` for the session's transaction (set_config(..., true)
+ * is SET LOCAL), then puts back the value it had. When `fn` fails, the rollback that follows
+ * (of the transaction, or to a savepoint taken before) puts it back.
+ */
+export async function withSetting<T>(
+  session: Client,
+  name: string,
+  value: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const was = await session.query<{ v: string }>("SELECT pg_catalog.current_setting($1) AS v", [
+    name,
+  ]);
+  const set = (v: string) => session.query("SELECT pg_catalog.set_config($1, $2, true)", [name, v]);
+  await set(value);
+  const r = await fn();
+  await set(was.rows[0].v);
+  return r;
+}

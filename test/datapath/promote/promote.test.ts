@@ -140,13 +140,30 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
     });
   });
 
-  // The write leaves a key live enforces to the writes themselves and names it after rolling
-  // them back; a deferrable one (it would refuse only at COMMIT) it checks before writing.
-  for (const [how, seed, rolledBack] of [
-    ["left to the write", "", true],
+  // A role that may set session_replication_role (the tests' superuser) checks every key before
+  // writing and inserts without the keys' per-row checks; one that may not leaves a key live
+  // enforces to the insert and names it after rolling back; a deferrable key (it would refuse
+  // only at COMMIT) is checked before writing either way.
+  for (const [how, seed, owner, said, rolledBack] of [
+    [
+      "checked before writing (replica role)",
+      "",
+      false,
+      "session_replication_role = replica",
+      false,
+    ],
+    [
+      "left to the write (a role that may not set session_replication_role)",
+      "",
+      true,
+      "may not set session_replication_role",
+      true,
+    ],
     [
       "deferrable, checked before writing",
       "ALTER TABLE posts ALTER CONSTRAINT posts_user_id_fkey DEFERRABLE INITIALLY DEFERRED;",
+      true,
+      "may not set session_replication_role",
       false,
     ],
   ] as const) {
@@ -167,12 +184,72 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
         refusals[0],
         /^posts_user_id_fkey .*: 5 rows of public\.posts to re-insert reference public\.users rows that live no longer has; referenced keys: \(7\); way out: add public\.users to --tables/,
       );
-      const r = await write(db, "merge", "public.posts");
+      const r = owner
+        ? await runPromote(
+            { ...pair.env(db), LIVE_URL: await asOwner(db) },
+            "--mode",
+            "merge",
+            "--tables",
+            "public.posts",
+            "--confirm",
+            confirmFor(db),
+          )
+        : await write(db, "merge", "public.posts");
       assert.equal(r.code, 1);
       assert.ok(r.err.includes(`\n  ${refusals[0]}`), r.err);
+      assert.ok(r.err.includes(said), r.err);
       assert.equal(r.err.includes("rolled back the writes to name it"), rolledBack, r.err);
       await unchanged(db, before);
     });
+  }
+
+  it("merge: a foreign key to a partitioned table is checked before writing too (on its partitions), the insert skipping it", async () => {
+    // The re-inserted posts 1 to 10 reference regions live no longer has. PostgreSQL keeps the
+    // key on each partition too; the checks read those.
+    const db = await incident(
+      `DELETE FROM comments WHERE post_id <= 10; DELETE FROM posts WHERE id <= 10;
+       DELETE FROM regions WHERE id <= 10;`,
+      `CREATE TABLE regions (id int PRIMARY KEY) PARTITION BY RANGE (id);
+       CREATE TABLE regions_all PARTITION OF regions FOR VALUES FROM (0) TO (2000);
+       INSERT INTO regions SELECT g FROM generate_series(1, 1100) g;
+       ALTER TABLE posts ADD COLUMN region int REFERENCES regions;
+       UPDATE posts SET region = id;`,
+    );
+    const before = await fingerprint(pair.live.url(db));
+    const r = await write(db, "merge", "public.posts");
+    assert.equal(r.code, 1, r.err);
+    assert.match(
+      r.err,
+      /\n {2}posts_region_fkey\d* .*: 10 rows of public\.posts to re-insert reference public\.regions_all rows that live no longer has/,
+    );
+    assert.ok(r.err.includes("session_replication_role = replica"), r.err);
+    assert.ok(!r.err.includes("rolled back the writes"), r.err);
+    await unchanged(db, before);
+  });
+
+  /**
+   * A URL of live's `db` for a role that owns its tables but is no superuser (so may not set
+   * session_replication_role), as an app's owner role on a managed service may be.
+   */
+  async function asOwner(db: string): Promise<string> {
+    await pair.live.query(
+      db,
+      `DO $$ BEGIN
+         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pgr_app_owner') THEN
+           CREATE ROLE pgr_app_owner LOGIN PASSWORD 'owner-pw';
+         END IF;
+       END $$;
+       DO $$ DECLARE r record; BEGIN
+         FOR r IN SELECT c.oid::regclass AS t FROM pg_class c
+                   WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') LOOP
+           EXECUTE format('ALTER TABLE %s OWNER TO pgr_app_owner', r.t);
+         END LOOP;
+       END $$;`,
+    );
+    const u = new URL(pair.live.url(db));
+    u.username = "pgr_app_owner";
+    u.password = "owner-pw";
+    return u.toString();
   }
 
   describe("keys the written rows can collide on: the plan says what the write does", () => {
