@@ -504,14 +504,20 @@ async function references(
   cols: Column[],
   kinds: KeyKind[],
 ): Promise<{ n: number; refs: string[] }> {
-  const r = await live.query<{ n: number; refs: string[] }>(
-    `SELECT (SELECT count(*) FROM ${from} WHERE ${where})::int AS n,
-            ARRAY(SELECT ${render("c", cols)} FROM ${from} WHERE ${where}
+  // The sample only when there is one: the check passes far more often than it refuses, and
+  // the sample's query reads every row again.
+  const count = await live.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM ${from} WHERE ${where}`,
+  );
+  const n = count.rows[0].n;
+  if (n === 0) return { n, refs: [] };
+  const r = await live.query<{ refs: string[] }>(
+    `SELECT ARRAY(SELECT ${render("c", cols)} FROM ${from} WHERE ${where}
                    GROUP BY ${cols.map((x) => `c.${x.q}`).join(", ")}
                    ORDER BY ${cols.map((x, i) => orderExpr("c", x, kinds[i])).join(", ")}
                    LIMIT ${SAMPLE}) AS refs`,
   );
-  return r.rows[0];
+  return { n, refs: r.rows[0].refs };
 }
 
 /**
