@@ -82,21 +82,31 @@ export function blobArchive(
     ).stdout;
   return {
     describe: () => `${account}/${container}`,
-    put: async (name, body) => {
-      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "pgr-drill-")), "record.json");
-      fs.writeFileSync(file, body);
-      await az(["upload", "--name", name, "--file", file, "--overwrite", "false"]);
-    },
+    put: (name, body) =>
+      withTempFile(async (file) => {
+        fs.writeFileSync(file, body);
+        await az(["upload", "--name", name, "--file", file, "--overwrite", "false"]);
+      }),
     list: async (prefix) =>
       (
         JSON.parse(await az(["list", "--prefix", prefix, "--output", "json"])) as { name: string }[]
       ).map((b) => b.name),
-    get: async (name) => {
-      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "pgr-drill-")), "record.json");
-      await az(["download", "--name", name, "--file", file]);
-      return fs.readFileSync(file, "utf8");
-    },
+    get: (name) =>
+      withTempFile(async (file) => {
+        await az(["download", "--name", name, "--file", file]);
+        return fs.readFileSync(file, "utf8");
+      }),
   };
+}
+
+/** `az` moves blobs through files: one in a fresh temp directory, removed afterwards. */
+async function withTempFile<T>(fn: (file: string) => Promise<T>): Promise<T> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-drill-"));
+  try {
+    return await fn(path.join(dir, "record.json"));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** The archive name for a record: `<date>.json`, or `<date>-2.json` ... when the day has one. */
