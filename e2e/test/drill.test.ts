@@ -17,7 +17,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects and records as JSON */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { DATA_TOOL_ENV } from "../../contract/data-tool";
 import { LABELS } from "../../contract/runbook";
@@ -34,6 +33,7 @@ import {
   STACK,
   YES,
 } from "./support/runner";
+import { testDir } from "../../test/support/tmp";
 
 /** The label every object of a drill carries (stacks/drill.ts). */
 const DRILL_LABEL = `${LABELS.drill}=true`;
@@ -45,7 +45,7 @@ describe("pg-recovery drill against the real CLI and a real API server", functio
   let seeded: Record<string, unknown>;
   let seededManagers: Record<string, string[]>;
   let work: string;
-  const state = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-drill-e2e-"));
+  const state = testDir("pgr-drill-e2e-");
 
   const drill = (out: string) => ["drill", "--stack", STACK, "--work-dir", work, "--out", out];
   const pgr = (...args: string[]) => runRunner([...args, "--work-dir", work], env);

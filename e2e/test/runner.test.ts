@@ -11,7 +11,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects as JSON */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { appState, managers, overlayObjects, readSeed, SeededApp } from "./support/app";
 import { currentContext, kubectl, run, seed, SEED } from "./support/cluster";
@@ -26,6 +25,7 @@ import {
   STACK,
   YES,
 } from "./support/runner";
+import { testDir } from "../../test/support/tmp";
 
 describe("pg-recovery (the runner) against the real CLI and a real API server", function () {
   this.timeout(30 * 60_000);
@@ -34,7 +34,7 @@ describe("pg-recovery (the runner) against the real CLI and a real API server", 
   let seeded: Record<string, unknown>;
   let work: string;
   let home: string;
-  const state = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-runner-e2e-"));
+  const state = testDir("pgr-runner-e2e-");
   // An hour ago, whole seconds, UTC: inside the stand-in's retention, never in the future.
   const restoreTime = new Date(Math.floor(Date.now() / 1000) * 1000 - 3600_000)
     .toISOString()

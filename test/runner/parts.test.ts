@@ -5,7 +5,6 @@
  */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { ESLint } from "eslint";
 import { runbookStepOf } from "../../contract/runbook";
@@ -18,6 +17,7 @@ import { Journal, latestIncident } from "../../runner/journal";
 import { renderSummary, summarise } from "../../runner/summary";
 import { CORRUPTED_PROMOTE_SETS, startArgv } from "./support/commands";
 import { FakeCluster, NOW, testIo } from "./support/fakes";
+import { testDir } from "../support/tmp";
 
 describe("runner: the command line", () => {
   const ok = (argv: string[]) => {
@@ -309,7 +309,7 @@ describe("runner: the journal", () => {
   });
 
   it("survives a torn last line (the runner killed while writing)", () => {
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-journal-"));
+    const home = testDir("pgr-journal-");
     const j = new Journal("qa", home);
     j.append({ command: "start", kind: "command", text: "start" });
     fs.appendFileSync(j.file, '{"at":"2026-01-01T00:00:00Z","stack":"qa","comm');

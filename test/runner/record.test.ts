@@ -5,13 +5,13 @@
  */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { main } from "../../runner/cli";
 import { buildRecord, durationText, renderMarkdown } from "../../runner/record";
 import { redact, redactText } from "../../runner/redact";
 import { LIVE, start, yes } from "./support/commands";
 import { testIo, world, WHO } from "./support/fakes";
+import { testDir } from "../support/tmp";
 
 const SECRETS = {
   dbPassword: "S3cretPassw0rd",
@@ -25,7 +25,7 @@ describe("runner: the incident record", function () {
   this.timeout(120_000);
   let clock = new Date("2026-11-25T07:20:00Z");
   const w = world(() => clock);
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-record-"));
+  const out = testDir("pgr-record-");
   let markdown = "";
   let json = "";
 

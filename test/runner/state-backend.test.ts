@@ -27,7 +27,7 @@ describe("runner: the file:// state backend", () => {
   });
 
   describe("backendUrl, in the CLI's order", () => {
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-pulumi-home-"));
+    const home = testDir("pgr-pulumi-home-");
     fs.writeFileSync(
       path.join(home, "credentials.json"),
       JSON.stringify({ current: "file:///from-login" }),
@@ -44,7 +44,7 @@ describe("runner: the file:// state backend", () => {
     });
     it("then the stored login; none without one", () => {
       assert.equal(backendUrl(undefined, { PULUMI_HOME: home }), "file:///from-login");
-      const empty = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-pulumi-home-"));
+      const empty = testDir("pgr-pulumi-home-");
       assert.equal(backendUrl(undefined, { PULUMI_HOME: empty }), undefined);
     });
   });

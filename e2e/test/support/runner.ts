@@ -6,12 +6,12 @@
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { SeededApp } from "./app";
 import { E2E } from "./cluster";
 import { factsFor } from "./stack";
+import { testDir } from "../../../test/support/tmp";
 
 /** The stack of the runner's e2e suites (its facts: e2e/test/support/stack.ts). */
 export const STACK = "e2e";
@@ -65,7 +65,7 @@ export function runnerClusterDown(env: NodeJS.ProcessEnv): void {
  * its Pulumi.<stack>.yaml holds the seeded app's facts, as a stack file in the repo would.
  */
 export function projectDir(stack: string, app: SeededApp, context: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgr-runner-project-"));
+  const dir = testDir("pgr-runner-project-");
   const program = fs.readFileSync(path.join(PROGRAM, "Pulumi.yaml"), "utf8");
   fs.writeFileSync(
     path.join(dir, "Pulumi.yaml"),
