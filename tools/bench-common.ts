@@ -63,11 +63,17 @@ export async function query(url: string, sql: string) {
   }
 }
 
+/**
+ * A command the bench runs failed (its message says which, and its output): the bench reports it
+ * as one message, not as a stack trace of the bench's own code.
+ */
+export class CommandFailed extends Error {}
+
 export function exited(child: ReturnType<typeof spawn>, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
     child.once("error", reject);
     child.once("exit", (code) =>
-      code === 0 ? resolve() : reject(new Error(`${what} exited with ${code}`)),
+      code === 0 ? resolve() : reject(new CommandFailed(`${what} exited with ${code}`)),
     );
   });
 }

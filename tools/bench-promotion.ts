@@ -30,6 +30,7 @@ import { main as dataTool } from "../datapath/cli";
 import { Azurite, startAzurite } from "../test/support/azurite";
 import {
   BENCH_SERVER_SETTINGS,
+  CommandFailed,
   exited,
   mark,
   Mark,
@@ -510,7 +511,7 @@ async function promote(
       PG_RECOVERY_PROGRESS_MS: "60000",
     },
   });
-  if (code !== 0) throw new Error(`${argv.join(" ")} exited ${code}:\n${err}`);
+  if (code !== 0) throw new CommandFailed(`${argv.join(" ")} exited ${code}:\n${err}`);
   c.phases = (JSON.parse(out) as { timings?: Record<string, number> }).timings;
 }
 
@@ -557,7 +558,7 @@ async function pgcopydbPath(c: Ctx, i: number): Promise<void> {
     await exited(child, "pgcopydb clone");
   } catch (e) {
     const tail = fs.readFileSync(logFile, "utf8").split("\n").slice(-20).join("\n");
-    throw new Error(`${(e as Error).message}; the end of ${logFile}:\n${tail}`);
+    throw new CommandFailed(`${(e as Error).message}; the end of ${logFile}:\n${tail}`);
   } finally {
     fs.closeSync(logFd);
   }

@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { median } from "./bench-common";
+import { CommandFailed, median } from "./bench-common";
 
 const ROOT = path.resolve(__dirname, "..");
 const TS_NODE = ["-r", "ts-node/register/transpile-only", "-e"];
@@ -36,7 +36,9 @@ function timeOnce(args: string[]): number {
   const t = process.hrtime.bigint();
   const r = spawnSync(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
   const s = Number(process.hrtime.bigint() - t) / 1e9;
-  if (r.status !== 0) throw new Error(`node ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+  if (r.status !== 0) {
+    throw new CommandFailed(`node ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+  }
   return s;
 }
 

@@ -34,6 +34,7 @@ import { verifyDatabases } from "../datapath/verify/verify";
 import { Azurite, startAzurite } from "../test/support/azurite";
 import {
   BENCH_SERVER_SETTINGS,
+  CommandFailed,
   exited,
   mark,
   Mark,
@@ -425,7 +426,9 @@ const EVENTS_DDL = (rows: number) => `
 main().then(
   (code) => process.exit(code),
   (e) => {
-    process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
+    // A command that failed says why itself; anything else is the bench's own bug.
+    const text = e instanceof CommandFailed ? e.message : ((e as Error).stack ?? String(e));
+    process.stderr.write(`bench failed: ${text}\n`);
     process.exit(1);
   },
 );
