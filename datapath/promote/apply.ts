@@ -20,9 +20,10 @@
  *     enforcedOnWrite; merge, when the role may set session_replication_role, checks them all
  *     here and inserts without the keys' per-row checks); no row written back breaks a CHECK
  *     added NOT VALID; (merge) no re-inserted row collides with a live row on a unique key
- *     (partial, on expressions) or an exclusion constraint. Any hit refuses with the constraint, rows and way out named, in the
- *     words the plan uses (foreign-keys.ts's fkLine, collisions.ts). (tables) a key whose values
- *     moved between rows since T is noted for rebuilding (collisions.ts says why);
+ *     (partial, on expressions) or an exclusion constraint. Any hit refuses with the
+ *     constraint, rows and way out named, in the words the plan uses (foreign-keys.ts's fkLine,
+ *     collisions.ts). (tables) a key whose values moved between rows since T is noted for
+ *     rebuilding (collisions.ts says why);
  *  5. tables: keep every row about to be deleted or overwritten in `pgr_<incident>_replaced`;
  *  6. with the chosen tables' user triggers disabled (so rows end exactly as at T) and the keys
  *     noted in 4 dropped, as well as every index of a table taking a bulk insert (rebuild.ts;

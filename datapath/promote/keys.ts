@@ -207,9 +207,10 @@ const INSUFFICIENT_PRIVILEGE = "42501";
 
 /**
  * Whether this session may set session_replication_role, which turns off the foreign keys'
- * per-row checks (and every trigger not enabled ALWAYS or REPLICA): superusers may, and on
- * managed services a role with REPLICATION or `GRANT SET ON PARAMETER` (Azure's admin, by
- * reports). Tried in a savepoint, which undoes it either way.
+ * per-row checks (and every trigger and rule not enabled ALWAYS or REPLICA; the write has
+ * disabled the chosen tables' user triggers already): superusers may, and on managed services
+ * a role with REPLICATION or `GRANT SET ON PARAMETER` (Azure's admin, by reports). Tried in a
+ * savepoint, which undoes it either way.
  */
 export async function mayReplicaRole(live: Client): Promise<boolean> {
   await live.query("SAVEPOINT pgr_role");
