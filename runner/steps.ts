@@ -174,11 +174,44 @@ const who = (s: Session) => s.who.name;
 
 /* ------------------------------------------------------------------ start */
 
+/**
+ * Starts an incident, or continues the one in progress for the same scenario (refusing one that
+ * clashes): one converge step with the scenario's config, then its Jobs' reports and what is next.
+ */
 export async function start(s: Session, cmd: StartCommand, times: StartTimes): Promise<void> {
   const before = await s.stack.config();
+  const continuing = refuseClashes(s, before, cmd, times);
+  const config = startConfig(s, before, cmd, times, continuing);
+  s.note("command", `start ${cmd.scenario}`, {
+    scenario: cmd.scenario,
+    incidentDate: config.incidentDate,
+    restoreTime: config.restoreTime,
+    serverDeletedAt: config.deletedAt,
+    noticedAt: cmd.noticedAt,
+    continuing,
+    dryRun: cmd.dryRun,
+  });
+  const roles: JobRole[] =
+    cmd.scenario === "corrupted" ? ["adhoc-backup", "validation"] : ["restore-from-storage"];
+  const { result, jobs } = await stepWithJobs(s, startSpec(s, cmd, times, config), roles, [
+    "adhoc-backup",
+    "restore-from-storage",
+  ]);
+  await printStartOutcome(s, result, jobs);
+}
+
+/**
+ * Refuses a start that clashes with the stack: a drill under way, another scenario's incident,
+ * or other values for this one. Returns whether start continues the incident in progress.
+ */
+function refuseClashes(
+  s: Session,
+  before: ConfigMap,
+  cmd: StartCommand,
+  times: StartTimes,
+): boolean {
   const current = scenarioOf(before);
   const stackName = s.stack.name;
-
   if (current === "drill") {
     throw new Refusal(
       `a restore drill is under way on ${stackName} (dated ${valueOf(before, "incidentDate") ?? "unset"}). ` +
@@ -203,53 +236,40 @@ export async function start(s: Session, cmd: StartCommand, times: StartTimes): P
         `Nothing was changed.`,
     );
   }
+  return continuing;
+}
 
-  const { set, remove, restoreTime, deletedAt, incidentDate } = startConfig(
-    s,
-    before,
-    cmd,
-    times,
-    continuing,
-  );
-
-  const noticed = times.noticedAt !== undefined;
-  s.note("command", `start ${cmd.scenario}`, {
-    scenario: cmd.scenario,
-    incidentDate,
-    restoreTime,
-    serverDeletedAt: deletedAt,
-    noticedAt: cmd.noticedAt,
-    continuing,
-    dryRun: cmd.dryRun,
-  });
-
+/** Start's converge step: its config, and the incident's facts in the update's message. */
+function startSpec(
+  s: Session,
+  cmd: StartCommand,
+  times: StartTimes,
+  config: StartConfig,
+): StepSpec {
+  const { set, remove, restoreTime, deletedAt, incidentDate } = config;
   const facts = [
     cmd.scenario,
     `incident ${incidentDate}`,
     restoreTime ? `restore to ${restoreTime}` : undefined,
     deletedAt ? `deleted at ${deletedAt}` : undefined,
-    noticed ? `noticed ${cmd.noticedAt} (as typed)` : undefined,
+    times.noticedAt !== undefined ? `noticed ${cmd.noticedAt} (as typed)` : undefined,
   ].filter(Boolean);
-  const roles: JobRole[] =
-    cmd.scenario === "corrupted" ? ["adhoc-backup", "validation"] : ["restore-from-storage"];
-  const { result, jobs } = await stepWithJobs(
-    s,
-    {
-      change: { set, remove },
-      message: `pg-recovery start: ${facts.join(", ")}; by ${who(s)}`,
-      heading: `What start will do on ${stackName}, in the runbook's order:`,
-      yes: cmd.yes,
-      dryRun: cmd.dryRun,
-      given: flagsGiven([
-        ...(cmd.incidentDate ? (["incidentDate"] as const) : []),
-        ...(times.restoreTime ? (["restoreTime"] as const) : []),
-        ...(times.deletedAt ? (["serverDeletedAt"] as const) : []),
-      ]),
-    },
-    roles,
-    ["adhoc-backup", "restore-from-storage"],
-  );
+  return {
+    change: { set, remove },
+    message: `pg-recovery start: ${facts.join(", ")}; by ${who(s)}`,
+    heading: `What start will do on ${s.stack.name}, in the runbook's order:`,
+    yes: cmd.yes,
+    dryRun: cmd.dryRun,
+    given: flagsGiven([
+      ...(cmd.incidentDate ? (["incidentDate"] as const) : []),
+      ...(times.restoreTime ? (["restoreTime"] as const) : []),
+      ...(times.deletedAt ? (["serverDeletedAt"] as const) : []),
+    ]),
+  };
+}
 
+/** After start's step: the validation's reports (when it finished), the Jobs, what comes next. */
+async function printStartOutcome(s: Session, result: StepResult, jobs: JobStatus[]): Promise<void> {
   const validation = jobs.find((j) => j.role === "validation");
   if (validation && finished(validation.state)) {
     await printValidation(s, validation);
@@ -306,6 +326,9 @@ function otherValues(before: ConfigMap, cmd: StartCommand, times: StartTimes): s
   }
   return conflicts;
 }
+
+/** What start sets and removes, and the incident's values that result. */
+type StartConfig = ReturnType<typeof startConfig>;
 
 /**
  * The config start sets and removes: a rerun keeps the incident's own values (and its text for
