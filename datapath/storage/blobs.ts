@@ -338,63 +338,121 @@ export async function uploadCommitLast(
   source: AsyncIterable<Buffer>,
   opts: UploadOptions,
 ): Promise<UploadResult> {
-  const sha256 = createHash("sha256");
+  const staged = await stageSource(blob, source, opts);
+  await opts.beforeCommit();
+  await commitNew(blob, staged.ids, opts);
+  await confirmCommitted(blob, staged);
+  return { size: staged.size, sha256: staged.sha256, blocks: staged.ids.length };
+}
+
+/** What an upload staged: its block ids and sizes in order, and the whole's size and hash. */
+interface Staged {
+  ids: string[];
+  sizes: number[];
+  size: number;
+  sha256: string;
+}
+
+/**
+ * The blocks of one upload, staged in parallel. The first failure aborts the stagings in flight
+ * and is kept, to be thrown once they have settled.
+ */
+class BlockStager {
   // A fresh random run id keeps our block ids apart from blocks an interrupted attempt left
   // behind; fixed-width ids are required (all ids of a blob must have the same length).
-  const run = randomBytes(6).toString("hex");
-  const ids: string[] = [];
-  const sizes: number[] = [];
-  const abort = new AbortController();
-  const inflight = new Set<Promise<void>>();
-  let failure: unknown;
-  let size = 0;
+  private readonly run = randomBytes(6).toString("hex");
+  readonly ids: string[] = [];
+  readonly sizes: number[] = [];
+  private readonly abort = new AbortController();
+  private readonly inflight = new Set<Promise<void>>();
+  /** The first failure, of a block or of the source (see abandon); unset while all is well. */
+  failure: unknown;
 
-  const stage = (buf: Buffer) => {
-    const id = Buffer.from(`${run}-${String(ids.length).padStart(8, "0")}`).toString("base64");
-    ids.push(id);
-    sizes.push(buf.length);
-    const p = blob
+  constructor(
+    private readonly blob: BlockBlobClient,
+    private readonly onBytes?: (n: number) => void,
+  ) {}
+
+  /** Starts staging `buf` as the next block (a failure is kept, never thrown here). */
+  stage(buf: Buffer): void {
+    const seq = String(this.ids.length).padStart(8, "0");
+    const id = Buffer.from(`${this.run}-${seq}`).toString("base64");
+    this.ids.push(id);
+    this.sizes.push(buf.length);
+    const p = this.blob
       .stageBlock(id, buf, buf.length, {
         transactionalContentMD5: createHash("md5").update(buf).digest(),
-        abortSignal: within(abort.signal, TRANSFER_TIMEOUT_MS),
+        abortSignal: within(this.abort.signal, TRANSFER_TIMEOUT_MS),
       })
-      .then(() => opts.onBytes?.(buf.length))
+      .then(() => this.onBytes?.(buf.length))
       .catch((e) => {
-        failure ??= e;
-        abort.abort();
+        this.failure ??= e;
+        this.abort.abort();
       })
-      .finally(() => inflight.delete(p));
-    inflight.add(p);
-  };
+      .finally(() => this.inflight.delete(p));
+    this.inflight.add(p);
+  }
 
+  /** Waits until fewer than `concurrency` blocks are in flight, or one has failed. */
+  async room(concurrency: number): Promise<void> {
+    while (this.inflight.size >= concurrency && !this.failure) await Promise.race(this.inflight);
+  }
+
+  /** Waits for every block in flight. */
+  async settle(): Promise<void> {
+    await Promise.all(this.inflight);
+  }
+
+  /** Keeps `e` (unless a block failed first), aborts the blocks in flight and waits for them. */
+  async abandon(e: unknown): Promise<void> {
+    this.failure ??= e;
+    this.abort.abort();
+    await Promise.allSettled(this.inflight);
+  }
+}
+
+/**
+ * Reads `source` into blocks of the target size and stages them, at most `concurrency` at a
+ * time; throws the first failure (of the source or of a block) once nothing is in flight.
+ */
+async function stageSource(
+  blob: BlockBlobClient,
+  source: AsyncIterable<Buffer>,
+  opts: UploadOptions,
+): Promise<Staged> {
+  const sha256 = createHash("sha256");
+  const blocks = new BlockStager(blob, opts.onBytes);
+  let size = 0;
   let pending: Buffer[] = [];
   let pendingLen = 0;
   // Grow blocks for very large dumps so we stay under the 50,000-block limit.
-  const blockTarget = () => opts.blockSize * 2 ** Math.floor(ids.length / 10_000);
+  const blockTarget = () => opts.blockSize * 2 ** Math.floor(blocks.ids.length / 10_000);
   try {
     for await (const chunk of source) {
-      if (failure) break;
+      // Checked per chunk, so a failed block stops the reading at the next one.
+      if (blocks.failure) break;
       sha256.update(chunk);
       size += chunk.length;
       pending.push(chunk);
       pendingLen += chunk.length;
       if (pendingLen >= blockTarget()) {
-        stage(Buffer.concat(pending, pendingLen));
+        blocks.stage(Buffer.concat(pending, pendingLen));
         pending = [];
         pendingLen = 0;
-        while (inflight.size >= opts.concurrency && !failure) await Promise.race(inflight);
+        await blocks.room(opts.concurrency);
       }
     }
-    if (!failure && pendingLen > 0) stage(Buffer.concat(pending, pendingLen));
-    await Promise.all(inflight);
+    if (!blocks.failure && pendingLen > 0) blocks.stage(Buffer.concat(pending, pendingLen));
+    await blocks.settle();
   } catch (e) {
-    failure ??= e;
-    abort.abort();
-    await Promise.allSettled(inflight);
+    await blocks.abandon(e);
   }
-  if (failure) throw failure;
-  await opts.beforeCommit();
+  if (blocks.failure) throw blocks.failure;
+  return { ids: blocks.ids, sizes: blocks.sizes, size, sha256: sha256.digest("hex") };
+}
 
+/** Commits the staged blocks as a new blob, never replacing one (`If-None-Match: *`). */
+async function commitNew(blob: BlockBlobClient, ids: string[], opts: UploadOptions): Promise<void> {
   // No whole-blob Content-MD5: the service never checks it for block lists, each block's MD5
   // was checked on staging, and the manifest's sha256 covers the whole.
   await blob.commitBlockList(ids, {
@@ -402,7 +460,11 @@ export async function uploadCommitLast(
     blobHTTPHeaders: { blobContentType: opts.contentType },
     metadata: opts.metadata,
   });
+}
 
+/** Reads back the committed block list and size: the service must hold exactly what was sent. */
+async function confirmCommitted(blob: BlockBlobClient, staged: Staged): Promise<void> {
+  const { ids, sizes, size } = staged;
   const list = await blob.getBlockList("committed");
   const committed = list.committedBlocks ?? [];
   const mismatch =
@@ -414,7 +476,6 @@ export async function uploadCommitLast(
       `uploaded blob ${blob.name} does not match what was sent (${props.contentLength} bytes in ${committed.length} blocks, expected ${size} bytes in ${ids.length})`,
     );
   }
-  return { size, sha256: sha256.digest("hex"), blocks: ids.length };
 }
 
 /** Uploads a small blob (the manifest) with `If-None-Match: *`. */
