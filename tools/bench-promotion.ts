@@ -43,7 +43,7 @@ import {
   runbookRestore,
   WORK_DIR_PREFIX,
 } from "./bench-common";
-import { cluster, PG_BIN, Server, serverDir } from "../test/support/pg-server";
+import { Cluster, cluster, PG_BIN, Server, serverDir } from "../test/support/pg-server";
 
 const MB = 1024 * 1024;
 /** Up to this size the damaged table is a tenth of the database; above it, it stays this size. */
@@ -202,18 +202,43 @@ interface Timed {
 const otherCpu = (t: Timed) => Math.max(0, t.cpu - t.own);
 const loadavg = () => Number(fs.readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
 
+type Log = (s: string) => void;
+
 interface Ctx {
   live: Server;
   ptr: Server;
   password: string;
   azurite: Azurite;
   work: string;
+  /** The two servers' data directories: their processes' CPU time is the paths' (ownCpu). */
+  dataDirs: string[];
   jobs: number;
-  log: (s: string) => void;
+  log: Log;
   /** The phases the last promote reported (its `--json` result's timings). */
   phases?: Record<string, number>;
 }
 
+/** What the paths are checked and measured against, taken before any of them ran. */
+interface AtT {
+  /** Bytes of the tables at T, and of the damaged one (pg_total_relation_size). */
+  dbBytes: number;
+  ordersBytes: number;
+  /** Rows of orders at T. */
+  ordersAtT: number;
+  /** Rows of orders written after T, which the small corruption's merge keeps. */
+  orders1pct: number;
+  /** Rows written after T in the untouched tables. */
+  writtenAfterT: number;
+}
+
+const SERVER_SETTINGS = { ...BENCH_SERVER_SETTINGS, max_connections: "60" };
+
+/**
+ * The suite: live with its generated database, the PTR server cloned from it at T, the writes
+ * after T and the corruptions, the timed runs, then the report on stdout. 0 when every path left
+ * the orders at T and tables / merge lost no rows written after T. The work directory is removed
+ * unless `keep`.
+ */
 export async function runPromotionBench(o: {
   sizeMb: number;
   jobs: number;
@@ -221,146 +246,217 @@ export async function runPromotionBench(o: {
   keep: boolean;
   /** Only these paths (all by default; pgcopydb only when it is installed). */
   paths?: PathName[];
-  log: (s: string) => void;
+  log: Log;
 }): Promise<number> {
   const { log } = o;
   const base = serverDir(fs.mkdtempSync(path.join(os.tmpdir(), `${WORK_DIR_PREFIX}promote-`)));
   const cl = cluster(base);
   const servers: Server[] = [];
   let azurite: Azurite | undefined;
-  const settings = { ...BENCH_SERVER_SETTINGS, max_connections: "60" };
   try {
     log(`bench promotion: live and PTR PostgreSQL servers and Azurite on 127.0.0.1 (${base})`);
-    await cl.initdb(path.join(base, "live"));
-    const live = await cl.start("live", path.join(base, "live"), settings);
+    const liveDir = path.join(base, "live");
+    await cl.initdb(liveDir);
+    const live = await cl.start("live", liveDir, SERVER_SETTINGS);
     servers.push(live);
     azurite = await startAzurite();
-
-    const n = Object.fromEntries(
-      Object.entries(SHAPE).map(([k, v]) => {
-        const mb = k === "orders" ? Math.min(o.sizeMb, DAMAGED_SHAPE_MB) : o.sizeMb;
-        return [k, Math.max(1000, Math.round((mb * v.share * MB) / v.rowBytes))];
-      }),
-    ) as Record<keyof typeof SHAPE, number>;
-    log(`-- generating ~${o.sizeMb} MB: ${JSON.stringify(n)}`);
-    await query(live.url(), "CREATE DATABASE app");
-    await query(live.url("app"), SCHEMA(n));
-    await query(live.url("app"), "VACUUM ANALYZE");
-
-    log("-- the PTR server: a physical copy of live at T (pg_basebackup)");
+    await generateApp(live, o.sizeMb, log);
     const ptrDir = path.join(base, "ptr");
-    await cl.basebackup(live, ptrDir);
-    const ptr = await cl.start("ptr", ptrDir, settings);
+    const ptr = await startPtr(cl, live, ptrDir, log);
     servers.push(ptr);
+    const writtenAfterT = await writeAfterTAndCorrupt(live, log);
+    const atT = await measureAtT(live, ptr, writtenAfterT, log);
 
-    log("-- after T: the app writes to every table; then DELETE FROM orders (no WHERE)");
-    await query(live.url("app"), AFTER_T);
-    const writtenAfterT = Number(
-      (await query(live.url("app"), `SELECT (${WRITTEN_AFTER_T})::int AS n`)).rows[0].n,
-    );
-    await query(live.url(), "CREATE DATABASE app_corrupted_1pct TEMPLATE app");
-    await query(live.url("app_corrupted_1pct"), CORRUPTION_1PCT);
-    await query(live.url("app"), CORRUPTION);
-    await query(live.url(), "ALTER DATABASE app RENAME TO app_corrupted");
-    const sizes = await query(
-      ptr.url("app"),
-      `SELECT c.relname AS t, pg_total_relation_size(c.oid)::float8 AS b FROM pg_class c
-        WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace ORDER BY 2 DESC`,
-    );
-    const dbBytes = sizes.rows.reduce((a: number, r: { b: number }) => a + r.b, 0);
-    const ordersBytes = sizes.rows.find((r: { t: string }) => r.t === "orders").b;
-    const ordersAtT = Number(
-      (await query(ptr.url("app"), "SELECT count(*) AS n FROM orders")).rows[0].n,
-    );
-    // After the small corruption's merge: every order at T, and the orders written since.
-    const orders1pct = Number(
-      (
-        await query(
-          live.url("app_corrupted_1pct"),
-          `SELECT (SELECT count(*) FROM orders WHERE created_at > ${T_SQL}) AS n`,
-        )
-      ).rows[0].n,
-    );
-    const expectedOrders = (p: PathName) =>
-      p === "merge1pct" ? ordersAtT + orders1pct : ordersAtT;
-    /** The bytes a path moves: the whole database at T, or the damaged table. */
-    const moved = (p: PathName) =>
-      ["runbook", "pgcopydb", "whole"].includes(p) ? dbBytes : ordersBytes;
-    log(
-      `   ${(dbBytes / MB).toFixed(0)} MB at T, orders ${(ordersBytes / MB).toFixed(0)} MB (${ordersAtT} rows); ${writtenAfterT} rows written after T elsewhere`,
-    );
-
-    const ctx: Ctx = { live, ptr, password: cl.password, azurite, work: base, jobs: o.jobs, log };
-    const results: Record<PathName, Timed[]> = {
-      runbook: [],
-      pgcopydb: [],
-      whole: [],
-      tables: [],
-      merge: [],
-      merge1pct: [],
+    const ctx: Ctx = {
+      live,
+      ptr,
+      password: cl.password,
+      azurite,
+      work: base,
+      dataDirs: [liveDir, ptrDir],
+      jobs: o.jobs,
+      log,
     };
-    const hasPgcopydb = pgcopydbVersion() !== undefined;
-    if (!hasPgcopydb) {
-      log("-- pgcopydb is not on PATH (apt-get install pgcopydb): its row is left out");
-    }
-    const order = PROMOTION_PATHS.filter(
-      (p) => (o.paths ?? PROMOTION_PATHS).includes(p) && (p !== "pgcopydb" || hasPgcopydb),
-    );
-    for (let i = 0; i < o.runs; i++) {
-      for (const p of i % 2 === 0 ? order : [...order].reverse()) {
-        await resetLive(ctx, STARTS[p]);
-        log(`-- run ${i + 1}/${o.runs}: ${LABELS[p]}`);
-        const dirs = [path.join(base, "live"), ptrDir];
-        ctx.phases = undefined;
-        const l0 = loadavg();
-        const t0 = mark();
-        const c0 = ownCpu(dirs);
-        await PATHS[p](ctx, i);
-        const t1 = mark();
-        const c1 = ownCpu(dirs);
-        const after = await query(
-          live.url("app"),
-          `SELECT (${WRITTEN_AFTER_T})::int AS kept, (SELECT count(*) FROM orders)::int AS orders`,
-        );
-        const t: Timed = {
-          ...span(t0, t1),
-          own: c1 - c0,
-          load: [l0, loadavg()],
-          lost: writtenAfterT - after.rows[0].kept,
-          orders: after.rows[0].orders,
-          phases: ctx.phases,
-        };
-        log(
-          `   ${t.wall.toFixed(1)} s, ${t.own.toFixed(1)} CPU-s (other processes ${otherCpu(t).toFixed(1)}, load ${t.load.join(" -> ")}), ${t.lost} rows written after T lost, orders ${t.orders}${t.phases ? `; ${formatPhases(t.phases)}` : ""}`,
-        );
-        results[p].push(t);
-      }
-    }
-
+    const order = pathsToRun(o.paths, log);
+    const results = await timePaths(ctx, order, o.runs, writtenAfterT);
     const summary = {
-      dbBytes,
-      ordersBytes,
-      ordersAtT,
-      writtenAfterT,
+      ...atT,
       cores: os.cpus().length,
       jobs: o.jobs,
       runs: o.runs,
       version: pgcopydbVersion(),
     };
-    process.stdout.write(report(order, results, summary, moved));
-    const ok =
-      order.every((p) => results[p].every((t) => t.orders === expectedOrders(p))) &&
-      (["tables", "merge", "merge1pct"] as const).every((p) =>
-        results[p].every((t) => t.lost === 0),
-      );
-    if (!ok)
-      log("bench promotion: a path did not end with the orders at T, or tables/merge lost rows");
-    return ok ? 0 : 1;
+    process.stdout.write(report(order, results, summary, (p) => bytesMoved(p, atT)));
+    return checkOutcome(order, results, atT, log);
   } finally {
     await azurite?.stop();
     await Promise.all(servers.map((s) => s.stop()));
     if (!o.keep) fs.rmSync(base, { recursive: true, force: true });
   }
+}
+
+/**
+ * The database `app` on live, about `sizeMb` in SHAPE's shares; orders stops growing at
+ * DAMAGED_SHAPE_MB's share.
+ */
+async function generateApp(live: Server, sizeMb: number, log: Log): Promise<void> {
+  const n = Object.fromEntries(
+    Object.entries(SHAPE).map(([k, v]) => {
+      const mb = k === "orders" ? Math.min(sizeMb, DAMAGED_SHAPE_MB) : sizeMb;
+      return [k, Math.max(1000, Math.round((mb * v.share * MB) / v.rowBytes))];
+    }),
+  ) as Record<keyof typeof SHAPE, number>;
+  log(`-- generating ~${sizeMb} MB: ${JSON.stringify(n)}`);
+  await query(live.url(), "CREATE DATABASE app");
+  await query(live.url("app"), SCHEMA(n));
+  await query(live.url("app"), "VACUUM ANALYZE");
+}
+
+/** The PTR server, started from `dir`: a physical copy of live at T. */
+async function startPtr(cl: Cluster, live: Server, dir: string, log: Log): Promise<Server> {
+  log("-- the PTR server: a physical copy of live at T (pg_basebackup)");
+  await cl.basebackup(live, dir);
+  return cl.start("ptr", dir, SERVER_SETTINGS);
+}
+
+/**
+ * Live past T: the app's writes to every table, then the two corrupted templates the paths start
+ * from (app_corrupted_1pct, then app renamed app_corrupted). The rows written after T in the
+ * untouched tables.
+ */
+async function writeAfterTAndCorrupt(live: Server, log: Log): Promise<number> {
+  log("-- after T: the app writes to every table; then DELETE FROM orders (no WHERE)");
+  await query(live.url("app"), AFTER_T);
+  const writtenAfterT = Number(
+    (await query(live.url("app"), `SELECT (${WRITTEN_AFTER_T})::int AS n`)).rows[0].n,
+  );
+  await query(live.url(), "CREATE DATABASE app_corrupted_1pct TEMPLATE app");
+  await query(live.url("app_corrupted_1pct"), CORRUPTION_1PCT);
+  await query(live.url("app"), CORRUPTION);
+  await query(live.url(), "ALTER DATABASE app RENAME TO app_corrupted");
+  return writtenAfterT;
+}
+
+/** The sizes and row counts at T (on the PTR server) and of orders since (on live). */
+async function measureAtT(
+  live: Server,
+  ptr: Server,
+  writtenAfterT: number,
+  log: Log,
+): Promise<AtT> {
+  const sizes = await query(
+    ptr.url("app"),
+    `SELECT c.relname AS t, pg_total_relation_size(c.oid)::float8 AS b FROM pg_class c
+      WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace ORDER BY 2 DESC`,
+  );
+  const dbBytes = sizes.rows.reduce((a: number, r: { b: number }) => a + r.b, 0);
+  const ordersBytes = sizes.rows.find((r: { t: string }) => r.t === "orders").b;
+  const ordersAtT = Number(
+    (await query(ptr.url("app"), "SELECT count(*) AS n FROM orders")).rows[0].n,
+  );
+  // After the small corruption's merge: every order at T, and the orders written since.
+  const orders1pct = Number(
+    (
+      await query(
+        live.url("app_corrupted_1pct"),
+        `SELECT (SELECT count(*) FROM orders WHERE created_at > ${T_SQL}) AS n`,
+      )
+    ).rows[0].n,
+  );
+  log(
+    `   ${(dbBytes / MB).toFixed(0)} MB at T, orders ${(ordersBytes / MB).toFixed(0)} MB (${ordersAtT} rows); ${writtenAfterT} rows written after T elsewhere`,
+  );
+  return { dbBytes, ordersBytes, ordersAtT, orders1pct, writtenAfterT };
+}
+
+/** The rows of orders a path should leave in live. */
+const expectedOrders = (p: PathName, a: AtT) =>
+  p === "merge1pct" ? a.ordersAtT + a.orders1pct : a.ordersAtT;
+
+/** The bytes a path moves: the whole database at T, or the damaged table. */
+const bytesMoved = (p: PathName, a: AtT) =>
+  ["runbook", "pgcopydb", "whole"].includes(p) ? a.dbBytes : a.ordersBytes;
+
+/** The paths to time, in PROMOTION_PATHS' order: those asked for, pgcopydb if it is on PATH. */
+function pathsToRun(only: PathName[] | undefined, log: Log): PathName[] {
+  const hasPgcopydb = pgcopydbVersion() !== undefined;
+  if (!hasPgcopydb) {
+    log("-- pgcopydb is not on PATH (apt-get install pgcopydb): its row is left out");
+  }
+  return PROMOTION_PATHS.filter(
+    (p) => (only ?? PROMOTION_PATHS).includes(p) && (p !== "pgcopydb" || hasPgcopydb),
+  );
+}
+
+/** `runs` runs of the paths, the order reversed every other run, each from a reset live. */
+async function timePaths(
+  c: Ctx,
+  order: PathName[],
+  runs: number,
+  writtenAfterT: number,
+): Promise<Record<PathName, Timed[]>> {
+  const results: Record<PathName, Timed[]> = {
+    runbook: [],
+    pgcopydb: [],
+    whole: [],
+    tables: [],
+    merge: [],
+    merge1pct: [],
+  };
+  for (let i = 0; i < runs; i++) {
+    for (const p of i % 2 === 0 ? order : [...order].reverse()) {
+      await resetLive(c, STARTS[p]);
+      c.log(`-- run ${i + 1}/${runs}: ${LABELS[p]}`);
+      const t = await timePath(c, p, i, writtenAfterT);
+      results[p].push(t);
+    }
+  }
+  return results;
+}
+
+/**
+ * Run `i` of path `p`, timed around the path alone; then what it left in live: the rows written
+ * after T still there, and the orders.
+ */
+async function timePath(c: Ctx, p: PathName, i: number, writtenAfterT: number): Promise<Timed> {
+  c.phases = undefined;
+  const l0 = loadavg();
+  const t0 = mark();
+  const c0 = ownCpu(c.dataDirs);
+  await PATHS[p](c, i);
+  const t1 = mark();
+  const c1 = ownCpu(c.dataDirs);
+  const after = await query(
+    c.live.url("app"),
+    `SELECT (${WRITTEN_AFTER_T})::int AS kept, (SELECT count(*) FROM orders)::int AS orders`,
+  );
+  const t: Timed = {
+    ...span(t0, t1),
+    own: c1 - c0,
+    load: [l0, loadavg()],
+    lost: writtenAfterT - after.rows[0].kept,
+    orders: after.rows[0].orders,
+    phases: c.phases,
+  };
+  c.log(
+    `   ${t.wall.toFixed(1)} s, ${t.own.toFixed(1)} CPU-s (other processes ${otherCpu(t).toFixed(1)}, load ${t.load.join(" -> ")}), ${t.lost} rows written after T lost, orders ${t.orders}${t.phases ? `; ${formatPhases(t.phases)}` : ""}`,
+  );
+  return t;
+}
+
+/** 0 when every path left the orders it should and tables / merge lost no rows; else 1. */
+function checkOutcome(
+  order: PathName[],
+  results: Record<PathName, Timed[]>,
+  atT: AtT,
+  log: Log,
+): number {
+  const ok =
+    order.every((p) => results[p].every((t) => t.orders === expectedOrders(p, atT))) &&
+    (["tables", "merge", "merge1pct"] as const).every((p) => results[p].every((t) => t.lost === 0));
+  if (!ok)
+    log("bench promotion: a path did not end with the orders at T, or tables/merge lost rows");
+  return ok ? 0 : 1;
 }
 
 /** The bench's results as Markdown: the table, the phases, the goals, and load warnings. */

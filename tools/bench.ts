@@ -110,7 +110,34 @@ function parseOptions() {
   }).values;
 }
 
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
 async function main(): Promise<number> {
+  const o = readOptions();
+  if (typeof o === "number") return o;
+  sweepStaleWorkDirs(os.tmpdir(), log);
+  if (o.suite === "promotion") return promotionSuite(o);
+  if (o.suite === "startup") return runStartupBench({ runs: o.runs, log });
+  const code = await runBackupBench(o);
+  return o.suite === "all" ? Math.max(code, await promotionSuite(o)) : code;
+}
+
+/** The command line, checked. */
+interface BenchOptions {
+  suite: string;
+  sizeMb: number;
+  jobs: number;
+  runs: number;
+  keep: boolean;
+  /** `--paths`: only these promotion paths (all when undefined). */
+  paths?: (typeof PROMOTION_PATHS)[number][];
+}
+
+/**
+ * The command line's options; or the exit code when it asks for the usage (0, on stdout) or is
+ * wrong (2, the usage on stderr).
+ */
+function readOptions(): BenchOptions | number {
   let values: ReturnType<typeof parseOptions>;
   try {
     values = parseOptions();
@@ -122,50 +149,71 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const sizeMb = Number(values["size-mb"]);
-  const jobs = Number(values.jobs);
-  const runs = Number(values.runs);
-  const only = values.paths?.split(",").map((p) => p.trim());
-  const unknown = only?.filter((p) => !isPromotionPath(p)) ?? [];
-  if (
-    !Number.isFinite(sizeMb) ||
-    sizeMb < 16 ||
-    !Number.isInteger(jobs) ||
-    jobs < 1 ||
-    !Number.isInteger(runs) ||
-    runs < 1 ||
-    !["all", "backup", "promotion", "startup"].includes(values.suite) ||
-    unknown.length ||
-    (only && !["all", "promotion"].includes(values.suite))
-  ) {
-    const why = unknown.length
-      ? `bench: unknown path ${unknown.join(", ")}\n`
-      : only && !["all", "promotion"].includes(values.suite)
-        ? `bench: --paths picks promotion paths; --suite ${values.suite} has none\n`
-        : "";
-    process.stderr.write(`${why}${USAGE}`);
+  const o = {
+    suite: values.suite,
+    sizeMb: Number(values["size-mb"]),
+    jobs: Number(values.jobs),
+    runs: Number(values.runs),
+    keep: values.keep === true,
+    only: values.paths?.split(",").map((p) => p.trim()),
+  };
+  const problem = optionProblem(o);
+  if (problem !== undefined) {
+    process.stderr.write(`${problem}${USAGE}`);
     return 2;
   }
-  sweepStaleWorkDirs(os.tmpdir(), (s) => process.stderr.write(`${s}\n`));
-  const promotion = () =>
-    runPromotionBench({
-      sizeMb,
-      jobs,
-      runs,
-      keep: values.keep === true,
-      paths: only?.filter(isPromotionPath),
-      log: (s) => process.stderr.write(`${s}\n`),
-    });
-  if (values.suite === "promotion") return promotion();
-  if (values.suite === "startup") {
-    return runStartupBench({ runs, log: (s) => process.stderr.write(`${s}\n`) });
+  return { ...o, paths: o.only?.filter(isPromotionPath) };
+}
+
+/**
+ * What is wrong with the options: a line to print before the usage, "" when the usage says it
+ * (a number out of range, an unknown suite), undefined when nothing is.
+ */
+function optionProblem(o: {
+  suite: string;
+  sizeMb: number;
+  jobs: number;
+  runs: number;
+  only?: string[];
+}): string | undefined {
+  const unknown = o.only?.filter((p) => !isPromotionPath(p)) ?? [];
+  if (unknown.length) return `bench: unknown path ${unknown.join(", ")}\n`;
+  if (o.only && !["all", "promotion"].includes(o.suite)) {
+    return `bench: --paths picks promotion paths; --suite ${o.suite} has none\n`;
   }
+  const wrong =
+    !Number.isFinite(o.sizeMb) ||
+    o.sizeMb < 16 ||
+    !Number.isInteger(o.jobs) ||
+    o.jobs < 1 ||
+    !Number.isInteger(o.runs) ||
+    o.runs < 1 ||
+    !["all", "backup", "promotion", "startup"].includes(o.suite);
+  return wrong ? "" : undefined;
+}
+
+function promotionSuite(o: BenchOptions): Promise<number> {
+  return runPromotionBench({
+    sizeMb: o.sizeMb,
+    jobs: o.jobs,
+    runs: o.runs,
+    keep: o.keep,
+    paths: o.paths,
+    log,
+  });
+}
+
+/**
+ * The backup suite: one server and Azurite in a fresh work directory, the generated source, the
+ * timed runs of each path, then verify and the server-side floor, and the report on stdout. 0
+ * when verify finds the tool's copy equal to the source. The work directory is removed unless
+ * `--keep`.
+ */
+async function runBackupBench(o: BenchOptions): Promise<number> {
   const base = serverDir(fs.mkdtempSync(path.join(os.tmpdir(), WORK_DIR_PREFIX)));
   const c = cluster(base);
   let server: Server | undefined;
   let azurite: Azurite | undefined;
-  const log = (s: string) => process.stderr.write(`${s}\n`);
-  let code: number;
   try {
     log(`bench: PostgreSQL (${bin("postgres")}) and Azurite on 127.0.0.1, work dir ${base}`);
     await c.initdb(path.join(base, "data"));
@@ -176,102 +224,142 @@ async function main(): Promise<number> {
     });
     azurite = await startAzurite();
     const work = fs.mkdtempSync(path.join(base, "files-"));
-    const b: Bench = { server, password: c.password, azurite, work, jobs, log };
+    const b: Bench = { server, password: c.password, azurite, work, jobs: o.jobs, log };
 
-    // pgbench data alone compresses ~60:1 (blank filler); 60% of the size is app-like rows with
-    // random text and jsonb, so compression and index builds weigh as they do in production.
-    const scale = Math.max(1, Math.round((sizeMb * 0.4) / MB_PER_SCALE));
-    const events = Math.round((sizeMb * 0.6 * MB) / EVENT_BYTES);
-    log(`-- generating ~${sizeMb} MB (pgbench -i -s ${scale}, ${events} event rows)`);
-    await query(server.url(), "CREATE DATABASE src");
-    await run(
-      bin("pgbench"),
-      ["-i", "-q", "-s", String(scale), "-d", "src"],
-      pgEnv(server, c.password),
-    );
-    await query(server.url("src"), EVENTS_DDL(events));
-    await query(server.url("src"), "VACUUM ANALYZE");
-    const dbBytes = Number(
-      (await query(server.url("src"), "SELECT pg_database_size('src') AS b")).rows[0].b,
-    );
-    log(`   database size ${(dbBytes / MB).toFixed(0)} MB`);
-
-    const results: Record<PathName, Timed[]> = { workflows: [], streamed: [], tool: [] };
-    const paths: Record<PathName, (b: Bench, run: number) => Promise<Timed>> = {
-      workflows: runbookAsWorkflows,
-      streamed: runbookStreamed,
-      tool: toolPath,
-    };
-    for (let i = 0; i < runs; i++) {
-      const order: PathName[] =
-        i % 2 === 0 ? ["workflows", "streamed", "tool"] : ["tool", "streamed", "workflows"];
-      for (const p of order) {
-        log(`-- run ${i + 1}/${runs}: ${LABELS[p]}`);
-        const t = await paths[p](b, i);
-        log(
-          `   backup ${t.backupS.toFixed(1)} s (${t.backupCpu.toFixed(1)} CPU-s), restore ${t.restoreS.toFixed(1)} s (${t.restoreCpu.toFixed(1)} CPU-s)`,
-        );
-        results[p].push(t);
-      }
-    }
-
-    log("-- verify: src vs the tool's copy");
-    await settle(b);
-    const v0 = Date.now();
-    const report = await verifyDatabases({
-      source: server.url("src"),
-      target: server.url("tool_target"),
-      jobs: 2,
-    });
-    const verifyS = (Date.now() - v0) / 1000;
-
-    log("-- server-side work alone: pg_dump -Fc -Z0 to /dev/null");
-    await settle(b);
-    const d0 = Date.now();
-    await run(
-      bin("pg_dump"),
-      ["-Fc", "-Z0", "--no-sync", "-f", "/dev/null", "-d", "src"],
-      pgEnv(server, c.password),
-    );
-    const dumpFloorS = (Date.now() - d0) / 1000;
-
-    const total = (t: Timed) => t.backupS + t.restoreS;
-    const cpuOf = (t: Timed) => t.backupCpu + t.restoreCpu;
-    const cores = os.cpus().length;
-    const med = (p: PathName, f: (t: Timed) => number) => median(results[p].map(f));
-    const mbps = (s: number) => (dbBytes / MB / s).toFixed(1);
-    const toolTotal = med("tool", total);
-    const loadFloorS = med("tool", (t) => t.phases?.restore ?? 0);
-    const perRun = results.tool.map(
-      (t, i) =>
-        `${(total(results.workflows[i]) / total(t)).toFixed(2)}x/${(total(results.streamed[i]) / total(t)).toFixed(2)}x`,
-    );
-    const phaseNames = Object.keys(results.tool[0].phases ?? {});
-    const out = [
-      `database: ${(dbBytes / MB).toFixed(0)} MB (pgbench scale ${scale} + ${events} event rows), ${os.cpus().length} cores, PostgreSQL ${path.basename(path.dirname(path.dirname(bin("x"))))}, jobs ${jobs}, ${runs} run(s), medians`,
-      "",
-      "| path | backup (dump+upload) | restore (download+load) | end to end | MB/s end to end | CPU busy (all cores) | cores used | stored |",
-      "|---|---|---|---|---|---|---|---|",
-      ...(Object.keys(LABELS) as PathName[]).map((p) => {
-        const t = med(p, total);
-        const cpu = med(p, cpuOf);
-        return `| ${LABELS[p]} | ${med(p, (x) => x.backupS).toFixed(1)} s | ${med(p, (x) => x.restoreS).toFixed(1)} s | ${t.toFixed(1)} s | ${mbps(t)} | ${cpu.toFixed(1)} CPU-s | ${(cpu / t).toFixed(2)} of ${cores} | ${(med(p, (x) => x.bytesStored) / MB).toFixed(0)} MB |`;
-      }),
-      "",
-      `this tool's restore phases: ${phaseNames.map((k) => `${k} ${med("tool", (t) => t.phases?.[k] ?? 0).toFixed(1)} s`).join(", ")}`,
-      `speed-up end to end: ${(med("workflows", total) / toolTotal).toFixed(2)}x vs the workflows, ${(med("streamed", total) / toolTotal).toFixed(2)}x vs streamed (target >= 2x); per run ${perRun.join(", ")}`,
-      `server-side work alone: dump ${dumpFloorS.toFixed(1)} s (pg_dump -Fc -Z0 to /dev/null) + load ${loadFloorS.toFixed(1)} s (the tool's pg_restore phase) = ${(dumpFloorS + loadFloorS).toFixed(1)} s`,
-      `CPU bound: the workflows path already keeps ${(med("workflows", cpuOf) / med("workflows", total)).toFixed(2)} of ${cores} cores busy (${med("workflows", cpuOf).toFixed(1)} CPU-s), so doing the same work no path can be more than ${(cores / (med("workflows", cpuOf) / med("workflows", total))).toFixed(2)}x faster here; the tool's ${med("tool", cpuOf).toFixed(1)} CPU-s need >= ${(med("tool", cpuOf) / cores).toFixed(1)} s, 2x needs <= ${(med("workflows", total) / 2).toFixed(1)} s`,
-      `verify src vs restored: ${verifyS.toFixed(1)} s, ${mbps(verifyS)} MB/s per side (${report.differences.length} differences)`,
-    ];
-    process.stdout.write(`${out.join("\n")}\n`);
-    code = report.differences.length === 0 ? 0 : 1;
+    const source = await generateSource(b, o.sizeMb);
+    const results = await timePaths(b, o.runs);
+    const verified = await verifyToolCopy(b);
+    const dumpFloorS = await timeDumpFloor(b);
+    const facts = { ...source, ...verified, dumpFloorS, jobs: o.jobs, runs: o.runs };
+    process.stdout.write(backupReport(results, facts));
+    return verified.differences === 0 ? 0 : 1;
   } finally {
     await azurite?.stop();
     await server?.stop();
-    if (!values.keep) fs.rmSync(base, { recursive: true, force: true });
+    if (!o.keep) fs.rmSync(base, { recursive: true, force: true });
   }
-  return values.suite === "all" ? Math.max(code, await promotion()) : code;
+}
+
+/** The source database `src`, of about `sizeMb`: pgbench's tables and the events table. */
+async function generateSource(
+  b: Bench,
+  sizeMb: number,
+): Promise<{ scale: number; events: number; dbBytes: number }> {
+  // pgbench data alone compresses ~60:1 (blank filler); 60% of the size is app-like rows with
+  // random text and jsonb, so compression and index builds weigh as they do in production.
+  const scale = Math.max(1, Math.round((sizeMb * 0.4) / MB_PER_SCALE));
+  const events = Math.round((sizeMb * 0.6 * MB) / EVENT_BYTES);
+  log(`-- generating ~${sizeMb} MB (pgbench -i -s ${scale}, ${events} event rows)`);
+  await query(b.server.url(), "CREATE DATABASE src");
+  await run(
+    bin("pgbench"),
+    ["-i", "-q", "-s", String(scale), "-d", "src"],
+    pgEnv(b.server, b.password),
+  );
+  await query(b.server.url("src"), EVENTS_DDL(events));
+  await query(b.server.url("src"), "VACUUM ANALYZE");
+  const dbBytes = Number(
+    (await query(b.server.url("src"), "SELECT pg_database_size('src') AS b")).rows[0].b,
+  );
+  log(`   database size ${(dbBytes / MB).toFixed(0)} MB`);
+  return { scale, events, dbBytes };
+}
+
+const PATHS: Record<PathName, (b: Bench, run: number) => Promise<Timed>> = {
+  workflows: runbookAsWorkflows,
+  streamed: runbookStreamed,
+  tool: toolPath,
+};
+
+/** `runs` runs of every path, the order reversed every other run. */
+async function timePaths(b: Bench, runs: number): Promise<Record<PathName, Timed[]>> {
+  const results: Record<PathName, Timed[]> = { workflows: [], streamed: [], tool: [] };
+  for (let i = 0; i < runs; i++) {
+    const order: PathName[] =
+      i % 2 === 0 ? ["workflows", "streamed", "tool"] : ["tool", "streamed", "workflows"];
+    for (const p of order) {
+      log(`-- run ${i + 1}/${runs}: ${LABELS[p]}`);
+      const t = await PATHS[p](b, i);
+      log(
+        `   backup ${t.backupS.toFixed(1)} s (${t.backupCpu.toFixed(1)} CPU-s), restore ${t.restoreS.toFixed(1)} s (${t.restoreCpu.toFixed(1)} CPU-s)`,
+      );
+      results[p].push(t);
+    }
+  }
+  return results;
+}
+
+/** `verify` of src against the tool's copy (the last run's), timed from a quiet disk. */
+async function verifyToolCopy(b: Bench): Promise<{ verifyS: number; differences: number }> {
+  log("-- verify: src vs the tool's copy");
+  await settle(b);
+  const v0 = Date.now();
+  const report = await verifyDatabases({
+    source: b.server.url("src"),
+    target: b.server.url("tool_target"),
+    jobs: 2,
+  });
+  const verifyS = (Date.now() - v0) / 1000;
+  return { verifyS, differences: report.differences.length };
+}
+
+/** Seconds of a dump's server-side work alone: uncompressed, into /dev/null, from a quiet disk. */
+async function timeDumpFloor(b: Bench): Promise<number> {
+  log("-- server-side work alone: pg_dump -Fc -Z0 to /dev/null");
+  await settle(b);
+  const d0 = Date.now();
+  await run(
+    bin("pg_dump"),
+    ["-Fc", "-Z0", "--no-sync", "-f", "/dev/null", "-d", "src"],
+    pgEnv(b.server, b.password),
+  );
+  return (Date.now() - d0) / 1000;
+}
+
+/** The backup suite's results as Markdown: the table (medians), the phases, the bounds. */
+function backupReport(
+  results: Record<PathName, Timed[]>,
+  s: {
+    scale: number;
+    events: number;
+    dbBytes: number;
+    verifyS: number;
+    differences: number;
+    dumpFloorS: number;
+    jobs: number;
+    runs: number;
+  },
+): string {
+  const total = (t: Timed) => t.backupS + t.restoreS;
+  const cpuOf = (t: Timed) => t.backupCpu + t.restoreCpu;
+  const cores = os.cpus().length;
+  const med = (p: PathName, f: (t: Timed) => number) => median(results[p].map(f));
+  const mbps = (sec: number) => (s.dbBytes / MB / sec).toFixed(1);
+  const toolTotal = med("tool", total);
+  const loadFloorS = med("tool", (t) => t.phases?.restore ?? 0);
+  const perRun = results.tool.map(
+    (t, i) =>
+      `${(total(results.workflows[i]) / total(t)).toFixed(2)}x/${(total(results.streamed[i]) / total(t)).toFixed(2)}x`,
+  );
+  const phaseNames = Object.keys(results.tool[0].phases ?? {});
+  const out = [
+    `database: ${(s.dbBytes / MB).toFixed(0)} MB (pgbench scale ${s.scale} + ${s.events} event rows), ${os.cpus().length} cores, PostgreSQL ${path.basename(path.dirname(path.dirname(bin("x"))))}, jobs ${s.jobs}, ${s.runs} run(s), medians`,
+    "",
+    "| path | backup (dump+upload) | restore (download+load) | end to end | MB/s end to end | CPU busy (all cores) | cores used | stored |",
+    "|---|---|---|---|---|---|---|---|",
+    ...(Object.keys(LABELS) as PathName[]).map((p) => {
+      const t = med(p, total);
+      const cpu = med(p, cpuOf);
+      return `| ${LABELS[p]} | ${med(p, (x) => x.backupS).toFixed(1)} s | ${med(p, (x) => x.restoreS).toFixed(1)} s | ${t.toFixed(1)} s | ${mbps(t)} | ${cpu.toFixed(1)} CPU-s | ${(cpu / t).toFixed(2)} of ${cores} | ${(med(p, (x) => x.bytesStored) / MB).toFixed(0)} MB |`;
+    }),
+    "",
+    `this tool's restore phases: ${phaseNames.map((k) => `${k} ${med("tool", (t) => t.phases?.[k] ?? 0).toFixed(1)} s`).join(", ")}`,
+    `speed-up end to end: ${(med("workflows", total) / toolTotal).toFixed(2)}x vs the workflows, ${(med("streamed", total) / toolTotal).toFixed(2)}x vs streamed (target >= 2x); per run ${perRun.join(", ")}`,
+    `server-side work alone: dump ${s.dumpFloorS.toFixed(1)} s (pg_dump -Fc -Z0 to /dev/null) + load ${loadFloorS.toFixed(1)} s (the tool's pg_restore phase) = ${(s.dumpFloorS + loadFloorS).toFixed(1)} s`,
+    `CPU bound: the workflows path already keeps ${(med("workflows", cpuOf) / med("workflows", total)).toFixed(2)} of ${cores} cores busy (${med("workflows", cpuOf).toFixed(1)} CPU-s), so doing the same work no path can be more than ${(cores / (med("workflows", cpuOf) / med("workflows", total))).toFixed(2)}x faster here; the tool's ${med("tool", cpuOf).toFixed(1)} CPU-s need >= ${(med("tool", cpuOf) / cores).toFixed(1)} s, 2x needs <= ${(med("workflows", total) / 2).toFixed(1)} s`,
+    `verify src vs restored: ${s.verifyS.toFixed(1)} s, ${mbps(s.verifyS)} MB/s per side (${s.differences} differences)`,
+  ];
+  return `${out.join("\n")}\n`;
 }
 
 /** Flushes the OS page cache and checkpoints, so a timed phase starts from a quiet disk. */
