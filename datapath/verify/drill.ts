@@ -21,8 +21,9 @@ import { Client } from "pg";
 import { checkLine, CheckOutcome, DrillCheck } from "../../contract/drill-check";
 import { UsageError } from "../../contract/data-tool";
 import { Instant, parseRfc3339 } from "../../contract/time";
-import { EndpointSpec, identityOf, openSide, resolveEndpoint } from "./connect";
-import { cmp, diffSchemas, readCatalog, TableInfo } from "./schema";
+import { PgTarget } from "../postgres/connection";
+import { EndpointSpec, identityOf, openSide, resolveEndpoint, Side } from "./connect";
+import { CatalogSnapshot, cmp, diffSchemas, readCatalog, TableInfo } from "./schema";
 
 export interface DrillVerifyOptions {
   source: EndpointSpec;
@@ -39,6 +40,27 @@ const BATCH = 5000;
 export async function verifyDrill(o: DrillVerifyOptions): Promise<DrillCheck[]> {
   const started = Date.now();
   const log = o.progress ?? (() => undefined);
+  const { t, source, target } = drillEndpoints(o);
+  const live = await openSide("source", source, 1);
+  try {
+    const drill = await openSide("target", target, 1);
+    try {
+      const schemas = o.schemas?.length ? [...o.schemas].sort(cmp) : null;
+      return await runChecks(live, drill, t, schemas, log, started);
+    } finally {
+      await drill.close();
+    }
+  } finally {
+    await live.close();
+  }
+}
+
+/** The restore target and both endpoints, refused before any connection is opened. */
+function drillEndpoints(o: DrillVerifyOptions): {
+  t: Instant;
+  source: PgTarget;
+  target: PgTarget;
+} {
   const env = o.env ?? process.env;
   let t: Instant;
   try {
@@ -53,80 +75,116 @@ export async function verifyDrill(o: DrillVerifyOptions): Promise<DrillCheck[]> 
       `source and target are the same database (${identityOf(source)}); --drill compares live with the drill server`,
     );
   }
-  const live = await openSide("source", source, 1);
-  try {
-    const drill = await openSide("target", target, 1);
-    try {
-      const schemas = o.schemas?.length ? [...o.schemas].sort(cmp) : null;
-      log(
-        `verify --drill: reading schema of live ${live.redacted} and the drill ${drill.redacted}`,
-      );
-      const [lc, dc] = await Promise.all([
-        readCatalog(live.clients[0], schemas),
-        readCatalog(drill.clients[0], schemas),
-      ]);
-      const checks: DrillCheck[] = [];
-      const push = (
-        check: string,
-        outcome: CheckOutcome,
-        detail: string,
-        figures?: DrillCheck["figures"],
-      ) => checks.push({ drillCheck: 1, check, outcome, detail, ...(figures ? { figures } : {}) });
-      const diffs = diffSchemas(lc.objects, dc.objects);
-      push(
-        "schema",
-        diffs.length ? "failed" : "passed",
-        diffs.length
-          ? `${diffs.length} difference(s): ${diffs
-              .slice(0, 5)
-              .map((d) => `${d.category} ${d.key} ${d.change}`)
-              .join("; ")}`
-          : `identical (${lc.objects.length} objects)`,
-      );
-      const keys = [...lc.tables.keys()]
-        .filter((k) => lc.tables.get(k)!.hashable && dc.tables.get(k)?.hashable)
-        .sort(cmp);
-      let drillNewest: string | null = null;
-      let liveNewestBefore: string | null = null;
-      const newerInDrill: string[] = [];
-      for (const [i, key] of keys.entries()) {
-        log(`verify --drill: table ${i + 1}/${keys.length} ${key}`);
-        const table = dc.tables.get(key)!;
-        const r = await compareTable(live.clients[0], drill.clients[0], table, t);
-        drillNewest = later(drillNewest, r.drill.newest);
-        liveNewestBefore = later(liveNewestBefore, r.live.newestBefore);
-        if (r.drill.after > 0) newerInDrill.push(`${key} (${r.drill.after} rows)`);
-        push(`rows ${key}`, ...tableVerdict(table, r));
-      }
-      push(
-        "recency",
-        newerInDrill.length ? "failed" : "passed",
-        newerInDrill.length
-          ? `the drill database holds rows written after the restore target ${t.utc}: ${newerInDrill.join(", ")}`
-          : `nothing in the drill database is newer than the restore target ${t.utc}`,
-        { restoreTarget: t.utc, drillNewest, liveNewestAtOrBeforeRestoreTarget: liveNewestBefore },
-      );
-      const failed = checks.filter((c) => c.outcome === "failed").length;
-      push(
-        "verify",
-        failed ? "failed" : "passed",
-        failed
-          ? `${failed} check(s) failed of ${checks.length}`
-          : `the drill database matches live up to ${t.utc} (${keys.length} tables)`,
-        {
-          sourceVersion: live.serverVersion,
-          targetVersion: drill.serverVersion,
-          tables: keys.length,
-          seconds: Math.round((Date.now() - started) / 1000),
-        },
-      );
-      return checks;
-    } finally {
-      await drill.close();
-    }
-  } finally {
-    await live.close();
+  return { t, source, target };
+}
+
+async function runChecks(
+  live: Side,
+  drill: Side,
+  t: Instant,
+  schemas: string[] | null,
+  log: (line: string) => void,
+  started: number,
+): Promise<DrillCheck[]> {
+  log(`verify --drill: reading schema of live ${live.redacted} and the drill ${drill.redacted}`);
+  const [lc, dc] = await Promise.all([
+    readCatalog(live.clients[0], schemas),
+    readCatalog(drill.clients[0], schemas),
+  ]);
+  const schema = schemaCheck(lc, dc);
+  const keys = [...lc.tables.keys()]
+    .filter((k) => lc.tables.get(k)!.hashable && dc.tables.get(k)?.hashable)
+    .sort(cmp);
+  const rows = await rowChecks(live.clients[0], drill.clients[0], dc, keys, t, log);
+  const checks = [schema, ...rows.checks, recencyCheck(rows, t)];
+  const failed = checks.filter((c) => c.outcome === "failed").length;
+  checks.push(
+    drillCheck(
+      "verify",
+      failed ? "failed" : "passed",
+      failed
+        ? `${failed} check(s) failed of ${checks.length}`
+        : `the drill database matches live up to ${t.utc} (${keys.length} tables)`,
+      {
+        sourceVersion: live.serverVersion,
+        targetVersion: drill.serverVersion,
+        tables: keys.length,
+        seconds: Math.round((Date.now() - started) / 1000),
+      },
+    ),
+  );
+  return checks;
+}
+
+function drillCheck(
+  check: string,
+  outcome: CheckOutcome,
+  detail: string,
+  figures?: DrillCheck["figures"],
+): DrillCheck {
+  return { drillCheck: 1, check, outcome, detail, ...(figures ? { figures } : {}) };
+}
+
+function schemaCheck(lc: CatalogSnapshot, dc: CatalogSnapshot): DrillCheck {
+  const diffs = diffSchemas(lc.objects, dc.objects);
+  return drillCheck(
+    "schema",
+    diffs.length ? "failed" : "passed",
+    diffs.length
+      ? `${diffs.length} difference(s): ${diffs
+          .slice(0, 5)
+          .map((d) => `${d.category} ${d.key} ${d.change}`)
+          .join("; ")}`
+      : `identical (${lc.objects.length} objects)`,
+  );
+}
+
+interface RowChecks {
+  /** One per table. */
+  checks: DrillCheck[];
+  drillNewest: string | null;
+  liveNewestBefore: string | null;
+  /** `table (n rows)` for each table where the drill holds rows written after the target. */
+  newerInDrill: string[];
+}
+
+/** `keys`: the tables hashable on both sides, each compared as the drill's catalog has it. */
+async function rowChecks(
+  live: Client,
+  drill: Client,
+  dc: CatalogSnapshot,
+  keys: string[],
+  t: Instant,
+  log: (line: string) => void,
+): Promise<RowChecks> {
+  const out: RowChecks = {
+    checks: [],
+    drillNewest: null,
+    liveNewestBefore: null,
+    newerInDrill: [],
+  };
+  for (const [i, key] of keys.entries()) {
+    log(`verify --drill: table ${i + 1}/${keys.length} ${key}`);
+    const table = dc.tables.get(key)!;
+    const r = await compareTable(live, drill, table, t);
+    out.drillNewest = later(out.drillNewest, r.drill.newest);
+    out.liveNewestBefore = later(out.liveNewestBefore, r.live.newestBefore);
+    if (r.drill.after > 0) out.newerInDrill.push(`${key} (${r.drill.after} rows)`);
+    out.checks.push(drillCheck(`rows ${key}`, ...tableVerdict(table, r)));
   }
+  return out;
+}
+
+function recencyCheck(rows: RowChecks, t: Instant): DrillCheck {
+  const { newerInDrill, drillNewest, liveNewestBefore } = rows;
+  return drillCheck(
+    "recency",
+    newerInDrill.length ? "failed" : "passed",
+    newerInDrill.length
+      ? `the drill database holds rows written after the restore target ${t.utc}: ${newerInDrill.join(", ")}`
+      : `nothing in the drill database is newer than the restore target ${t.utc}`,
+    { restoreTarget: t.utc, drillNewest, liveNewestAtOrBeforeRestoreTarget: liveNewestBefore },
+  );
 }
 
 export function formatDrillChecks(checks: DrillCheck[], json: boolean): string {

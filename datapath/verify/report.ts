@@ -100,113 +100,149 @@ function pad(rows: string[][]): string[] {
 
 /** Human-readable report for stdout, ending with the verdict line. */
 export function formatReport(report: VerifyReport): string {
-  const out: string[] = [];
-  const line = (s = "") => out.push(s);
-  line("pg-recovery verify");
-  line(`  source (reference): ${report.source.url}  [PostgreSQL ${report.source.serverVersion}]`);
-  line(`  target (candidate): ${report.target.url}  [PostgreSQL ${report.target.serverVersion}]`);
-  line(`  restore target:     ${report.restoreTarget ?? "(not given: recency not checked)"}`);
-  line(
+  const both = report.tables.filter((t) => t.source && t.target);
+  const out = [
+    ...headerLines(report),
+    "",
+    ...schemaLines(report.schema),
+    "",
+    ...rowLines(both),
+    "",
+    ...contentLines(both),
+    "",
+    ...sequenceLines(report.sequences),
+    "",
+    ...recencyLines(report.tables),
+    "",
+    ...differenceLines(report.differences),
+    ...summaryLines(report),
+  ];
+  return `${out.join("\n")}\n`;
+}
+
+function headerLines(report: VerifyReport): string[] {
+  const out = [
+    "pg-recovery verify",
+    `  source (reference): ${report.source.url}  [PostgreSQL ${report.source.serverVersion}]`,
+    `  target (candidate): ${report.target.url}  [PostgreSQL ${report.target.serverVersion}]`,
+    `  restore target:     ${report.restoreTarget ?? "(not given: recency not checked)"}`,
     `  schemas:            ${report.schemas ? report.schemas.join(", ") : "all non-system schemas"}`,
-  );
+  ];
   for (const side of ["source", "target"] as const) {
     if (report[side].connections < report.stats.jobsPerSide) {
-      line(`  note: ${side} refused to export its snapshot, so it was read on one connection`);
+      out.push(`  note: ${side} refused to export its snapshot, so it was read on one connection`);
     }
   }
+  return out;
+}
 
-  line();
-  line("== schema ==");
-  const c = report.schema.compared;
-  line(
+function schemaLines(schema: VerifyReport["schema"]): string[] {
+  const c = schema.compared;
+  const out = [
+    "== schema ==",
     "  compared (source/target): " +
       (Object.keys(c.source) as Category[])
         .filter((k) => c.source[k] || c.target[k])
         .map((k) => `${k} ${c.source[k]}/${c.target[k]}`)
         .join(", "),
-  );
-  if (report.schema.differences.length === 0) line("  ok: no schema differences");
-  for (const d of report.schema.differences) {
-    line(`  DIFF ${d.category} ${d.key}: ${d.change}`);
-    if (d.source !== null) line(`       source: ${clip(d.source)}`);
-    if (d.target !== null) line(`       target: ${clip(d.target)}`);
+  ];
+  if (schema.differences.length === 0) out.push("  ok: no schema differences");
+  for (const d of schema.differences) {
+    out.push(`  DIFF ${d.category} ${d.key}: ${d.change}`);
+    if (d.source !== null) out.push(`       source: ${clip(d.source)}`);
+    if (d.target !== null) out.push(`       target: ${clip(d.target)}`);
   }
+  return out;
+}
 
-  line();
-  line("== rows ==");
-  const both = report.tables.filter((t) => t.source && t.target);
-  if (both.length === 0) line("  (no tables on both sides)");
-  else {
-    const rows = [["  table", "source rows", "target rows", ""]];
-    for (const t of both) {
-      const delta = t.target!.rows - t.source!.rows;
-      rows.push([
-        `  ${t.table}`,
-        num(t.source!.rows),
-        num(t.target!.rows),
-        t.rowsMatch ? "ok" : `DIFF (${delta > 0 ? "+" : ""}${num(delta)} on target)`,
-      ]);
-    }
-    pad(rows).forEach((r) => line(r));
+/** `both`: the tables present on both sides. */
+function rowLines(both: TableResult[]): string[] {
+  if (both.length === 0) return ["== rows ==", "  (no tables on both sides)"];
+  const rows = [["  table", "source rows", "target rows", ""]];
+  for (const t of both) {
+    const delta = t.target!.rows - t.source!.rows;
+    rows.push([
+      `  ${t.table}`,
+      num(t.source!.rows),
+      num(t.target!.rows),
+      t.rowsMatch ? "ok" : `DIFF (${delta > 0 ? "+" : ""}${num(delta)} on target)`,
+    ]);
   }
+  return ["== rows ==", ...pad(rows)];
+}
 
-  line();
-  line("== content ==");
+/** `both`: the tables present on both sides. */
+function contentLines(both: TableResult[]): string[] {
   const same = both.filter((t) => t.contentMatch).length;
-  line(`  ${same}/${both.length} tables have identical content`);
+  const out = ["== content ==", `  ${same}/${both.length} tables have identical content`];
   for (const t of both.filter((x) => !x.contentMatch)) {
     const why = t.rowsMatch ? "same row count, different values" : "row counts differ (see rows)";
-    line(`  DIFF ${t.table}: ${why}; hash ${t.source!.hash} vs ${t.target!.hash}`);
+    out.push(`  DIFF ${t.table}: ${why}; hash ${t.source!.hash} vs ${t.target!.hash}`);
   }
   for (const t of both.filter((x) => x.extensionConfig)) {
-    line(`  note: ${t.table}: ${describeExtensionConfig(t.extensionConfig!)}`);
+    out.push(`  note: ${t.table}: ${describeExtensionConfig(t.extensionConfig!)}`);
   }
+  return out;
+}
 
-  line();
-  line("== sequences ==");
-  const seqBoth = report.sequences.filter((s) => s.source && s.target);
-  line(
+function sequenceLines(sequences: SequenceResult[]): string[] {
+  const seqBoth = sequences.filter((s) => s.source && s.target);
+  const out = [
+    "== sequences ==",
     `  ${seqBoth.filter((s) => s.match).length}/${seqBoth.length} sequences at the same position`,
-  );
+  ];
   for (const s of seqBoth.filter((x) => !x.match)) {
-    line(`  DIFF ${s.sequence}: ${describeSequence(s)}`);
+    out.push(`  DIFF ${s.sequence}: ${describeSequence(s)}`);
   }
+  return out;
+}
 
-  line();
-  line("== recency ==");
-  const timed = report.tables.filter((t) => t.timeColumns.length && t.target);
-  if (timed.length === 0) line("  no tables with write-time columns (created_at, updated_at ...)");
-  else {
-    const rows = [["  table", "columns", "source newest", "target newest", ""]];
-    for (const t of timed) {
-      rows.push([
-        `  ${t.table}`,
-        t.timeColumns.join(","),
-        t.source?.newest ?? "-",
-        t.target?.newest ?? "-",
-        t.afterRestoreTarget ? "DIFF: target has rows newer than the restore target" : "",
-      ]);
-    }
-    pad(rows).forEach((r) => line(r));
-  }
-  const untimed = report.tables.filter((t) => !t.timeColumns.length && t.target);
-  if (untimed.length) {
-    line(`  not checked (no write-time column): ${untimed.map((t) => t.table).join(", ")}`);
-  }
+function recencyLines(tables: TableResult[]): string[] {
+  const timed = tables.filter((t) => t.timeColumns.length && t.target);
+  const untimed = tables.filter((t) => !t.timeColumns.length && t.target);
+  return [
+    "== recency ==",
+    ...(timed.length === 0
+      ? ["  no tables with write-time columns (created_at, updated_at ...)"]
+      : newestWrites(timed)),
+    ...(untimed.length
+      ? [`  not checked (no write-time column): ${untimed.map((t) => t.table).join(", ")}`]
+      : []),
+  ];
+}
 
-  line();
-  if (report.differences.length) {
-    line("== differences ==");
-    for (const d of report.differences) line(`  [${d.section}] ${d.object}: ${d.detail}`);
-    line();
+/** `timed`: the target's tables that have write-time columns. */
+function newestWrites(timed: TableResult[]): string[] {
+  const rows = [["  table", "columns", "source newest", "target newest", ""]];
+  for (const t of timed) {
+    rows.push([
+      `  ${t.table}`,
+      t.timeColumns.join(","),
+      t.source?.newest ?? "-",
+      t.target?.newest ?? "-",
+      t.afterRestoreTarget ? "DIFF: target has rows newer than the restore target" : "",
+    ]);
   }
+  return pad(rows);
+}
+
+/** The differences section, followed by a blank line; nothing when there are none. */
+function differenceLines(differences: Difference[]): string[] {
+  if (differences.length === 0) return [];
+  return [
+    "== differences ==",
+    ...differences.map((d) => `  [${d.section}] ${d.object}: ${d.detail}`),
+    "",
+  ];
+}
+
+function summaryLines(report: VerifyReport): string[] {
   const s = report.stats;
-  line(
+  return [
     `hashed ${num(s.rowsHashed)} rows, ${(s.bytesHashed / 1e6).toFixed(1)} MB in ` +
       `${(s.elapsedMs / 1000).toFixed(1)} s (${s.mbPerSecond.toFixed(1)} MB/s, ${s.jobsPerSide} connections per side)`,
-  );
-  line(`verdict: ${report.verdict}`);
-  return `${out.join("\n")}\n`;
+    `verdict: ${report.verdict}`,
+  ];
 }
 
 /** What is compared of an extension's configuration table, in the report's words. */

@@ -119,6 +119,60 @@ const NSP = (alias: string) =>
 const NOT_EXT = (classTable: string, oid: string) =>
   `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '${classTable}'::pg_catalog.regclass AND d.objid = ${oid} AND d.deptype = 'e')`;
 
+type Cell = string | boolean | string[] | null;
+type Row = Record<string, Cell>;
+/** Runs one catalog query; its parameters default to the schema list ($1 in NSP). */
+type Query = (sql: string, params?: unknown[]) => Promise<Row[]>;
+
+const text = (v: Cell) => (v === null ? "" : String(v));
+
+/** Reads one side's catalog. `schemas` null means every non-system schema. */
+export async function readCatalog(
+  client: Client,
+  schemas: string[] | null,
+): Promise<CatalogSnapshot> {
+  const q: Query = async (sql, params = [schemas]) => (await client.query<Row>(sql, params)).rows;
+  const tables = new Map<string, TableInfo>();
+  const sequences = new Map<string, string>();
+  // One connection runs one query at a time anyway; sequential keeps errors simple.
+  const objects = [
+    ...(await readRelations(q, tables)),
+    ...(await readColumns(q, tables)),
+    ...(await readConstraints(q)),
+    ...(await readIndexes(q)),
+    ...(await readSequenceDefinitions(q, sequences)),
+    ...(await readTriggers(q)),
+    ...(await readEnums(q)),
+    ...(await readFunctions(q)),
+    ...(await readExtensions(q)),
+    ...(await readPolicies(q)),
+    ...(await readLargeObjects(client)),
+    ...(await readSchemas(q)),
+    ...(await readDomains(q)),
+    ...(await readTypes(q)),
+    ...(await readOwnersAndPrivileges(q)),
+    ...(await readComments(q)),
+    ...(await readDatabase(q)),
+  ];
+  await readExtensionConfig(q, tables, sequences);
+  return { objects, tables, sequences };
+}
+
+/** An object known by its key alone, e.g. an enum with its labels. */
+const keyed =
+  (category: Category) =>
+  (r: Row): SchemaObject => ({ category, key: text(r.key), def: text(r.def) });
+
+/** A table's sub-object (`tbl`, `name`, `def` row), folded into the table's difference. */
+const tablePart =
+  (category: Category) =>
+  (r: Row): SchemaObject => ({
+    category,
+    key: `${text(r.tbl)}.${text(r.name)}`,
+    parent: parentId("table", text(r.tbl)),
+    def: text(r.def),
+  });
+
 const Q_RELATIONS = `
 SELECT c.oid::int8::text AS oid, n.nspname || '.' || c.relname AS key,
        pg_catalog.format('%I.%I', n.nspname, c.relname) AS qname,
@@ -135,6 +189,51 @@ SELECT c.oid::int8::text AS oid, n.nspname || '.' || c.relname AS key,
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_class", "c.oid")}
  ORDER BY 2`;
+
+const RELKIND: Record<string, string> = {
+  r: "table",
+  p: "partitioned table",
+  v: "view",
+  m: "materialized view",
+  f: "foreign table",
+};
+
+/** Every relation as a "table" object (plus its view text), and the tables whose rows count. */
+async function readRelations(q: Query, tables: Map<string, TableInfo>): Promise<SchemaObject[]> {
+  const objects: SchemaObject[] = [];
+  for (const r of await q(Q_RELATIONS)) {
+    const key = text(r.key);
+    const kind = text(r.relkind);
+    objects.push({ category: "table", key, def: relationDef(r, kind) });
+    if (kind === "v" || kind === "m") {
+      objects.push({ category: "view", key, parent: parentId("table", key), def: text(r.viewdef) });
+    }
+    if (kind === "r" || kind === "m" || kind === "p") {
+      tables.set(key, {
+        key,
+        qname: text(r.qname),
+        relkind: kind,
+        hashable: kind === "r" || (kind === "m" && r.populated === true),
+        heapPages: Number(r.pages),
+        bytes: Number(r.bytes),
+        columns: [],
+        timeColumns: [],
+      });
+    }
+  }
+  return objects;
+}
+
+function relationDef(r: Row, kind: string): string {
+  const parts = [RELKIND[kind] ?? kind];
+  if (r.persistence === "u") parts.push("unlogged");
+  if (r.rls) parts.push(r.rls_forced ? "row level security forced" : "row level security");
+  if (r.partkey) parts.push(`partition by ${text(r.partkey)}`);
+  if (r.parents) parts.push(`inherits ${text(r.parents)}`);
+  if (r.bound) parts.push(text(r.bound));
+  if (kind === "m" && r.populated === false) parts.push("not populated");
+  return parts.join("; ");
+}
 
 const Q_COLUMNS = `
 SELECT n.nspname || '.' || c.relname AS tbl, a.attname AS name, pg_catalog.quote_ident(a.attname) AS qname,
@@ -154,6 +253,36 @@ SELECT n.nspname || '.' || c.relname AS tbl, a.attname AS name, pg_catalog.quote
    AND ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_class", "c.oid")}
  ORDER BY 1, 4`;
 
+/** Columns as objects; also fills in each table's column list and write-time columns. */
+async function readColumns(q: Query, tables: Map<string, TableInfo>): Promise<SchemaObject[]> {
+  return (await q(Q_COLUMNS)).map((r): SchemaObject => {
+    const tbl = text(r.tbl);
+    const name = text(r.name);
+    const t = tables.get(tbl);
+    if (t) {
+      t.columns.push(name);
+      if (r.is_ts && WRITE_TIME_COLUMN.test(name)) t.timeColumns.push(text(r.qname));
+    }
+    return {
+      category: "column",
+      key: `${tbl}.${name}`,
+      parent: parentId("table", tbl),
+      def: columnDef(r),
+    };
+  });
+}
+
+function columnDef(r: Row): string {
+  const def = [`#${text(r.ord)}`, text(r.type)];
+  if (r.notnull) def.push("not null");
+  if (r.def) def.push(`default ${text(r.def)}`);
+  if (r.ident)
+    def.push(r.ident === "a" ? "generated always as identity" : "generated by default as identity");
+  if (r.gen) def.push("generated stored");
+  if (r.coll) def.push(`collate ${text(r.coll)}`);
+  return def.join(" ");
+}
+
 const Q_CONSTRAINTS = `
 SELECT n.nspname || '.' || c.relname AS tbl, con.conname AS name,
        con.contype::text || ' ' || pg_catalog.pg_get_constraintdef(con.oid) AS def
@@ -161,6 +290,10 @@ SELECT n.nspname || '.' || c.relname AS tbl, con.conname AS name,
   JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE ${NSP("n")} ORDER BY 1, 2`;
+
+async function readConstraints(q: Query): Promise<SchemaObject[]> {
+  return (await q(Q_CONSTRAINTS)).map(tablePart("constraint"));
+}
 
 const Q_INDEXES = `
 SELECT n.nspname || '.' || c.relname AS tbl, n.nspname || '.' || ic.relname AS key,
@@ -170,6 +303,16 @@ SELECT n.nspname || '.' || c.relname AS tbl, n.nspname || '.' || ic.relname AS k
   JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE ${NSP("n")} ORDER BY 2`;
+
+/** Index names are schema-wide, so an index's key is its own name, not its table's. */
+async function readIndexes(q: Query): Promise<SchemaObject[]> {
+  return (await q(Q_INDEXES)).map((r): SchemaObject => ({
+    category: "index",
+    key: text(r.key),
+    parent: parentId("table", text(r.tbl)),
+    def: text(r.def),
+  }));
+}
 
 const Q_SEQUENCES = `
 SELECT n.nspname || '.' || c.relname AS key, pg_catalog.format('%I.%I', n.nspname, c.relname) AS qname,
@@ -181,6 +324,17 @@ SELECT n.nspname || '.' || c.relname AS key, pg_catalog.format('%I.%I', n.nspnam
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_class", "c.oid")} ORDER BY 1`;
 
+/** Sequences as objects; also records each one's quoted name, to read its position later. */
+async function readSequenceDefinitions(
+  q: Query,
+  sequences: Map<string, string>,
+): Promise<SchemaObject[]> {
+  return (await q(Q_SEQUENCES)).map((r) => {
+    sequences.set(text(r.key), text(r.qname));
+    return keyed("sequence")(r);
+  });
+}
+
 const Q_TRIGGERS = `
 SELECT n.nspname || '.' || c.relname AS tbl, t.tgname AS name,
        pg_catalog.pg_get_triggerdef(t.oid) || CASE t.tgenabled WHEN 'D' THEN ' (DISABLED)' ELSE '' END AS def
@@ -188,6 +342,10 @@ SELECT n.nspname || '.' || c.relname AS tbl, t.tgname AS name,
   JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE NOT t.tgisinternal AND ${NSP("n")} ORDER BY 1, 2`;
+
+async function readTriggers(q: Query): Promise<SchemaObject[]> {
+  return (await q(Q_TRIGGERS)).map(tablePart("trigger"));
+}
 
 const Q_ENUMS = `
 SELECT n.nspname || '.' || t.typname AS key,
@@ -198,6 +356,10 @@ SELECT n.nspname || '.' || t.typname AS key,
  WHERE ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_type", "t.oid")}
  GROUP BY 1 ORDER BY 1`;
 
+async function readEnums(q: Query): Promise<SchemaObject[]> {
+  return (await q(Q_ENUMS)).map(keyed("enum"));
+}
+
 // Bodies are hashed: the report only needs to say "differs", and bodies can be long.
 const Q_FUNCTIONS = `
 SELECT n.nspname || '.' || p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')' AS key,
@@ -207,28 +369,18 @@ SELECT n.nspname || '.' || p.proname || '(' || pg_catalog.pg_get_function_identi
  WHERE p.prokind IN ('f', 'p') AND ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_proc", "p.oid")}
  ORDER BY 1`;
 
+async function readFunctions(q: Query): Promise<SchemaObject[]> {
+  return (await q(Q_FUNCTIONS)).map(keyed("function"));
+}
+
 const Q_EXTENSIONS = `
 SELECT e.extname AS key, e.extversion || ' in schema ' || n.nspname AS def
   FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
  ORDER BY 1`;
 
-// Extension configuration tables and sequences (pg_extension_config_dump): the extension's own
-// objects are compared by its version, but pg_dump carries these tables' rows (those matching
-// the extension's filter) and these sequences' positions, so verify compares them too.
-const Q_EXTENSION_CONFIG = `
-SELECT e.extname AS ext, n.nspname || '.' || c.relname AS key,
-       pg_catalog.format('%I.%I', n.nspname, c.relname) AS qname, c.relkind::text AS relkind,
-       coalesce(e.extcondition[x.i], '') AS cond,
-       ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
-              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
-       (pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::int)::text AS pages,
-       pg_catalog.pg_table_size(c.oid)::text AS bytes
-  FROM pg_catalog.pg_extension e
- CROSS JOIN LATERAL pg_catalog.generate_subscripts(e.extconfig, 1) AS x(i)
-  JOIN pg_catalog.pg_class c ON c.oid = e.extconfig[x.i]
-  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind IN ('r', 'S') AND ${NSP("n")}
- ORDER BY 2`;
+async function readExtensions(q: Query): Promise<SchemaObject[]> {
+  return (await q(Q_EXTENSIONS, [])).map(keyed("extension"));
+}
 
 // Row-level security policies: a restore that lost one would silently widen access.
 const Q_POLICIES = `
@@ -244,6 +396,10 @@ SELECT n.nspname || '.' || c.relname AS tbl, p.polname AS name,
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE ${NSP("n")} ORDER BY 1, 2`;
 
+async function readPolicies(q: Query): Promise<SchemaObject[]> {
+  return (await q(Q_POLICIES)).map(tablePart("policy"));
+}
+
 // Large objects live outside every table (pg_dump carries them as BLOBs; restore keeps their
 // OIDs). Compared as one object per database: count, OIDs and content digest.
 const Q_LARGE_OBJECTS = `
@@ -254,6 +410,40 @@ SELECT count(*)::text AS n, pg_catalog.md5(coalesce(string_agg(oid::text, ',' OR
 const Q_LARGE_OBJECT_CONTENT = `
 SELECT pg_catalog.md5(coalesce(string_agg(pg_catalog.md5(pg_catalog.lo_get(oid)), '' ORDER BY oid), '')) AS h
   FROM pg_catalog.pg_largeobject_metadata`;
+
+async function readLargeObjects(client: Client): Promise<SchemaObject[]> {
+  const def = await largeObjects(client);
+  return def ? [{ category: "large object", key: "pg_largeobject", def }] : [];
+}
+
+/**
+ * One definition text for all large objects, or null when there are none. Reading content can
+ * be refused (non-owner without superuser): then only count and OIDs are compared, and the
+ * text says so. A savepoint keeps the refusal from aborting the snapshot transaction.
+ */
+async function largeObjects(client: Client): Promise<string | null> {
+  const meta = (await client.query<{ n: string; oids: string }>(Q_LARGE_OBJECTS)).rows[0];
+  if (meta.n === "0") return null;
+  let content: string;
+  await client.query("SAVEPOINT pg_recovery_lo");
+  try {
+    content = `content md5 ${(await client.query<{ h: string }>(Q_LARGE_OBJECT_CONTENT)).rows[0].h}`;
+    await client.query("RELEASE SAVEPOINT pg_recovery_lo");
+  } catch (e) {
+    await client.query("ROLLBACK TO SAVEPOINT pg_recovery_lo");
+    content = `content not compared (${(e as Error).message})`;
+  }
+  return `${meta.n} large objects, oids md5 ${meta.oids}, ${content}`;
+}
+
+const Q_SCHEMAS = `
+SELECT n.nspname AS key FROM pg_catalog.pg_namespace n
+ WHERE ${NSP("n")} AND n.nspname !~ '^pg_(toast|temp_)' AND ${NOT_EXT("pg_catalog.pg_namespace", "n.oid")}
+ ORDER BY 1`;
+
+async function readSchemas(q: Query): Promise<SchemaObject[]> {
+  return (await q(Q_SCHEMAS)).map((r) => ({ category: "schema", key: text(r.key), def: "schema" }));
+}
 
 // Types beyond enums: a domain with its base type, default, NOT NULL and every CHECK; a
 // standalone composite type with its attributes; a range type with its subtype.
@@ -272,6 +462,10 @@ SELECT n.nspname || '.' || t.typname AS key,
   LEFT JOIN pg_catalog.pg_collation co ON co.oid = t.typcollation
  WHERE t.typtype = 'd' AND ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_type", "t.oid")}
  ORDER BY 1`;
+
+async function readDomains(q: Query): Promise<SchemaObject[]> {
+  return (await q(Q_DOMAINS)).map(keyed("domain"));
+}
 
 const Q_TYPES = `
 SELECT n.nspname || '.' || t.typname AS key,
@@ -294,6 +488,10 @@ SELECT n.nspname || '.' || t.typname AS key,
  WHERE (t.typtype = 'r' OR (t.typtype = 'c' AND c.relkind = 'c') OR (t.typtype = 'b' AND t.typcategory <> 'A'))
    AND ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_type", "t.oid")}
  ORDER BY 1`;
+
+async function readTypes(q: Query): Promise<SchemaObject[]> {
+  return (await q(Q_TYPES)).map(keyed("type"));
+}
 
 /**
  * Access control as text, relative to the object's built-in defaults and without grantors: `+who:
@@ -342,11 +540,6 @@ SELECT 'schema', n.nspname, pg_catalog.pg_get_userbyid(n.nspowner),
  WHERE ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_namespace", "n.oid")}
  ORDER BY 1, 2`;
 
-const Q_SCHEMAS = `
-SELECT n.nspname AS key FROM pg_catalog.pg_namespace n
- WHERE ${NSP("n")} AND n.nspname !~ '^pg_(toast|temp_)' AND ${NOT_EXT("pg_catalog.pg_namespace", "n.oid")}
- ORDER BY 1`;
-
 // Column-level grants (table-level ones are in Q_OWNED).
 const Q_COLUMN_PRIVILEGES = `
 SELECT n.nspname || '.' || c.relname || '.' || a.attname AS key,
@@ -372,6 +565,31 @@ SELECT 'for role ' || pg_catalog.pg_get_userbyid(d.defaclrole)
   LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace
  WHERE d.defaclnamespace = 0 OR ${NSP("n")}
  ORDER BY 1`;
+
+/** Owners and privileges: per object, per column, and the defaults for objects to come. */
+async function readOwnersAndPrivileges(q: Query): Promise<SchemaObject[]> {
+  const owned = (await q(Q_OWNED)).flatMap((r): SchemaObject[] => {
+    const pcat = text(r.pcat) as Category;
+    const parent = parentId(pcat, text(r.key));
+    const key = `${pcat} ${text(r.key)}`;
+    return [
+      { category: "owner", key, parent, def: text(r.owner) },
+      { category: "privilege", key, parent, def: r.acl === null ? "defaults" : text(r.acl) },
+    ];
+  });
+  const columns = (await q(Q_COLUMN_PRIVILEGES)).map((r): SchemaObject => ({
+    category: "privilege",
+    key: `column ${text(r.key)}`,
+    parent: parentId("column", text(r.key)),
+    def: text(r.acl),
+  }));
+  const defaults = (await q(Q_DEFAULT_PRIVILEGES)).map((r): SchemaObject => ({
+    category: "privilege",
+    key: `default privileges ${text(r.key)}`,
+    def: text(r.acl),
+  }));
+  return [...owned, ...columns, ...defaults];
+}
 
 // Comments, on the objects compared above (anything else by its identity, unfolded).
 const Q_COMMENTS = `
@@ -438,6 +656,18 @@ SELECT 'policy', n.nspname || '.' || c.relname || '.' || po.polname, '', d.descr
  WHERE ${NSP("n")}
  ORDER BY 1, 2, 3`;
 
+async function readComments(q: Query): Promise<SchemaObject[]> {
+  return (await q(Q_COMMENTS)).map((r): SchemaObject => {
+    const pcat = text(r.pcat) as Category;
+    return {
+      category: "comment",
+      key: `${pcat} ${text(r.key)}${text(r.sub)}`,
+      parent: parentId(pcat, text(r.key)),
+      def: text(r.def),
+    };
+  });
+}
+
 // The database itself: what CREATE DATABASE does not copy and pg_dump without --create does
 // not write. Compared whatever --schema says; not the name (a restore may rename).
 const Q_DATABASE = `
@@ -451,219 +681,59 @@ SELECT pg_catalog.pg_get_userbyid(d.datdba) AS owner,
        pg_catalog.pg_encoding_to_char(d.encoding) AS encoding, d.datconnlimit::text AS connlimit
   FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()`;
 
-const RELKIND: Record<string, string> = {
-  r: "table",
-  p: "partitioned table",
-  v: "view",
-  m: "materialized view",
-  f: "foreign table",
-};
-
-type Row = Record<string, string | boolean | string[] | null>;
-
-/** Reads one side's catalog. `schemas` null means every non-system schema. */
-export async function readCatalog(
-  client: Client,
-  schemas: string[] | null,
-): Promise<CatalogSnapshot> {
-  const q = async (sql: string, params: unknown[] = [schemas]) =>
-    (await client.query<Row>(sql, params)).rows;
-  // One connection runs one query at a time anyway; sequential keeps errors simple.
-  const rels = await q(Q_RELATIONS);
-  const cols = await q(Q_COLUMNS);
-  const cons = await q(Q_CONSTRAINTS);
-  const idxs = await q(Q_INDEXES);
-  const seqs = await q(Q_SEQUENCES);
-  const trgs = await q(Q_TRIGGERS);
-  const enums = await q(Q_ENUMS);
-  const funcs = await q(Q_FUNCTIONS);
-  const exts = await q(Q_EXTENSIONS, []);
-  const pols = await q(Q_POLICIES);
-  const los = await largeObjects(client);
-  const schemaRows = await q(Q_SCHEMAS);
-  const domains = await q(Q_DOMAINS);
-  const types = await q(Q_TYPES);
-  const owned = await q(Q_OWNED);
-  const columnAcls = await q(Q_COLUMN_PRIVILEGES);
-  const defaultAcls = await q(Q_DEFAULT_PRIVILEGES);
-  const comments = await q(Q_COMMENTS);
+/** One object per property of the database, e.g. `database owner`. */
+async function readDatabase(q: Query): Promise<SchemaObject[]> {
   const [database] = await q(Q_DATABASE, []);
-  const extConfig = await q(Q_EXTENSION_CONFIG);
+  if (!database) return [];
+  return Object.entries(database).map(([k, v]): SchemaObject => {
+    const what = k === "connlimit" ? "connection limit" : k === "acl" ? "privileges" : k;
+    const def = v === null ? (k === "acl" ? "defaults" : "none") : text(v);
+    return { category: "database", key: `database ${what}`, def };
+  });
+}
 
-  const objects: SchemaObject[] = [];
-  const tables = new Map<string, TableInfo>();
-  const s = (v: string | boolean | string[] | null) => (v === null ? "" : String(v));
+// Extension configuration tables and sequences (pg_extension_config_dump): the extension's own
+// objects are compared by its version, but pg_dump carries these tables' rows (those matching
+// the extension's filter) and these sequences' positions, so verify compares them too.
+const Q_EXTENSION_CONFIG = `
+SELECT e.extname AS ext, n.nspname || '.' || c.relname AS key,
+       pg_catalog.format('%I.%I', n.nspname, c.relname) AS qname, c.relkind::text AS relkind,
+       coalesce(e.extcondition[x.i], '') AS cond,
+       ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
+       (pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::int)::text AS pages,
+       pg_catalog.pg_table_size(c.oid)::text AS bytes
+  FROM pg_catalog.pg_extension e
+ CROSS JOIN LATERAL pg_catalog.generate_subscripts(e.extconfig, 1) AS x(i)
+  JOIN pg_catalog.pg_class c ON c.oid = e.extconfig[x.i]
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'S') AND ${NSP("n")}
+ ORDER BY 2`;
 
-  for (const r of rels) {
-    const key = s(r.key);
-    const kind = s(r.relkind);
-    const isView = kind === "v" || kind === "m";
-    const parts = [RELKIND[kind] ?? kind];
-    if (r.persistence === "u") parts.push("unlogged");
-    if (r.rls) parts.push(r.rls_forced ? "row level security forced" : "row level security");
-    if (r.partkey) parts.push(`partition by ${s(r.partkey)}`);
-    if (r.parents) parts.push(`inherits ${s(r.parents)}`);
-    if (r.bound) parts.push(s(r.bound));
-    if (kind === "m" && r.populated === false) parts.push("not populated");
-    objects.push({ category: "table", key, def: parts.join("; ") });
-    if (isView) {
-      objects.push({ category: "view", key, parent: parentId("table", key), def: s(r.viewdef) });
-    }
-    if (kind === "r" || kind === "m" || kind === "p") {
-      tables.set(key, {
-        key,
-        qname: s(r.qname),
-        relkind: kind,
-        hashable: kind === "r" || (kind === "m" && r.populated === true),
-        heapPages: Number(r.pages),
-        bytes: Number(r.bytes),
-        columns: [],
-        timeColumns: [],
-      });
-    }
-  }
-  for (const r of cols) {
-    const tbl = s(r.tbl);
-    const name = s(r.name);
-    const def = [`#${s(r.ord)}`, s(r.type)];
-    if (r.notnull) def.push("not null");
-    if (r.def) def.push(`default ${s(r.def)}`);
-    if (r.ident)
-      def.push(
-        r.ident === "a" ? "generated always as identity" : "generated by default as identity",
-      );
-    if (r.gen) def.push("generated stored");
-    if (r.coll) def.push(`collate ${s(r.coll)}`);
-    objects.push({
-      category: "column",
-      key: `${tbl}.${name}`,
-      parent: parentId("table", tbl),
-      def: def.join(" "),
-    });
-    const t = tables.get(tbl);
-    if (t) {
-      t.columns.push(name);
-      if (r.is_ts && WRITE_TIME_COLUMN.test(name)) t.timeColumns.push(s(r.qname));
-    }
-  }
-  for (const r of cons) {
-    objects.push({
-      category: "constraint",
-      key: `${s(r.tbl)}.${s(r.name)}`,
-      parent: parentId("table", s(r.tbl)),
-      def: s(r.def),
-    });
-  }
-  for (const r of idxs)
-    objects.push({
-      category: "index",
-      key: s(r.key),
-      parent: parentId("table", s(r.tbl)),
-      def: s(r.def),
-    });
-  const sequences = new Map<string, string>();
-  for (const r of seqs) {
-    objects.push({ category: "sequence", key: s(r.key), def: s(r.def) });
-    sequences.set(s(r.key), s(r.qname));
-  }
-  for (const r of trgs) {
-    objects.push({
-      category: "trigger",
-      key: `${s(r.tbl)}.${s(r.name)}`,
-      parent: parentId("table", s(r.tbl)),
-      def: s(r.def),
-    });
-  }
-  for (const r of enums) objects.push({ category: "enum", key: s(r.key), def: s(r.def) });
-  for (const r of funcs) objects.push({ category: "function", key: s(r.key), def: s(r.def) });
-  for (const r of exts) objects.push({ category: "extension", key: s(r.key), def: s(r.def) });
-  for (const r of pols) {
-    objects.push({
-      category: "policy",
-      key: `${s(r.tbl)}.${s(r.name)}`,
-      parent: parentId("table", s(r.tbl)),
-      def: s(r.def),
-    });
-  }
-  if (los) objects.push({ category: "large object", key: "pg_largeobject", def: los });
-  for (const r of schemaRows) objects.push({ category: "schema", key: s(r.key), def: "schema" });
-  for (const r of domains) objects.push({ category: "domain", key: s(r.key), def: s(r.def) });
-  for (const r of types) objects.push({ category: "type", key: s(r.key), def: s(r.def) });
-  for (const r of owned) {
-    const pcat = s(r.pcat) as Category;
-    const parent = parentId(pcat, s(r.key));
-    const key = `${pcat} ${s(r.key)}`;
-    objects.push({ category: "owner", key, parent, def: s(r.owner) });
-    objects.push({
-      category: "privilege",
-      key,
-      parent,
-      def: r.acl === null ? "defaults" : s(r.acl),
-    });
-  }
-  for (const r of columnAcls) {
-    const key = `column ${s(r.key)}`;
-    const parent = parentId("column", s(r.key));
-    objects.push({ category: "privilege", key, parent, def: s(r.acl) });
-  }
-  for (const r of defaultAcls) {
-    objects.push({ category: "privilege", key: `default privileges ${s(r.key)}`, def: s(r.acl) });
-  }
-  for (const r of comments) {
-    const pcat = s(r.pcat) as Category;
-    objects.push({
-      category: "comment",
-      key: `${pcat} ${s(r.key)}${s(r.sub)}`,
-      parent: parentId(pcat, s(r.key)),
-      def: s(r.def),
-    });
-  }
-  if (database) {
-    for (const [k, v] of Object.entries(database)) {
-      const what = k === "connlimit" ? "connection limit" : k === "acl" ? "privileges" : k;
-      const def = v === null ? (k === "acl" ? "defaults" : "none") : s(v);
-      objects.push({ category: "database", key: `database ${what}`, def });
-    }
-  }
-  for (const r of extConfig) {
+/** Adds extension configuration tables and sequences to those whose data is compared. */
+async function readExtensionConfig(
+  q: Query,
+  tables: Map<string, TableInfo>,
+  sequences: Map<string, string>,
+): Promise<void> {
+  for (const r of await q(Q_EXTENSION_CONFIG)) {
     // Only the data: the table's definition comes with the extension (compared by version).
     if (r.relkind === "S") {
-      sequences.set(s(r.key), s(r.qname));
+      sequences.set(text(r.key), text(r.qname));
       continue;
     }
-    tables.set(s(r.key), {
-      key: s(r.key),
-      qname: s(r.qname),
+    tables.set(text(r.key), {
+      key: text(r.key),
+      qname: text(r.qname),
       relkind: "r",
       hashable: true,
       heapPages: Number(r.pages),
       bytes: Number(r.bytes),
       columns: r.columns as string[],
       timeColumns: [],
-      extensionConfig: { extension: s(r.ext), condition: s(r.cond) },
+      extensionConfig: { extension: text(r.ext), condition: text(r.cond) },
     });
   }
-  return { objects, tables, sequences };
-}
-
-/**
- * One definition text for all large objects, or null when there are none. Reading content can
- * be refused (non-owner without superuser): then only count and OIDs are compared, and the
- * text says so. A savepoint keeps the refusal from aborting the snapshot transaction.
- */
-async function largeObjects(client: Client): Promise<string | null> {
-  const meta = (await client.query<{ n: string; oids: string }>(Q_LARGE_OBJECTS)).rows[0];
-  if (meta.n === "0") return null;
-  let content: string;
-  await client.query("SAVEPOINT pg_recovery_lo");
-  try {
-    content = `content md5 ${(await client.query<{ h: string }>(Q_LARGE_OBJECT_CONTENT)).rows[0].h}`;
-    await client.query("RELEASE SAVEPOINT pg_recovery_lo");
-  } catch (e) {
-    await client.query("ROLLBACK TO SAVEPOINT pg_recovery_lo");
-    content = `content not compared (${(e as Error).message})`;
-  }
-  return `${meta.n} large objects, oids md5 ${meta.oids}, ${content}`;
 }
 
 /** Requested schemas that do not exist: a typo must not yield a vacuous IDENTICAL. */

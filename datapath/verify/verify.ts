@@ -24,6 +24,7 @@ import {
   Difference,
   describeExtensionConfig,
   describeSequence,
+  EndpointInfo,
   SequenceResult,
   TableResult,
   verdictFor,
@@ -126,14 +127,8 @@ interface CompareContext {
 }
 
 async function compare(source: Side, target: Side, ctx: CompareContext): Promise<VerifyReport> {
-  const { log } = ctx;
-  if (ctx.schemas) {
-    const missing = await missingSchemas(source.clients[0], ctx.schemas);
-    if (missing.length) {
-      throw new UsageError(`schema(s) not found on the source: ${missing.join(", ")}`);
-    }
-  }
-  log(`verify: reading schema of source ${source.redacted} and target ${target.redacted}`);
+  if (ctx.schemas) await requireSchemas(source, ctx.schemas);
+  ctx.log(`verify: reading schema of source ${source.redacted} and target ${target.redacted}`);
   const [srcCat, tgtCat] = await Promise.all([
     readCatalog(source.clients[0], ctx.schemas),
     readCatalog(target.clients[0], ctx.schemas),
@@ -144,56 +139,19 @@ async function compare(source: Side, target: Side, ctx: CompareContext): Promise
     readSequences(target.clients[0], tgtCat.sequences),
   ]);
   const schemaDiffs = diffSchemas(srcCat.objects, tgtCat.objects);
+  const hashed = await hashCommonTables(source, target, srcCat, tgtCat, ctx);
 
-  const common = [...srcCat.tables.keys()]
-    .filter((k) => srcCat.tables.get(k)!.hashable && tgtCat.tables.get(k)?.hashable)
-    .sort(cmp);
-  log(`verify: hashing ${common.length} tables on both sides, ${ctx.jobs} connections each`);
-  const hashStarted = Date.now();
-  const progress = throttledProgress(log);
-  const [srcDigests, tgtDigests] = await Promise.all([
-    hashSide(
-      source,
-      common.map((k) => srcCat.tables.get(k)!),
-      progress,
-    ),
-    hashSide(
-      target,
-      common.map((k) => tgtCat.tables.get(k)!),
-      progress,
-    ),
-  ]);
-  const hashMs = Date.now() - hashStarted;
-
-  const tables = tableResults(srcCat, tgtCat, srcDigests, tgtDigests, ctx.restoreTarget);
+  const tables = tableResults(srcCat, tgtCat, hashed.source, hashed.target, ctx.restoreTarget);
   const sequences = sequenceResults(srcSeq, tgtSeq);
   const differences = collectDifferences(schemaDiffs, tables, sequences, ctx.restoreTarget);
-
-  const bytesHashed = common.reduce(
-    (n, k) => n + srcCat.tables.get(k)!.bytes + tgtCat.tables.get(k)!.bytes,
-    0,
-  );
-  const rowsHashed = [...srcDigests.values(), ...tgtDigests.values()].reduce(
-    (n, d) => n + d.rows,
-    0,
-  );
-  const elapsedMs = Date.now() - ctx.started;
-  log(
-    `verify: hashed ${(bytesHashed / 1e6).toFixed(1)} MB in ${(hashMs / 1000).toFixed(1)} s ` +
-      `(${(bytesHashed / 1e6 / Math.max(hashMs / 1000, 0.001)).toFixed(1)} MB/s)`,
-  );
-  const endpoint = (s: Side) => ({
-    url: s.redacted,
-    serverVersion: s.serverVersion,
-    connections: s.clients.length,
-  });
+  const stats = hashStats(hashed, srcCat, tgtCat, ctx);
   return {
     version: 1,
     verdict: verdictFor(differences.length),
     identical: differences.length === 0,
     differenceCount: differences.length,
-    source: endpoint(source),
-    target: endpoint(target),
+    source: endpointInfo(source),
+    target: endpointInfo(target),
     restoreTarget: ctx.restoreTarget?.utc ?? null,
     schemas: ctx.schemas,
     schema: {
@@ -206,14 +164,84 @@ async function compare(source: Side, target: Side, ctx: CompareContext): Promise
     tables,
     sequences,
     differences,
-    stats: {
-      elapsedMs,
-      jobsPerSide: ctx.jobs,
-      rowsHashed,
-      bytesHashed,
-      mbPerSecond: bytesHashed / 1e6 / Math.max(elapsedMs / 1000, 0.001),
-    },
+    stats,
   };
+}
+
+async function requireSchemas(source: Side, schemas: string[]): Promise<void> {
+  const missing = await missingSchemas(source.clients[0], schemas);
+  if (missing.length) {
+    throw new UsageError(`schema(s) not found on the source: ${missing.join(", ")}`);
+  }
+}
+
+interface Hashed {
+  /** The tables hashed: hashable on both sides. */
+  common: string[];
+  source: Map<string, TableDigest>;
+  target: Map<string, TableDigest>;
+  ms: number;
+}
+
+async function hashCommonTables(
+  source: Side,
+  target: Side,
+  srcCat: CatalogSnapshot,
+  tgtCat: CatalogSnapshot,
+  ctx: CompareContext,
+): Promise<Hashed> {
+  const common = [...srcCat.tables.keys()]
+    .filter((k) => srcCat.tables.get(k)!.hashable && tgtCat.tables.get(k)?.hashable)
+    .sort(cmp);
+  ctx.log(`verify: hashing ${common.length} tables on both sides, ${ctx.jobs} connections each`);
+  const started = Date.now();
+  const progress = throttledProgress(ctx.log);
+  const [srcDigests, tgtDigests] = await Promise.all([
+    hashSide(
+      source,
+      common.map((k) => srcCat.tables.get(k)!),
+      progress,
+    ),
+    hashSide(
+      target,
+      common.map((k) => tgtCat.tables.get(k)!),
+      progress,
+    ),
+  ]);
+  return { common, source: srcDigests, target: tgtDigests, ms: Date.now() - started };
+}
+
+/** The report's stats; logs the hashing rate (hashing alone, where stats count the whole run). */
+function hashStats(
+  hashed: Hashed,
+  srcCat: CatalogSnapshot,
+  tgtCat: CatalogSnapshot,
+  ctx: CompareContext,
+): VerifyReport["stats"] {
+  const bytesHashed = hashed.common.reduce(
+    (n, k) => n + srcCat.tables.get(k)!.bytes + tgtCat.tables.get(k)!.bytes,
+    0,
+  );
+  const rowsHashed = [...hashed.source.values(), ...hashed.target.values()].reduce(
+    (n, d) => n + d.rows,
+    0,
+  );
+  const elapsedMs = Date.now() - ctx.started;
+  ctx.log(
+    `verify: hashed ${(bytesHashed / 1e6).toFixed(1)} MB in ${(hashed.ms / 1000).toFixed(1)} s ` +
+      `(${(bytesHashed / 1e6 / Math.max(hashed.ms / 1000, 0.001)).toFixed(1)} MB/s)`,
+  );
+  return {
+    elapsedMs,
+    jobsPerSide: ctx.jobs,
+    rowsHashed,
+    bytesHashed,
+    mbPerSecond: bytesHashed / 1e6 / Math.max(elapsedMs / 1000, 0.001),
+  };
+}
+
+function endpointInfo(s: Side): EndpointInfo {
+  return { url: s.redacted, serverVersion: s.serverVersion, connections: s.clients.length };
 }
 
 function tableResults(
