@@ -21,7 +21,7 @@ import { Client } from "pg";
 import { checkLine, CheckOutcome, DrillCheck } from "../../contract/drill-check";
 import { UsageError } from "../../contract/data-tool";
 import { Instant, parseRfc3339 } from "../../contract/time";
-import { PgTarget } from "../postgres/connection";
+import { ident, PgTarget } from "../postgres/connection";
 import { EndpointSpec, identityOf, openSide, resolveEndpoint, Side } from "./connect";
 import { CatalogSnapshot, cmp, diffSchemas, readCatalog, TableInfo } from "./schema";
 
@@ -95,7 +95,7 @@ async function runChecks(
   const keys = [...lc.tables.keys()]
     .filter((k) => lc.tables.get(k)!.hashable && dc.tables.get(k)?.hashable)
     .sort(cmp);
-  const rows = await rowChecks(live.clients[0], drill.clients[0], dc, keys, t, log);
+  const rows = await rowChecks(live.clients[0], drill.clients[0], lc, dc, keys, t, log);
   const checks = [schema, ...rows.checks, recencyCheck(rows, t)];
   const failed = checks.filter((c) => c.outcome === "failed").length;
   checks.push(
@@ -148,10 +148,15 @@ interface RowChecks {
   newerInDrill: string[];
 }
 
-/** `keys`: the tables hashable on both sides, each compared as the drill's catalog has it. */
+/**
+ * `keys`: the tables hashable on both sides, each compared on the columns both have (all of
+ * them, unless live's definition moved on since the restore target: the schema check names the
+ * difference, and the rows are still compared on what the two share).
+ */
 async function rowChecks(
   live: Client,
   drill: Client,
+  lc: CatalogSnapshot,
   dc: CatalogSnapshot,
   keys: string[],
   t: Instant,
@@ -165,12 +170,13 @@ async function rowChecks(
   };
   for (const [i, key] of keys.entries()) {
     log(`verify --drill: table ${i + 1}/${keys.length} ${key}`);
-    const table = dc.tables.get(key)!;
+    const table = sharedColumns(lc.tables.get(key)!, dc.tables.get(key)!);
     const r = await compareTable(live, drill, table, t);
     out.drillNewest = later(out.drillNewest, r.drill.newest);
     out.liveNewestBefore = later(out.liveNewestBefore, r.live.newestBefore);
     if (r.drill.after > 0) out.newerInDrill.push(`${key} (${r.drill.after} rows)`);
-    out.checks.push(drillCheck(`rows ${key}`, ...tableVerdict(table, r)));
+    const [outcome, detail] = tableVerdict(table, r);
+    out.checks.push(drillCheck(`rows ${key}`, outcome, `${detail}${table.note ?? ""}`));
   }
   return out;
 }
@@ -243,10 +249,40 @@ function later(a: string | null, b: string | null): string | null {
   return Date.parse(b) > Date.parse(a) ? b : a;
 }
 
+/**
+ * A table as both sides have it: the drill's, or, when the column lists differ, only the
+ * columns both have (in the drill's order) with a note for the check's detail.
+ */
+interface SharedTable extends TableInfo {
+  /** The columns both sides have, quoted, when they are not all of them; else compared whole. */
+  shared?: string[];
+  note?: string;
+}
+
+function sharedColumns(live: TableInfo, drill: TableInfo): SharedTable {
+  const same =
+    live.columns.length === drill.columns.length &&
+    live.columns.every((c, i) => c === drill.columns[i]);
+  if (same) return drill;
+  const both = drill.columns.filter((c) => live.columns.includes(c));
+  const missing = (from: TableInfo, other: TableInfo) =>
+    other.columns.filter((c) => !from.columns.includes(c));
+  const lacks = [
+    missing(live, drill).length ? `live lacks ${missing(live, drill).join(", ")}` : "",
+    missing(drill, live).length ? `the drill lacks ${missing(drill, live).join(", ")}` : "",
+  ].filter(Boolean);
+  return {
+    ...drill,
+    timeColumns: drill.timeColumns.filter((c) => live.timeColumns.includes(c)),
+    shared: both.map(ident),
+    note: `; compared on the ${both.length} columns both have (${lacks.join("; ") || "in another order"})`,
+  };
+}
+
 async function compareTable(
   live: Client,
   drill: Client,
-  t: TableInfo,
+  t: SharedTable,
   at: Instant,
 ): Promise<TableComparison> {
   let alias = "r";
@@ -278,7 +314,8 @@ async function compareTable(
   };
   const [lc, dc] = await Promise.all([counts(live), counts(drill)]);
   const where = ts ? ` WHERE NOT coalesce(${ts} > ${target}, false)` : "";
-  const sql = `SELECT md5(${a}::text) COLLATE "C" AS h FROM ONLY ${t.qname} AS ${a}${where} ORDER BY 1`;
+  const row = t.shared ? `ROW(${t.shared.map((c) => `${a}.${c}`).join(", ")})` : a;
+  const sql = `SELECT md5(${row}::text) COLLATE "C" AS h FROM ONLY ${t.qname} AS ${a}${where} ORDER BY 1`;
   const { onlyA, onlyB } = await mergeSorted(live, drill, sql);
   return { live: lc, drill: dc, onlyLive: onlyA, onlyDrill: onlyB };
 }
