@@ -29,6 +29,7 @@ import { backup } from "../datapath/backup/backup";
 import { parseManifest } from "../datapath/storage/manifest";
 import { startAzurite } from "../test/support/azurite";
 import {
+  archiveThroughNow,
   asServerUser,
   Cluster,
   cluster,
@@ -300,16 +301,7 @@ async function waitArchived(primary: Server): Promise<void> {
   const c = new Client({ connectionString: primary.url() });
   await c.connect();
   try {
-    const seg = (await c.query<{ f: string }>("SELECT pg_walfile_name(pg_switch_wal()) AS f"))
-      .rows[0].f;
-    for (let i = 0; i < 300; i++) {
-      const w = (
-        await c.query<{ w: string | null }>("SELECT last_archived_wal AS w FROM pg_stat_archiver")
-      ).rows[0].w;
-      if (w !== null && w >= seg) return;
-      await sleep(100);
-    }
-    throw new Error(`WAL segment ${seg} was not archived within 30 s`);
+    await archiveThroughNow(c);
   } finally {
     await c.end().catch(() => undefined);
   }

@@ -16,7 +16,14 @@ import { parseArgs } from "node:util";
 import { Client } from "pg";
 import { verifyDatabases } from "../datapath/verify/verify";
 import { formatRfc3339InZone, parseRfc3339 } from "../contract/time";
-import { asServerUser, Cluster, cluster, Server, serverDir } from "../test/support/pg-server";
+import {
+  archiveThroughNow,
+  asServerUser,
+  Cluster,
+  cluster,
+  Server,
+  serverDir,
+} from "../test/support/pg-server";
 import { DDL, sleep, Txn, Writer } from "./drill-workload";
 import { Check, CheckOutcome, runChecks } from "./drill-checks";
 import { runRestoreDrill } from "./drill-restore";
@@ -312,17 +319,7 @@ async function archiveWal(
   log: (line: string) => void,
 ): Promise<Map<string, bigint>> {
   return withClient(primary.url("drill"), async (c) => {
-    const seg = (await c.query<{ f: string }>("SELECT pg_walfile_name(pg_switch_wal()) AS f"))
-      .rows[0].f;
-    for (let i = 0; ; i++) {
-      const r = await c.query<{ w: string | null }>(
-        "SELECT last_archived_wal AS w FROM pg_stat_archiver",
-      );
-      if (r.rows[0].w !== null && r.rows[0].w >= seg) break;
-      if (i > 300) throw new Error(`WAL segment ${seg} was not archived within 30 s`);
-      await sleep(100);
-    }
-    log(`   archived through ${seg}`);
+    log(`   archived through ${await archiveThroughNow(c)}`);
     return readCommitTimes(c, txns);
   });
 }

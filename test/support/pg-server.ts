@@ -11,6 +11,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { promisify } from "node:util";
+import type { Client } from "pg";
 
 const execFileAsync = promisify(execFile);
 
@@ -201,4 +202,30 @@ export function cluster(base: string): Cluster {
     },
   };
   return c;
+}
+
+/**
+ * Closes the WAL segment in use on an archiving server (`startArchiving`) and waits until the
+ * archiver has copied it, as a restore replays only the archive; returns its name. A record is
+ * written first: with nothing written since the last switch (archive_timeout may just have made
+ * one) pg_switch_wal does nothing and names the segment still open, which is archived only
+ * after the next write, and waiting for it timed out about one run in three.
+ */
+export async function archiveThroughNow(c: Client, timeoutMs = 30_000): Promise<string> {
+  await c.query("SELECT pg_catalog.pg_logical_emit_message(false, 'pg-recovery', 'archive')");
+  const seg = (
+    await c.query<{ f: string }>(
+      "SELECT pg_catalog.pg_walfile_name(pg_catalog.pg_switch_wal()) AS f",
+    )
+  ).rows[0].f;
+  for (const until = Date.now() + timeoutMs; ;) {
+    const r = await c.query<{ w: string | null }>(
+      "SELECT last_archived_wal AS w FROM pg_catalog.pg_stat_archiver",
+    );
+    if (r.rows[0].w !== null && r.rows[0].w >= seg) return seg;
+    if (Date.now() > until) {
+      throw new Error(`WAL segment ${seg} was not archived within ${timeoutMs / 1000} s`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
