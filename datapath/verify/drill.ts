@@ -265,12 +265,13 @@ function sharedColumns(live: TableInfo, drill: TableInfo): SharedTable {
     live.columns.every((c, i) => c === drill.columns[i]);
   if (same) return drill;
   const both = drill.columns.filter((c) => live.columns.includes(c));
-  const missing = (from: TableInfo, other: TableInfo) =>
-    other.columns.filter((c) => !from.columns.includes(c));
-  const lacks = [
-    missing(live, drill).length ? `live lacks ${missing(live, drill).join(", ")}` : "",
-    missing(drill, live).length ? `the drill lacks ${missing(drill, live).join(", ")}` : "",
-  ].filter(Boolean);
+  const sides: [string, string[]][] = [
+    ["live", drill.columns.filter((c) => !live.columns.includes(c))],
+    ["the drill", live.columns.filter((c) => !drill.columns.includes(c))],
+  ];
+  const lacks = sides
+    .filter(([, cols]) => cols.length)
+    .map(([side, cols]) => `${side} lacks ${cols.join(", ")}`);
   return {
     ...drill,
     timeColumns: drill.timeColumns.filter((c) => live.timeColumns.includes(c)),
