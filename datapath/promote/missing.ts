@@ -37,10 +37,11 @@ interface KeyChunk {
   last: string[];
 }
 
-/** What was staged: the table's rows at T, and of those the rows live lacks (all staged). */
+/** What was staged: the table's rows at T, of those the rows live lacks (all staged), live's rows. */
 export interface StagedMissing {
   atT: number;
   staged: number;
+  live: number;
 }
 
 /**
@@ -71,7 +72,7 @@ export async function stageMissingOnly(
     for (let i = 0; i < missing.length; i += keyChunk) {
       await load(byKeys(t, pk[0], missing.slice(i, i + keyChunk)));
     }
-    return { atT: atT.rows, staged };
+    return { atT: atT.rows, staged, live: now.rows };
   }
   await raiseSetting(o.ptr, "work_mem", HASH_MEMORY_KB);
   let after: string[] | undefined;
@@ -79,7 +80,7 @@ export async function stageMissingOnly(
     const chunk = await liveKeys(o.live, t, pk, after, keyChunk);
     const final = chunk.n < keyChunk;
     await load(missingIn(t, pk, chunk, after, final));
-    if (final) return { atT: atT.rows, staged };
+    if (final) return { atT: atT.rows, staged, live: now.rows };
     after = chunk.last;
   }
 }

@@ -64,14 +64,14 @@ describe("merge: only the rows live lacks come from the PTR, chunk by chunk", fu
     }
   }
 
-  for (const [table, key, chunk, atT, lacking] of [
+  for (const [table, key, chunk, atT, lacking, now] of [
     // An integer key: masks of both sides' keys; the 17 missing keys (the smallest and largest
-    // bigint among them) asked for 7 at a time.
-    ["plain", "id", 7, 202, 17],
+    // bigint among them) asked for 7 at a time; live also has one row added after T.
+    ["plain", "id", 7, 202, 17, 186],
     // Keys too sparse for masks (one key per 1,000): live's keys go, 5 a chunk.
-    ["sparse", "id", 5, 200, 6],
+    ["sparse", "id", 5, 200, 6, 194],
     // A composite text key: the keys go, 5 a chunk.
-    ["pairs", "n", 5, 200, 13],
+    ["pairs", "n", 5, 200, 13, 187],
   ] as const) {
     it(`${table}, bound ${chunk}`, () =>
       staging(DAMAGE, table, async ({ ptr, live, t }, db) => {
@@ -83,7 +83,7 @@ describe("merge: only the rows live lacks come from the PTR, chunk by chunk", fu
           (n) => void (bytes += n),
           chunk,
         );
-        assert.deepEqual(counts, { atT, staged: lacking });
+        assert.deepEqual(counts, { atT, staged: lacking, live: now });
         const staged = await live.query<{ k: number }>(`SELECT ${key} AS k FROM stage ORDER BY 1`);
         const expected = await pair.ptr.query(db, `SELECT ${key} AS k FROM ${table} ORDER BY 1`);
         const kept = new Set(

@@ -227,6 +227,43 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
     await unchanged(db, before);
   });
 
+  // A large re-insert into a table live still mostly has (the staged path): dropping its foreign
+  // key and validating it again after the insert reads the whole table, so it is done only when
+  // the per-row checks it saves cost more (a large share of the table), and never when the
+  // insert makes no per-row checks (replica role).
+  for (const [how, rows, owner, suspended] of [
+    ["replica role: the key stays", 100_000, false, false],
+    ["per-row checks, 14 % of live's rows: the key is checked once", 100_000, true, true],
+    ["per-row checks, 3 % of live's rows: the key checks each row", 400_000, true, false],
+  ] as const) {
+    it(`merge: 12,500 rows re-inserted into ${rows} with a foreign key; ${how}`, async () => {
+      const db = await incident(
+        "DELETE FROM likes WHERE id % 8 = 0 AND id <= 100000;",
+        `CREATE TABLE likes (id bigint PRIMARY KEY, user_id bigint NOT NULL REFERENCES users (id));
+         INSERT INTO likes SELECT g, 1 + g % 200 FROM generate_series(1, ${rows}) g;`,
+      );
+      const key = "SELECT oid FROM pg_constraint WHERE conname = 'likes_user_id_fkey'";
+      const before = (await pair.live.query(db, key)).rows;
+      const env = owner ? { ...pair.env(db), LIVE_URL: await asOwner(db) } : pair.env(db);
+      const r = await runPromote(
+        env,
+        "--mode",
+        "merge",
+        "--tables",
+        "public.likes",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.err, new RegExp(`re-validated ${suspended ? 1 : 0} foreign keys`));
+      // Dropped and added back, the key is a new constraint; kept, the same one.
+      const after = (await pair.live.query(db, key)).rows;
+      assert.equal(after.length, 1);
+      assert.equal(after[0].oid === before[0].oid, !suspended);
+      assert.deepEqual(await rowsOf(pair.live, db, "likes"), await rowsOf(pair.ptr, db, "likes"));
+    });
+  }
+
   /**
    * A URL of live's `db` for a role that owns its tables but is no superuser (so may not set
    * session_replication_role), as an app's owner role on a managed service may be.
