@@ -47,7 +47,7 @@ import {
   writeViolations,
 } from "./collisions";
 import { KeyKind, orderExpr } from "./compare";
-import { describeFk, fkLine, isPartitioned, kindsFor } from "./foreign-keys";
+import { describeFk, fkLine, kindsFor, parentsOn } from "./foreign-keys";
 import { REBUILD_MIN_ROWS, rebuildLine, rebuildsIndexes } from "./rebuild";
 import { ChosenTable, parentFirst, PromoteRefusedError } from "./selection";
 import { applyDirect, directTables, stepsBack } from "./direct";
@@ -549,10 +549,14 @@ async function checkBeforeWriting(
     const cc = colsOf(child, fk.childColumns);
     const pc = colsOf(s.t, fk.parentColumns);
     const match = fk.childColumns.map((_, i) => `p.${pc[i].q} = c.${cc[i].q}`).join(" AND ");
+    // A partition's copy of a key: only the rows referencing that partition now depend on it.
+    const now = o.liveModel.tables.get(fk.parent);
+    const within =
+      fk.copyOf && now ? ` AND EXISTS (SELECT 1 FROM ONLY ${now.q} p WHERE ${match})` : "";
     const hit = await references(
       live,
       `ONLY ${child.q} c`,
-      `${notNull("c", cc)} AND NOT EXISTS (SELECT 1 FROM ${s.stage} p WHERE ${match})`,
+      `${notNull("c", cc)}${within} AND NOT EXISTS (SELECT 1 FROM ${s.stage} p WHERE ${match})`,
       cc,
       kindsFor(child, s.t, fk),
     );
@@ -560,26 +564,26 @@ async function checkBeforeWriting(
   }
 
   for (const fk of o.ptrModel.foreignKeys) {
-    if (!set.has(fk.child) || isPartitioned(o.liveModel, fk.parent) || enforced.has(fk)) continue;
+    // A partition's copy of a key is checked as its key, on every partition at once.
+    if (!set.has(fk.child) || fk.copyOf || enforced.has(fk)) continue;
+    // tables: both sides as at T, consistent.
+    if (o.mode === "tables" && fk.parents.every((p) => set.has(p))) continue;
     const s = stageOf.get(fk.child)!;
     const cc = colsOf(s.t, fk.childColumns);
-    const inSet = set.has(fk.parent);
-    if (inSet && o.mode === "tables") continue; // both sides as at T: consistent
-    const parentNow = o.liveModel.tables.get(fk.parent);
-    const parentStage = stageOf.get(fk.parent);
-    const refs: string[] = [];
-    if (parentNow) {
-      const pc = colsOf(parentNow, fk.parentColumns);
-      refs.push(
-        `EXISTS (SELECT 1 FROM ONLY ${parentNow.q} p WHERE ${fk.childColumns.map((_, i) => `p.${pc[i].q} = c.${cc[i].q}`).join(" AND ")})`,
-      );
-    }
-    if (inSet && parentStage) {
-      const pc = colsOf(parentStage.t, fk.parentColumns);
-      refs.push(
-        `EXISTS (SELECT 1 FROM ${incoming(parentStage)} p WHERE ${fk.childColumns.map((_, i) => `p.${pc[i].q} = c.${cc[i].q}`).join(" AND ")})`,
-      );
-    }
+    const exists = (from: string, parent: TableModel) => {
+      const pc = colsOf(parent, fk.parentColumns);
+      return `EXISTS (SELECT 1 FROM ${from} p WHERE ${fk.childColumns.map((_, i) => `p.${pc[i].q} = c.${cc[i].q}`).join(" AND ")})`;
+    };
+    // The referenced rows after the write: live's, and a chosen table's that come in.
+    const refs = fk.parents.flatMap((key) => {
+      const now = o.liveModel.tables.get(key);
+      const stage = stageOf.get(key);
+      return [
+        ...(now && !(stage && o.mode === "tables") ? [exists(`ONLY ${now.q}`, now)] : []),
+        ...(stage ? [exists(incoming(stage), stage.t)] : []),
+      ];
+    });
+    const parentNow = parentsOn(o.liveModel, fk)[0];
     const hit = await references(
       live,
       `${incoming(s)} c`,

@@ -135,6 +135,18 @@ export interface ForeignKey {
   onUpdate: FkAction;
   deferrable: boolean;
   definition: string;
+  /**
+   * Tables holding the referenced rows: `parent`, or when `parent` is partitioned its partitions
+   * (those with rows, at any depth). A row's reference is checked against all of them at once.
+   */
+  parents: string[];
+  /**
+   * Set on the copy PostgreSQL keeps of a key to a partitioned table for each of its partitions
+   * (`parent` is then that partition; the copy serves the partition's delete and update
+   * actions): the name of the key it copies. A referenced row is in one partition only, so a
+   * copy is never checked on its own, and it goes and comes back with its key.
+   */
+  copyOf?: string;
 }
 
 export interface Trigger {
@@ -292,6 +304,8 @@ async function readColumns(client: Client, byOid: ByOid, oids: string[]): Promis
  */
 async function readConstraints(client: Client, byOid: ByOid, keyOf: KeyOf): Promise<ForeignKey[]> {
   const cons = await client.query<{
+    con: string;
+    copied: string | null;
     oid: string;
     name: string;
     type: string;
@@ -305,7 +319,10 @@ async function readConstraints(client: Client, byOid: ByOid, keyOf: KeyOf): Prom
     validated: boolean;
     check: string | null;
   }>(
-    `SELECT con.conrelid::int8::text AS oid, con.conname AS name, con.contype::text AS type,
+    `SELECT con.oid::int8::text AS con, con.conrelid::int8::text AS oid, con.conname AS name,
+            con.contype::text AS type,
+            (SELECT pc.oid::int8::text FROM pg_catalog.pg_constraint pc
+              WHERE pc.oid = con.conparentid AND pc.conrelid = con.conrelid) AS copied,
             con.convalidated AS validated,
             CASE WHEN con.contype = 'c' THEN pg_catalog.pg_get_expr(con.conbin, con.conrelid) END AS check,
             (SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(con.conkey) WITH ORDINALITY k(n, i)
@@ -322,6 +339,8 @@ async function readConstraints(client: Client, byOid: ByOid, keyOf: KeyOf): Prom
       ORDER BY 1, 2`,
   );
   const foreignKeys: ForeignKey[] = [];
+  const byCon = new Map<string, ForeignKey>();
+  const copies: { fk: ForeignKey; copied: string }[] = [];
   for (const c of cons.rows) {
     const t = byOid.get(c.oid);
     if (t) t.signature.push(`constraint ${c.name} ${c.type} ${c.def}`);
@@ -332,7 +351,7 @@ async function readConstraints(client: Client, byOid: ByOid, keyOf: KeyOf): Prom
       const child = keyOf(c.oid);
       const parent = keyOf(c.foid!);
       if (!child || !parent) continue;
-      foreignKeys.push({
+      const fk: ForeignKey = {
         name: c.name,
         child,
         childColumns: c.cols,
@@ -342,10 +361,30 @@ async function readConstraints(client: Client, byOid: ByOid, keyOf: KeyOf): Prom
         onUpdate: c.upd as FkAction,
         deferrable: c.deferrable,
         definition: c.def,
-      });
+        parents: byOid.has(c.foid!) ? [parent] : [],
+      };
+      foreignKeys.push(fk);
+      byCon.set(c.con, fk);
+      if (c.copied) copies.push({ fk, copied: c.copied });
     }
   }
+  linkCopies(byCon, copies);
   return foreignKeys;
+}
+
+/**
+ * Each copy of a key to a partitioned table named after the key it copies (the first one up its
+ * chain: a partition may be partitioned in turn), and the partitions with rows listed on that key.
+ */
+function linkCopies(byCon: Map<string, ForeignKey>, copies: { fk: ForeignKey; copied: string }[]) {
+  const copiedFrom = new Map(copies.map((x) => [x.fk, x.copied]));
+  for (const { fk } of copies) {
+    let root = byCon.get(copiedFrom.get(fk)!);
+    while (root && copiedFrom.has(root)) root = byCon.get(copiedFrom.get(root)!);
+    if (!root) continue;
+    fk.copyOf = root.name;
+    root.parents.push(...fk.parents);
+  }
 }
 
 /**

@@ -44,12 +44,23 @@ export function kindsFor(child: TableModel, parent: TableModel, fk: ForeignKey):
   );
 }
 
-function groupedKeysSql(t: TableModel, cols: string[], kinds: KeyKind[]): string {
+/** `within`: only the rows referencing a row of that table (and its columns) now. */
+function groupedKeysSql(
+  t: TableModel,
+  cols: string[],
+  kinds: KeyKind[],
+  within?: { t: TableModel; cols: string[] },
+): string {
   const a = `"c"`;
   const cs = cols.map((n) => t.columns.find((c) => c.name === n)!);
+  const filter = within
+    ? ` AND EXISTS (SELECT 1 FROM ONLY ${within.t.q} p WHERE ${within.cols
+        .map((n, i) => `p.${within.t.columns.find((c) => c.name === n)!.q} = ${a}.${cs[i].q}`)
+        .join(" AND ")})`
+    : "";
   return (
     `SELECT ${cs.map((c) => textExpr(a, c)).join(", ")}, count(*)::pg_catalog.text FROM ONLY ${t.q} AS ${a}` +
-    ` WHERE ${cs.map((c) => `${a}.${c.q} IS NOT NULL`).join(" AND ")}` +
+    ` WHERE ${cs.map((c) => `${a}.${c.q} IS NOT NULL`).join(" AND ")}${filter}` +
     ` GROUP BY ${cs.map((c) => `${a}.${c.q}`).join(", ")}` +
     ` ORDER BY ${cs.map((c, i) => orderExpr(a, c, kinds[i])).join(", ")}`
   );
@@ -100,13 +111,17 @@ export function fkLine(
   }
   return (
     `${fk.name} (${describeFk(fk)}): ${rows} rows of ${fk.child} to ${mode === "merge" ? "re-insert" : "restore"} ` +
-    `reference ${fk.parent} rows that live no longer has; ${refs}; way out: add ${fk.parent} to --tables ` +
+    `reference ${fk.parent} rows that live no longer has; ${refs}; way out: add ${addBack(fk)} to --tables ` +
     `(the rows they reference come back too)`
   );
 }
 
-/** A partitioned parent: it has no rows of its own, its partitions do. */
-export const isPartitioned = (m: DbModel, key: string) => m.partitioned.some((p) => p.key === key);
+/** What to add to --tables for a key's referenced rows: its table, or a partitioned one's partitions. */
+function addBack(fk: ForeignKey): string {
+  if (fk.parents.length === 1 && fk.parents[0] === fk.parent) return fk.parent;
+  const shown = fk.parents.slice(0, 5).join(", ");
+  return `the partitions of ${fk.parent} that held them (${shown}${fk.parents.length > 5 ? ", ..." : ""})`;
+}
 
 /** The foreign keys crossing the set's boundary; `tablesOnly` skips the row checks. */
 export function crossingKeys(
@@ -115,21 +130,26 @@ export function crossingKeys(
   set: Set<string>,
 ): { fk: ForeignKey; direction: Direction }[] {
   const out: { fk: ForeignKey; direction: Direction }[] = [];
-  // Into the set: as live has them (they act on live's rows). A partitioned table's key is
-  // checked through its partitions' copies of it (its own rows are theirs).
+  // Into the set: as live has them (they act on live's rows). A key to a partitioned table is
+  // checked through its copy for each chosen partition, on the rows referencing that partition.
   for (const fk of live.foreignKeys) {
     if (set.has(fk.parent) && !set.has(fk.child) && live.tables.has(fk.child)) {
       out.push({ fk, direction: "into" });
     }
   }
-  // Out of the set: as they were at T (the restored rows carry them).
+  // Out of the set: as they were at T (the restored rows carry them); a key to a partitioned
+  // table against all its partitions at once (its copies are not checked on their own).
   for (const fk of ptr.foreignKeys) {
-    if (set.has(fk.child) && !set.has(fk.parent) && !isPartitioned(live, fk.parent)) {
+    if (set.has(fk.child) && !fk.copyOf && !fk.parents.some((p) => set.has(p))) {
       out.push({ fk, direction: "out" });
     }
   }
   return out;
 }
+
+/** The tables on live holding a key's referenced rows (catalog.ts `parents`). */
+export const parentsOn = (m: DbModel, fk: ForeignKey): TableModel[] =>
+  fk.parents.map((k) => m.tables.get(k)).filter((t) => t !== undefined);
 
 /**
  * Checks every crossing key for `mode` by streaming keys from both sides. `ptr` and `live` are
@@ -154,8 +174,12 @@ export async function checkCrossings(
       const child = live.tables.get(fk.child)!;
       const parentAtT = ptr.tables.get(fk.parent)!;
       const kinds = kindsFor(child, parentAtT, fk);
+      // A partition's copy of a key: only the rows referencing that partition depend on it.
+      const within = fk.copyOf
+        ? { t: live.tables.get(fk.parent)!, cols: fk.parentColumns }
+        : undefined;
       const r = await antiJoin(
-        { client: liveClient, sql: groupedKeysSql(child, fk.childColumns, kinds) },
+        { client: liveClient, sql: groupedKeysSql(child, fk.childColumns, kinds, within) },
         [{ client: ptrClient, sql: keysSql(parentAtT, fk.parentColumns, kinds) }],
         kinds,
       );
@@ -168,19 +192,19 @@ export async function checkCrossings(
       });
     } else {
       const childAtT = ptr.tables.get(fk.child)!;
-      const parentNow = live.tables.get(fk.parent);
-      const kinds = parentNow
-        ? kindsFor(childAtT, parentNow, fk)
+      const parentsNow = parentsOn(live, fk);
+      const kinds = parentsNow.length
+        ? kindsFor(childAtT, parentsNow[0], fk)
         : fk.childColumns.map((): KeyKind => "text");
       let r = await antiJoin(
         { client: ptrClient, sql: groupedKeysSql(childAtT, fk.childColumns, kinds) },
-        parentNow ? [{ client: liveClient, sql: keysSql(parentNow, fk.parentColumns, kinds) }] : [],
+        parentsNow.map((p) => ({ client: liveClient, sql: keysSql(p, fk.parentColumns, kinds) })),
         kinds,
       );
       // merge re-inserts only the rows live lacks: count exactly those (a row at T live still
       // has, changed since, is not re-inserted), as the write will.
       if (mode === "merge" && r.rows > 0 && live.tables.has(fk.child)) {
-        r = await missingDangling(ptrClient, liveClient, childAtT, parentNow, fk, kinds);
+        r = await missingDangling(ptrClient, liveClient, childAtT, parentsNow, fk, kinds);
       }
       out.push({
         fk,
@@ -205,7 +229,7 @@ async function missingDangling(
   ptrClient: Client,
   liveClient: Client,
   child: TableModel,
-  parentNow: TableModel | undefined,
+  parentsNow: TableModel[],
   fk: ForeignKey,
   kinds: KeyKind[],
 ): Promise<{ rows: number; samples: string[] }> {
@@ -222,11 +246,11 @@ async function missingDangling(
   const names = cols.map((_, i) => `v${i}`);
   const typed = cols.map((c, i) => `u.v${i}::${c.type} AS v${i}`).join(", ");
   const own = pk.map((c, i) => `m.${c.q} = x.v${i}`).join(" AND ");
-  const has = parentNow
-    ? `EXISTS (SELECT 1 FROM ONLY ${parentNow.q} p WHERE ${fk.parentColumns
-        .map((n, i) => `p.${parentNow.columns.find((c) => c.name === n)!.q} = x.v${pk.length + i}`)
-        .join(" AND ")})`
-    : "FALSE";
+  const exists = (parent: TableModel) =>
+    `EXISTS (SELECT 1 FROM ONLY ${parent.q} p WHERE ${fk.parentColumns
+      .map((n, i) => `p.${parent.columns.find((c) => c.name === n)!.q} = x.v${pk.length + i}`)
+      .join(" AND ")})`;
+  const has = parentsNow.length ? `(${parentsNow.map(exists).join(" OR ")})` : "FALSE";
   const sql = `SELECT ${ref.map((_, i) => `x.v${pk.length + i}::pg_catalog.text`).join(", ")}
                  FROM (SELECT ${typed} FROM unnest(${names.map((_, i) => `$${i + 1}::pg_catalog.text[]`).join(", ")}) AS u(${names.join(", ")})) x
                 WHERE NOT EXISTS (SELECT 1 FROM ONLY ${child.q} m WHERE ${own}) AND NOT ${has}`;

@@ -57,11 +57,12 @@ export async function suspendForeignKeys(
   o: ModelPair,
   bulk: Set<string>,
 ): Promise<SuspendedKey[]> {
-  // As live has them, or (a table recreated here) as they were at T.
+  // As live has them, or (a table recreated here) as they were at T. A key's copies for the
+  // partitions of a partitioned table go with it and come back with it (catalog.ts `copyOf`).
   const fks = [
-    ...o.liveModel.foreignKeys.filter((fk) => bulk.has(fk.child)),
+    ...o.liveModel.foreignKeys.filter((fk) => bulk.has(fk.child) && !fk.copyOf),
     ...o.ptrModel.foreignKeys.filter(
-      (fk) => bulk.has(fk.child) && !o.liveModel.tables.has(fk.child),
+      (fk) => bulk.has(fk.child) && !fk.copyOf && !o.liveModel.tables.has(fk.child),
     ),
   ];
   const out = fks.map((fk) => ({

@@ -203,28 +203,94 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
     });
   }
 
-  it("merge: a foreign key to a partitioned table is checked before writing too (on its partitions), the insert skipping it", async () => {
-    // The re-inserted posts 1 to 10 reference regions live no longer has. PostgreSQL keeps the
-    // key on each partition too; the checks read those.
-    const db = await incident(
-      `DELETE FROM comments WHERE post_id <= 10; DELETE FROM posts WHERE id <= 10;
-       DELETE FROM regions WHERE id <= 10;`,
-      `CREATE TABLE regions (id int PRIMARY KEY) PARTITION BY RANGE (id);
-       CREATE TABLE regions_all PARTITION OF regions FOR VALUES FROM (0) TO (2000);
-       INSERT INTO regions SELECT g FROM generate_series(1, 1100) g;
-       ALTER TABLE posts ADD COLUMN region int REFERENCES regions;
-       UPDATE posts SET region = id;`,
-    );
-    const before = await fingerprint(pair.live.url(db));
-    const r = await write(db, "merge", "public.posts");
-    assert.equal(r.code, 1, r.err);
-    assert.match(
-      r.err,
-      /\n {2}posts_region_fkey\d* .*: 10 rows of public\.posts to re-insert reference public\.regions_all rows that live no longer has/,
-    );
-    assert.ok(r.err.includes("session_replication_role = replica"), r.err);
-    assert.ok(!r.err.includes("rolled back the writes"), r.err);
-    await unchanged(db, before);
+  describe("a foreign key to a partitioned table: a referenced row is in one partition, any of them", () => {
+    // posts reference regions (two partitions) across both: post n references region n + 500
+    // (but 950, which appears only after T).
+    const REGIONS = `
+      CREATE TABLE regions (id int PRIMARY KEY) PARTITION BY RANGE (id);
+      CREATE TABLE regions_low PARTITION OF regions FOR VALUES FROM (0) TO (1000);
+      CREATE TABLE regions_high PARTITION OF regions FOR VALUES FROM (1000) TO (2000);
+      INSERT INTO regions SELECT g FROM generate_series(1, 1999) g WHERE g NOT IN (950, 1950);
+      ALTER TABLE posts ADD COLUMN region int REFERENCES regions;
+      UPDATE posts SET region = CASE WHEN id = 450 THEN 1 ELSE id + 500 END;`;
+    const LOST_POSTS =
+      "DELETE FROM comments WHERE post_id % 100 = 0; DELETE FROM posts WHERE id % 100 = 0;";
+
+    it("merge: rows referencing either partition are re-inserted, planned without refusal", async () => {
+      const db = await incident(LOST_POSTS, REGIONS);
+      for (const m of ["tables", "merge"]) {
+        assert.deepEqual(modeOf(await planFor(db, "public.posts"), m).refusals, [], m);
+      }
+      const r = await write(db, "merge", "public.posts", "--json");
+      assert.equal(r.code, 0, r.err);
+      assert.equal(JSON.parse(r.out).tables[0].inserted, 10);
+      const back = "SELECT array_agg(region ORDER BY id) AS r FROM posts WHERE id % 100 = 0";
+      assert.deepEqual(
+        (await pair.live.query(db, back)).rows,
+        (await pair.ptr.query(db, back)).rows,
+      );
+    });
+
+    it("merge: rows whose region live lost are refused before writing, under the key itself, as planned", async () => {
+      const db = await incident(
+        `${LOST_POSTS} DELETE FROM regions WHERE id IN (700, 1200);`,
+        REGIONS,
+      );
+      const before = await fingerprint(pair.live.url(db));
+      const refusals = modeOf(await planFor(db, "public.posts"), "merge").refusals;
+      assert.equal(refusals.length, 1, refusals.join("\n"));
+      assert.match(
+        refusals[0],
+        /^posts_region_fkey \(posts_region_fkey on public\.posts \(region\) -> public\.regions \(id\).*\): 2 rows of public\.posts to re-insert reference public\.regions rows that live no longer has; referenced keys: \(700\), \(1200\); way out: add the partitions of public\.regions that held them \(public\.regions_low, public\.regions_high\) to --tables/,
+      );
+      const r = await write(db, "merge", "public.posts");
+      assert.equal(r.code, 1, r.err);
+      assert.ok(r.err.includes(`\n  ${refusals[0]}`), r.err);
+      assert.ok(r.err.includes("session_replication_role = replica"), r.err);
+      assert.ok(!r.err.includes("rolled back the writes"), r.err);
+      await unchanged(db, before);
+    });
+
+    it("tables on one partition: only the rows referencing its rows written after T are refused", async () => {
+      // After T: regions 950 (low) and 1950 (high) appear, posts 1 and 2 move to them.
+      const db = await incident(
+        `INSERT INTO regions VALUES (950), (1950);
+         UPDATE posts SET region = 950 WHERE id = 1; UPDATE posts SET region = 1950 WHERE id = 2;`,
+        REGIONS,
+      );
+      const before = await fingerprint(pair.live.url(db));
+      const refusals = modeOf(await planFor(db, "public.regions_low"), "tables").refusals;
+      assert.equal(refusals.length, 1, refusals.join("\n"));
+      assert.match(
+        refusals[0],
+        /^posts_region_fkey\d+ .*-> public\.regions_low \(id\).*: 1 rows of public\.posts would lose the public\.regions_low row they reference \(ON DELETE NO ACTION\); referenced keys: \(950\);/,
+      );
+      const r = await write(db, "tables", "public.regions_low");
+      assert.equal(r.code, 1, r.err);
+      assert.ok(r.err.includes(`\n  ${refusals[0]}`), r.err);
+      await unchanged(db, before);
+    });
+
+    for (const mode of ["tables", "merge"]) {
+      it(`${mode}: a table referencing it that lost every row goes straight in, its key back as it was`, async () => {
+        const db = await incident(
+          "DELETE FROM likes;",
+          `${REGIONS}
+           CREATE TABLE likes (id bigint PRIMARY KEY, region int NOT NULL REFERENCES regions);
+           INSERT INTO likes SELECT g, 1 + g % 1998 FROM generate_series(1, 12000) g
+            WHERE 1 + g % 1998 NOT IN (950, 1950);`,
+        );
+        const keys =
+          "SELECT conname, pg_get_constraintdef(oid) AS def, convalidated FROM pg_constraint WHERE conrelid = 'likes'::regclass ORDER BY 1";
+        const before = (await pair.live.query(db, keys)).rows;
+        assert.equal(before.length, 4, JSON.stringify(before)); // the key, its 2 copies, the pkey
+        const r = await write(db, mode, "public.likes");
+        assert.equal(r.code, 0, r.err);
+        assert.match(r.err, /the rows at T go straight into live/);
+        assert.deepEqual((await pair.live.query(db, keys)).rows, before);
+        assert.deepEqual(await rowsOf(pair.live, db, "likes"), await rowsOf(pair.ptr, db, "likes"));
+      });
+    }
   });
 
   // A large re-insert into a table live still mostly has (the staged path): dropping its foreign
