@@ -411,48 +411,54 @@ function printJobsSummary(s: Session, jobs: JobStatus[]): void {
 /* ------------------------------------------------------------------ promote */
 
 export async function promote(s: Session, cmd: PromoteCommand): Promise<void> {
-  const stackName = s.stack.name;
-  const config = await s.stack.config();
-  const history = await s.stack.history();
-  const applied = appliedScenario(history);
-  if (applied !== "corrupted" || scenarioOf(config) !== "corrupted") {
-    throw new Refusal(
-      `promote before start: no corrupted-scenario incident has been applied on ${stackName} ` +
-        `(${applied === "none" ? "nothing is declared" : `the stack is at scenario ${applied}`}). ` +
-        `Run pg-recovery start --stack ${stackName} --scenario corrupted --restore-time <time> first, ` +
-        `and read the validation report. Nothing was changed.`,
-    );
-  }
+  await refuseBeforeStart(s);
   s.note("command", `promote ${cmd.mode}${cmd.tables ? ` ${cmd.tables}` : ""}`, {
     mode: cmd.mode,
     tables: cmd.tables,
     dryRun: cmd.dryRun,
   });
+  const { result, jobs } = await stepWithJobs(s, promoteSpec(s, cmd), ["promotion"], ["promotion"]);
+  printJobsSummary(s, jobs);
+  await printAfterPromote(s, result);
+}
+
+/** promote writes into live only after a corrupted-scenario start was applied. */
+async function refuseBeforeStart(s: Session): Promise<void> {
+  const stackName = s.stack.name;
+  const config = await s.stack.config();
+  const applied = appliedScenario(await s.stack.history());
+  if (applied === "corrupted" && scenarioOf(config) === "corrupted") return;
+  throw new Refusal(
+    `promote before start: no corrupted-scenario incident has been applied on ${stackName} ` +
+      `(${applied === "none" ? "nothing is declared" : `the stack is at scenario ${applied}`}). ` +
+      `Run pg-recovery start --stack ${stackName} --scenario corrupted --restore-time <time> first, ` +
+      `and read the validation report. Nothing was changed.`,
+  );
+}
+
+/** The stack config promote sets (the mode, the confirmed target, the tables) and its words. */
+function promoteSpec(s: Session, cmd: PromoteCommand): StepSpec {
   const set: Record<string, string> = {
     promote: "true",
     promotionMode: cmd.mode,
     confirm: cmd.confirm,
   };
   if (cmd.tables) set.promotionTables = cmd.tables;
-  const remove = cmd.tables ? [] : ["promotionTables"];
-  const { result, jobs } = await stepWithJobs(
-    s,
-    {
-      change: { set, remove },
-      message: `pg-recovery promote: mode ${cmd.mode}${cmd.tables ? `, tables ${cmd.tables}` : ""}, confirmed ${cmd.confirm}; by ${who(s)}`,
-      heading: `What promote will do on ${stackName}, in the runbook's order:`,
-      yes: cmd.yes,
-      dryRun: cmd.dryRun,
-      given: flagsGiven([
-        "promotionMode",
-        "confirm",
-        ...(cmd.tables ? (["promotionTables"] as const) : []),
-      ]),
-    },
-    ["promotion"],
-    ["promotion"],
-  );
-  printJobsSummary(s, jobs);
+  return {
+    change: { set, remove: cmd.tables ? [] : ["promotionTables"] },
+    message: `pg-recovery promote: mode ${cmd.mode}${cmd.tables ? `, tables ${cmd.tables}` : ""}, confirmed ${cmd.confirm}; by ${who(s)}`,
+    heading: `What promote will do on ${s.stack.name}, in the runbook's order:`,
+    yes: cmd.yes,
+    dryRun: cmd.dryRun,
+    given: flagsGiven([
+      "promotionMode",
+      "confirm",
+      ...(cmd.tables ? (["promotionTables"] as const) : []),
+    ]),
+  };
+}
+
+async function printAfterPromote(s: Session, result: StepResult): Promise<void> {
   const archive = jobRefs(await s.stack.resources()).find((r) => r.role === "promotion-archive");
   const promotion = result.outcome?.outputs.promotion?.value as
     { archivalBackup?: { backup?: string } } | undefined;
@@ -463,7 +469,7 @@ export async function promote(s: Session, cmd: PromoteCommand): Promise<void> {
         ? `The archival backup of the PTR (${promotion?.archivalBackup?.backup ?? "restore-to-ptr"}) runs beside it as Job ${archive.name}; status shows it.`
         : ``,
       `Next: bring the app back while maintenance stays on, and test it through the temporary hosts:`,
-      `  pg-recovery resume --stack ${stackName}`,
+      `  pg-recovery resume --stack ${s.stack.name}`,
     ]
       .filter(Boolean)
       .join("\n"),
@@ -482,32 +488,7 @@ export async function resume(s: Session, cmd: { yes?: string; dryRun?: boolean }
         `shows where things are. Nothing was changed.`,
     );
   }
-  // A running promotion must finish first: resume removes its Job, and the app would write
-  // into a database being promoted. The PTR's archival backup too: removing its Job would stop it.
-  const roles: JobRole[] = ["promotion", "promotion-archive", "restore-from-storage"];
-  const running = await runningJobs(s, roles);
-  if (running.length && cmd.dryRun) {
-    s.io.out(
-      `(dry run: resume would first wait for ${running.map((r) => `Job ${r.name}`).join(", ")})`,
-    );
-  } else if (running.length) {
-    s.io.err(`Waiting for ${running.map((r) => `Job ${r.name}`).join(", ")} to finish first ...`);
-    const cluster = clusterFromConfig(s, config);
-    if (cluster) {
-      const done = await waitForJobs(cluster, running, s.io, {
-        followRoles: roles,
-        ...s.deps.jobWait,
-      });
-      const failed = done.filter((j) => j.state !== "succeeded" && j.role !== "promotion-archive");
-      if (failed.length) {
-        await journalJobStates(s);
-        throw new Refusal(
-          `${failed.map(describeJob).join("; ")}. Read its log before bringing the app back; ` +
-            `to revert instead: pg-recovery abort --stack ${stackName}. Nothing was changed.`,
-        );
-      }
-    }
-  }
+  await waitForPromotion(s, config, cmd.dryRun);
   if (!cmd.dryRun) await journalJobStates(s);
   s.note("command", "resume", { dryRun: cmd.dryRun });
   const { result } = await stepWithJobs(
@@ -523,6 +504,37 @@ export async function resume(s: Session, cmd: { yes?: string; dryRun?: boolean }
     [],
   );
   if (result.outcome) s.note("app-back", "the app's replicas restored (resume)");
+  printAfterResume(s, result);
+}
+
+/**
+ * A running promotion must finish first: resume removes its Job, and the app would write into a
+ * database being promoted. The PTR's archival backup too: removing its Job would stop it. A
+ * failed promotion (not its archive) refuses: its log comes before the app.
+ */
+async function waitForPromotion(s: Session, config: ConfigMap, dryRun?: boolean): Promise<void> {
+  const roles: JobRole[] = ["promotion", "promotion-archive", "restore-from-storage"];
+  const running = await runningJobs(s, roles);
+  const names = running.map((r) => `Job ${r.name}`).join(", ");
+  if (!running.length) return;
+  if (dryRun) {
+    s.io.out(`(dry run: resume would first wait for ${names})`);
+    return;
+  }
+  s.io.err(`Waiting for ${names} to finish first ...`);
+  const cluster = clusterFromConfig(s, config);
+  if (!cluster) return;
+  const done = await waitForJobs(cluster, running, s.io, { followRoles: roles, ...s.deps.jobWait });
+  const failed = done.filter((j) => j.state !== "succeeded" && j.role !== "promotion-archive");
+  if (!failed.length) return;
+  await journalJobStates(s);
+  throw new Refusal(
+    `${failed.map(describeJob).join("; ")}. Read its log before bringing the app back; ` +
+      `to revert instead: pg-recovery abort --stack ${s.stack.name}. Nothing was changed.`,
+  );
+}
+
+function printAfterResume(s: Session, result: StepResult): void {
   const urls = (
     result.outcome?.outputs.maintenance?.value as { temporaryUrls?: string[] } | undefined
   )?.temporaryUrls;
@@ -532,7 +544,7 @@ export async function resume(s: Session, cmd: { yes?: string; dryRun?: boolean }
       `The app is back at its recorded replica counts; the public hosts still show maintenance.`,
       urls?.length ? `Test it through: ${urls.join(" ")}` : ``,
       `Then complete the process (maintenance off, pipeline unfrozen):`,
-      `  pg-recovery finish --stack ${stackName}`,
+      `  pg-recovery finish --stack ${s.stack.name}`,
     ]
       .filter(Boolean)
       .join("\n"),

@@ -113,50 +113,10 @@ export function openStorage(
 ): Storage {
   const containerName = opts.container ?? env[DATA_TOOL_ENV.container] ?? DEFAULT_CONTAINER;
   const retry = { ...DEFAULT_RETRY, ...opts.retry };
-  const pipeline: StoragePipelineOptions = { retryOptions: retry };
-  const probeOptions: StoragePipelineOptions = {
-    retryOptions: { maxTries: 1, tryTimeoutInMs: PROBE.tryMs },
-  };
-  const connectionString = opts.connectionString ?? env[DATA_TOOL_ENV.storageConnectionString];
-  const accountUrl = opts.accountUrl ?? env[DATA_TOOL_ENV.storageAccountUrl];
-  const sas = (opts.sasToken ?? env[DATA_TOOL_ENV.storageSasToken])?.replace(/^\?/, "");
-  const { AnonymousCredential, BlobServiceClient } = azureBlob();
-  let service: BlobServiceClient;
-  let probeService: BlobServiceClient;
-  const secrets: string[] = [];
-  if (connectionString) {
-    secrets.push(connectionString);
-    for (const m of connectionString.matchAll(/(?:AccountKey|SharedAccessSignature)=([^;]+)/gi)) {
-      secrets.push(m[1]);
-    }
-    try {
-      service = BlobServiceClient.fromConnectionString(connectionString, pipeline);
-      probeService = BlobServiceClient.fromConnectionString(connectionString, probeOptions);
-    } catch {
-      throw new StorageConfigError(
-        "AZURE_STORAGE_CONNECTION_STRING is not a valid storage connection string",
-      );
-    }
-  } else if (accountUrl && sas) {
-    secrets.push(sas);
-    const sig = new URLSearchParams(sas).get("sig");
-    if (sig) secrets.push(sig, encodeURIComponent(sig));
-    const sep = accountUrl.includes("?") ? "&" : "?";
-    service = new BlobServiceClient(
-      `${accountUrl}${sep}${sas}`,
-      new AnonymousCredential(),
-      pipeline,
-    );
-    probeService = new BlobServiceClient(
-      `${accountUrl}${sep}${sas}`,
-      new AnonymousCredential(),
-      probeOptions,
-    );
-  } else {
-    throw new StorageConfigError(
-      "no storage credentials: set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_URL and AZURE_STORAGE_SAS_TOKEN",
-    );
-  }
+  const { service, probe, secrets } = clientsFor(opts, env, {
+    transfers: { retryOptions: retry },
+    probe: { retryOptions: { maxTries: 1, tryTimeoutInMs: PROBE.tryMs } },
+  });
   const container = service.getContainerClient(containerName);
   const where = container.url.split("?")[0];
   if (opts.log) reportRetries(service, retry, where, opts.log);
@@ -167,7 +127,60 @@ export function openStorage(
     secrets,
     blockSize: opts.blockSize ?? DEFAULT_BLOCK,
     concurrency: opts.concurrency ?? 4,
-    probe: probeService.getContainerClient(containerName),
+    probe: probe.getContainerClient(containerName),
+  };
+}
+
+/** One service client for the transfers and one for the probe, and the secrets never to print. */
+interface Clients {
+  service: BlobServiceClient;
+  probe: BlobServiceClient;
+  secrets: string[];
+}
+
+type Pipelines = Record<"transfers" | "probe", StoragePipelineOptions>;
+
+/** The clients for the credentials given: a connection string, else an account URL and a SAS. */
+function clientsFor(opts: StorageOptions, env: NodeJS.ProcessEnv, pipelines: Pipelines): Clients {
+  const connectionString = opts.connectionString ?? env[DATA_TOOL_ENV.storageConnectionString];
+  const accountUrl = opts.accountUrl ?? env[DATA_TOOL_ENV.storageAccountUrl];
+  const sas = (opts.sasToken ?? env[DATA_TOOL_ENV.storageSasToken])?.replace(/^\?/, "");
+  if (connectionString) return byConnectionString(connectionString, pipelines);
+  if (accountUrl && sas) return bySas(accountUrl, sas, pipelines);
+  throw new StorageConfigError(
+    "no storage credentials: set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_URL and AZURE_STORAGE_SAS_TOKEN",
+  );
+}
+
+function byConnectionString(connectionString: string, pipelines: Pipelines): Clients {
+  const secrets = [connectionString];
+  for (const m of connectionString.matchAll(/(?:AccountKey|SharedAccessSignature)=([^;]+)/gi)) {
+    secrets.push(m[1]);
+  }
+  const { BlobServiceClient } = azureBlob();
+  try {
+    return {
+      service: BlobServiceClient.fromConnectionString(connectionString, pipelines.transfers),
+      probe: BlobServiceClient.fromConnectionString(connectionString, pipelines.probe),
+      secrets,
+    };
+  } catch {
+    throw new StorageConfigError(
+      "AZURE_STORAGE_CONNECTION_STRING is not a valid storage connection string",
+    );
+  }
+}
+
+function bySas(accountUrl: string, sas: string, pipelines: Pipelines): Clients {
+  const secrets = [sas];
+  const sig = new URLSearchParams(sas).get("sig");
+  if (sig) secrets.push(sig, encodeURIComponent(sig));
+  const { AnonymousCredential, BlobServiceClient } = azureBlob();
+  const url = `${accountUrl}${accountUrl.includes("?") ? "&" : "?"}${sas}`;
+  return {
+    service: new BlobServiceClient(url, new AnonymousCredential(), pipelines.transfers),
+    probe: new BlobServiceClient(url, new AnonymousCredential(), pipelines.probe),
+    secrets,
   };
 }
 
