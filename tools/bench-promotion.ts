@@ -277,15 +277,10 @@ export async function runPromotionBench(o: {
       jobs: o.jobs,
       log,
     };
-    const order = pathsToRun(o.paths, log);
+    const version = pgcopydbVersion();
+    const order = pathsToRun(o.paths, version, log);
     const results = await timePaths(ctx, order, o.runs, writtenAfterT);
-    const summary = {
-      ...atT,
-      cores: os.cpus().length,
-      jobs: o.jobs,
-      runs: o.runs,
-      version: pgcopydbVersion(),
-    };
+    const summary = { ...atT, cores: os.cpus().length, jobs: o.jobs, runs: o.runs, version };
     process.stdout.write(report(order, results, summary, (p) => bytesMoved(p, atT)));
     return checkOutcome(order, results, atT, log);
   } finally {
@@ -377,9 +372,16 @@ const expectedOrders = (p: PathName, a: AtT) =>
 const bytesMoved = (p: PathName, a: AtT) =>
   ["runbook", "pgcopydb", "whole"].includes(p) ? a.dbBytes : a.ordersBytes;
 
-/** The paths to time, in PROMOTION_PATHS' order: those asked for, pgcopydb if it is on PATH. */
-function pathsToRun(only: PathName[] | undefined, log: Log): PathName[] {
-  const hasPgcopydb = pgcopydbVersion() !== undefined;
+/**
+ * The paths to time, in PROMOTION_PATHS' order: those asked for, pgcopydb if it is on PATH
+ * (`pgcopydb`: its version, undefined when it is not).
+ */
+function pathsToRun(
+  only: PathName[] | undefined,
+  pgcopydb: string | undefined,
+  log: Log,
+): PathName[] {
+  const hasPgcopydb = pgcopydb !== undefined;
   if (!hasPgcopydb) {
     log("-- pgcopydb is not on PATH (apt-get install pgcopydb): its row is left out");
   }
