@@ -92,6 +92,9 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
 
   // Sessions per side in one snapshot: comparisons and small-table copies (as verify, at most 8).
   const size = o.plan || mode === "whole" ? Math.min(Math.max(1, jobs), 8) : 1;
+  // tables and merge write in a session of their own, opened while the schemas are read.
+  const writer = !o.plan && mode !== "whole" ? openWriter(live) : undefined;
+  writer?.catch(() => undefined); // awaited where it is used; a failure is reported there
   const sides = await Promise.allSettled([
     openSide("target", ptr, size),
     openSide("source", live, o.plan ? size : 1),
@@ -115,10 +118,13 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
     const outcome =
       mode === "whole"
         ? { kind: "whole" as const, result: await writeWhole(read, request, o) }
-        : { kind: "applied" as const, result: await writeChosen(read, request, o) };
+        : { kind: "applied" as const, result: await writeChosen(read, request, o, writer!) };
     return { ...outcome, target: expected, seconds: (Date.now() - started) / 1000 };
   } finally {
-    await Promise.all(opened.map((s) => s.close().catch(() => undefined)));
+    await Promise.all([
+      ...opened.map((s) => s.close().catch(() => undefined)),
+      writer?.then((c) => c.end()).catch(() => undefined),
+    ]);
   }
 }
 
@@ -272,34 +278,34 @@ async function writeChosen(
   read: ReadSides,
   request: Request,
   o: PromoteOptions,
+  opening: Promise<Client>,
 ): Promise<ApplyResult> {
   const { ptr, live, ptrSide, liveSide, ptrModel, liveModel, env, log } = read;
   const chosen = resolveTables(request.chosenNames, ptrModel, liveModel);
   // The live snapshot is done with: the writes run in their own session and transaction.
-  await liveSide.close();
-  const writer = await openWriter(live);
-  const snapshot = await exportSnapshot(ptrSide.clients[0]);
+  const [writer, snapshot] = await Promise.all([
+    opening.catch((e: Error) => {
+      throw new Error(`cannot connect to live ${liveSide.redacted}: ${e.message}`, { cause: e });
+    }),
+    exportSnapshot(ptrSide.clients[0]),
+    liveSide.close(),
+  ]);
   const secrets = [...secretsOf(ptr), ...secretsOf(live)];
-  try {
-    return await applyChosen({
-      mode: request.mode as "tables" | "merge",
-      ptr: ptrSide.clients[0],
-      live: writer,
-      ptrModel,
-      liveModel,
-      chosen,
-      keepSchema: keepSchemaName(o.incident ?? incidentTag(request.target)),
-      restoreTarget: request.target.utc,
-      source: (sql) =>
-        copyFromPtr({ ptr, env, secrets, settings: SESSION_SETTINGS, snapshot }, sql),
-      definitionAtT: (t) => definitionAtT(ptr, t, env),
-      lockTimeoutMs: o.lockTimeoutMs,
-      log,
-      onCopyChunk: o.onCopyChunk,
-    });
-  } finally {
-    await writer.end().catch(() => undefined);
-  }
+  return applyChosen({
+    mode: request.mode as "tables" | "merge",
+    ptr: ptrSide.clients[0],
+    live: writer,
+    ptrModel,
+    liveModel,
+    chosen,
+    keepSchema: keepSchemaName(o.incident ?? incidentTag(request.target)),
+    restoreTarget: request.target.utc,
+    source: (sql) => copyFromPtr({ ptr, env, secrets, settings: SESSION_SETTINGS, snapshot }, sql),
+    definitionAtT: (t) => definitionAtT(ptr, t, env),
+    lockTimeoutMs: o.lockTimeoutMs,
+    log,
+    onCopyChunk: o.onCopyChunk,
+  });
 }
 
 /** server/database, as --confirm spells it. */
