@@ -173,7 +173,7 @@ export async function readModel(client: Client): Promise<DbModel> {
   const oids = [...byOid.keys()];
   const keyOf = await tableKeyOf(client, byOid);
   await readColumns(client, byOid, oids);
-  const foreignKeys = await readConstraints(client, byOid, keyOf);
+  const foreignKeys = await readConstraints(client, byOid, keyOf, await partitionsOf(client));
   await readKeys(client, byOid, oids, keyOf);
   await loadIndexes(client, oids, byOid, keyOf);
   await readSequences(client, byOid, oids);
@@ -252,6 +252,20 @@ async function tableKeyOf(client: Client, byOid: ByOid): Promise<KeyOf> {
   return (oid) => byOid.get(oid)?.key ?? partitionedKeys.get(oid);
 }
 
+/** Each partitioned table's partitions that hold rows (at any depth), by oid. */
+async function partitionsOf(client: Client): Promise<Map<string, string[]>> {
+  const r = await client.query<{ root: string; leaf: string }>(
+    `SELECT c.oid::int8::text AS root, t.relid::int8::text AS leaf
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace,
+            pg_catalog.pg_partition_tree(c.oid) t
+      WHERE c.relkind = 'p' AND ${USER_NS} AND t.isleaf
+      ORDER BY 1, 2`,
+  );
+  const out = new Map<string, string[]>();
+  for (const x of r.rows) out.set(x.root, [...(out.get(x.root) ?? []), x.leaf]);
+  return out;
+}
+
 /** Columns, in order; the copied ones; their lines of the signature; created_at/updated_at. */
 async function readColumns(client: Client, byOid: ByOid, oids: string[]): Promise<void> {
   const cols = await client.query<{
@@ -302,7 +316,12 @@ async function readColumns(client: Client, byOid: ByOid, oids: string[]): Promis
  * Constraints into the signature, primary keys and NOT VALID checks; foreign keys, between
  * tables or parents.
  */
-async function readConstraints(client: Client, byOid: ByOid, keyOf: KeyOf): Promise<ForeignKey[]> {
+async function readConstraints(
+  client: Client,
+  byOid: ByOid,
+  keyOf: KeyOf,
+  partitions: Map<string, string[]>,
+): Promise<ForeignKey[]> {
   const cons = await client.query<{
     con: string;
     copied: string | null;
@@ -361,7 +380,9 @@ async function readConstraints(client: Client, byOid: ByOid, keyOf: KeyOf): Prom
         onUpdate: c.upd as FkAction,
         deferrable: c.deferrable,
         definition: c.def,
-        parents: byOid.has(c.foid!) ? [parent] : [],
+        parents: byOid.has(c.foid!)
+          ? [parent]
+          : (partitions.get(c.foid!) ?? []).flatMap((oid) => byOid.get(oid)?.key ?? []),
       };
       foreignKeys.push(fk);
       byCon.set(c.con, fk);
@@ -374,16 +395,14 @@ async function readConstraints(client: Client, byOid: ByOid, keyOf: KeyOf): Prom
 
 /**
  * Each copy of a key to a partitioned table named after the key it copies (the first one up its
- * chain: a partition may be partitioned in turn), and the partitions with rows listed on that key.
+ * chain: a partition may be partitioned in turn).
  */
 function linkCopies(byCon: Map<string, ForeignKey>, copies: { fk: ForeignKey; copied: string }[]) {
   const copiedFrom = new Map(copies.map((x) => [x.fk, x.copied]));
   for (const { fk } of copies) {
     let root = byCon.get(copiedFrom.get(fk)!);
     while (root && copiedFrom.has(root)) root = byCon.get(copiedFrom.get(root)!);
-    if (!root) continue;
-    fk.copyOf = root.name;
-    root.parents.push(...fk.parents);
+    if (root) fk.copyOf = root.name;
   }
 }
 

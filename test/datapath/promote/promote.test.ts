@@ -271,6 +271,30 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       await unchanged(db, before);
     });
 
+    it("merge into partitions of a partitioned table referencing it: each partition's key checked on every partition", async () => {
+      // visits (two partitions) reference regions in both; visit 10 references region 11, gone
+      // since T (no visit live keeps references it).
+      const db = await incident(
+        "DELETE FROM visits WHERE id % 10 = 0; DELETE FROM regions WHERE id = 11;",
+        `${REGIONS}
+         CREATE TABLE visits (id int PRIMARY KEY, region int REFERENCES regions) PARTITION BY RANGE (id);
+         CREATE TABLE visits_a PARTITION OF visits FOR VALUES FROM (0) TO (500);
+         CREATE TABLE visits_b PARTITION OF visits FOR VALUES FROM (500) TO (1000);
+         INSERT INTO visits SELECT g, CASE WHEN g % 2 = 0 THEN 1 ELSE 1000 END + g % 901
+           FROM generate_series(1, 999) g;`,
+      );
+      const before = await fingerprint(pair.live.url(db));
+      const tables = "public.visits_a,public.visits_b";
+      const refusals = modeOf(await planFor(db, tables), "merge").refusals;
+      assert.deepEqual(refusals, [
+        "visits_region_fkey (visits_region_fkey on public.visits_a (region) -> public.regions (id) ON DELETE NO ACTION): 1 rows of public.visits_a to re-insert reference public.regions rows that live no longer has; referenced keys: (11); way out: add the partitions of public.regions that held them (public.regions_low, public.regions_high) to --tables (the rows they reference come back too)",
+      ]);
+      const r = await write(db, "merge", tables);
+      assert.equal(r.code, 1, r.err);
+      assert.ok(r.err.includes(`\n  ${refusals[0]}`), r.err);
+      await unchanged(db, before);
+    });
+
     for (const mode of ["tables", "merge"]) {
       it(`${mode}: a table referencing it that lost every row goes straight in, its key back as it was`, async () => {
         const db = await incident(
