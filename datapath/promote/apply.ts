@@ -36,6 +36,7 @@
  */
 import type { Client } from "pg";
 import { sqlState } from "../errors";
+import { ident } from "../postgres/connection";
 import { Column, DbModel, ForeignKey, IndexDefinition, TableModel } from "./catalog";
 import { loadRowsAtT } from "./load";
 import type { CopySource } from "./source";
@@ -463,19 +464,19 @@ async function writeStaged(
 
 async function lockTables(live: Client, o: ApplyOptions, set: Set<string>): Promise<void> {
   const chosen = [...set].map((k) => o.liveModel.tables.get(k)).filter((t) => t !== undefined);
+  // Tables referencing a chosen one (a partitioned one locks its partitions), and the tables
+  // holding the rows a chosen one references (a partitioned table's partitions).
   const neighbours = new Set<string>();
   for (const fk of o.liveModel.foreignKeys) {
-    if (set.has(fk.parent) && !set.has(fk.child)) neighbours.add(fk.child);
-    if (set.has(fk.child) && !set.has(fk.parent)) neighbours.add(fk.parent);
+    if (fk.parents.some((p) => set.has(p)) && !set.has(fk.child)) neighbours.add(fk.child);
+    if (set.has(fk.child)) fk.parents.filter((p) => !set.has(p)).forEach((p) => neighbours.add(p));
   }
   try {
     if (chosen.length) {
       await live.query(`LOCK TABLE ${chosen.map((t) => t.q).join(", ")} IN EXCLUSIVE MODE`);
     }
-    const others = [...neighbours].map((k) => o.liveModel.tables.get(k)).filter((t) => t);
-    if (others.length) {
-      await live.query(`LOCK TABLE ${others.map((t) => t!.q).join(", ")} IN SHARE MODE`);
-    }
+    const others = [...neighbours].flatMap((k) => quoted(o.liveModel, k) ?? []);
+    if (others.length) await live.query(`LOCK TABLE ${others.join(", ")} IN SHARE MODE`);
   } catch (e) {
     if (sqlState(e) === "55P03") {
       throw new PromoteRefusedError(
@@ -484,6 +485,12 @@ async function lockTables(live: Client, o: ApplyOptions, set: Set<string>): Prom
     }
     throw e;
   }
+}
+
+/** A table's or partitioned table's quoted name on live, if live has it. */
+function quoted(m: DbModel, key: string): string | undefined {
+  const p = m.partitioned.find((x) => x.key === key);
+  return m.tables.get(key)?.q ?? (p && `${ident(p.schema)}.${ident(p.name)}`);
 }
 
 /** Runs pg_dump's schema script for one table in this transaction (psql meta lines dropped). */

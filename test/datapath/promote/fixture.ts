@@ -233,7 +233,10 @@ export function useIncident() {
     /** promote() itself (not the CLI) from the PTR at T into live's `db`, confirmed; then `o`. */
     promoteInto(
       db: string,
-      o: Pick<PromoteOptions, "mode" | "tables" | "onCopyChunk" | "log" | "pipeFrom">,
+      o: Pick<
+        PromoteOptions,
+        "mode" | "tables" | "onCopyChunk" | "log" | "pipeFrom" | "lockTimeoutMs"
+      >,
     ): Promise<PromoteOutcome> {
       return promote({
         from: { env: "PTR_URL" },

@@ -4,6 +4,7 @@
  * mode's end state is modes.test.ts.
  */
 import assert from "node:assert/strict";
+import { Client } from "pg";
 import { confirmFor, fingerprint, pick, runPromote, useIncident } from "./fixture";
 import type { PgServer } from "../../support/postgres";
 
@@ -25,7 +26,7 @@ const modeOf = (plan: Plan, m: string) => plan.modes.find((x) => x.mode === m)!;
 
 describe("promote (real PostgreSQL): the plan and the refusals", function () {
   this.timeout(180_000);
-  const { pair, incident, unchanged, write } = useIncident();
+  const { pair, incident, promoteInto, unchanged, write } = useIncident();
   /** The plan for `table` in `db`, as --json prints it. */
   const planFor = async (db: string, table: string): Promise<Plan> =>
     JSON.parse((await run(pair.env(db), "--plan", "--tables", table, "--json")).out);
@@ -292,6 +293,33 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       const r = await write(db, "merge", tables);
       assert.equal(r.code, 1, r.err);
       assert.ok(r.err.includes(`\n  ${refusals[0]}`), r.err);
+      await unchanged(db, before);
+    });
+
+    it("merge into partitions referencing it waits for no session writing to its partitions: refused before writing", async () => {
+      // The insert skips the keys' per-row checks, so the rows it references must not change
+      // under it: every partition is locked SHARE, and a session inserting into one holds it.
+      const db = await incident(
+        "DELETE FROM visits WHERE id % 10 = 0;",
+        `${REGIONS}
+         CREATE TABLE visits (id int PRIMARY KEY, region int REFERENCES regions) PARTITION BY RANGE (id);
+         CREATE TABLE visits_a PARTITION OF visits FOR VALUES FROM (0) TO (1000);
+         INSERT INTO visits SELECT g, 1 + g % 900 FROM generate_series(1, 999) g;`,
+      );
+      const before = await fingerprint(pair.live.url(db));
+      const app = new Client({ connectionString: pair.live.url(db) });
+      await app.connect();
+      try {
+        await app.query("BEGIN");
+        await app.query("INSERT INTO regions VALUES (1950)");
+        await assert.rejects(
+          promoteInto(db, { mode: "merge", tables: ["public.visits_a"], lockTimeoutMs: 300 }),
+          /in use by other sessions; scale the app down first\. Nothing was written/,
+        );
+      } finally {
+        await app.query("ROLLBACK");
+        await app.end();
+      }
       await unchanged(db, before);
     });
 
