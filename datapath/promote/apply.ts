@@ -48,7 +48,7 @@ import {
   writeViolations,
 } from "./collisions";
 import { KeyKind, orderExpr } from "./compare";
-import { describeFk, fkLine, kindsFor, parentsOn } from "./foreign-keys";
+import { describeFk, fkLine, intoKeys, kindsFor, parentsOn } from "./foreign-keys";
 import { REBUILD_MIN_ROWS, rebuildLine, rebuildsIndexes } from "./rebuild";
 import { ChosenTable, parentFirst, PromoteRefusedError } from "./selection";
 import { applyDirect, directTables, stepsBack } from "./direct";
@@ -547,9 +547,7 @@ async function checkBeforeWriting(
   // Rows a chosen table ends up with from T: all staged rows (tables) or those live lacks (merge).
   const incoming = (s: Staged) => (o.mode === "tables" ? s.stage : missingRows(s));
 
-  for (const fk of o.liveModel.foreignKeys) {
-    if (o.mode !== "tables" || !set.has(fk.parent) || set.has(fk.child)) continue;
-    if (!o.liveModel.tables.has(fk.child)) continue; // partitioned: checked on its partitions
+  for (const fk of o.mode === "tables" ? intoKeys(o.liveModel, set) : []) {
     // Into the set: outside rows whose referenced row the chosen table will not have.
     const child = o.liveModel.tables.get(fk.child)!;
     const s = stageOf.get(fk.parent)!;

@@ -159,8 +159,11 @@ export interface Trigger {
 
 export interface DbModel {
   tables: Map<string, TableModel>;
-  /** Partitioned parents: their rows live in their partitions, which are listed as tables. */
-  partitioned: (TableRef & { key: string })[];
+  /**
+   * Partitioned parents: their rows live in their partitions, which are listed as tables
+   * (`leaves`: the partitions that hold rows, at any depth).
+   */
+  partitioned: (TableRef & { key: string; leaves: string[] })[];
   foreignKeys: ForeignKey[];
   triggers: Trigger[];
 }
@@ -169,11 +172,16 @@ const USER_NS = `n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'`;
 const NOT_EXT = `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e')`;
 
 export async function readModel(client: Client): Promise<DbModel> {
-  const { byOid, tables, partitioned } = await readTables(client);
+  const { byOid, tables, partitioned, partitionedByOid } = await readTables(client);
   const oids = [...byOid.keys()];
   const keyOf = await tableKeyOf(client, byOid);
   await readColumns(client, byOid, oids);
-  const foreignKeys = await readConstraints(client, byOid, keyOf, await partitionsOf(client));
+  const partitions = await partitionsOf(client);
+  for (const [oid, leaves] of partitions) {
+    const entry = partitionedByOid.get(oid);
+    if (entry) entry.leaves = leaves.flatMap((l) => byOid.get(l)?.key ?? []);
+  }
+  const foreignKeys = await readConstraints(client, byOid, keyOf, partitions);
   await readKeys(client, byOid, oids, keyOf);
   await loadIndexes(client, oids, byOid, keyOf);
   await readSequences(client, byOid, oids);
@@ -189,9 +197,12 @@ type ByOid = Map<string, TableModel>;
 type KeyOf = (oid: string) => string | undefined;
 
 /** User tables (not temporary, not an extension's) and partitioned parents, empty of detail. */
-async function readTables(
-  client: Client,
-): Promise<{ byOid: ByOid; tables: Map<string, TableModel>; partitioned: DbModel["partitioned"] }> {
+async function readTables(client: Client): Promise<{
+  byOid: ByOid;
+  tables: Map<string, TableModel>;
+  partitioned: DbModel["partitioned"];
+  partitionedByOid: Map<string, DbModel["partitioned"][number]>;
+}> {
   const rels = await client.query<{
     oid: string;
     schema: string;
@@ -212,10 +223,13 @@ async function readTables(
   const byOid = new Map<string, TableModel>();
   const tables = new Map<string, TableModel>();
   const partitioned: DbModel["partitioned"] = [];
+  const partitionedByOid = new Map<string, DbModel["partitioned"][number]>();
   for (const r of rels.rows) {
     const key = formatTableName(r.schema, r.name);
     if (r.relkind === "p") {
-      partitioned.push({ schema: r.schema, name: r.name, key });
+      const entry = { schema: r.schema, name: r.name, key, leaves: [] };
+      partitioned.push(entry);
+      partitionedByOid.set(r.oid, entry);
       continue;
     }
     const t: TableModel = {
@@ -236,7 +250,7 @@ async function readTables(
     byOid.set(r.oid, t);
     tables.set(key, t);
   }
-  return { byOid, tables, partitioned };
+  return { byOid, tables, partitioned, partitionedByOid };
 }
 
 /** Keys of tables and of every partitioned parent: foreign keys may point at either. */

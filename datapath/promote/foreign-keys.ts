@@ -130,13 +130,8 @@ export function crossingKeys(
   set: Set<string>,
 ): { fk: ForeignKey; direction: Direction }[] {
   const out: { fk: ForeignKey; direction: Direction }[] = [];
-  // Into the set: as live has them (they act on live's rows). A key to a partitioned table is
-  // checked through its copy for each chosen partition, on the rows referencing that partition.
-  for (const fk of live.foreignKeys) {
-    if (set.has(fk.parent) && !set.has(fk.child) && live.tables.has(fk.child)) {
-      out.push({ fk, direction: "into" });
-    }
-  }
+  // Into the set: as live has them (they act on live's rows).
+  for (const fk of intoKeys(live, set)) out.push({ fk, direction: "into" });
   // Out of the set: as they were at T (the restored rows carry them); a key to a partitioned
   // table against all its partitions at once (its copies are not checked on their own).
   for (const fk of ptr.foreignKeys) {
@@ -145,6 +140,23 @@ export function crossingKeys(
     }
   }
   return out;
+}
+
+/**
+ * The keys into the chosen tables, each on a table with rows. A key to a partitioned table is
+ * checked through its copy for each chosen partition, on the rows referencing that partition;
+ * when the referencing table is partitioned too, the copy is its alone, and acts on each of its
+ * partitions (`child` then that partition). Any other key of a partitioned table is its
+ * partitions' own too, and checked as theirs.
+ */
+export function intoKeys(live: DbModel, set: Set<string>): ForeignKey[] {
+  return live.foreignKeys.flatMap((fk) => {
+    if (!set.has(fk.parent) || set.has(fk.child)) return [];
+    if (live.tables.has(fk.child)) return [fk];
+    if (!fk.copyOf) return [];
+    const leaves = live.partitioned.find((p) => p.key === fk.child)?.leaves ?? [];
+    return leaves.filter((c) => !set.has(c)).map((child) => ({ ...fk, child }));
+  });
 }
 
 /** The tables on live holding a key's referenced rows (catalog.ts `parents`). */

@@ -296,6 +296,30 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       await unchanged(db, before);
     });
 
+    it("tables on one partition: a partitioned table's rows referencing its rows written after T are refused, on their partition", async () => {
+      // visits (two partitions) reference regions; after T visit 1 moves to region 950 (new).
+      const db = await incident(
+        "INSERT INTO regions VALUES (950); UPDATE visits SET region = 950 WHERE id = 1;",
+        `${REGIONS}
+         CREATE TABLE visits (id int PRIMARY KEY, region int REFERENCES regions ON DELETE CASCADE)
+           PARTITION BY RANGE (id);
+         CREATE TABLE visits_a PARTITION OF visits FOR VALUES FROM (0) TO (500);
+         CREATE TABLE visits_b PARTITION OF visits FOR VALUES FROM (500) TO (1000);
+         INSERT INTO visits SELECT g, 1 + g % 900 FROM generate_series(1, 999) g;`,
+      );
+      const before = await fingerprint(pair.live.url(db));
+      const refusals = modeOf(await planFor(db, "public.regions_low"), "tables").refusals;
+      assert.equal(refusals.length, 1, refusals.join("\n"));
+      assert.match(
+        refusals[0],
+        /^visits_region_fkey\d+ .*-> public\.regions_low \(id\) ON DELETE CASCADE\): would delete 1 rows of public\.visits_a \(ON DELETE CASCADE\); referenced keys: \(950\); way out: add public\.visits_a to --tables/,
+      );
+      const r = await write(db, "tables", "public.regions_low");
+      assert.equal(r.code, 1, r.err);
+      assert.ok(r.err.includes(`\n  ${refusals[0]}`), r.err);
+      await unchanged(db, before);
+    });
+
     it("merge into partitions referencing it waits for no session writing to its partitions: refused before writing", async () => {
       // The insert skips the keys' per-row checks, so the rows it references must not change
       // under it: every partition is locked SHARE, and a session inserting into one holds it.
