@@ -147,6 +147,11 @@ export interface ForeignKey {
    * copy is never checked on its own, and it goes and comes back with its key.
    */
   copyOf?: string;
+  /**
+   * A partition's own share of its partitioned table's key (the partition references the rows
+   * itself): PostgreSQL checks it, but it cannot be dropped apart from the partitioned table's.
+   */
+  inherited?: boolean;
 }
 
 export interface Trigger {
@@ -339,6 +344,7 @@ async function readConstraints(
   const cons = await client.query<{
     con: string;
     copied: string | null;
+    derived: boolean;
     oid: string;
     name: string;
     type: string;
@@ -356,6 +362,7 @@ async function readConstraints(
             con.contype::text AS type,
             (SELECT pc.oid::int8::text FROM pg_catalog.pg_constraint pc
               WHERE pc.oid = con.conparentid AND pc.conrelid = con.conrelid) AS copied,
+            con.conparentid <> 0 AS derived,
             con.convalidated AS validated,
             CASE WHEN con.contype = 'c' THEN pg_catalog.pg_get_expr(con.conbin, con.conrelid) END AS check,
             (SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(con.conkey) WITH ORDINALITY k(n, i)
@@ -398,6 +405,7 @@ async function readConstraints(
           ? [parent]
           : (partitions.get(c.foid!) ?? []).flatMap((oid) => byOid.get(oid)?.key ?? []),
       };
+      if (c.derived && !c.copied) fk.inherited = true;
       foreignKeys.push(fk);
       byCon.set(c.con, fk);
       if (c.copied) copies.push({ fk, copied: c.copied });

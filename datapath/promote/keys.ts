@@ -58,12 +58,13 @@ export async function suspendForeignKeys(
   bulk: Set<string>,
 ): Promise<SuspendedKey[]> {
   // As live has them, or (a table recreated here) as they were at T. A key's copies for the
-  // partitions of a partitioned table go with it and come back with it (catalog.ts `copyOf`).
+  // partitions of a partitioned table go with it and come back with it (catalog.ts `copyOf`);
+  // a partition's share of its partitioned table's key cannot be dropped alone: it checks each
+  // row as it goes in.
+  const own = (fk: ForeignKey) => bulk.has(fk.child) && !fk.copyOf && !fk.inherited;
   const fks = [
-    ...o.liveModel.foreignKeys.filter((fk) => bulk.has(fk.child) && !fk.copyOf),
-    ...o.ptrModel.foreignKeys.filter(
-      (fk) => bulk.has(fk.child) && !fk.copyOf && !o.liveModel.tables.has(fk.child),
-    ),
+    ...o.liveModel.foreignKeys.filter(own),
+    ...o.ptrModel.foreignKeys.filter((fk) => own(fk) && !o.liveModel.tables.has(fk.child)),
   ];
   const out = fks.map((fk) => ({
     fk,

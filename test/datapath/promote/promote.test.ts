@@ -204,7 +204,7 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
     });
   }
 
-  describe("a foreign key to a partitioned table: a referenced row is in one partition, any of them", () => {
+  describe("foreign keys and partitioned tables: a referenced row is in one partition, any of them", () => {
     // posts reference regions (two partitions) across both: post n references region n + 500
     // (but 950, which appears only after T).
     const REGIONS = `
@@ -346,6 +346,38 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       }
       await unchanged(db, before);
     });
+
+    for (const [mode, owner] of [
+      ["tables", false],
+      ["merge", true],
+    ] as const) {
+      it(`${mode}${owner ? " (row-by-row checks)" : ""}: 15,000 rows into a partition sharing its partitioned table's key, checked row by row (it cannot be dropped alone)`, async () => {
+        const db = await incident(
+          "DELETE FROM visits WHERE id % 2 = 0;",
+          `CREATE TABLE visits (id int PRIMARY KEY, user_id bigint REFERENCES users (id))
+             PARTITION BY RANGE (id);
+           CREATE TABLE visits_a PARTITION OF visits FOR VALUES FROM (0) TO (100000);
+           INSERT INTO visits SELECT g, 1 + g % 200 FROM generate_series(1, 30000) g;`,
+        );
+        const keys =
+          "SELECT conrelid::regclass::text AS t, conname, convalidated FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text LIKE 'visits%' ORDER BY 1";
+        const before = (await pair.live.query(db, keys)).rows;
+        const env = owner ? { ...pair.env(db), LIVE_URL: await asOwner(db) } : pair.env(db);
+        const r = await runPromote(
+          env,
+          "--mode",
+          mode,
+          "--tables",
+          "public.visits_a",
+          "--confirm",
+          confirmFor(db),
+        );
+        assert.equal(r.code, 0, r.err);
+        assert.deepEqual((await pair.live.query(db, keys)).rows, before);
+        const rows = "SELECT count(*)::int AS n FROM visits_a";
+        assert.deepEqual((await pair.live.query(db, rows)).rows, [{ n: 30000 }]);
+      });
+    }
 
     for (const mode of ["tables", "merge"]) {
       it(`${mode}: a table referencing it that lost every row goes straight in, its key back as it was`, async () => {
