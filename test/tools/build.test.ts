@@ -66,7 +66,7 @@ describe("tools/build.js (the compiled CLIs)", function () {
     const bundle = await build.build("pg-recovery-data", out);
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(out, "node_modules"));
     // The answer on fd 3: the commands' own output and errors go to stdout and stderr.
-    const loaded = (argv: string[]) =>
+    const loaded = (argv: string[], env: NodeJS.ProcessEnv = {}) =>
       spawnSync(
         process.execPath,
         [
@@ -77,14 +77,20 @@ describe("tools/build.js (the compiled CLIs)", function () {
         {
           cwd: os.tmpdir(),
           encoding: "utf8",
-          env: { PATH: process.env.PATH },
+          env: { PATH: process.env.PATH, ...env },
           stdio: ["ignore", "ignore", "ignore", "pipe"],
         },
       ).output[3];
     // Its require is most of the tool's start-up (0.26 s of 0.3 s on the 2-core machine).
     assert.equal(loaded(["--help"]), "false");
     assert.equal(loaded(["promote", "--help"]), "false");
-    assert.equal(loaded(["list"]), "true"); // refused: no credentials, but storage was opened
+    // Refused either way: without credentials before the SDK is needed; with a connection
+    // string it cannot read, after the SDK was loaded to read it.
+    assert.equal(loaded(["list"]), "false");
+    assert.equal(
+      loaded(["list"], { AZURE_STORAGE_CONNECTION_STRING: "Account=unreadable" }),
+      "true",
+    );
   });
 
   it("without an install, the shims say so in one line (no bundle and no esbuild; a missing package)", async () => {
