@@ -542,13 +542,34 @@ async function checkBeforeWriting(
   set: Set<string>,
   enforced: ReadonlySet<ForeignKey> = new Set(),
 ): Promise<string[]> {
-  const problems: string[] = [];
-  const stageOf = new Map(staged.map((s) => [s.t.key, s]));
-  // Rows a chosen table ends up with from T: all staged rows (tables) or those live lacks (merge).
-  const incoming = (s: Staged) => (o.mode === "tables" ? s.stage : missingRows(s));
+  const c: Checking = {
+    live,
+    o,
+    set,
+    stageOf: new Map(staged.map((s) => [s.t.key, s])),
+    incoming: (s) => (o.mode === "tables" ? s.stage : missingRows(s)),
+  };
+  return [
+    ...(o.mode === "tables" ? await keysInto(c) : []),
+    ...(await keysOut(c, enforced)),
+    ...(await rowsBreakingKeys(c, staged)),
+  ];
+}
 
-  for (const fk of o.mode === "tables" ? intoKeys(o.liveModel, set) : []) {
-    // Into the set: outside rows whose referenced row the chosen table will not have.
+/** What the checks before writing share. */
+interface Checking {
+  live: Client;
+  o: ApplyOptions;
+  set: Set<string>;
+  stageOf: Map<string, Staged>;
+  /** Rows a chosen table ends up with from T: all staged (tables) or those live lacks (merge). */
+  incoming: (s: Staged) => string;
+}
+
+/** tables: outside rows whose referenced row the chosen table will not have. */
+async function keysInto({ live, o, set, stageOf }: Checking): Promise<string[]> {
+  const problems: string[] = [];
+  for (const fk of intoKeys(o.liveModel, set)) {
     const child = o.liveModel.tables.get(fk.child)!;
     const s = stageOf.get(fk.parent)!;
     const cc = colsOf(child, fk.childColumns);
@@ -567,7 +588,16 @@ async function checkBeforeWriting(
     );
     if (hit.n) problems.push(fkLine(fk, "into", o.mode, hit.n, hit.refs));
   }
+  return problems;
+}
 
+/**
+ * Rows written from T whose referenced row live will not have. `enforced`: foreign keys left to
+ * the write (see enforcedOnWrite).
+ */
+async function keysOut(c: Checking, enforced: ReadonlySet<ForeignKey>): Promise<string[]> {
+  const { live, o, set, stageOf, incoming } = c;
+  const problems: string[] = [];
   for (const fk of o.ptrModel.foreignKeys) {
     // A partition's copy of a key is checked as its key, on every partition at once.
     if (!set.has(fk.child) || fk.copyOf || enforced.has(fk)) continue;
@@ -598,16 +628,24 @@ async function checkBeforeWriting(
     );
     if (hit.n) problems.push(fkLine(fk, "out", o.mode, hit.n, hit.refs));
   }
+  return problems;
+}
 
-  // NOT VALID checks: rows at T written back that break one (a table recreated here has T's).
+/**
+ * Rows written from T that break a CHECK added NOT VALID (a table recreated here has T's), and
+ * (merge) re-inserted rows that collide with a live row on a unique or exclusion key.
+ */
+async function rowsBreakingKeys(
+  { live, o, incoming }: Checking,
+  staged: Staged[],
+): Promise<string[]> {
+  const problems: string[] = [];
   for (const s of staged) {
     const t = o.liveModel.tables.get(s.t.key) ?? s.t;
-    const rows = o.mode === "tables" ? s.stage : missingRows(s);
-    for (const v of await writeViolations(live, t, rows, o.mode)) {
+    for (const v of await writeViolations(live, t, incoming(s), o.mode)) {
       problems.push(violationLine(v, o.mode));
     }
   }
-
   if (o.mode === "merge") {
     for (const s of staged) {
       const now = o.liveModel.tables.get(s.t.key);
