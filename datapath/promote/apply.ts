@@ -36,7 +36,6 @@
  */
 import type { Client } from "pg";
 import { sqlState } from "../errors";
-import { ident } from "../postgres/connection";
 import { Column, DbModel, ForeignKey, IndexDefinition, TableModel } from "./catalog";
 import { loadRowsAtT } from "./load";
 import type { CopySource } from "./source";
@@ -488,10 +487,8 @@ async function lockTables(live: Client, o: ApplyOptions, set: Set<string>): Prom
 }
 
 /** A table's or partitioned table's quoted name on live, if live has it. */
-function quoted(m: DbModel, key: string): string | undefined {
-  const p = m.partitioned.find((x) => x.key === key);
-  return m.tables.get(key)?.q ?? (p && `${ident(p.schema)}.${ident(p.name)}`);
-}
+const quoted = (m: DbModel, key: string): string | undefined =>
+  m.tables.get(key)?.q ?? m.partitioned.find((x) => x.key === key)?.q;
 
 /** Runs pg_dump's schema script for one table in this transaction (psql meta lines dropped). */
 async function runDefinition(live: Client, ddl: string): Promise<void> {

@@ -168,7 +168,7 @@ export interface DbModel {
    * Partitioned parents: their rows live in their partitions, which are listed as tables
    * (`leaves`: the partitions that hold rows, at any depth).
    */
-  partitioned: (TableRef & { key: string; leaves: string[] })[];
+  partitioned: (TableRef & { key: string; q: string; leaves: string[] })[];
   foreignKeys: ForeignKey[];
   triggers: Trigger[];
 }
@@ -232,7 +232,7 @@ async function readTables(client: Client): Promise<{
   for (const r of rels.rows) {
     const key = formatTableName(r.schema, r.name);
     if (r.relkind === "p") {
-      const entry = { schema: r.schema, name: r.name, key, leaves: [] };
+      const entry = { schema: r.schema, name: r.name, key, q: r.q, leaves: [] };
       partitioned.push(entry);
       partitionedByOid.set(r.oid, entry);
       continue;
