@@ -115,10 +115,10 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
     ]);
     const read: ReadSides = { ptr, live, ptrSide, liveSide, ptrModel, liveModel, env, log };
     if (o.plan) return { kind: "plan", plan: await planned(read, request) };
-    const outcome =
-      mode === "whole"
-        ? { kind: "whole" as const, result: await writeWhole(read, request, o) }
-        : { kind: "applied" as const, result: await writeChosen(read, request, o, writer!) };
+    // Past --plan, a write session means tables or merge.
+    const outcome = writer
+      ? { kind: "applied" as const, result: await writeChosen(read, request, o, writer) }
+      : { kind: "whole" as const, result: await writeWhole(read, request, o) };
     return { ...outcome, target: expected, seconds: (Date.now() - started) / 1000 };
   } finally {
     await Promise.all([
