@@ -214,6 +214,16 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       INSERT INTO regions SELECT g FROM generate_series(1, 1999) g WHERE g NOT IN (950, 1950);
       ALTER TABLE posts ADD COLUMN region int REFERENCES regions;
       UPDATE posts SET region = CASE WHEN id = 450 THEN 1 ELSE id + 500 END;`;
+    /**
+     * visits, partitioned in two (ids 0-499, 500-999), referencing regions (`action`: its ON
+     * DELETE clause); visit g references region `region` (SQL over g).
+     */
+    const VISITS = (region: string, action = "") => `${REGIONS}
+      CREATE TABLE visits (id int PRIMARY KEY, region int REFERENCES regions${action})
+        PARTITION BY RANGE (id);
+      CREATE TABLE visits_a PARTITION OF visits FOR VALUES FROM (0) TO (500);
+      CREATE TABLE visits_b PARTITION OF visits FOR VALUES FROM (500) TO (1000);
+      INSERT INTO visits SELECT g, ${region} FROM generate_series(1, 999) g;`;
     const LOST_POSTS =
       "DELETE FROM comments WHERE post_id % 100 = 0; DELETE FROM posts WHERE id % 100 = 0;";
 
@@ -277,12 +287,7 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       // since T (no visit live keeps references it).
       const db = await incident(
         "DELETE FROM visits WHERE id % 10 = 0; DELETE FROM regions WHERE id = 11;",
-        `${REGIONS}
-         CREATE TABLE visits (id int PRIMARY KEY, region int REFERENCES regions) PARTITION BY RANGE (id);
-         CREATE TABLE visits_a PARTITION OF visits FOR VALUES FROM (0) TO (500);
-         CREATE TABLE visits_b PARTITION OF visits FOR VALUES FROM (500) TO (1000);
-         INSERT INTO visits SELECT g, CASE WHEN g % 2 = 0 THEN 1 ELSE 1000 END + g % 901
-           FROM generate_series(1, 999) g;`,
+        VISITS("CASE WHEN g % 2 = 0 THEN 1 ELSE 1000 END + g % 901"),
       );
       const before = await fingerprint(pair.live.url(db));
       const tables = "public.visits_a,public.visits_b";
@@ -300,12 +305,7 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       // visits (two partitions) reference regions; after T visit 1 moves to region 950 (new).
       const db = await incident(
         "INSERT INTO regions VALUES (950); UPDATE visits SET region = 950 WHERE id = 1;",
-        `${REGIONS}
-         CREATE TABLE visits (id int PRIMARY KEY, region int REFERENCES regions ON DELETE CASCADE)
-           PARTITION BY RANGE (id);
-         CREATE TABLE visits_a PARTITION OF visits FOR VALUES FROM (0) TO (500);
-         CREATE TABLE visits_b PARTITION OF visits FOR VALUES FROM (500) TO (1000);
-         INSERT INTO visits SELECT g, 1 + g % 900 FROM generate_series(1, 999) g;`,
+        VISITS("1 + g % 900", " ON DELETE CASCADE"),
       );
       const before = await fingerprint(pair.live.url(db));
       const refusals = modeOf(await planFor(db, "public.regions_low"), "tables").refusals;
@@ -323,13 +323,7 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
     it("merge into partitions referencing it waits for no session writing to its partitions: refused before writing", async () => {
       // The insert skips the keys' per-row checks, so the rows it references must not change
       // under it: every partition is locked SHARE, and a session inserting into one holds it.
-      const db = await incident(
-        "DELETE FROM visits WHERE id % 10 = 0;",
-        `${REGIONS}
-         CREATE TABLE visits (id int PRIMARY KEY, region int REFERENCES regions) PARTITION BY RANGE (id);
-         CREATE TABLE visits_a PARTITION OF visits FOR VALUES FROM (0) TO (1000);
-         INSERT INTO visits SELECT g, 1 + g % 900 FROM generate_series(1, 999) g;`,
-      );
+      const db = await incident("DELETE FROM visits WHERE id % 10 = 0;", VISITS("1 + g % 900"));
       const before = await fingerprint(pair.live.url(db));
       const app = new Client({ connectionString: pair.live.url(db) });
       await app.connect();
