@@ -42,6 +42,7 @@ import type { CopySource } from "./source";
 import {
   Collision,
   collisionLine,
+  ofPartition,
   violationLine,
   writeCollisions,
   writeViolations,
@@ -630,7 +631,8 @@ async function keysOut(c: Checking, enforced: ReadonlySet<ForeignKey>): Promise<
 
 /**
  * Rows written from T that break a CHECK added NOT VALID (a table recreated here has T's), and
- * (merge) re-inserted rows that collide with a live row on a unique or exclusion key.
+ * rows written that collide with a live row on a unique or exclusion key: in merge any key, in
+ * tables a partition's share of its partitioned table's key (collisions.ts `refuses`).
  */
 async function rowsBreakingKeys(
   { live, o, incoming }: Checking,
@@ -643,13 +645,14 @@ async function rowsBreakingKeys(
       problems.push(violationLine(v, o.mode));
     }
   }
-  if (o.mode === "merge") {
-    for (const s of staged) {
-      const now = o.liveModel.tables.get(s.t.key);
-      if (!now || s.recreated) continue;
-      for (const c of await writeCollisions(live, now, missingRows(s), "merge")) {
-        problems.push(collisionLine(c, "merge"));
-      }
+  for (const s of staged) {
+    const now = o.liveModel.tables.get(s.t.key);
+    if (!now || s.recreated) continue;
+    // merge: every key; tables: a partition's shares, which the write cannot drop (the others
+    // are dropped and rebuilt if values moved, writeStaged).
+    const keys = o.mode === "merge" ? now.uniques : now.uniques.filter(ofPartition);
+    for (const c of await writeCollisions(live, now, incoming(s), o.mode, keys)) {
+      problems.push(collisionLine(c, o.mode));
     }
   }
   return problems;
@@ -752,7 +755,9 @@ async function findMovedKeys(
   const moved: Collision[] = [];
   for (const s of staged) {
     const now = o.liveModel.tables.get(s.t.key);
-    if (now && !s.recreated) moved.push(...(await writeCollisions(live, now, s.stage, "tables")));
+    if (!now || s.recreated) continue;
+    const keys = now.uniques.filter((k) => !ofPartition(k)); // refused before writing otherwise
+    moved.push(...(await writeCollisions(live, now, s.stage, "tables", keys)));
   }
   return moved;
 }

@@ -66,6 +66,11 @@ export interface UniqueKey extends IndexDefinition {
   predicate?: string;
   /** NULLS NOT DISTINCT: null keys collide too. */
   nullsNotDistinct: boolean;
+  /**
+   * Set on a partition's share of its partitioned table's key: that table (as the plan prints
+   * it). PostgreSQL builds and drops it only with the partitioned table's, never on its own.
+   */
+  partitionOf?: string;
 }
 
 export interface OwnedSequence {
@@ -491,6 +496,7 @@ async function readKeys(client: Client, byOid: ByOid, oids: string[], keyOf: Key
       ops: (string | null)[];
       pred: string | null;
       nnd: boolean;
+      parent: string | null;
     }
   >(
     `SELECT i.indrelid::int8::text AS oid, ${INDEX_DEFINITION_COLUMNS},
@@ -509,7 +515,10 @@ async function readKeys(client: Client, byOid: ByOid, oids: string[], keyOf: Key
                                    END)
                     FROM pg_catalog.generate_series(1, i.indnkeyatts::int) k ORDER BY k) AS ops,
             pg_catalog.pg_get_expr(i.indpred, i.indrelid) AS pred,
-            i.indnullsnotdistinct AS nnd
+            i.indnullsnotdistinct AS nnd,
+            (SELECT pi.indrelid::int8::text FROM pg_catalog.pg_inherits h
+               JOIN pg_catalog.pg_index pi ON pi.indexrelid = h.inhparent
+              WHERE h.inhrelid = i.indexrelid) AS parent
        FROM pg_catalog.pg_index i
        JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
        LEFT JOIN pg_catalog.pg_constraint con
@@ -529,6 +538,7 @@ async function readKeys(client: Client, byOid: ByOid, oids: string[], keyOf: Key
       operators: u.ops.map((o) => o ?? "="),
       predicate: u.pred ?? undefined,
       nullsNotDistinct: u.nnd,
+      partitionOf: u.parent === null ? undefined : keyOf(u.parent),
     });
     // Rows at T load into live only if live's keys are the ones T had (T's rows satisfied them).
     if (!u.con) t.signature.push(`unique index ${u.indexdef.replace(/^.*? ON /, "ON ")}`);

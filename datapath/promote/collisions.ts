@@ -9,7 +9,9 @@
  *    moved between rows after T (users swapped e-mails) or a row added since holds it, and
  *    PostgreSQL checks a non-deferrable key row by row, so the update in place would fail
  *    halfway. The write therefore drops such a key (and the foreign keys that reference it) in
- *    its transaction and rebuilds it once the rows are in place, which also re-checks it.
+ *    its transaction and rebuilds it once the rows are in place, which also re-checks it. A
+ *    partition's share of its partitioned table's key cannot be dropped on its own (PostgreSQL:
+ *    "cannot drop inherited constraint"): the write is refused then, before anything is written.
  *
  * The plan finds them read-only across the two servers (the rows at T streamed from the PTR in
  * batches, each batch matched on live with the key's own operators); the write finds them
@@ -197,16 +199,17 @@ function withGenerated(t: TableModel, rows: string): string {
 
 /**
  * The write's check, exact, in its transaction: `rows` (SQL over the staged rows with the
- * table's columns) that collide with a live row on one of the table's keys.
+ * table's columns) that collide with a live row on one of `keys` (the table's by default).
  */
 export async function writeCollisions(
   live: Client,
   t: TableModel,
   rows: string,
   mode: "tables" | "merge",
+  keys = t.uniques,
 ): Promise<Collision[]> {
   const out: Collision[] = [];
-  for (const k of t.uniques) {
+  for (const k of keys) {
     const b = await tally(live, collisionSql(t, k, keyRows(t, k, withGenerated(t, rows))));
     const n = mode === "merge" ? b.missing : b.all;
     if (n) {
@@ -226,8 +229,18 @@ export function describeKey(table: string, k: UniqueKey): string {
 }
 
 /**
- * The one wording of a collision, for the plan and the write alike: a refusal in merge, what the
- * write does about it in tables.
+ * Whether a collision refuses the write: always in merge; in tables when the key cannot be
+ * dropped apart from a partitioned table's (otherwise the write drops and rebuilds it).
+ */
+export const refuses = (c: Collision, mode: "tables" | "merge"): boolean =>
+  mode === "merge" || ofPartition(c.key);
+
+/** A partition's share of its partitioned table's key. */
+export const ofPartition = (k: UniqueKey): boolean => k.partitionOf !== undefined;
+
+/**
+ * The one wording of a collision, for the plan and the write alike: a refusal in merge (and in
+ * tables for a partition's share of a key), what the write does about it in tables.
  */
 export function collisionLine(c: Collision, mode: "tables" | "merge"): string {
   const rows = `rows (key at T (value) held by live row): ${c.samples.join(", ")}${c.rows > c.samples.length ? ", ..." : ""}`;
@@ -239,10 +252,17 @@ export function collisionLine(c: Collision, mode: "tables" | "merge"): string {
       `their writes after T are kept aside), or change or delete those live rows first`
     );
   }
+  const moved = `${head}: ${c.rows} rows at T take a value a different live row holds now (moved between rows or re-created after T)`;
+  if (c.key.partitionOf) {
+    return (
+      `${moved}; it is the partition's share of ${c.key.partitionOf}'s key, which PostgreSQL drops ` +
+      `only with ${c.key.partitionOf}'s, for every partition, so the rows cannot be written in place; ${rows}; ` +
+      `way out: change those live rows' values first (the write then sets them as at T), or --mode whole`
+    );
+  }
   const refs = c.key.referencedBy.map((r) => `${r.name} on ${r.table}`);
   return (
-    `${head}: ${c.rows} rows at T take a value a different live row holds now (moved between rows or ` +
-    `re-created after T); the write drops this ${c.key.constraintDef ? "constraint" : "index"}` +
+    `${moved}; the write drops this ${c.key.constraintDef ? "constraint" : "index"}` +
     `${refs.length ? ` and the foreign keys that reference it (${refs.join(", ")})` : ""} and rebuilds ` +
     `${refs.length ? "them" : "it"} once the rows are in place, in its transaction; ${rows}`
   );

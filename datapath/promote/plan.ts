@@ -17,6 +17,7 @@ import {
   Collision,
   collisionLine,
   planCollisions,
+  refuses,
   planViolations,
   violationLine,
 } from "./collisions";
@@ -262,9 +263,10 @@ function chosenSummary(
       s.notes.push(rebuildLine(c.live, r.deleted, r.live));
     }
   }
-  // merge: refused, as the write refuses; tables: the keys the write rebuilds.
+  // merge (and tables on a partition's share of a key): refused, as the write refuses; tables:
+  // the keys the write rebuilds.
   for (const c of met.collisions) {
-    (mode === "merge" ? s.refusals : s.notes).push(collisionLine(c, mode));
+    (refuses(c, mode) ? s.refusals : s.notes).push(collisionLine(c, mode));
   }
   s.refusals.push(...met.violations.map((v) => violationLine(v, mode)));
   for (const x of crossings) {

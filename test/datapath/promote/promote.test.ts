@@ -373,6 +373,30 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       });
     }
 
+    it("tables on a partition whose share of a partitioned key had values swapped since T: refused before writing, as planned", async () => {
+      // The partition's unique index is attached to visits's: dropping it alone, as the write
+      // does for a key whose values moved, fails ("cannot drop inherited constraint").
+      const db = await incident(
+        "UPDATE visits SET note = 'tmp' WHERE id = 2; UPDATE visits SET note = 'n2' WHERE id = 4; UPDATE visits SET note = 'n4' WHERE id = 2;",
+        `CREATE TABLE visits (id int, region int, note text, PRIMARY KEY (id, region),
+           UNIQUE (note, region)) PARTITION BY LIST (region);
+         CREATE TABLE visits_a PARTITION OF visits FOR VALUES IN (1);
+         CREATE TABLE visits_b PARTITION OF visits FOR VALUES IN (2);
+         INSERT INTO visits SELECT g, 1 + g % 2, 'n' || g FROM generate_series(1, 99) g;`,
+      );
+      const before = await fingerprint(pair.live.url(db));
+      const plan = modeOf(await planFor(db, "public.visits_a"), "tables");
+      assert.deepEqual(plan.notes, []);
+      assert.deepEqual(plan.refusals, [
+        "visits_a_note_region_key (unique public.visits_a (note, region)): 2 rows at T take a value a different live row holds now (moved between rows or re-created after T); it is the partition's share of public.visits's key, which PostgreSQL drops only with public.visits's, for every partition, so the rows cannot be written in place; rows (key at T (value) held by live row): (2, 1) (n2, 1) held by (4, 1), (4, 1) (n4, 1) held by (2, 1); way out: change those live rows' values first (the write then sets them as at T), or --mode whole",
+      ]);
+      const r = await write(db, "tables", "public.visits_a");
+      assert.equal(r.code, 1, r.err);
+      assert.ok(r.err.includes(`\n  ${plan.refusals[0]}`), r.err);
+      assert.doesNotMatch(r.err, /inherited constraint/);
+      await unchanged(db, before);
+    });
+
     for (const mode of ["tables", "merge"]) {
       it(`${mode}: a table referencing it that lost every row goes straight in, its key back as it was`, async () => {
         const db = await incident(
