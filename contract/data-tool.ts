@@ -235,7 +235,11 @@ function valueParser(spec: Exclude<FlagSpec, BooleanFlag>) {
     if (spec.kind === "list") {
       // Quote-aware: `"a,b".c` is one name (contract/table-names.ts).
       const items = splitTableList(v);
-      if (items.some((s) => s === "")) throw new UsageError(`--${spec.flag} needs a value`);
+      if (items.some((s) => s === "")) {
+        throw new UsageError(
+          `--${spec.flag} "${v}" has an empty name (two commas in a row, or one at an end)`,
+        );
+      }
       return [...((previous as string[] | undefined) ?? []), ...items];
     }
     // A second value would silently replace the first: which backup, which database?

@@ -180,6 +180,12 @@ function checkedRequest(o: PromoteOptions): Request {
   if (!o.plan && mode === "whole" && chosenNames.length) {
     throw new UsageError("--mode whole replaces every table: drop --tables, or use --mode tables");
   }
+  // Two incidents named only with symbols would share one schema, `pgr__replaced`.
+  if (o.incident !== undefined && !/[a-z0-9]/i.test(o.incident)) {
+    throw new UsageError(
+      `--incident names the schema pgr_<incident>_replaced: it needs a letter or digit, got "${o.incident}"`,
+    );
+  }
   return { target, mode, chosenNames, jobs: o.jobs ?? DEFAULT_JOBS };
 }
 

@@ -89,6 +89,14 @@ describe("datapath CLI help and usage errors", () => {
       [["list", "stray"], /^pg-recovery-data list: unexpected argument "stray"/],
       [["restore", "--name", "--latest"], /^pg-recovery-data restore: --name needs a value/],
       [
+        ["promote", "--tables", "public.a,,public.b"],
+        /^pg-recovery-data promote: --tables "public\.a,,public\.b" has an empty name \(two commas in a row, or one at an end\)$/,
+      ],
+      [
+        ["promote", "--restore-target", "2024-07-24T05:59:00Z", "--plan", "--incident", "#!"],
+        /^pg-recovery-data promote: --incident names the schema pgr_<incident>_replaced: it needs a letter or digit, got "#!"$/,
+      ],
+      [
         ["verify", "--jobs", "9"],
         /^pg-recovery-data verify: --jobs must be a whole number from 1 to 8/,
       ],
