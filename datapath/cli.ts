@@ -24,7 +24,7 @@ import { listCommand, listHelp } from "./commands/list";
 import { promoteCommand, promoteHelp } from "./commands/promote";
 import { restoreCommand, restoreHelp } from "./commands/restore";
 import { verifyCommand, verifyHelp } from "./commands/verify";
-import { ConfigError } from "./errors";
+import { ConfigError, withFix } from "./errors";
 
 export type { Io } from "./commands/io";
 
@@ -101,7 +101,7 @@ async function runCommand<C extends Command>(command: C, args: string[], io: Io)
       io.err(`${DATA_TOOL} ${command}: ${message}\n(${DATA_TOOL} ${command} --help for usage)\n`);
       return EXIT.usage;
     }
-    io.err(`${DATA_TOOL} ${command}: error: ${message}\n`);
+    io.err(`${DATA_TOOL} ${command}: error: ${withFix(message)}\n`);
     return EXIT.failed;
   }
 }

@@ -25,3 +25,20 @@ export function sqlState(e: unknown): string | undefined {
     ? e.code
     : undefined;
 }
+
+/**
+ * What the operator can do about a server error the tool cannot: its message with the fix
+ * appended, or unchanged when the tool has nothing to add.
+ */
+export function withFix(message: string): string {
+  // Every session runs with row_security = off (verify/connect.ts), so a policy that would hide
+  // rows from the tool's role fails the read instead of yielding a subset.
+  if (/would be affected by row-level security policy/.test(message)) {
+    return (
+      `${message}: a row-level security policy would hide rows of that table from this role, ` +
+      `and a partial read is refused rather than trusted. Connect as a role that sees every ` +
+      `row (the table's owner, or a role with BYPASSRLS), then run the command again`
+    );
+  }
+  return message;
+}

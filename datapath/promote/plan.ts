@@ -184,11 +184,10 @@ async function reportTable(
   const now = p.liveModel.tables.get(key);
   const none: Newest = { createdAt: null, updatedAt: null };
   if (atT && now) {
-    const [d, na, nl] = await Promise.all([
-      diffTable(ptr, live, atT, now),
-      newestWrites(ptr, atT),
-      newestWrites(live, now),
-    ]);
+    // One after the other: they share the two sessions, where a failure (a permission, a
+    // policy) aborts the transaction and the query queued behind it would report only that.
+    const d = await diffTable(ptr, live, atT, now);
+    const [na, nl] = await Promise.all([newestWrites(ptr, atT), newestWrites(live, now)]);
     return finish({ ...d, status: "on both", bytes: atT.bytes, newestAtT: na, newestLive: nl });
   }
   const only = (atT ?? now)!;

@@ -74,6 +74,9 @@ export const SESSION_SETTINGS: Readonly<Record<string, string>> = {
   // We parallelise ourselves (chunks over a small pool); server-side parallel workers on top
   // would oversubscribe small machines.
   max_parallel_workers_per_gather: "0",
+  // A row-level security policy that would hide rows from this role is an error, not a silent
+  // subset: a comparison or a copy of part of a table would pass for the whole (as pg_dump).
+  row_security: "off",
 };
 
 export interface Side {

@@ -73,3 +73,26 @@ export async function startPostgres(opts: StartOptions = {}): Promise<PgServer> 
     },
   };
 }
+
+/**
+ * The URL of `db` as `pgr_reader`: a login role that neither owns its tables nor bypasses
+ * row-level security, with every table and sequence of the public schema granted (the role is
+ * created once per server).
+ */
+export async function asReader(s: PgServer, db: string): Promise<string> {
+  await s.query(
+    db,
+    `DO $$ BEGIN
+       IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'pgr_reader') THEN
+         CREATE ROLE pgr_reader LOGIN PASSWORD 'reader-pw';
+       END IF;
+     END $$;
+     GRANT USAGE ON SCHEMA public TO pgr_reader;
+     GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO pgr_reader;
+     GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO pgr_reader;`,
+  );
+  const u = new URL(s.url(db));
+  u.username = "pgr_reader";
+  u.password = "reader-pw";
+  return u.toString();
+}

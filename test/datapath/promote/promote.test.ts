@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { Client } from "pg";
 import { confirmFor, fingerprint, pick, runPromote, useIncident } from "./fixture";
-import type { PgServer } from "../../support/postgres";
+import { asReader, type PgServer } from "../../support/postgres";
 
 /** Every row of a table, in key order, as text: compared before and after, row by row. */
 async function rowsOf(s: PgServer, db: string, table: string): Promise<string[]> {
@@ -480,6 +480,31 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
     u.password = "owner-pw";
     return u.toString();
   }
+
+  it("a table whose row-level security hides rows from the role: plan and write refuse, with the fix", async () => {
+    // Without row_security = off the role would read half of posts on each side and repair
+    // that half, exit 0.
+    const db = await incident(
+      "DELETE FROM comments WHERE post_id % 10 = 0; DELETE FROM posts WHERE id % 10 = 0;",
+      "ALTER TABLE posts ENABLE ROW LEVEL SECURITY; CREATE POLICY even ON posts USING (id % 2 = 0);",
+    );
+    const before = await fingerprint(pair.live.url(db));
+    const env = {
+      ...pair.env(db),
+      LIVE_URL: await asReader(pair.live, db),
+      PTR_URL: await asReader(pair.ptr, db),
+    };
+    const merge = ["--mode", "merge", "--tables", "public.posts", "--confirm", confirmFor(db)];
+    for (const args of [["--plan", "--tables", "public.posts"], merge]) {
+      const r = await run(env, ...args);
+      assert.equal(r.code, 1, r.err);
+      assert.match(
+        r.err,
+        /row-level security policy for table "posts": .* Connect as a role that sees every row \(the table's owner, or a role with BYPASSRLS\)/,
+      );
+    }
+    await unchanged(db, before);
+  });
 
   describe("keys the written rows can collide on: the plan says what the write does", () => {
     // Mailing list with a partial unique index on an expression; bookings with an exclusion

@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { main } from "../../../datapath/cli";
 import { verifyDatabases, VerifyReport } from "../../../datapath/verify/verify";
-import { hasExtension, PG_BIN, PgServer, startPostgres } from "../../support/postgres";
+import { asReader, hasExtension, PG_BIN, PgServer, startPostgres } from "../../support/postgres";
 
 const execFileAsync = promisify(execFile);
 const HAVE_CITEXT = hasExtension("citext");
@@ -372,6 +372,20 @@ describe("datapath verify", function () {
       chunked.differences.map((d) => `${d.section} ${d.object}`),
       ["content public.big"],
     );
+  });
+
+  it("fails, naming the fix, where row-level security would hide rows from its role", async () => {
+    // Both sides filtered alike would compare equal: a validation of half the rows.
+    const rls =
+      "ALTER TABLE courses ENABLE ROW LEVEL SECURITY; CREATE POLICY evens ON courses USING (id % 2 = 0);";
+    const [one, two] = [await copy(rls), await copy(rls)];
+    const r = await run(["--source", await asReader(a, one), "--target", await asReader(a, two)]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      /row-level security policy for table "courses": .* Connect as a role that sees every row/,
+    );
+    assert.doesNotMatch(r.stdout, /IDENTICAL/);
   });
 
   it("refuses usage and configuration errors with exit 2, fails on a bad connection with exit 1", async () => {
