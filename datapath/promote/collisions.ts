@@ -228,15 +228,15 @@ export function describeKey(table: string, k: UniqueKey): string {
   return `${k.kind} ${table} (${parts.join(", ")})${k.predicate ? ` WHERE ${k.predicate}` : ""}`;
 }
 
+/** A partition's share of its partitioned table's key. */
+export const ofPartition = (k: UniqueKey): boolean => k.partitionOf !== undefined;
+
 /**
  * Whether a collision refuses the write: always in merge; in tables when the key cannot be
  * dropped apart from a partitioned table's (otherwise the write drops and rebuilds it).
  */
 export const refuses = (c: Collision, mode: "tables" | "merge"): boolean =>
   mode === "merge" || ofPartition(c.key);
-
-/** A partition's share of its partitioned table's key. */
-export const ofPartition = (k: UniqueKey): boolean => k.partitionOf !== undefined;
 
 /**
  * The one wording of a collision, for the plan and the write alike: a refusal in merge (and in

@@ -17,8 +17,8 @@ import {
   Collision,
   collisionLine,
   planCollisions,
-  refuses,
   planViolations,
+  refuses,
   violationLine,
 } from "./collisions";
 import { checkCrossings, Crossing, describeFk, fkLine } from "./foreign-keys";
