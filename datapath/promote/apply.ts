@@ -815,19 +815,9 @@ async function applyDifference(
     };
     if (deletesFirst) await del();
     for (const s of staged) {
-      const pk = colsOf(s.t, s.t.pk!);
-      const cols = s.t.copyColumns;
-      const list = cols.map((c) => c.q).join(", ");
+      const list = s.t.copyColumns.map((c) => c.q).join(", ");
       // Updates first: they compare only rows live already has, not the ones about to arrive.
-      const rest = cols.filter((c) => !s.t.pk!.includes(c.name));
-      if (mode === "tables" && rest.length) {
-        const upd = await live.query(
-          `UPDATE ONLY ${s.t.q} AS x SET (${rest.map((c) => c.q).join(", ")}) = ROW(${rest.map((c) => `s.${c.q}`).join(", ")})
-             FROM ${s.stage} s
-            WHERE ${eq("x", "s", pk)} AND ${rowText("x", s.t)} IS DISTINCT FROM ${rowText("s", s.t)}`,
-        );
-        counts.get(s.t.key)!.updated = upd.rowCount ?? 0;
-      }
+      if (mode === "tables") counts.get(s.t.key)!.updated = await updateChanged(live, s);
       const ins = await live.query(
         `INSERT INTO ${s.t.q} (${list}) OVERRIDING SYSTEM VALUE SELECT ${list} FROM ${missingRows(s)} s`,
       );
@@ -845,6 +835,48 @@ async function applyDifference(
     await live.query("ROLLBACK TO SAVEPOINT pgr_apply");
     return run(true);
   }
+}
+
+/**
+ * tables: live's rows that differ from their row at T take its values. A column GENERATED ALWAYS
+ * AS IDENTITY may be updated only to DEFAULT, so it is switched to BY DEFAULT for the statement
+ * and back, in the transaction (a catalog change: no rewrite, the sequence untouched).
+ */
+async function updateChanged(live: Client, s: Staged): Promise<number> {
+  const pk = colsOf(s.t, s.t.pk!);
+  const rest = s.t.copyColumns.filter((c) => !s.t.pk!.includes(c.name));
+  if (!rest.length) return 0;
+  const always = rest.filter((c) => c.identity === "a");
+  const owner = always.length ? await identityOwner(live, s.t) : s.t.q;
+  const identity = async (how: "BY DEFAULT" | "ALWAYS") => {
+    if (!always.length) return;
+    const alter = always.map((c) => `ALTER COLUMN ${c.q} SET GENERATED ${how}`).join(", ");
+    await live.query(`ALTER TABLE ${owner} ${alter}`);
+  };
+  await identity("BY DEFAULT");
+  const r = await live.query(
+    `UPDATE ONLY ${s.t.q} AS x SET (${rest.map((c) => c.q).join(", ")}) = ROW(${rest.map((c) => `s.${c.q}`).join(", ")})
+       FROM ${s.stage} s
+      WHERE ${eq("x", "s", pk)} AND ${rowText("x", s.t)} IS DISTINCT FROM ${rowText("s", s.t)}`,
+  );
+  await identity("ALWAYS");
+  return r.rowCount ?? 0;
+}
+
+/**
+ * The table whose identity columns' kind can be set: the table itself, or from PostgreSQL 17,
+ * where a partition shares its partitioned table's identity, the root of its partition tree (the
+ * change then reaches every partition: all of them are locked until the transaction ends).
+ */
+async function identityOwner(live: Client, t: TableModel): Promise<string> {
+  const r = await live.query<{ q: string }>(
+    `SELECT (CASE WHEN c.relispartition
+                   AND pg_catalog.current_setting('server_version_num')::int >= 170000
+                  THEN pg_catalog.pg_partition_root(c.oid) ELSE c.oid END)::pg_catalog.regclass::pg_catalog.text AS q
+       FROM pg_catalog.pg_class c WHERE c.oid = $1::pg_catalog.regclass`,
+    [t.q],
+  );
+  return r.rows[0].q;
 }
 
 /** The chosen tables now hold what the staging copy holds (tables), or gained exactly it (merge). */
