@@ -51,12 +51,16 @@ export function shape(values: Values, cwd: string): Shaped<PromoteCommand> {
   const mode = values.mode as string | undefined;
   const confirmed = values.confirm as string | undefined;
   if (!mode || !confirmed) {
+    // Name only what is missing: a mode given and not asked for again reads as a typo.
+    const missing = [
+      ...(mode ? [] : ["--mode (whole, tables or merge, as chosen from the promotion plan)"]),
+      ...(confirmed ? [] : ["--confirm <live server name>"]),
+    ];
     return {
       ok: false,
       message:
-        `promote needs --mode (whole, tables or merge, as chosen from the promotion plan) and ` +
-        `--confirm <live server name>: e.g. pg-recovery promote --stack ${common.stack} --mode merge ` +
-        `--tables public.courses --confirm <live server>.`,
+        `promote needs ${missing.join(" and ")}: e.g. pg-recovery promote --stack ${common.stack} ` +
+        `--mode ${mode ?? "merge"}${mode === "whole" ? "" : " --tables public.courses"} --confirm <live server>.`,
     };
   }
   const chosen = choiceOf("--mode", mode, MODES, `--mode merge`);

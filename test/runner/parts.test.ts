@@ -75,9 +75,17 @@ describe("runner: the command line", () => {
   });
 
   it("promote needs a mode and the live server's name; --yes and --dry-run are taken", () => {
+    assert.equal(
+      no(["promote", "--stack", "qa", "--mode", "whole"]).split("\n")[0],
+      "promote needs --confirm <live server name>: e.g. pg-recovery promote --stack qa --mode whole --confirm <live server>.",
+    );
+    assert.equal(
+      no(["promote", "--stack", "qa", "--confirm", "srv"]).split("\n")[0],
+      "promote needs --mode (whole, tables or merge, as chosen from the promotion plan): e.g. pg-recovery promote --stack qa --mode merge --tables public.courses --confirm <live server>.",
+    );
     assert.match(
-      no(["promote", "--stack", "qa", "--mode", "whole"]),
-      /promote needs --mode .* and --confirm <live server name>/,
+      no(["promote", "--stack", "qa"]),
+      /^promote needs --mode \(whole, tables or merge, .*\) and --confirm <live server name>: /,
     );
     const c = ok([
       "promote",
