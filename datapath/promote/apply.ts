@@ -847,7 +847,7 @@ async function updateChanged(live: Client, s: Staged): Promise<number> {
   const rest = s.t.copyColumns.filter((c) => !s.t.pk!.includes(c.name));
   if (!rest.length) return 0;
   const always = rest.filter((c) => c.identity === "a");
-  const owner = always.length ? await identityOwner(live, s.t) : s.t.q;
+  const owner = always.length ? await identityOwner(live, s.t) : "";
   const identity = async (how: "BY DEFAULT" | "ALWAYS") => {
     if (!always.length) return;
     const alter = always.map((c) => `ALTER COLUMN ${c.q} SET GENERATED ${how}`).join(", ");
@@ -864,15 +864,17 @@ async function updateChanged(live: Client, s: Staged): Promise<number> {
 }
 
 /**
- * The table whose identity columns' kind can be set: the table itself, or from PostgreSQL 17,
- * where a partition shares its partitioned table's identity, the root of its partition tree (the
- * change then reaches every partition: all of them are locked until the transaction ends).
+ * Where `ALTER TABLE` sets the kind of `t`'s identity columns: `ONLY` the table itself (an
+ * inheritance child has identities of its own), or from PostgreSQL 17, where a partition shares
+ * its partitioned table's identity, the root of its partition tree (the change then reaches every
+ * partition: all of them are locked until the transaction ends).
  */
 async function identityOwner(live: Client, t: TableModel): Promise<string> {
   const r = await live.query<{ q: string }>(
-    `SELECT (CASE WHEN c.relispartition
-                   AND pg_catalog.current_setting('server_version_num')::int >= 170000
-                  THEN pg_catalog.pg_partition_root(c.oid) ELSE c.oid END)::pg_catalog.regclass::pg_catalog.text AS q
+    `SELECT CASE WHEN c.relispartition
+                  AND pg_catalog.current_setting('server_version_num')::int >= 170000
+                 THEN pg_catalog.pg_partition_root(c.oid)::pg_catalog.regclass::pg_catalog.text
+                 ELSE 'ONLY ' || c.oid::pg_catalog.regclass::pg_catalog.text END AS q
        FROM pg_catalog.pg_class c WHERE c.oid = $1::pg_catalog.regclass`,
     [t.q],
   );
