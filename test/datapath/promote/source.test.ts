@@ -5,6 +5,7 @@
  * instead of hanging or reporting success.
  */
 import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
 import { parsePgUrl } from "../../../datapath/postgres/connection";
 import { pipeFromPtr, SourceOptions } from "../../../datapath/promote/source";
 import { killSessions, scalar, usePair } from "./fixture";
@@ -16,7 +17,11 @@ describe("the psql-to-psql pipe of a big table's rows", function () {
   this.timeout(120_000);
   const pair = usePair();
 
-  async function pipe(db: string, out: string): Promise<number> {
+  async function pipe(
+    db: string,
+    out: string,
+    onStart?: (children: ChildProcess[]) => void,
+  ): Promise<number> {
     const env = pair.env(db);
     const source: SourceOptions = {
       ptr: parsePgUrl(env.PTR_URL!),
@@ -24,12 +29,17 @@ describe("the psql-to-psql pipe of a big table's rows", function () {
       secrets: [],
       settings: { DateStyle: "ISO, YMD" },
     };
-    return pipeFromPtr(source, out, {
-      live: parsePgUrl(env.LIVE_URL!),
-      database: db,
-      before: ["TRUNCATE numbers"],
-      copySql: "COPY numbers (n) FROM STDIN (FORMAT binary, FREEZE)",
-    });
+    return pipeFromPtr(
+      source,
+      out,
+      {
+        live: parsePgUrl(env.LIVE_URL!),
+        database: db,
+        before: ["TRUNCATE numbers"],
+        copySql: "COPY numbers (n) FROM STDIN (FORMAT binary, FREEZE)",
+      },
+      onStart,
+    );
   }
 
   /** A fresh pair with an empty `numbers` table on live; `check` constrains it. */
@@ -56,17 +66,21 @@ describe("the psql-to-psql pipe of a big table's rows", function () {
     );
   });
 
-  it("rejects with live's error when live refuses a row, and commits none", async () => {
-    // psql on live sends the rest of its input before it reports the error: the PTR side then
-    // ends normally, and live's error is the one to report.
+  it("rejects with live's error when live refuses a row, stops the PTR side, and commits none", async () => {
+    // psql on live reads the rest of its input before it reports the error: the watch on its
+    // session stops the PTR side instead of letting it send its 20 million rows.
     const db = await fresh("n < 1000");
+    const children: ChildProcess[] = [];
     await assert.rejects(
       pipe(
         db,
-        "COPY (SELECT g::bigint FROM generate_series(1, 200000) g) TO STDOUT (FORMAT binary)",
+        `COPY (SELECT g::bigint FROM generate_series(1, ${MANY}) g) TO STDOUT (FORMAT binary)`,
+        (started) => children.push(...started),
       ),
       /violates check constraint "numbers_n_check"/,
     );
+    const [, ptrSide] = children;
+    assert.equal(ptrSide.signalCode, "SIGTERM", "the PTR side was stopped, not run to its end");
     assert.equal(await count(db), "0");
   });
 
