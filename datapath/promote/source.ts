@@ -162,7 +162,7 @@ function watchRefusal(sink: PipeSink, app: string, refused: () => void): { end()
           [app],
         );
         if (r.rows.some((x) => x.aborted)) return refused();
-        await pause();
+        if (watching) await pause(); // `end` during the query: no pause left to wake
       }
     } catch {
       // Not being able to watch changes nothing: the pipe still ends and says why.
