@@ -34,11 +34,12 @@ export function withFix(message: string): string {
   // Every session runs with row_security = off (verify/connect.ts), so a policy that would hide
   // rows from the tool's role fails the read instead of yielding a subset.
   if (/would be affected by row-level security policy/.test(message)) {
-    return (
-      `${message}: a row-level security policy would hide rows of that table from this role, ` +
-      `and a partial read is refused rather than trusted. Connect as a role that sees every ` +
-      `row (the table's owner, or a role with BYPASSRLS), then run the command again`
-    );
+    return `${message}: a row-level security policy would hide rows of that table from this role, ${ROW_SECURITY_FIX}`;
   }
   return message;
 }
+
+/** What to do when row-level security would hide rows from the tool's role. */
+export const ROW_SECURITY_FIX =
+  "and a partial read is refused rather than trusted. Connect as a role that sees every row " +
+  "(the table's owner, or a role with BYPASSRLS), then run the command again";

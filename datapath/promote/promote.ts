@@ -26,6 +26,7 @@ import {
   EndpointSpec,
   identityOf,
   openSide,
+  refuseHiddenRows,
   resolveEndpoint,
   SESSION_SETTINGS,
   Side,
@@ -108,6 +109,13 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
       }
     });
     const [ptrSide, liveSide] = opened as [Side, Side];
+    await refuseHiddenRows(
+      [
+        ["the PTR", ptrSide],
+        ["live", liveSide],
+      ],
+      null,
+    );
     log(`promote: reading the schema of the PTR ${ptrSide.redacted} and live ${liveSide.redacted}`);
     const [ptrModel, liveModel] = await Promise.all([
       readModel(ptrSide.clients[0]),

@@ -6,6 +6,7 @@
  * Server requires TLS) come from postgres/connection.ts so there is one implementation of each.
  */
 import type { Client } from "pg";
+import { ROW_SECURITY_FIX } from "../errors";
 import {
   ConnectionConfigError,
   connect as connectTarget,
@@ -108,6 +109,43 @@ async function connect(target: PgTarget): Promise<Client> {
 }
 
 const BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+/**
+ * Refuses, before any row is read, when row-level security would hide rows of a table (in
+ * `schemas`, or any) from the role on either side: a role that is neither superuser nor BYPASSRLS
+ * reading a table with row-level security enabled that it does not own, or whose owner it is
+ * but FORCE applies. The sessions' `row_security = off` would stop the read at that table
+ * anyway; this names every such table at once, before minutes of work on the others.
+ */
+export async function refuseHiddenRows(
+  sides: [name: string, side: Side][],
+  schemas: string[] | null,
+): Promise<void> {
+  const found = await Promise.all(
+    sides.map(async ([name, side]) => {
+      const r = await side.clients[0].query<{ t: string }>(
+        `SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS t
+           FROM pg_catalog.pg_class c
+           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind IN ('r', 'p') AND c.relrowsecurity
+            AND ($1::text[] IS NULL OR n.nspname = ANY ($1::text[]))
+            AND NOT (SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r
+                      WHERE r.rolname = current_user)
+            AND (c.relforcerowsecurity OR NOT pg_catalog.pg_has_role(c.relowner, 'USAGE'))
+          ORDER BY 1`,
+        [schemas],
+      );
+      const tables = r.rows.map((x) => x.t).join(", ");
+      return tables ? `on ${name} ${side.redacted}: ${tables}` : "";
+    }),
+  );
+  const lines = found.filter(Boolean);
+  if (lines.length) {
+    throw new Error(
+      `row-level security would hide rows of these tables from this role (${lines.join("; ")}), ${ROW_SECURITY_FIX}`,
+    );
+  }
+}
 
 /**
  * Opens `size` sessions on one side. The leader exports its snapshot and the others import it

@@ -18,7 +18,14 @@
 import { UsageError } from "../../contract/data-tool";
 import { fromEpochMicros, Instant, parseRfc3339 } from "../../contract/time";
 import { describeTarget } from "../postgres/connection";
-import { EndpointSpec, identityOf, openSide, resolveEndpoint, Side } from "./connect";
+import {
+  EndpointSpec,
+  identityOf,
+  openSide,
+  refuseHiddenRows,
+  resolveEndpoint,
+  Side,
+} from "./connect";
 import { CHUNK_PAGES, hashSide, HashProgress, readSequences, TableDigest } from "./hash";
 import {
   Difference,
@@ -128,6 +135,13 @@ interface CompareContext {
 
 async function compare(source: Side, target: Side, ctx: CompareContext): Promise<VerifyReport> {
   if (ctx.schemas) await requireSchemas(source, ctx.schemas);
+  await refuseHiddenRows(
+    [
+      ["source", source],
+      ["target", target],
+    ],
+    ctx.schemas,
+  );
   ctx.log(`verify: reading schema of source ${source.redacted} and target ${target.redacted}`);
   const [srcCat, tgtCat] = await Promise.all([
     readCatalog(source.clients[0], ctx.schemas),
