@@ -82,9 +82,11 @@ export function rawConfigOf(config: ConfigMap): RawConfig {
 
 /**
  * How a key's value reached the config, so a hint names the way to change it: a runner flag
- * (`--restore-time`), a `--set key=value` (plan, commands), or (absent) the stack file.
+ * (`--restore-time`), a `--set key=value` (plan, commands), a key those offline commands could
+ * take with `--set` though it came from the stack file or nowhere ("settable"), or (absent) the
+ * stack file.
  */
-export type Given = Partial<Record<ConfigKey, "flag" | "set">>;
+export type Given = Partial<Record<ConfigKey, "flag" | "set" | "settable">>;
 
 /** A door problem reworded for values given on the command line. */
 export function hintFor(problem: string, given: Given): string {
@@ -92,7 +94,7 @@ export function hintFor(problem: string, given: Given): string {
     new RegExp(`\`pulumi config set ${PROJECT}:(\\w+) ([^\`]*)\``, "g"),
     (whole, k: ConfigKey, value: string) => {
       if (given[k] === "flag" && FLAG_OF[k]) return `\`${FLAG_OF[k]} ${value}\``;
-      if (given[k] === "set") return `\`--set ${k}=${value}\``;
+      if (given[k] === "set" || given[k] === "settable") return `\`--set ${k}=${value}\``;
       return whole;
     },
   );
@@ -114,11 +116,15 @@ export function doorRefusal(e: IncidentConfigError, given: Given): Refusal {
     .filter(([k]) => given[k as ConfigKey] === "flag" && mentions(k))
     .map(([k, flag]) => `${key(k)} is ${flag}`);
   const sets = CONFIG_KEYS.filter((k) => given[k] === "set" && mentions(k));
+  const settable = CONFIG_KEYS.filter((k) => given[k] === "settable" && mentions(k));
   const fromFile = CONFIG_KEYS.some((k) => !given[k] && mentions(k));
   const hint = [
     flags.length ? `With pg-recovery, ${flags.join(", ")}: fix the flag and rerun.` : "",
     sets.length ? `${sets.join(", ")} came from --set: fix the --set and rerun.` : "",
-    fromFile || !(flags.length || sets.length)
+    settable.length
+      ? `Give ${settable.join(", ")} with --set (or in the stack file, Pulumi.<stack>.yaml) and rerun.`
+      : "",
+    fromFile || !(flags.length || sets.length || settable.length)
       ? `Fix the stack file (Pulumi.<stack>.yaml) and rerun.`
       : "",
   ].filter(Boolean);

@@ -7,18 +7,24 @@
 import { ANNOTATIONS, RUNBOOK, runbookStepOf, shortType } from "../contract/runbook";
 import { DeclaredResource, evaluateOffline, loadStackConfig, OfflineRun } from "../offline/offline";
 import { qualify, StackConfig } from "../offline/stack-config";
-import { ConfigKey, PROJECT } from "../stacks/incident";
+import { CONFIG_KEYS, ConfigKey, PROJECT } from "../stacks/incident";
 import { Given, passDoor } from "./door";
 
-/** The keys `--set` gave, for the door's hints. */
+/**
+ * For the door's hints: the keys `--set` gave, and every other key as one these offline commands
+ * take with `--set` too.
+ */
 export function givenBySet(sets: Record<string, string>): Given {
   const prefix = `${PROJECT}:`;
-  return Object.fromEntries(
-    Object.keys(sets)
-      .map(qualify)
-      .filter((k) => k.startsWith(prefix))
-      .map((k) => [k.slice(prefix.length) as ConfigKey, "set"]),
-  );
+  return {
+    ...Object.fromEntries(CONFIG_KEYS.map((k) => [k, "settable"])),
+    ...Object.fromEntries(
+      Object.keys(sets)
+        .map(qualify)
+        .filter((k) => k.startsWith(prefix))
+        .map((k) => [k.slice(prefix.length) as ConfigKey, "set"]),
+    ),
+  };
 }
 
 /**

@@ -10,6 +10,7 @@ import { ESLint } from "eslint";
 import { runbookStepOf } from "../../contract/runbook";
 import { evaluateOffline, loadStackConfig } from "../../offline/offline";
 import { parseCommandLine, REPO_ROOT } from "../../runner/args";
+import { doorFirst } from "../../runner/plan";
 import { confirm } from "../../runner/confirm";
 import { ChangePlan, PlanStep } from "../../runner/engine";
 import { waitForJobs } from "../../runner/jobs";
@@ -72,6 +73,25 @@ describe("runner: the command line", () => {
       "e2e/program",
     ]);
     assert.equal(c.workDir, "/somewhere/e2e/program");
+  });
+
+  it("the offline plan's config refusal says --set for a missing key, and for one given", () => {
+    const sets = { scenario: "corrupted", restoreTime: "2024-07-24T06:00:00" };
+    const refusal = () => doorFirst(loadStackConfig("qa", sets), sets, NOW);
+    assert.throws(refusal, (e: Error) => {
+      assert.match(
+        e.message,
+        /pg-recovery:incidentDate is required .* `--set incidentDate=YYYY-MM-DD`/,
+      );
+      assert.match(e.message, /has no UTC offset/);
+      assert.match(e.message, /restoreTime came from --set: fix the --set and rerun\./);
+      assert.match(
+        e.message,
+        /Give incidentDate with --set \(or in the stack file, Pulumi\.<stack>\.yaml\) and rerun\./,
+      );
+      assert.doesNotMatch(e.message, /pulumi config set/);
+      return true;
+    });
   });
 
   it("promote needs a mode and the live server's name; --yes and --dry-run are taken", () => {
