@@ -21,7 +21,7 @@
  * the corrupted state (a template copy), the page cache flushed and both servers checkpointed.
  */
 import { BlobServiceClient } from "@azure/storage-blob";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type StdioOptions } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -43,7 +43,7 @@ import {
   runbookRestore,
   WORK_DIR_PREFIX,
 } from "./bench-common";
-import { Cluster, cluster, PG_BIN, Server, serverDir } from "../test/support/pg-server";
+import { bin, Cluster, cluster, PG_BIN, Server, serverDir } from "../test/support/pg-server";
 
 const MB = 1024 * 1024;
 /** Up to this size the damaged table is a tenth of the database; above it, it stays this size. */
@@ -144,7 +144,9 @@ SELECT 1 + g, 'open', 1, ${T_SQL} + g * interval '1 ms', ${T_SQL} + g * interval
 /** The corruption: a DELETE without WHERE. */
 const CORRUPTION = "DELETE FROM orders";
 /** The small corruption: 1 % of the orders at T, spread over the table. */
-const CORRUPTION_1PCT = `DELETE FROM orders WHERE id % 100 = 0 AND created_at <= ${T_SQL}`;
+/** The orders at T the small corruption deletes: 1 %, spread over the whole table. */
+const ONE_PCT_AT_T = `id % 100 = 0 AND created_at <= ${T_SQL}`;
+const CORRUPTION_1PCT = `DELETE FROM orders WHERE ${ONE_PCT_AT_T}`;
 
 /** Rows written after T in the untouched tables, by their own timestamps. */
 const WRITTEN_AFTER_T = OTHER_TABLES.map(
@@ -160,6 +162,7 @@ export const PROMOTION_PATHS = [
   "tables",
   "merge",
   "merge1pct",
+  "missing1pct",
 ] as const;
 type PathName = (typeof PROMOTION_PATHS)[number];
 export const isPromotionPath = (p: string): p is PathName =>
@@ -171,6 +174,7 @@ const LABELS: Record<PathName, string> = {
   tables: "promote --mode tables --tables public.orders",
   merge: "promote --mode merge --tables public.orders",
   merge1pct: "promote --mode merge --tables public.orders, 1 % of orders deleted",
+  missing1pct: "floor, not a tool: the deleted 1 % alone, keys known, psql COPY from the PTR",
 };
 /** The corrupted live each path starts from (a template database). */
 const STARTS: Record<PathName, string> = {
@@ -180,6 +184,7 @@ const STARTS: Record<PathName, string> = {
   tables: "app_corrupted",
   merge: "app_corrupted",
   merge1pct: "app_corrupted_1pct",
+  missing1pct: "app_corrupted_1pct",
 };
 
 interface Timed {
@@ -366,7 +371,7 @@ async function measureAtT(
 
 /** The rows of orders a path should leave in live. */
 const expectedOrders = (p: PathName, a: AtT) =>
-  p === "merge1pct" ? a.ordersAtT + a.orders1pct : a.ordersAtT;
+  STARTS[p] === "app_corrupted_1pct" ? a.ordersAtT + a.orders1pct : a.ordersAtT;
 
 /** The bytes a path moves: the whole database at T, or the damaged table. */
 const bytesMoved = (p: PathName, a: AtT) =>
@@ -404,6 +409,7 @@ async function timePaths(
     tables: [],
     merge: [],
     merge1pct: [],
+    missing1pct: [],
   };
   for (let i = 0; i < runs; i++) {
     for (const p of i % 2 === 0 ? order : [...order].reverse()) {
@@ -455,7 +461,9 @@ function checkOutcome(
 ): number {
   const ok =
     order.every((p) => results[p].every((t) => t.orders === expectedOrders(p, atT))) &&
-    (["tables", "merge", "merge1pct"] as const).every((p) => results[p].every((t) => t.lost === 0));
+    (["tables", "merge", "merge1pct", "missing1pct"] as const).every((p) =>
+      results[p].every((t) => t.lost === 0),
+    );
   if (!ok)
     log("bench promotion: a path did not end with the orders at T, or tables/merge lost rows");
   return ok ? 0 : 1;
@@ -537,9 +545,15 @@ function goals(
       `  tables / merge per byte: ${rate("tables").toFixed(1)} / ${rate("merge").toFixed(1)} MB/s against the runbook path's ${rate("runbook").toFixed(1)} MB/s (at least as fast); ${x("tables")} / ${x("merge")} the runbook path's wall time (>= 6x at 1 GB, >= 20x at 4 GB)`,
     );
   }
+  const ofTables = (p: PathName) => `${((100 * wall(p)) / wall("tables")).toFixed(0)} %`;
   if (ran("tables", "merge1pct")) {
     lines.push(
-      `  merge of 1 % of orders: ${wall("merge1pct").toFixed(1)} s, ${((100 * wall("merge1pct")) / wall("tables")).toFixed(0)} % of copying the table (tables mode)`,
+      `  merge of 1 % of orders: ${wall("merge1pct").toFixed(2)} s, ${ofTables("merge1pct")} of copying the table (tables mode)`,
+    );
+  }
+  if (ran("tables", "missing1pct")) {
+    lines.push(
+      `  its floor, the deleted rows alone with their keys known (no comparison, no checks): ${wall("missing1pct").toFixed(2)} s, ${ofTables("missing1pct")} of tables mode`,
     );
   }
   if (ran("whole", "pgcopydb")) {
@@ -567,6 +581,7 @@ const PATHS: Record<PathName, (c: Ctx, run: number) => Promise<void>> = {
   tables: (c) => promote(c, { mode: "tables", tables: ["public.orders"] }),
   merge: (c) => promote(c, { mode: "merge", tables: ["public.orders"] }),
   merge1pct: (c) => promote(c, { mode: "merge", tables: ["public.orders"] }),
+  missing1pct: missingRowsAlone,
 };
 
 /** Live back to a corrupted state (`template`), outside the timing; then a quiet disk. */
@@ -611,6 +626,30 @@ async function promote(
   });
   if (code !== 0) throw new CommandFailed(`${argv.join(" ")} exited ${code}:\n${err}`);
   c.phases = (JSON.parse(out) as { timings?: Record<string, number> }).timings;
+}
+
+/**
+ * What the 1 % merge could cost at best: a tool told which rows were deleted (no reading of
+ * live's keys, no checks before or after) copies just those from the PTR into live's orders,
+ * with its indexes and foreign key as they are: one psql to another, binary COPY.
+ */
+async function missingRowsAlone(c: Ctx): Promise<void> {
+  const psql = (s: Server, sql: string, stdio: StdioOptions) =>
+    spawn(bin("psql"), ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "app", "-c", sql], {
+      env: pgEnv(s, c.password),
+      stdio,
+    });
+  const from = psql(
+    c.ptr,
+    `COPY (SELECT * FROM orders WHERE ${ONE_PCT_AT_T}) TO STDOUT (FORMAT binary)`,
+    ["ignore", "pipe", "inherit"],
+  );
+  const into = psql(c.live, "COPY orders FROM STDIN (FORMAT binary)", [
+    from.stdout!,
+    "ignore",
+    "inherit",
+  ]);
+  await Promise.all([exited(from, "psql (the PTR)"), exited(into, "psql (live)")]);
 }
 
 /** `pgcopydb --version`'s first line, or undefined when it is not on PATH. */
