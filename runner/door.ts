@@ -84,21 +84,32 @@ export function rawConfigOf(config: ConfigMap): RawConfig {
  * How a key's value reached the config, so a hint names the way to change it: a runner flag
  * (`--restore-time`), a `--set key=value` (plan, commands), a key those offline commands could
  * take with `--set` though it came from the stack file or nowhere ("settable"), or (absent) the
- * stack file.
+ * stack file. Keyed by the name as given: a `--set` may name a key that is not a setting.
  */
-export type Given = Partial<Record<ConfigKey, "flag" | "set" | "settable">>;
+export type Given = Partial<Record<ConfigKey | string, "flag" | "set" | "settable">>;
+
+/** FLAG_OF looked up by any key a problem names. */
+const flagOf: Partial<Record<string, string>> = FLAG_OF;
 
 /** A door problem reworded for values given on the command line. */
 export function hintFor(problem: string, given: Given): string {
-  return problem.replace(
-    new RegExp(`\`pulumi config set ${PROJECT}:(\\w+) ([^\`]*)\``, "g"),
-    (whole, k: ConfigKey, value: string) => {
-      if (given[k] === "flag" && FLAG_OF[k]) return `\`${FLAG_OF[k]} ${value}\``;
-      if (given[k] === "set" || given[k] === "settable") return `\`--set ${k}=${value}\``;
-      return whole;
-    },
-  );
+  return problem
+    .replace(
+      new RegExp(`\`pulumi config set ${PROJECT}:(\\w+) ([^\`]*)\``, "g"),
+      (whole, k: string, value: string) => {
+        const flag = flagOf[k];
+        if (given[k] === "flag" && flag) return `\`${flag} ${value}\``;
+        if (given[k] === "set" || given[k] === "settable") return `\`--set ${k}=${value}\``;
+        return whole;
+      },
+    )
+    .replace(new RegExp(`with \`pulumi config rm ${PROJECT}:(\\w+)\``, "g"), (whole, k: string) =>
+      given[k] === "set" ? `from the command line (drop \`--set ${k}=...\`)` : whole,
+    );
 }
+
+/** A key a door problem names: `pg-recovery:<key>`. */
+const MENTIONED_KEY = new RegExp(`${PROJECT}:(\\w+)`, "g");
 
 /** The door's verdict on a config; a refusal carries its messages and the way to fix each. */
 export function passDoor(config: ConfigMap, now: Date, given: Given = {}): Incident {
@@ -111,13 +122,16 @@ export function passDoor(config: ConfigMap, now: Date, given: Given = {}): Incid
 }
 
 export function doorRefusal(e: IncidentConfigError, given: Given): Refusal {
-  const mentions = (k: string) => e.problems.some((p) => new RegExp(`${key(k)}\\b`).test(p));
+  // Every key a problem names, settings or not (an unknown key is named as it was given).
+  const mentioned = [
+    ...new Set(e.problems.flatMap((p) => [...p.matchAll(MENTIONED_KEY)].map((m) => m[1]))),
+  ];
   const flags = Object.entries(FLAG_OF)
-    .filter(([k]) => given[k as ConfigKey] === "flag" && mentions(k))
+    .filter(([k]) => given[k] === "flag" && mentioned.includes(k))
     .map(([k, flag]) => `${key(k)} is ${flag}`);
-  const sets = CONFIG_KEYS.filter((k) => given[k] === "set" && mentions(k));
-  const settable = CONFIG_KEYS.filter((k) => given[k] === "settable" && mentions(k));
-  const fromFile = CONFIG_KEYS.some((k) => !given[k] && mentions(k));
+  const sets = mentioned.filter((k) => given[k] === "set");
+  const settable = mentioned.filter((k) => given[k] === "settable");
+  const fromFile = mentioned.some((k) => !given[k]);
   const hint = [
     flags.length ? `With pg-recovery, ${flags.join(", ")}: fix the flag and rerun.` : "",
     sets.length ? `${sets.join(", ")} came from --set: fix the --set and rerun.` : "",

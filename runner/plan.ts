@@ -7,7 +7,7 @@
 import { ANNOTATIONS, RUNBOOK, runbookStepOf, shortType } from "../contract/runbook";
 import { DeclaredResource, evaluateOffline, loadStackConfig, OfflineRun } from "../offline/offline";
 import { qualify, StackConfig } from "../offline/stack-config";
-import { CONFIG_KEYS, ConfigKey, PROJECT } from "../stacks/incident";
+import { CONFIG_KEYS, PROJECT } from "../stacks/incident";
 import { Given, passDoor } from "./door";
 
 /**
@@ -22,7 +22,7 @@ export function givenBySet(sets: Record<string, string>): Given {
       Object.keys(sets)
         .map(qualify)
         .filter((k) => k.startsWith(prefix))
-        .map((k) => [k.slice(prefix.length) as ConfigKey, "set"]),
+        .map((k) => [k.slice(prefix.length), "set"]),
     ),
   };
 }

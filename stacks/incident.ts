@@ -190,7 +190,7 @@ function rejectUnknownKeys(keysSet: string[], problems: string[]): void {
     if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
       const hint = suggest(key, CONFIG_KEYS);
       problems.push(
-        `${k(key)} is not a pg-recovery setting${hint ? `; did you mean ${k(hint)}?` : ""}. ` +
+        `${k(key)} is not a pg-recovery setting${hint ? `; did you mean ${k(hint)}?` : "."} ` +
           `Remove it with \`pulumi config rm ${k(key)}\`.`,
       );
     }

@@ -94,6 +94,27 @@ describe("runner: the command line", () => {
     });
   });
 
+  it("a key that is not a setting, given with --set, is dropped from the command line", () => {
+    const sets = {
+      scenario: "corrupted",
+      incidentDate: "2024-07-24",
+      restoreTim: "2024-07-24T05:59:00Z",
+    };
+    assert.throws(
+      () => doorFirst(loadStackConfig("qa", sets), sets, NOW),
+      (e: Error) => {
+        assert.match(
+          e.message,
+          /pg-recovery:restoreTim is not a pg-recovery setting; did you mean pg-recovery:restoreTime\? Remove it from the command line \(drop `--set restoreTim=\.\.\.`\)\./,
+        );
+        assert.match(e.message, /restoreTim came from --set: fix the --set and rerun\./);
+        assert.match(e.message, /Give restoreTime with --set/);
+        assert.doesNotMatch(e.message, /pulumi config rm|Fix the stack file/);
+        return true;
+      },
+    );
+  });
+
   it("promote needs a mode and the live server's name; --yes and --dry-run are taken", () => {
     assert.equal(
       no(["promote", "--stack", "qa", "--mode", "whole"]).split("\n")[0],
