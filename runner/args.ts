@@ -14,6 +14,7 @@ export { REPO_ROOT } from "./commands/definition";
 export type { Command } from "./commands";
 export type { StartCommand } from "./commands/start";
 export type { PromoteCommand } from "./commands/promote";
+export type { DrillCommand } from "./commands/drill";
 export type { StatusCommand } from "./commands/status";
 export type { RecordCommand } from "./commands/record";
 export type { CommandsCommand } from "./commands/commands";

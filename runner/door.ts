@@ -30,8 +30,11 @@ export const INCIDENT_KEYS = [
   ...INCIDENT_ONLY_KEYS,
 ] as const satisfies readonly ConfigKey[];
 
+/** A command-line flag that gave a key's value: `--restore-time`, or the drill's `--date`. */
+export type Flag = `--${string}`;
+
 /** The runner's flag for each key it sets. */
-export const FLAG_OF: Partial<Record<ConfigKey, string>> = {
+export const FLAG_OF: Partial<Record<ConfigKey, Flag>> = {
   scenario: "--scenario",
   incidentDate: "--incident-date",
   restoreTime: "--restore-time",
@@ -82,14 +85,22 @@ export function rawConfigOf(config: ConfigMap): RawConfig {
 
 /**
  * How a key's value reached the config, so a hint names the way to change it: a runner flag
- * (`--restore-time`), a `--set key=value` (plan, commands), a key those offline commands could
- * take with `--set` though it came from the stack file or nowhere ("settable"), or (absent) the
- * stack file. Keyed by the name as given: a `--set` may name a key that is not a setting.
+ * (its name), a `--set key=value` (plan, commands), a key those offline commands could take with
+ * `--set` though it came from the stack file or nowhere ("settable"), or (absent) the stack
+ * file. Keyed by the name as given: a `--set` may name a key that is not a setting.
  */
-export type Given = Partial<Record<ConfigKey | string, "flag" | "set" | "settable">>;
+export type Given = Partial<Record<ConfigKey | string, Flag | "set" | "settable">>;
 
-/** FLAG_OF looked up by any key a problem names. */
-const flagOf: Partial<Record<string, string>> = FLAG_OF;
+const isFlag = (by: Given[string]): by is Flag => by?.startsWith("--") === true;
+
+/** Keys given by the runner's own flags (FLAG_OF), for the door's hints. */
+export const flagsGiven = (keys: ConfigKey[]): Given =>
+  Object.fromEntries(
+    keys.flatMap((k): [string, Flag][] => {
+      const flag = FLAG_OF[k];
+      return flag ? [[k, flag]] : [];
+    }),
+  );
 
 /** A door problem reworded for values given on the command line. */
 export function hintFor(problem: string, given: Given): string {
@@ -97,9 +108,9 @@ export function hintFor(problem: string, given: Given): string {
     .replace(
       new RegExp(`\`pulumi config set ${PROJECT}:(\\w+) ([^\`]*)\``, "g"),
       (whole, k: string, value: string) => {
-        const flag = flagOf[k];
-        if (given[k] === "flag" && flag) return `\`${flag} ${value}\``;
-        if (given[k] === "set" || given[k] === "settable") return `\`--set ${k}=${value}\``;
+        const by = given[k];
+        if (isFlag(by)) return `\`${by} ${value}\``;
+        if (by === "set" || by === "settable") return `\`--set ${k}=${value}\``;
         return whole;
       },
     )
@@ -126,9 +137,10 @@ export function doorRefusal(e: IncidentConfigError, given: Given): Refusal {
   const mentioned = [
     ...new Set(e.problems.flatMap((p) => [...p.matchAll(MENTIONED_KEY)].map((m) => m[1]))),
   ];
-  const flags = Object.entries(FLAG_OF)
-    .filter(([k]) => given[k] === "flag" && mentioned.includes(k))
-    .map(([k, flag]) => `${key(k)} is ${flag}`);
+  const flags = mentioned.flatMap((k) => {
+    const by = given[k];
+    return isFlag(by) ? [`${key(k)} is ${by}`] : [];
+  });
   const sets = mentioned.filter((k) => given[k] === "set");
   const settable = mentioned.filter((k) => given[k] === "settable");
   const fromFile = mentioned.some((k) => !given[k]);

@@ -17,9 +17,22 @@ import {
   parseRfc3339,
 } from "../contract/time";
 import { loadStackConfig } from "../offline/stack-config";
-import { ConfigKey, IncidentConfigError, parseIncident } from "../stacks/incident";
-import type { PromoteCommand, StartCommand } from "./args";
-import { applyChange, doorRefusal, FLAG_OF, Given, INCIDENT_KEYS, key, rawConfigOf } from "./door";
+import {
+  ConfigKey,
+  INCIDENT_ONLY_KEYS,
+  IncidentConfigError,
+  parseIncident,
+} from "../stacks/incident";
+import type { DrillCommand, PromoteCommand, StartCommand } from "./args";
+import {
+  applyChange,
+  doorRefusal,
+  flagsGiven,
+  Given,
+  INCIDENT_KEYS,
+  key,
+  rawConfigOf,
+} from "./door";
 import { ConfigMap } from "./engine";
 import { Refusal } from "./io";
 
@@ -40,7 +53,7 @@ function restorePoint(k: ConfigKey, text: string | undefined): GivenTime | undef
   if (text === undefined) return undefined;
   const parsed = parseRestoreTime(key(k), text);
   if (!parsed.ok) {
-    throw doorRefusal(new IncidentConfigError([parsed.problem]), { [k]: "flag" });
+    throw doorRefusal(new IncidentConfigError([parsed.problem]), flagsGiven([k]));
   }
   return { text, instant: fromEpochMicros(BigInt(parsed.utc.getTime()) * 1000n) };
 }
@@ -120,11 +133,11 @@ function preflight(
 
 export function preflightStart(cmd: StartCommand, times: StartTimes, now: Date): void {
   const set: Record<string, string> = { scenario: cmd.scenario };
-  const given: Given = {};
+  let given: Given = {};
   const put = (k: ConfigKey, value: string | undefined) => {
     if (value === undefined) return;
     set[k] = value;
-    given[k] = "flag";
+    given = { ...given, ...flagsGiven([k]) };
   };
   put("incidentDate", cmd.incidentDate);
   set.incidentDate ??= now.toISOString().slice(0, 10);
@@ -142,14 +155,37 @@ export function preflightPromote(cmd: PromoteCommand, now: Date): void {
     promotionMode: cmd.mode,
     confirm: cmd.confirm,
   };
-  const given: Given = { promotionMode: "flag", confirm: "flag" };
-  if (cmd.tables) {
-    set.promotionTables = cmd.tables;
-    given.promotionTables = "flag";
-  }
+  if (cmd.tables) set.promotionTables = cmd.tables;
+  const given = flagsGiven([
+    "promotionMode",
+    "confirm",
+    ...(cmd.tables ? ["promotionTables" as const] : []),
+  ]);
   preflight(cmd.stack, cmd.workDir, set, [], given, now);
 }
 
-/** Which keys the command line's flags set (for the door's hints). */
-export const flagsGiven = (keys: ConfigKey[]): Given =>
-  Object.fromEntries(keys.filter((k) => FLAG_OF[k]).map((k) => [k, "flag"]));
+/** The drill's values its own flags gave (its date is `--date`), for the door's hints. */
+export function drillGiven(o: { restoreTime?: GivenTime; date?: string }): Given {
+  return {
+    ...(o.restoreTime ? flagsGiven(["restoreTime"]) : {}),
+    ...(o.date !== undefined ? { incidentDate: "--date" as const } : {}),
+  };
+}
+
+/**
+ * The drill's date and restore time, as given, against the door over the stack file: a bad
+ * `--date` or a restore time in the future is refused before any engine is looked for.
+ */
+export function preflightDrill(
+  cmd: DrillCommand,
+  restoreTime: GivenTime | undefined,
+  now: Date,
+): void {
+  const set: Record<string, string> = {
+    scenario: "drill",
+    incidentDate: cmd.date ?? now.toISOString().slice(0, 10),
+    ...(restoreTime ? { restoreTime: restoreTime.text } : {}),
+  };
+  const given = drillGiven({ restoreTime, date: cmd.date });
+  preflight(cmd.stack, cmd.workDir, set, [...INCIDENT_ONLY_KEYS], given, now);
+}

@@ -6,7 +6,7 @@
 import { isoDay } from "../contract/backup-names";
 import type { PromoteCommand, StartCommand } from "./args";
 import { convergeStep, StepResult, StepSpec } from "./converge";
-import { INCIDENT_KEYS, key, sameInstant, scenarioOf, valueOf } from "./door";
+import { flagsGiven, INCIDENT_KEYS, key, sameInstant, scenarioOf, valueOf } from "./door";
 import { ChangePlan, ConfigMap } from "./engine";
 import { Done, Refusal } from "./io";
 import {
@@ -22,7 +22,7 @@ import {
 } from "./jobs";
 import { latestIncident } from "./journal";
 import { redactText } from "./redact";
-import { flagsGiven, GivenTime, StartTimes } from "./preflight";
+import type { GivenTime, StartTimes } from "./preflight";
 import { appliedScenario, Session } from "./session";
 
 /** Keeps the Job logs flowing while `up` runs, and collects their outcomes after. */

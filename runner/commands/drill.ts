@@ -85,8 +85,9 @@ export function shape(values: Values, cwd: string): Shaped<DrillCommand> {
 export async function run(cmd: DrillCommand, deps: Deps): Promise<void> {
   // --history only reads; a drill writes the stack (the scenario, its server, its Jobs).
   const changing = !cmd.history;
-  const { givenRestoreTime } = await import("../preflight");
+  const { givenRestoreTime, preflightDrill } = await import("../preflight");
   const restoreTime = givenRestoreTime(cmd.restoreTime);
+  if (changing) preflightDrill(cmd, restoreTime, deps.io.now());
   await withSession(deps, "drill", cmd, { create: changing, changing }, async (s) => {
     const { drill } = await import("../drill/run");
     await drill(s, { ...cmd, restoreTime });

@@ -28,7 +28,7 @@ import {
 } from "../door";
 import { ConfigMap } from "../engine";
 import { Done, Refusal } from "../io";
-import type { GivenTime } from "../preflight";
+import { drillGiven, type GivenTime } from "../preflight";
 import { describeJob, JobStatus, jobRefs, waitForJobs } from "../jobs";
 import { revert } from "../revert";
 import { appliedScenario, Session } from "../session";
@@ -85,7 +85,7 @@ export async function drill(s: Session, o: DrillOptions): Promise<void> {
     remove: INCIDENT_ONLY_KEYS.filter((k) => config[key(k)] !== undefined),
   };
   // The door first, on the config about to be set: a refusal has written nothing.
-  const exercise = passDoor(applyChange(config, change), s.now) as DrillExercise;
+  const exercise = passDoor(applyChange(config, change), s.now, drillGiven(o)) as DrillExercise;
   const archive = archiveOf(exercise, o);
   s.io.out(await plainSummary(s, exercise, archive, continuing));
   s.note("command", `drill${continuing ? " (continuing)" : ""}`, {

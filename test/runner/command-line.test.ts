@@ -180,6 +180,31 @@ describe("runner: what needs no engine runs without one", function () {
     assert.doesNotMatch(r.stderr, /^\s+at /m);
   });
 
+  it("drill --dry-run with a bad --date or a future --restore-time, and no Pulumi CLI: refused by its flag", async () => {
+    const drill = (...flags: string[]) =>
+      spawn(process.execPath, [BIN, "drill", "--stack", "qa", ...flags, "--dry-run"], bare);
+    const date = await drill("--date", "2026-13-01");
+    assert.equal(date.code, EXIT.failed, date.stderr);
+    assert.match(
+      date.stderr,
+      /pg-recovery:incidentDate "2026-13-01" is not a date in YYYY-MM-DD form/,
+    );
+    assert.match(date.stderr, /pg-recovery:incidentDate is --date: fix the flag and rerun\./);
+    const time = await drill("--restore-time", "2099-07-24T05:59:00Z");
+    assert.equal(time.code, EXIT.failed, time.stderr);
+    assert.match(time.stderr, /pg-recovery:restoreTime 2099-07-24T05:59:00Z is in the future/);
+    assert.match(time.stderr, /`--restore-time YYYY-MM-DDThh:mm:ssZ`/);
+    for (const r of [date, time]) {
+      assert.equal(r.stdout, "");
+      assert.doesNotMatch(
+        r.stderr,
+        /Pulumi CLI|pulumi config|stack file/,
+        "refused by the flag, before the engine",
+      );
+      assert.doesNotMatch(r.stderr, /^\s+at /m);
+    }
+  });
+
   it("record: from this machine's journal when the engine cannot be used", async () => {
     const w = world();
     jobsSucceed(w);
