@@ -30,6 +30,7 @@ import {
   resolveEndpoint,
   SESSION_SETTINGS,
   Side,
+  SideNaming,
 } from "../verify/connect";
 import { applyChosen, ApplyResult } from "./apply";
 import { DbModel, readModel, TableModel } from "./catalog";
@@ -69,6 +70,12 @@ export type PromoteOutcome =
 
 const DEFAULT_JOBS = 2;
 
+/** The two sides as promote's flags (`--from-*`, `--to-*`) and messages name them. */
+const SIDES: Record<"ptr" | "live", SideNaming> = {
+  ptr: { flag: "from", words: "the PTR" },
+  live: { flag: "to", words: "live" },
+};
+
 /** `pgr_<incident>_replaced`, a plain lower-case identifier whatever the incident is called. */
 export function keepSchemaName(incident: string): string {
   const tag = incident
@@ -104,7 +111,10 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
   try {
     sides.forEach((s, i) => {
       if (s.status === "rejected") {
-        const which = i === 0 ? `the PTR ${describeTarget(ptr)}` : `live ${describeTarget(live)}`;
+        const which =
+          i === 0
+            ? `${SIDES.ptr.words} ${describeTarget(ptr)}`
+            : `${SIDES.live.words} ${describeTarget(live)}`;
         throw new Error(`cannot connect to ${which}: ${(s.reason as Error).message}`);
       }
     });
@@ -203,8 +213,8 @@ function confirmedEndpoints(
   mode: PromotionMode | undefined,
   env: NodeJS.ProcessEnv,
 ): { ptr: PgTarget; live: PgTarget; expected: string } {
-  const ptr = resolveEndpoint(o.from, "target", env);
-  const live = resolveEndpoint(o.to, "source", env);
+  const ptr = resolveEndpoint(o.from, SIDES.ptr, env);
+  const live = resolveEndpoint(o.to, SIDES.live, env);
   if (identityOf(ptr) === identityOf(live)) {
     throw new ConfigError(
       `the PTR (--from) and live (--to) are the same database (${identityOf(live)}); point --from-host/--from-name at the restored server`,

@@ -27,23 +27,38 @@ export interface EndpointSpec {
   database?: string;
 }
 
-/** Resolves a spec to a connection target; throws with the verify flag names in the message. */
+/** How a command names one side to its user: its flags' prefix and the side in words. */
+export interface SideNaming {
+  /** `--<flag>-env`, `--<flag>-name`: `source`, `target` (verify), `from`, `to` (promote). */
+  flag: string;
+  /** "the source", "the PTR", "live". */
+  words: string;
+}
+
+/** verify's sides, named as its flags are. */
+export const VERIFY_SIDES: Record<Side["label"], SideNaming> = {
+  source: { flag: "source", words: "the source" },
+  target: { flag: "target", words: "the target" },
+};
+
+/** Resolves a spec to a connection target; throws naming the side and its flags. */
 export function resolveEndpoint(
   spec: EndpointSpec,
-  label: Side["label"],
+  side: SideNaming,
   environment: NodeJS.ProcessEnv = process.env,
 ): PgTarget {
   try {
     return resolveTarget(
       { url: spec.url, dbEnv: spec.env, dbHost: spec.host, dbName: spec.database },
       environment,
-      (name) => `environment variable ${name} (for the ${label}) is not set`,
+      (name) =>
+        `environment variable ${name} (${side.words}'s URL) is not set: set it, or name another variable with --${side.flag}-env`,
     );
   } catch (err) {
     // The unset variable's message already names the side; the rest get it as a prefix.
     if (err instanceof ConnectionConfigError && !(err instanceof UrlNotSetError)) {
       throw new ConnectionConfigError(
-        `${label}: ${err.message.replace("--db-name", `--${label}-name`)}`,
+        `${side.words}: ${err.message.replace("--db-name", `--${side.flag}-name`)}`,
       );
     }
     throw err;

@@ -22,7 +22,7 @@ import { checkLine, CheckOutcome, DrillCheck } from "../../contract/drill-check"
 import { UsageError } from "../../contract/data-tool";
 import { Instant, parseRfc3339 } from "../../contract/time";
 import { ident, PgTarget } from "../postgres/connection";
-import { EndpointSpec, identityOf, openSide, resolveEndpoint, Side } from "./connect";
+import { EndpointSpec, identityOf, openSide, resolveEndpoint, Side, VERIFY_SIDES } from "./connect";
 import { CatalogSnapshot, cmp, diffSchemas, readCatalog, TableInfo } from "./schema";
 
 export interface DrillVerifyOptions {
@@ -68,8 +68,8 @@ function drillEndpoints(o: DrillVerifyOptions): {
   } catch (e) {
     throw new UsageError(`--restore-target: ${(e as Error).message}`);
   }
-  const source = resolveEndpoint(o.source, "source", env);
-  const target = resolveEndpoint(o.target, "target", env);
+  const source = resolveEndpoint(o.source, VERIFY_SIDES.source, env);
+  const target = resolveEndpoint(o.target, VERIFY_SIDES.target, env);
   if (identityOf(source) === identityOf(target)) {
     throw new UsageError(
       `source and target are the same database (${identityOf(source)}); --drill compares live with the drill server`,

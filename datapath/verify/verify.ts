@@ -24,6 +24,7 @@ import {
   openSide,
   refuseHiddenRows,
   resolveEndpoint,
+  VERIFY_SIDES,
   Side,
 } from "./connect";
 import { CHUNK_PAGES, hashSide, HashProgress, readSequences, TableDigest } from "./hash";
@@ -77,8 +78,8 @@ export async function verifyDatabases(opts: VerifyOptions): Promise<VerifyReport
   const env = opts.env ?? process.env;
   // Configuration problems (ConnectionConfigError) and a malformed restore target are the
   // caller's to fix: both fail before any connection is opened.
-  const source = resolveEndpoint(specOf(opts.source), "source", env);
-  const target = resolveEndpoint(specOf(opts.target), "target", env);
+  const source = resolveEndpoint(specOf(opts.source), VERIFY_SIDES.source, env);
+  const target = resolveEndpoint(specOf(opts.target), VERIFY_SIDES.target, env);
   let restoreTarget: Instant | null = null;
   if (opts.restoreTarget !== undefined) {
     try {

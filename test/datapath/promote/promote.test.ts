@@ -907,6 +907,17 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       assert.equal(blank.code, 2);
       const mode = await run(pair.env(db), "--mode", "partial", "--confirm", confirmFor(db));
       assert.equal(mode.code, 2);
+      // Each side named as promote's flags name it (--from-*, --to-*), not as verify's.
+      const noLive = await run({ ...pair.env(db), LIVE_URL: "" }, "--plan");
+      assert.equal(noLive.code, 2);
+      assert.match(noLive.err, /LIVE_URL \(live's URL\) is not set: .* --to-env/);
+      const noDb = await run(
+        { ...pair.env(db), PTR_URL: pair.ptr.url(db).replace(/\/[^/?]*$/, "") },
+        "--plan",
+      );
+      assert.equal(noDb.code, 2);
+      assert.match(noDb.err, /the PTR: no database in the connection URL .* pass --from-name/);
+      assert.doesNotMatch(`${noLive.err}${noDb.err}`, /target|source/);
       await unchanged(db, before);
     });
   });

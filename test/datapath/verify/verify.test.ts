@@ -412,6 +412,9 @@ describe("datapath verify", function () {
     assert.match(down.stderr, /cannot connect to target postgres:\/\/u:\*\*\*@127\.0\.0\.1:1\/x/);
     const noEnv = await run(["--source-env", "VERIFY_TEST_UNSET_VAR", "--target", a.url(db)]);
     assert.equal(noEnv.code, 2);
-    assert.match(noEnv.stderr, /VERIFY_TEST_UNSET_VAR \(for the source\) is not set/);
+    assert.match(
+      noEnv.stderr,
+      /VERIFY_TEST_UNSET_VAR \(the source's URL\) is not set: set it, or name another variable with --source-env/,
+    );
   });
 });
