@@ -140,7 +140,8 @@ export async function promoteWhole(o: WholeOptions): Promise<WholeResult> {
       timings,
     };
   } catch (e) {
-    if (scratch) {
+    // The name is chosen before the copy exists: a failure before CREATE DATABASE left none.
+    if (scratch && (await databaseExists(admin, scratch).catch(() => true))) {
       log(`promote: failed; dropping the partial copy ${scratch}; ${db} was not changed`);
       await dropDatabase(admin, scratch).catch((d) =>
         log(`promote: could not drop ${scratch}: ${(d as Error).message}`),

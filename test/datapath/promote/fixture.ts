@@ -235,7 +235,7 @@ export function useIncident() {
       db: string,
       o: Pick<
         PromoteOptions,
-        "mode" | "tables" | "onCopyChunk" | "log" | "pipeFrom" | "lockTimeoutMs"
+        "mode" | "tables" | "onCopyChunk" | "log" | "pipeFrom" | "lockTimeoutMs" | "env"
       >,
     ): Promise<PromoteOutcome> {
       return promote({

@@ -4,6 +4,8 @@
  * table keeping every row written after T), and a mid-copy failure leaving live untouched.
  */
 import assert from "node:assert/strict";
+import * as os from "node:os";
+import * as path from "node:path";
 import { verifyDatabases } from "../../../datapath/verify/verify";
 import { EXOTIC_SCHEMA, HAVE_BTREE_GIST, VARIED_SCHEMA } from "../../support/datapath-schemas";
 import {
@@ -490,4 +492,24 @@ describe("promote (real PostgreSQL): each mode's end state", function () {
       assert.deepEqual(left.rows, [], "the partial copy was left behind");
     });
   }
+
+  it("whole: a failure before the copy exists says nothing of dropping one", async () => {
+    const db = await incident("UPDATE posts SET title = 'oops';");
+    const before = await fingerprint(pair.live.url(db));
+    const lines: string[] = [];
+    await assert.rejects(
+      promoteInto(db, {
+        mode: "whole",
+        env: { ...pair.env(db), PG_BIN: path.join(os.tmpdir(), "pgr-no-such-bin") },
+        log: (l) => lines.push(l),
+      }),
+      /pg_dump not found/,
+    );
+    assert.deepEqual(
+      lines.filter((l) => /partial copy/.test(l)),
+      [],
+      "no copy was made, so none is dropped",
+    );
+    await unchanged(db, before);
+  });
 });
