@@ -133,18 +133,18 @@ function preflight(
 
 export function preflightStart(cmd: StartCommand, times: StartTimes, now: Date): void {
   const set: Record<string, string> = { scenario: cmd.scenario };
-  let given: Given = {};
+  const flagged: ConfigKey[] = [];
   const put = (k: ConfigKey, value: string | undefined) => {
     if (value === undefined) return;
     set[k] = value;
-    given = { ...given, ...flagsGiven([k]) };
+    flagged.push(k);
   };
   put("incidentDate", cmd.incidentDate);
   set.incidentDate ??= now.toISOString().slice(0, 10);
   put("restoreTime", times.restoreTime?.text);
   put("serverDeletedAt", times.deletedAt?.text);
   const remove = INCIDENT_KEYS.filter((k) => !(k in set));
-  preflight(cmd.stack, cmd.workDir, set, remove, given, now);
+  preflight(cmd.stack, cmd.workDir, set, remove, flagsGiven(flagged), now);
 }
 
 export function preflightPromote(cmd: PromoteCommand, now: Date): void {
