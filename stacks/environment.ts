@@ -5,6 +5,10 @@
  */
 import { z } from "zod";
 
+/** Azure keeps a Flexible Server's point-in-time backups between these many days (its setting). */
+export const MIN_BACKUP_RETENTION_DAYS = 7;
+export const MAX_BACKUP_RETENTION_DAYS = 35;
+
 /** Unknown keys are refused at every level: a typo in an optional fact must not pass silently. */
 const strictObject = <T extends z.ZodRawShape>(shape: T) => z.object(shape).strict();
 
@@ -33,7 +37,11 @@ const postgresServer = strictObject({
   }),
   storageSizeGB: z.number().int().min(32).max(32768),
   highAvailability: z.enum(["Disabled", "ZoneRedundant", "SameZone"]),
-  backupRetentionDays: z.number().int().min(7).max(35),
+  backupRetentionDays: z
+    .number()
+    .int()
+    .min(MIN_BACKUP_RETENTION_DAYS)
+    .max(MAX_BACKUP_RETENTION_DAYS),
   administratorLogin: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a Postgres role name"),
 });
 

@@ -13,7 +13,7 @@ import {
   TableNameError,
 } from "../contract/table-names";
 import { formatUtc, parseRestoreTime } from "../contract/time";
-import { Environment, parseEnvironment } from "./environment";
+import { Environment, MAX_BACKUP_RETENTION_DAYS, parseEnvironment } from "./environment";
 
 export const PROJECT = "pg-recovery";
 export const SCENARIOS = ["none", "corrupted", "server-gone", "drill"] as const;
@@ -660,8 +660,23 @@ function checkedTime(
     );
     return undefined;
   }
+  if (key === "restoreTime" && parsed.utc.getTime() < now.getTime() - LONGEST_RETENTION_MS) {
+    // The server's own retention is checked against the server before anything is declared
+    // (stacks/preflight.ts); this bound holds for every server, so it needs no lookup.
+    problems.push(
+      `${k(key)} ${formatUtc(parsed.utc)} is more than ${MAX_BACKUP_RETENTION_DAYS} days ago ` +
+        `(now is ${formatUtc(now)}): Azure keeps point-in-time backups at most ` +
+        `${MAX_BACKUP_RETENTION_DAYS} days, so no server can be restored to it. Check the date; ` +
+        `for an older state restore a backup from storage. ` +
+        `Set it with \`pulumi config set ${k(key)} YYYY-MM-DDThh:mm:ssZ\`.`,
+    );
+    return undefined;
+  }
   return parsed.utc;
 }
+
+/** No Flexible Server can restore to a point older than its longest retention. */
+const LONGEST_RETENTION_MS = MAX_BACKUP_RETENTION_DAYS * 24 * 3600_000;
 
 /** Narrows config text to a promotion mode (checked, not cast). */
 const isPromotionMode = (text: string): text is PromotionMode =>

@@ -5,15 +5,16 @@
  * exactly as its owner left it, and the owner's next apply meets no conflict.
  *
  * Scenario knobs (defaults in brackets): E2E_SEED [e2e/seed/app.yaml], E2E_INCIDENT_DATE
- * [2026-11-20], E2E_RESTORE_TIME [<date>T05:59:00Z].
+ * [yesterday, UTC], E2E_RESTORE_TIME [<date>T05:59:00Z].
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects as JSON */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { buildArgv } from "../../contract/data-tool";
-import { incidentBackupNames } from "../../contract/backup-names";
+import { incidentBackupNames, isoDay } from "../../contract/backup-names";
 import { parseRestoreTime } from "../../contract/time";
+import { MAX_BACKUP_RETENTION_DAYS } from "../../stacks/environment";
 import { appState, managers, overlayObjects, readSeed, SeededApp } from "./support/app";
 import {
   clusterDown,
@@ -26,7 +27,9 @@ import {
 } from "./support/cluster";
 import { E2eStack, factsFor } from "./support/stack";
 
-const DATE = process.env.E2E_INCIDENT_DATE ?? "2026-11-20";
+// Yesterday by default: the door refuses a restore time in the future and one older than any
+// server's retention (35 days), so a fixed date would stop passing a month after it was written.
+const DATE = process.env.E2E_INCIDENT_DATE ?? isoDay(new Date(Date.now() - 24 * 3600_000));
 const RESTORE_TIME = process.env.E2E_RESTORE_TIME ?? `${DATE}T05:59:00Z`;
 const DEFAULT_BACKEND = "nginx.ingress.kubernetes.io/default-backend";
 
@@ -57,6 +60,12 @@ describe("the overlay under the real Pulumi engine and a real API server", funct
       throw new Error(
         `E2E_RESTORE_TIME ${RESTORE_TIME} is in the future: a restore point must already have ` +
           `happened (the config door refuses it). Pick an E2E_INCIDENT_DATE in the past.`,
+      );
+    }
+    if (parsed.utc.getTime() < Date.now() - MAX_BACKUP_RETENTION_DAYS * 24 * 3600_000) {
+      throw new Error(
+        `E2E_RESTORE_TIME ${RESTORE_TIME} is more than ${MAX_BACKUP_RETENTION_DAYS} days ago: no ` +
+          `server keeps backups that long (the config door refuses it). Pick a recent E2E_INCIDENT_DATE.`,
       );
     }
     env = clusterUp();

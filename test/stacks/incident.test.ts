@@ -228,6 +228,13 @@ describe("config door: parseIncident", () => {
         says: /2024-07-24T12:30:00Z is in the future \(now is 2024-07-24T12:00:00Z\)\. Check the date and the offset/,
       },
       {
+        title: "restoreTime older than any server's retention (35 days before now)",
+        // 2024-06-19T11:59:59Z is 35 days and a second before now (2024-07-24T12:00:00Z).
+        config: raw({ ...corrupted, restoreTime: "2024-06-19T11:59:59Z" }),
+        key: "pg-recovery:restoreTime",
+        says: /2024-06-19T11:59:59Z is more than 35 days ago \(now is 2024-07-24T12:00:00Z\): Azure keeps point-in-time backups at most 35 days/,
+      },
+      {
         title: "restoreTime missing for corrupted",
         config: raw({ ...corrupted, restoreTime: undefined }),
         key: "pg-recovery:restoreTime",
@@ -459,6 +466,17 @@ describe("config door: parseIncident", () => {
         );
       });
     }
+
+    it("a restore time 35 days before now is the oldest accepted, measured from the now passed in", () => {
+      const config = raw({ ...corrupted, restoreTime: "2024-06-19T12:00:00Z" });
+      const incident = parseIncident(config, DOOR_NOW);
+      assert.equal(incident.scenario, "corrupted");
+      assert.ok(
+        refused(config, new Date("2024-07-24T12:00:01Z")).some((p) =>
+          /more than 35 days ago/.test(p),
+        ),
+      );
+    });
 
     it("the 5-day revive window is measured from the now passed in, not the clock", () => {
       const config = raw(revive("2024-07-19", "2024-07-19T11:59:00Z", "2024-07-19T12:30:00Z"));
