@@ -158,6 +158,17 @@ export function doorRefusal(e: IncidentConfigError, given: Given): Refusal {
   return new Refusal(`${reworded.message}\n${hint.join(" ")}`);
 }
 
+/** The door's problems with a config; none when it passes. */
+export function doorProblems(config: ConfigMap, now: Date): string[] {
+  try {
+    parseIncident(rawConfigOf(config), now);
+    return [];
+  } catch (e) {
+    if (e instanceof IncidentConfigError) return e.problems;
+    throw e;
+  }
+}
+
 /** The incident the config describes, or undefined when the door refuses it. */
 export function incidentOf(config: ConfigMap, now: Date): Incident | undefined {
   try {

@@ -11,7 +11,7 @@
  */
 import { formatLondon } from "../contract/time";
 import { convergeStep, engineStep } from "./converge";
-import { INCIDENT_KEYS, incidentOf, key, scenarioOf } from "./door";
+import { doorProblems, INCIDENT_KEYS, incidentOf, key, scenarioOf } from "./door";
 import { ConfigMap, EngineError, OutputMap } from "./engine";
 import { Done, Refusal } from "./io";
 import { JobRole } from "./jobs";
@@ -173,8 +173,11 @@ async function revertDeclared(s: Session, cmd: RevertCommand, config: ConfigMap)
   }
   if (!done) {
     // The program refuses the incident's config now: revert as scenario none + up instead.
+    // Refused by the door here, nothing has said why yet; refused by the engine, it just did.
+    const problems = incident ? [] : doorProblems(config, s.now);
+    const why = problems.length ? `:\n  - ${problems.join("\n  - ")}\n` : " (see above), ";
     s.io.err(
-      `The incident's config no longer passes the program's checks (see above), so the revert ` +
+      `The incident's config no longer passes the program's checks${why}so the revert ` +
         `runs as scenario none + up: the same deletions and hooks.`,
     );
     await convergeStep(s, {

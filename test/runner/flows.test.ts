@@ -386,6 +386,25 @@ describe("runner: the incident's commands against the real program", function ()
     assert.ok(!stack.calls.includes("destroy"), "nothing was declared, so nothing to destroy");
   });
 
+  it("abort 40 days on: the door's reason is printed, and the revert runs as scenario none + up", async () => {
+    let now = NOW;
+    const clock = () => now;
+    const w = world(clock);
+    jobsSucceed(w);
+    assert.equal((await run(w, [...start, ...yes], testIo({ now: clock }))).code, EXIT.ok);
+    now = new Date(NOW.getTime() + 40 * 24 * 3600_000);
+    const r = await run(w, ["abort", "--stack", "production", ...yes], testIo({ now: clock }));
+    assert.equal(r.code, EXIT.ok, r.err);
+    assert.match(
+      r.err,
+      /no longer passes the program's checks:\n {2}- pg-recovery:restoreTime .* is more than 35 days ago[^]*so the revert runs as scenario none \+ up/,
+    );
+    const stack = w.engine.stacksByName.get("production")!;
+    assert.equal(stack.applied.length, 0, "every declared resource reverted");
+    assert.ok(!stack.calls.includes("destroy"), "reverted by up, not destroy");
+    assert.equal(stack.configMap["pg-recovery:scenario"], undefined);
+  });
+
   it("finish on a stack that never had an incident says so, changes nothing", async () => {
     const w = world();
     w.engine.init("qa");
