@@ -124,10 +124,20 @@ const MENTIONED_KEY = new RegExp(`${PROJECT}:(\\w+)`, "g");
 
 /** The door's verdict on a config; a refusal carries its messages and the way to fix each. */
 export function passDoor(config: ConfigMap, now: Date, given: Given = {}): Incident {
+  const v = doorVerdict(config, now);
+  if (!v.ok) throw doorRefusal(v.refused, given);
+  return v.incident;
+}
+
+/** The door on a config: the incident it describes, or the problems that refuse it. */
+export type DoorVerdict =
+  { ok: true; incident: Incident } | { ok: false; refused: IncidentConfigError };
+
+export function doorVerdict(config: ConfigMap, now: Date): DoorVerdict {
   try {
-    return parseIncident(rawConfigOf(config), now);
+    return { ok: true, incident: parseIncident(rawConfigOf(config), now) };
   } catch (e) {
-    if (e instanceof IncidentConfigError) throw doorRefusal(e, given);
+    if (e instanceof IncidentConfigError) return { ok: false, refused: e };
     throw e;
   }
 }
@@ -156,26 +166,6 @@ export function doorRefusal(e: IncidentConfigError, given: Given): Refusal {
   ].filter(Boolean);
   const reworded = new IncidentConfigError(e.problems.map((p) => hintFor(p, given)));
   return new Refusal(`${reworded.message}\n${hint.join(" ")}`);
-}
-
-/** The door's problems with a config; none when it passes. */
-export function doorProblems(config: ConfigMap, now: Date): string[] {
-  try {
-    parseIncident(rawConfigOf(config), now);
-    return [];
-  } catch (e) {
-    if (e instanceof IncidentConfigError) return e.problems;
-    throw e;
-  }
-}
-
-/** The incident the config describes, or undefined when the door refuses it. */
-export function incidentOf(config: ConfigMap, now: Date): Incident | undefined {
-  try {
-    return parseIncident(rawConfigOf(config), now);
-  } catch {
-    return undefined;
-  }
 }
 
 export const valueOf = (config: ConfigMap, k: ConfigKey): string | undefined =>

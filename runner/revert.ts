@@ -11,7 +11,7 @@
  */
 import { formatLondon } from "../contract/time";
 import { convergeStep, engineStep } from "./converge";
-import { doorProblems, INCIDENT_KEYS, incidentOf, key, scenarioOf } from "./door";
+import { doorVerdict, INCIDENT_KEYS, key, scenarioOf } from "./door";
 import { ConfigMap, EngineError, OutputMap } from "./engine";
 import { Done, Refusal } from "./io";
 import { JobRole } from "./jobs";
@@ -160,9 +160,9 @@ async function revertDeclared(s: Session, cmd: RevertCommand, config: ConfigMap)
   const verb = cmd.command;
   const stackName = s.stack.name;
   const warnings = await revertWarnings(s, verb, config);
-  const incident = incidentOf(config, s.now);
+  const verdict = doorVerdict(config, s.now);
   let done = false;
-  if (incident && incident.scenario !== "none") {
+  if (verdict.ok && verdict.incident.scenario !== "none") {
     done = await destroyWithProgram(s, {
       verb,
       warnings,
@@ -174,8 +174,9 @@ async function revertDeclared(s: Session, cmd: RevertCommand, config: ConfigMap)
   if (!done) {
     // The program refuses the incident's config now: revert as scenario none + up instead.
     // Refused by the door here, nothing has said why yet; refused by the engine, it just did.
-    const problems = incident ? [] : doorProblems(config, s.now);
-    const why = problems.length ? `:\n  - ${problems.join("\n  - ")}\n` : " (see above), ";
+    const why = verdict.ok
+      ? " (see above), "
+      : `:\n  - ${verdict.refused.problems.join("\n  - ")}\n`;
     s.io.err(
       `The incident's config no longer passes the program's checks${why}so the revert ` +
         `runs as scenario none + up: the same deletions and hooks.`,
