@@ -300,7 +300,7 @@ describe("the overlay under the real Pulumi engine and a real API server", funct
     fs.writeFileSync(policy, REFUSE_SCALE);
     const apply = run("kubectl", ["apply", "-f", policy], env);
     assert.equal(apply.code, 0, apply.stderr);
-    await waitUntilScaleIsRefused(env, app);
+    await waitUntilScale(env, app, "refused");
     try {
       await assert.rejects(
         stack.destroy(true),
@@ -311,6 +311,8 @@ describe("the overlay under the real Pulumi engine and a real API server", funct
     } finally {
       run("kubectl", ["delete", "-f", policy], env);
     }
+    // The rerun right after the delete could still meet the policy (seen once in CI).
+    await waitUntilScale(env, app, "accepted");
     await stack.destroy(true);
     assert.deepEqual(replicasOf(env, app), seeded(app));
     assert.deepEqual(appState(env, app), seededState);
@@ -344,8 +346,15 @@ spec:
   validationActions: ["Deny"]
 `;
 
-/** Admission policies take effect asynchronously; wait until a dry-run scale is refused. */
-async function waitUntilScaleIsRefused(env: NodeJS.ProcessEnv, app: SeededApp): Promise<void> {
+/**
+ * Admission policies take effect, and stop taking effect, asynchronously: wait until a dry-run
+ * scale is refused (`refused`) or accepted again.
+ */
+async function waitUntilScale(
+  env: NodeJS.ProcessEnv,
+  app: SeededApp,
+  want: "refused" | "accepted",
+): Promise<void> {
   const name = app.deployments[0].name;
   for (let i = 0; i < 60; i++) {
     const r = run(
@@ -353,8 +362,9 @@ async function waitUntilScaleIsRefused(env: NodeJS.ProcessEnv, app: SeededApp): 
       ["-n", app.namespace, "scale", "deployment", name, "--replicas=0", "--dry-run=server"],
       env,
     );
-    if (r.code !== 0 && /refused/.test(r.stderr)) return;
+    const refused = r.code !== 0 && /refused/.test(r.stderr);
+    if (want === "refused" ? refused : r.code === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  throw new Error("the admission policy never took effect");
+  throw new Error(`the admission policy never ${want === "refused" ? "took effect" : "went away"}`);
 }
