@@ -16,6 +16,7 @@ import {
   parseRestoreTime,
   parseRfc3339,
 } from "../contract/time";
+import { isoDay } from "../contract/backup-names";
 import { loadStackConfig } from "../offline/stack-config";
 import {
   ConfigKey,
@@ -140,7 +141,7 @@ export function preflightStart(cmd: StartCommand, times: StartTimes, now: Date):
     flagged.push(k);
   };
   put("incidentDate", cmd.incidentDate);
-  set.incidentDate ??= now.toISOString().slice(0, 10);
+  set.incidentDate ??= isoDay(now);
   put("restoreTime", times.restoreTime?.text);
   put("serverDeletedAt", times.deletedAt?.text);
   const remove = INCIDENT_KEYS.filter((k) => !(k in set));
@@ -183,7 +184,7 @@ export function preflightDrill(
 ): void {
   const set: Record<string, string> = {
     scenario: "drill",
-    incidentDate: cmd.date ?? now.toISOString().slice(0, 10),
+    incidentDate: cmd.date ?? isoDay(now),
     ...(restoreTime ? { restoreTime: restoreTime.text } : {}),
   };
   const given = drillGiven({ restoreTime, date: cmd.date });

@@ -8,6 +8,8 @@ import { z } from "zod";
 /** Azure keeps a Flexible Server's point-in-time backups between these many days (its setting). */
 export const MIN_BACKUP_RETENTION_DAYS = 7;
 export const MAX_BACKUP_RETENTION_DAYS = 35;
+/** No Flexible Server can restore to a point older than this before now. */
+export const LONGEST_RETENTION_MS = MAX_BACKUP_RETENTION_DAYS * 24 * 3600_000;
 
 /** Unknown keys are refused at every level: a typo in an optional fact must not pass silently. */
 const strictObject = <T extends z.ZodRawShape>(shape: T) => z.object(shape).strict();

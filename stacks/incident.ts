@@ -13,7 +13,12 @@ import {
   TableNameError,
 } from "../contract/table-names";
 import { formatUtc, parseRestoreTime } from "../contract/time";
-import { Environment, MAX_BACKUP_RETENTION_DAYS, parseEnvironment } from "./environment";
+import {
+  Environment,
+  LONGEST_RETENTION_MS,
+  MAX_BACKUP_RETENTION_DAYS,
+  parseEnvironment,
+} from "./environment";
 
 export const PROJECT = "pg-recovery";
 export const SCENARIOS = ["none", "corrupted", "server-gone", "drill"] as const;
@@ -674,9 +679,6 @@ function checkedTime(
   }
   return parsed.utc;
 }
-
-/** No Flexible Server can restore to a point older than its longest retention. */
-const LONGEST_RETENTION_MS = MAX_BACKUP_RETENTION_DAYS * 24 * 3600_000;
 
 /** Narrows config text to a promotion mode (checked, not cast). */
 const isPromotionMode = (text: string): text is PromotionMode =>

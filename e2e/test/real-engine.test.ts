@@ -14,7 +14,7 @@ import * as path from "node:path";
 import { buildArgv } from "../../contract/data-tool";
 import { incidentBackupNames, isoDay } from "../../contract/backup-names";
 import { parseRestoreTime } from "../../contract/time";
-import { MAX_BACKUP_RETENTION_DAYS } from "../../stacks/environment";
+import { LONGEST_RETENTION_MS, MAX_BACKUP_RETENTION_DAYS } from "../../stacks/environment";
 import { appState, managers, overlayObjects, readSeed, SeededApp } from "./support/app";
 import {
   clusterDown,
@@ -62,7 +62,7 @@ describe("the overlay under the real Pulumi engine and a real API server", funct
           `happened (the config door refuses it). Pick an E2E_INCIDENT_DATE in the past.`,
       );
     }
-    if (parsed.utc.getTime() < Date.now() - MAX_BACKUP_RETENTION_DAYS * 24 * 3600_000) {
+    if (parsed.utc.getTime() < Date.now() - LONGEST_RETENTION_MS) {
       throw new Error(
         `E2E_RESTORE_TIME ${RESTORE_TIME} is more than ${MAX_BACKUP_RETENTION_DAYS} days ago: no ` +
           `server keeps backups that long (the config door refuses it). Pick a recent E2E_INCIDENT_DATE.`,
