@@ -25,7 +25,7 @@
  *     collisions.ts). (tables) a key whose values moved between rows since T is noted for
  *     rebuilding (collisions.ts says why);
  *  5. tables: keep every row about to be deleted or overwritten in `pgr_<incident>_replaced`;
- *  6. with the chosen tables' user triggers disabled (so rows end exactly as at T) and the keys
+ *  6. with the chosen tables' user triggers and rules disabled (so rows end exactly as at T) and the keys
  *     noted in 4 dropped, as well as every index of a table taking a bulk insert (rebuild.ts;
  *     all rebuilt, with the foreign keys on them, right after), apply the
  *     difference: insert rows missing from live, update rows that differ, delete rows added
@@ -60,7 +60,7 @@ import {
   mayReplicaRole,
   rebuildKeys,
   restoreForeignKeys,
-  setUserTriggers,
+  setUserTriggersAndRules,
   suspendForeignKeys,
 } from "./keys";
 
@@ -136,6 +136,7 @@ export interface ApplyResult {
   sequences: SequenceOutcome[];
   keepSchema?: string;
   triggersDisabled: string[];
+  rulesDisabled: string[];
   bytesCopied: number;
   /** Foreign keys of other tables into a recreated table: they did not survive its drop. */
   notRecreated: string[];
@@ -201,6 +202,7 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
     tables: [],
     sequences: [],
     triggersDisabled: [],
+    rulesDisabled: [],
     bytesCopied: 0,
     notRecreated: [],
     keysRebuilt: [],
@@ -429,7 +431,9 @@ async function writeStaged(
       keepReplacedRows(live, o, staged),
     );
   }
-  result.triggersDisabled = await setUserTriggers(live, o.liveModel, set, "disable");
+  const disabled = await setUserTriggersAndRules(live, o.liveModel, set, "disable");
+  result.triggersDisabled = disabled.triggers;
+  result.rulesDisabled = disabled.rules;
   const suspended = await suspendForeignKeys(
     live,
     o,
@@ -448,7 +452,7 @@ async function writeStaged(
   await timed("constraints", `re-validated ${suspended.length} foreign keys`, () =>
     restoreForeignKeys(live, suspended),
   );
-  await setUserTriggers(live, o.liveModel, set, "restore");
+  await setUserTriggersAndRules(live, o.liveModel, set, "restore");
   result.tables = staged.map((s) => ({
     table: s.t.key,
     recreated: s.recreated,

@@ -1,6 +1,7 @@
 /**
  * What promote needs to know about one side's schema: user tables with their columns, primary
- * key, unique keys, owned sequences and size; foreign keys with their actions; user triggers.
+ * key, unique keys, owned sequences and size; foreign keys with their actions; user triggers and
+ * rules.
  * Read in the side's snapshot; names are rendered fully qualified (callers run with
  * search_path = '').
  */
@@ -167,6 +168,18 @@ export interface Trigger {
   definition: string;
 }
 
+/**
+ * A user rewrite rule on a table (CREATE RULE): like a trigger, it would act on the copy's writes
+ * (a DELETE rewritten into a soft-delete UPDATE, an INSERT also logged elsewhere).
+ */
+export interface Rule {
+  table: string;
+  name: string;
+  /** pg_rewrite.ev_enabled, with pg_trigger's letters: O origin, D disabled, R replica, A always. */
+  enabled: string;
+  definition: string;
+}
+
 export interface DbModel {
   tables: Map<string, TableModel>;
   /**
@@ -176,6 +189,7 @@ export interface DbModel {
   partitioned: (TableRef & { key: string; q: string; leaves: string[] })[];
   foreignKeys: ForeignKey[];
   triggers: Trigger[];
+  rules: Rule[];
 }
 
 const USER_NS = `n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'`;
@@ -195,9 +209,10 @@ export async function readModel(client: Client): Promise<DbModel> {
   await readKeys(client, byOid, oids, keyOf);
   await loadIndexes(client, oids, byOid, keyOf);
   await readSequences(client, byOid, oids);
-  const triggers = await readTriggers(client, byOid, oids);
+  const triggers = await readHooks(client, byOid, oids, HOOKS.triggers);
+  const rules = await readHooks(client, byOid, oids, HOOKS.rules);
   for (const t of tables.values()) t.signature.sort();
-  return { tables, partitioned, foreignKeys, triggers };
+  return { tables, partitioned, foreignKeys, triggers, rules };
 }
 
 /** A side's tables by oid (the catalog's own key), while the model is being read. */
@@ -563,21 +578,39 @@ async function readSequences(client: Client, byOid: ByOid, oids: string[]): Prom
   for (const s of seqs.rows) byOid.get(s.oid)?.sequences.push({ q: s.q, column: s.col });
 }
 
-/** User triggers (not the ones constraints make). */
-async function readTriggers(client: Client, byOid: ByOid, oids: string[]): Promise<Trigger[]> {
-  const trg = await client.query<{ oid: string; name: string; enabled: string; def: string }>(
-    `SELECT t.tgrelid::int8::text AS oid, t.tgname AS name, t.tgenabled::text AS enabled,
-            pg_catalog.pg_get_triggerdef(t.oid) AS def
-       FROM pg_catalog.pg_trigger t
-      WHERE NOT t.tgisinternal AND t.tgrelid = ANY($1::int8[]::oid[])
-      ORDER BY 1, 2`,
-    [oids],
-  );
-  return trg.rows.map((t) => ({
-    table: byOid.get(t.oid)!.key,
-    name: t.name,
-    enabled: t.enabled,
-    definition: t.def,
+/**
+ * What acts on a table's writes, one row per trigger or rule: its table's oid, name, enabled
+ * state (the same letters in both catalogs) and definition. Not the triggers constraints make,
+ * nor a view's `_RETURN` rule (a table has none).
+ */
+const HOOKS = {
+  triggers: `SELECT t.tgrelid::int8::text AS oid, t.tgname AS name, t.tgenabled::text AS enabled,
+                    pg_catalog.pg_get_triggerdef(t.oid) AS def
+               FROM pg_catalog.pg_trigger t
+              WHERE NOT t.tgisinternal AND t.tgrelid = ANY($1::int8[]::oid[])
+              ORDER BY 1, 2`,
+  // On one line, as the plan lists it (PostgreSQL breaks a rule before ON and WHERE).
+  rules: `SELECT r.ev_class::int8::text AS oid, r.rulename AS name, r.ev_enabled::text AS enabled,
+                 pg_catalog.regexp_replace(pg_catalog.pg_get_ruledef(r.oid), '\\s+', ' ', 'g') AS def
+            FROM pg_catalog.pg_rewrite r
+           WHERE r.ev_class = ANY($1::int8[]::oid[]) AND r.rulename <> '_RETURN'
+           ORDER BY 1, 2`,
+};
+
+async function readHooks(
+  client: Client,
+  byOid: ByOid,
+  oids: string[],
+  sql: string,
+): Promise<Trigger[] | Rule[]> {
+  const r = await client.query<{ oid: string; name: string; enabled: string; def: string }>(sql, [
+    oids,
+  ]);
+  return r.rows.map((x) => ({
+    table: byOid.get(x.oid)!.key,
+    name: x.name,
+    enabled: x.enabled,
+    definition: x.def,
   }));
 }
 

@@ -33,7 +33,7 @@ import {
   dropKeys,
   rebuildKeys,
   restoreForeignKeys,
-  setUserTriggers,
+  setUserTriggersAndRules,
   suspendForeignKeys,
 } from "./keys";
 import { loadRowsAtT } from "./load";
@@ -102,6 +102,7 @@ export interface DirectOutcome {
   keepSchema?: string;
   bytesCopied: number;
   triggersDisabled: string[];
+  rulesDisabled: string[];
   indexesRebuilt: string[];
 }
 
@@ -114,7 +115,7 @@ export async function applyDirect(
   const live = o.live;
   const set = new Set(d.map((x) => x.atT.key));
   await timed("comparison", undefined, () => setAside(live, d));
-  const triggersDisabled = await setUserTriggers(live, o.liveModel, set, "disable");
+  const disabled = await setUserTriggersAndRules(live, o.liveModel, set, "disable");
   const suspended = await suspendForeignKeys(live, o, set);
   const keys = d.flatMap((x) => x.now.indexes.map((k) => ({ t: x.now, k })));
   const dropped = await dropKeys(live, o, keys, suspended);
@@ -127,8 +128,8 @@ export async function applyDirect(
     // Unless merge keeps live's rows, the table is emptied by TRUNCATE, not DELETE: the
     // corruption's dead rows go with it, so the load, the index builds and the foreign key
     // checks read only the rows at T, and the repaired table is not left twice its size; and
-    // the rows are loaded frozen (load.ts). (live's rows were set aside above; its foreign keys
-    // and triggers are down.)
+    // the rows are loaded frozen (load.ts). (live's rows were set aside above; its foreign keys,
+    // triggers and rules are down.)
     const truncateFirst = o.mode === "tables" || x.liveRows === 0;
     if (truncateFirst) frozen.add(x.atT.key);
     const onChunk = (n: number) => {
@@ -157,12 +158,19 @@ export async function applyDirect(
   await timed("constraints", `re-validated ${suspended.length} foreign keys`, () =>
     restoreForeignKeys(live, suspended, { frozen, log: o.log }),
   );
-  await setUserTriggers(live, o.liveModel, set, "restore");
+  await setUserTriggersAndRules(live, o.liveModel, set, "restore");
   await timed("checks", "checked the rows each table ends with", () =>
     checkCounts(live, d, outcomes, o.mode),
   );
   const keepSchema = o.mode === "tables" ? o.keepSchema : undefined;
-  return { tables: outcomes, keepSchema, bytesCopied, triggersDisabled, indexesRebuilt };
+  return {
+    tables: outcomes,
+    keepSchema,
+    bytesCopied,
+    triggersDisabled: disabled.triggers,
+    rulesDisabled: disabled.rules,
+    indexesRebuilt,
+  };
 }
 
 /** Live's rows before the write, each with its row id, in a temporary table per chosen table. */

@@ -1,7 +1,7 @@
 /**
  * Constraints around a bulk write of `tables` and `merge` (apply.ts, direct.ts), all in the
- * write's transaction so a rollback puts every one back: the chosen tables' user triggers
- * disabled, their foreign keys suspended, indexes and keys dropped, then rebuilt and validated
+ * write's transaction so a rollback puts every one back: the chosen tables' user triggers and
+ * rules disabled, their foreign keys suspended, indexes and keys dropped, then rebuilt and validated
  * from their definitions.
  */
 import type { Client } from "pg";
@@ -22,25 +22,47 @@ export interface SuspendedKey {
   table: string;
 }
 
+/** What a write disabled on the chosen tables and put back, as `schema.table.name`. */
+export interface DisabledHooks {
+  triggers: string[];
+  rules: string[];
+}
+
 /**
- * Disables the enabled user triggers of the chosen tables, or puts them back as they were
- * (ALTER TABLE is transactional: a rollback restores them too).
+ * Disables the enabled user triggers and rules of the chosen tables, or puts them back as they
+ * were (ALTER TABLE is transactional: a rollback restores them too). Both would act on the
+ * copy's writes: a trigger maintaining a counter, a rule turning a DELETE into a soft-delete
+ * UPDATE (which would leave the rows the write removes, and fail its check after).
  */
-export async function setUserTriggers(
+export async function setUserTriggersAndRules(
   live: Client,
   model: DbModel,
   set: Set<string>,
   how: "disable" | "restore",
+): Promise<DisabledHooks> {
+  return {
+    triggers: await setEnabled(live, model, model.triggers, "TRIGGER", set, how),
+    rules: await setEnabled(live, model, model.rules, "RULE", set, how),
+  };
+}
+
+async function setEnabled(
+  live: Client,
+  model: DbModel,
+  hooks: { table: string; name: string; enabled: string }[],
+  kind: "TRIGGER" | "RULE",
+  set: Set<string>,
+  how: "disable" | "restore",
 ): Promise<string[]> {
   const names: string[] = [];
-  for (const t of model.triggers) {
-    if (!set.has(t.table) || t.enabled === "D") continue;
-    const table = model.tables.get(t.table)!;
-    const enable = { O: "ENABLE", A: "ENABLE ALWAYS", R: "ENABLE REPLICA" }[t.enabled] ?? "ENABLE";
+  for (const h of hooks) {
+    if (!set.has(h.table) || h.enabled === "D") continue;
+    const table = model.tables.get(h.table)!;
+    const enable = { O: "ENABLE", A: "ENABLE ALWAYS", R: "ENABLE REPLICA" }[h.enabled] ?? "ENABLE";
     await live.query(
-      `ALTER TABLE ${table.q} ${how === "disable" ? "DISABLE" : enable} TRIGGER ${ident(t.name)}`,
+      `ALTER TABLE ${table.q} ${how === "disable" ? "DISABLE" : enable} ${kind} ${ident(h.name)}`,
     );
-    names.push(`${t.table}.${t.name}`);
+    names.push(`${h.table}.${h.name}`);
   }
   return names;
 }

@@ -4,13 +4,13 @@
  * Per user table, by primary key, between the PTR copy (state at T) and live: rows deleted,
  * changed and added since T, and the newest created_at/updated_at on each side; then per mode
  * the rows it writes, restores and loses, the bytes it copies; the foreign keys crossing the
- * chosen tables and what the mode would do to them; the user triggers on the chosen tables;
- * tables without a primary key. Each side is read inside one snapshot (REPEATABLE READ), tables
+ * chosen tables and what the mode would do to them; the user triggers and rules on the chosen
+ * tables; tables without a primary key. Each side is read inside one snapshot (REPEATABLE READ), tables
  * compared in parallel over `jobs` sessions per side.
  */
 import type { Client } from "pg";
 import type { PromotionMode } from "../../contract/data-tool";
-import { DbModel, Trigger } from "./catalog";
+import { DbModel, Rule, Trigger } from "./catalog";
 import { diffTable, newestWrites, TableDiff } from "./compare";
 import {
   CheckViolation,
@@ -78,6 +78,7 @@ export interface PromotionPlan {
   /** Foreign keys into a chosen table dropped since T: not recreated with it. */
   droppedReferences: string[];
   triggers: Trigger[];
+  rules: Rule[];
   seconds: number;
 }
 
@@ -169,6 +170,7 @@ export async function buildPlan(p: PlanInput): Promise<PromotionPlan> {
     foreignKeys: crossings,
     droppedReferences,
     triggers: p.liveModel.triggers.filter((t) => set.has(t.table)),
+    rules: p.liveModel.rules.filter((r) => set.has(r.table)),
     seconds: (Date.now() - started) / 1000,
   };
 }

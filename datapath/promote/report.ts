@@ -136,13 +136,18 @@ export function formatPlan(p: PromotionPlan): string {
     for (const d of p.droppedReferences) out.push(`  not recreated with the dropped table: ${d}`);
     out.push("");
     out.push(
-      "user triggers on the chosen tables (they would fire on the copy's writes; promote disables them while it writes, so the rows end exactly as at T and whatever they maintain is not updated):",
+      "user triggers and rules on the chosen tables (they would act on the copy's writes; promote disables them while it writes, so the rows end exactly as at T and whatever they maintain is not updated):",
     );
-    if (!p.triggers.length) out.push("  none");
-    for (const t of p.triggers) {
-      out.push(
-        `  ${t.table}.${t.name}${t.enabled === "D" ? " (disabled already)" : ""}: ${t.definition}`,
-      );
+    if (!p.triggers.length && !p.rules.length) out.push("  none");
+    for (const [kind, list] of [
+      ["trigger", p.triggers],
+      ["rule", p.rules],
+    ] as const) {
+      for (const t of list) {
+        out.push(
+          `  ${kind} ${t.table}.${t.name}${t.enabled === "D" ? " (disabled already)" : ""}: ${t.definition}`,
+        );
+      }
     }
     out.push("");
   }
@@ -196,6 +201,11 @@ export function formatApplied(r: ApplyResult, target: string, seconds: number): 
   if (r.triggersDisabled.length) {
     lines.push(
       `  user triggers disabled during the writes, then restored: ${r.triggersDisabled.join(", ")}`,
+    );
+  }
+  if (r.rulesDisabled.length) {
+    lines.push(
+      `  user rules disabled during the writes, then restored: ${r.rulesDisabled.join(", ")}`,
     );
   }
   for (const x of r.keysRebuilt) lines.push(`  ${x}`);

@@ -16,6 +16,7 @@ export type Category =
   | "sequence"
   | "view"
   | "trigger"
+  | "rule"
   | "enum"
   | "domain"
   | "type"
@@ -37,6 +38,7 @@ export const CATEGORIES: readonly Category[] = [
   "sequence",
   "view",
   "trigger",
+  "rule",
   "enum",
   "domain",
   "type",
@@ -142,6 +144,7 @@ export async function readCatalog(
     ...(await readIndexes(q)),
     ...(await readSequenceDefinitions(q, sequences)),
     ...(await readTriggers(q)),
+    ...(await readRules(q)),
     ...(await readEnums(q)),
     ...(await readFunctions(q)),
     ...(await readExtensions(q)),
@@ -345,6 +348,20 @@ SELECT n.nspname || '.' || c.relname AS tbl, t.tgname AS name,
 
 async function readTriggers(q: Query): Promise<SchemaObject[]> {
   return (await q(Q_TRIGGERS)).map(tablePart("trigger"));
+}
+
+// Rules on tables (CREATE RULE); a view's own _RETURN rule is its definition, compared as "view".
+const Q_RULES = `
+SELECT n.nspname || '.' || c.relname AS tbl, r.rulename AS name,
+       pg_catalog.pg_get_ruledef(r.oid) || CASE r.ev_enabled WHEN 'D' THEN ' (DISABLED)' ELSE '' END AS def
+  FROM pg_catalog.pg_rewrite r
+  JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE r.rulename <> '_RETURN' AND ${NSP("n")} AND ${NOT_EXT("pg_catalog.pg_class", "c.oid")}
+ ORDER BY 1, 2`;
+
+async function readRules(q: Query): Promise<SchemaObject[]> {
+  return (await q(Q_RULES)).map(tablePart("rule"));
 }
 
 const Q_ENUMS = `
@@ -648,6 +665,13 @@ SELECT 'trigger', n.nspname || '.' || c.relname || '.' || tg.tgname, '', d.descr
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE ${NSP("n")}
 UNION ALL
+SELECT 'rule', n.nspname || '.' || c.relname || '.' || ru.rulename, '', d.description
+  FROM pg_catalog.pg_description d
+  JOIN pg_catalog.pg_rewrite ru ON d.classoid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objoid = ru.oid
+  JOIN pg_catalog.pg_class c ON c.oid = ru.ev_class
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE ru.rulename <> '_RETURN' AND ${NSP("n")}
+UNION ALL
 SELECT 'policy', n.nspname || '.' || c.relname || '.' || po.polname, '', d.description
   FROM pg_catalog.pg_description d
   JOIN pg_catalog.pg_policy po ON d.classoid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND d.objoid = po.oid
@@ -753,7 +777,7 @@ export function countByCategory(objects: SchemaObject[]): Record<Category, numbe
 }
 
 /**
- * Diffs two catalogs. Sub-objects (columns, constraints, indexes, triggers, view text) of a table
+ * Diffs two catalogs. Sub-objects (columns, constraints, indexes, triggers, rules, view text) of a table
  * that exists on only one side are folded into that table's single difference.
  */
 export function diffSchemas(source: SchemaObject[], target: SchemaObject[]): SchemaDifference[] {

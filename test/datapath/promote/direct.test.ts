@@ -131,6 +131,40 @@ describe("promote (real PostgreSQL): the direct path for a table that lost most 
     assert.equal(await scalar<string>(pair.live, db, DEFS), defs);
   });
 
+  it("merge: the table's user rules are off while it writes, so a soft-delete rule does not turn it back", async () => {
+    // The app soft-deletes entries by a rule; the corruption went around it. Merge deletes the
+    // copies at T of the rows live kept after its load: with the rule on, the DELETE became an
+    // UPDATE, the copies stayed and the primary key's rebuild sent the write to the staged path.
+    const rule = `CREATE RULE entries_soft_delete AS ON DELETE TO entries
+      DO INSTEAD UPDATE entries SET note = 'deleted' WHERE id = OLD.id;`;
+    const db = await incident(
+      `ALTER TABLE entries DISABLE RULE entries_soft_delete; ${MOSTLY_LOST}
+       ALTER TABLE entries ENABLE RULE entries_soft_delete;`,
+      ENTRIES + rule,
+    );
+    const liveRows = await scalar<string>(pair.live, db, rowsOf("TRUE"));
+    const r = await write(db, "merge", "public.entries", "--json");
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, DIRECT);
+    assert.doesNotMatch(r.err, STEPPED_BACK);
+    const result = JSON.parse(r.out);
+    assert.deepEqual(result.rulesDisabled, ["public.entries.entries_soft_delete"]);
+    const lost = "id > 1000 AND id <= 20000";
+    assert.equal(
+      await scalar<string>(pair.live, db, rowsOf(lost)),
+      await scalar<string>(pair.ptr, db, rowsOf(lost)),
+    );
+    assert.equal(await scalar<string>(pair.live, db, rowsOf(`NOT (${lost})`)), liveRows);
+    assert.equal(
+      await scalar(
+        pair.live,
+        db,
+        "SELECT ev_enabled::text FROM pg_rewrite WHERE rulename = 'entries_soft_delete'",
+      ),
+      "O",
+    );
+  });
+
   it("merge: a re-inserted row colliding on a unique key steps back and is refused as planned", async () => {
     // A row added after T takes the ref of row 5000, which merge would bring back.
     const db = await incident(

@@ -68,6 +68,67 @@ describe("promote (real PostgreSQL): each mode's end state", function () {
       );
     });
 
+    it("disables the chosen tables' user rules while it writes, as their triggers, and says so in the plan", async () => {
+      // The app soft-deletes notes and logs every new one, both by rules; a migration after T
+      // hard-deleted ten of them around the rule. With the rules on, the write's DELETE of the
+      // note added since T became an UPDATE (the write failed its check after, where the plan
+      // had said it would pass) and its re-inserts were logged as new notes.
+      const notes = `
+        CREATE TABLE notes (id bigint PRIMARY KEY, body text, deleted_at timestamptz);
+        INSERT INTO notes SELECT g, 'note ' || g, NULL FROM generate_series(1, 100) g;
+        CREATE RULE notes_soft_delete AS ON DELETE TO notes
+          DO INSTEAD UPDATE notes SET deleted_at = now() WHERE id = OLD.id;
+        CREATE RULE notes_log AS ON INSERT TO notes
+          DO ALSO INSERT INTO audit_log VALUES (now(), 'note ' || NEW.id);`;
+      const db = await incident(
+        `UPDATE notes SET body = 'oops' WHERE id <= 10;
+         INSERT INTO notes VALUES (101, 'after T', NULL);
+         DELETE FROM notes WHERE id BETWEEN 50 AND 59;
+         ALTER TABLE notes DISABLE RULE notes_soft_delete;
+         DELETE FROM notes WHERE id > 90 AND id <= 100;
+         ALTER TABLE notes ENABLE RULE notes_soft_delete;`,
+        notes,
+      );
+      const atT = await fingerprint(pair.ptr.url(db));
+      const before = await fingerprint(pair.live.url(db));
+      const plan = await run(pair.env(db), "--plan", "--tables", "public.notes", "--json");
+      assert.equal(plan.code, 0, plan.err);
+      const planned = JSON.parse(plan.out);
+      assert.deepEqual(
+        planned.rules.map((x: { name: string }) => x.name),
+        ["notes_log", "notes_soft_delete"],
+      );
+      const tables = planned.modes.find((m: { mode: string }) => m.mode === "tables");
+      assert.deepEqual(pick(tables, ["inserts", "deletes", "refusals"]), {
+        inserts: 10,
+        deletes: 1,
+        refusals: [],
+      });
+      const text = await run(pair.env(db), "--plan", "--tables", "public.notes");
+      assert.match(
+        text.out,
+        /rule public\.notes\.notes_soft_delete: CREATE RULE notes_soft_delete AS ON DELETE TO public\.notes DO INSTEAD/,
+      );
+
+      const r = await write(db, "tables", "public.notes", "--incident", "2025-06-01");
+      assert.equal(r.code, 0, r.err);
+      const after = await fingerprint(pair.live.url(db));
+      assert.deepEqual(after.get("public.notes"), atT.get("public.notes"));
+      assert.deepEqual(after.get("public.audit_log"), before.get("public.audit_log"));
+      assert.match(
+        r.out,
+        /user rules disabled during the writes, then restored: public\.notes\.notes_log, public\.notes\.notes_soft_delete/,
+      );
+      assert.equal(
+        await scalar(
+          pair.live,
+          db,
+          "SELECT string_agg(rulename || ' ' || ev_enabled::text, ',' ORDER BY rulename) FROM pg_rewrite WHERE ev_class = 'notes'::regclass",
+        ),
+        "notes_log O,notes_soft_delete O",
+      );
+    });
+
     it("recreates a table dropped since T with its rows at T and raises its sequence", async () => {
       const db = await incident("DROP TABLE subscribers;");
       const atT = await fingerprint(pair.ptr.url(db));

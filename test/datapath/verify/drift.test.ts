@@ -29,6 +29,8 @@ REVOKE EXECUTE ON FUNCTION app.shout(text) FROM PUBLIC;
 ALTER DEFAULT PRIVILEGES FOR ROLE app_owner IN SCHEMA app GRANT SELECT ON TABLES TO reporter;
 COMMENT ON TABLE app.people IS 'people';
 COMMENT ON DOMAIN app.email IS 'an address';
+CREATE RULE people_soft_delete AS ON DELETE TO app.people DO INSTEAD NOTHING;
+COMMENT ON RULE people_soft_delete ON app.people IS 'people are never deleted';
 `;
 
 describe("datapath verify: types, owners, comments, privileges, database properties", function () {
@@ -64,8 +66,15 @@ describe("datapath verify: types, owners, comments, privileges, database propert
     });
     const compared = again.schema.compared.source;
     assert.deepEqual(
-      [compared.domain, compared.type, compared.enum, compared.schema, compared.comment],
-      [2, 2, 1, 2, 3],
+      [
+        compared.domain,
+        compared.type,
+        compared.enum,
+        compared.schema,
+        compared.rule,
+        compared.comment,
+      ],
+      [2, 2, 1, 2, 1, 4],
     );
     // Schemas app and public, the table, the function, five types; privileges also the
     // column grant and the default privileges.
@@ -107,6 +116,21 @@ describe("datapath verify: types, owners, comments, privileges, database propert
       "an enum value added out of order",
       "ALTER TYPE app.mood ADD VALUE 'ecstatic' BEFORE 'sad'",
       ["schema app.mood: enum differs"],
+    ],
+    [
+      "a rule dropped",
+      "DROP RULE people_soft_delete ON app.people",
+      ["schema app.people.people_soft_delete: rule missing on target"],
+    ],
+    [
+      "a rule disabled",
+      "ALTER TABLE app.people DISABLE RULE people_soft_delete",
+      ["schema app.people.people_soft_delete: rule differs"],
+    ],
+    [
+      "a rule's comment changed",
+      "COMMENT ON RULE people_soft_delete ON app.people IS 'kept'",
+      ["schema rule app.people.people_soft_delete: comment differs"],
     ],
     [
       "a table's owner changed",
