@@ -36,7 +36,7 @@
  */
 import type { Client } from "pg";
 import { sqlState } from "../errors";
-import { Column, DbModel, ForeignKey, IndexDefinition, TableModel } from "./catalog";
+import { Column, DbModel, ForeignKey, IndexDefinition, quotedName, TableModel } from "./catalog";
 import { loadRowsAtT } from "./load";
 import type { CopySource } from "./source";
 import {
@@ -50,6 +50,7 @@ import {
 import { KeyKind, orderExpr } from "./compare";
 import { describeFk, fkLine, intoKeys, kindsFor, parentsOn } from "./foreign-keys";
 import { REBUILD_MIN_ROWS, rebuildLine, rebuildsIndexes } from "./rebuild";
+import { ownershipProblems } from "./owners";
 import { ChosenTable, parentFirst, PromoteRefusedError } from "./selection";
 import { applyDirect, directTables, stepsBack } from "./direct";
 import { StagedMissing, stageMissingOnly } from "./missing";
@@ -208,6 +209,9 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
     keysRebuilt: [],
     indexesRebuilt: [],
   };
+  // Before anything is written, as the plan refuses it (owners.ts).
+  const owners = await ownershipProblems(live, o.liveModel, set);
+  if (owners.length) throw refused(o, owners);
   await live.query("BEGIN ISOLATION LEVEL READ COMMITTED");
   try {
     await live.query(`SET LOCAL lock_timeout = ${Math.max(1, o.lockTimeoutMs ?? 10_000)}`);
@@ -479,7 +483,7 @@ async function lockTables(live: Client, o: ApplyOptions, set: Set<string>): Prom
     if (chosen.length) {
       await live.query(`LOCK TABLE ${chosen.map((t) => t.q).join(", ")} IN EXCLUSIVE MODE`);
     }
-    const others = [...neighbours].flatMap((k) => quoted(o.liveModel, k) ?? []);
+    const others = [...neighbours].flatMap((k) => quotedName(o.liveModel, k) ?? []);
     if (others.length) await live.query(`LOCK TABLE ${others.join(", ")} IN SHARE MODE`);
   } catch (e) {
     if (sqlState(e) === "55P03") {
@@ -490,10 +494,6 @@ async function lockTables(live: Client, o: ApplyOptions, set: Set<string>): Prom
     throw e;
   }
 }
-
-/** A table's or partitioned table's quoted name on live, if live has it. */
-const quoted = (m: DbModel, key: string): string | undefined =>
-  m.tables.get(key)?.q ?? m.partitioned.find((x) => x.key === key)?.q;
 
 /** Runs pg_dump's schema script for one table in this transaction (psql meta lines dropped). */
 async function runDefinition(live: Client, ddl: string): Promise<void> {

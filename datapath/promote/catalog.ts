@@ -614,6 +614,10 @@ async function readHooks(
   }));
 }
 
+/** A table's or partitioned table's quoted name in this catalog, if it has it. */
+export const quotedName = (m: DbModel, key: string): string | undefined =>
+  m.tables.get(key)?.q ?? m.partitioned.find((x) => x.key === key)?.q;
+
 /** Lines of one signature missing from the other, for "schema differs" messages. */
 export function signatureDifferences(ptr: TableModel, live: TableModel): string[] {
   const a = new Set(ptr.signature);

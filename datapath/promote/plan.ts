@@ -22,6 +22,7 @@ import {
   violationLine,
 } from "./collisions";
 import { checkCrossings, Crossing, describeFk, fkLine } from "./foreign-keys";
+import { ownershipProblems } from "./owners";
 import { rebuildLine, rebuildsIndexes } from "./rebuild";
 import { ChosenTable } from "./selection";
 import { rowCount } from "./sql";
@@ -139,10 +140,11 @@ export async function buildPlan(p: PlanInput): Promise<PromotionPlan> {
     chosen.length > 0
       ? await planViolations(p.ptr[0], p.live[0], chosen)
       : { tables: [], merge: [] };
+  const owners = chosen.length > 0 ? await ownershipProblems(p.live[0], p.liveModel, set) : [];
   const byKey = new Map(reports.map((r) => [r.key, r]));
   const modes: ModeSummary[] = [wholeSummary(reports, p.ptrModel)];
   if (chosen.length || p.chosenProblems?.length) {
-    const problems = p.chosenProblems ?? [];
+    const problems = [...(p.chosenProblems ?? []), ...owners];
     const rows = (m: "tables" | "merge") => ({
       collisions: collisions[m],
       violations: violations[m],

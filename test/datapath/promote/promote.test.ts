@@ -509,6 +509,47 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
     await unchanged(db, before);
   });
 
+  it("a role that may write the rows but not alter the tables: plan and write refuse, with the fix", async () => {
+    // posts has a user trigger; comments has a foreign key into posts. Before, the plan passed
+    // and the write failed on "must be owner of table posts" and rolled back.
+    const db = await incident(
+      "DELETE FROM comments WHERE post_id % 10 = 0; DELETE FROM posts WHERE id % 10 = 0;",
+    );
+    const before = await fingerprint(pair.live.url(db));
+    const env = {
+      ...pair.env(db),
+      LIVE_URL: await asReader(pair.live, db),
+      PTR_URL: await asReader(pair.ptr, db),
+    };
+    const refusal =
+      /the role pgr_reader may not alter public\.comments \(owned by \w+\), public\.posts \(owned by \w+\): .* Run promote as the owner, or make pgr_reader a member of the owner's role: GRANT "\w+" TO "pgr_reader";/;
+    const plan = await run(env, "--plan", "--tables", "public.posts", "--json");
+    assert.equal(plan.code, 0, plan.err);
+    for (const m of JSON.parse(plan.out).modes.filter(
+      (x: { mode: string }) => x.mode !== "whole",
+    )) {
+      assert.equal(m.refusals.length, 1, `${m.mode}: ${m.refusals.join("; ")}`);
+      assert.match(m.refusals[0], refusal);
+    }
+    for (const mode of ["tables", "merge"]) {
+      const r = await run(
+        env,
+        "--mode",
+        mode,
+        "--tables",
+        "public.posts",
+        "--confirm",
+        confirmFor(db),
+      );
+      assert.equal(r.code, 1, r.err);
+      assert.match(
+        r.err,
+        new RegExp(`refused, nothing was written \\(${mode} mode\\):\n  ${refusal.source}`),
+      );
+    }
+    await unchanged(db, before);
+  });
+
   describe("keys the written rows can collide on: the plan says what the write does", () => {
     // Mailing list with a partial unique index on an expression; bookings with an exclusion
     // constraint; newsletters referencing users by e-mail (a foreign key on a unique key).

@@ -1,0 +1,49 @@
+/**
+ * Who may write `tables` and `merge`. Besides the rows, their transaction alters tables: it
+ * disables the chosen tables' user triggers and rules, and around a bulk insert (and on the
+ * direct path) drops and rebuilds their indexes and keys and the foreign keys into them
+ * (keys.ts). PostgreSQL lets only a table's owner, or a member of the owner's role, do that: a
+ * role that may write the rows but not alter the table would fail partway and roll back, where
+ * the plan had said the write would pass. Which of those steps a write takes depends on the
+ * counts it finds when it runs, so the plan and the write both ask for every table it may alter.
+ */
+import type { Client } from "pg";
+import { DbModel, quotedName } from "./catalog";
+import { ident } from "../postgres/connection";
+
+/** The chosen tables live has, and the tables with a foreign key into one, by key. */
+export function tablesAltered(model: DbModel, chosen: Set<string>): string[] {
+  const children = model.foreignKeys.filter((fk) => chosen.has(fk.parent)).map((fk) => fk.child);
+  return [...new Set([...chosen, ...children])].filter((k) => quotedName(model, k)).sort();
+}
+
+/**
+ * The refusal, as one line, when this role may not alter a table the write may alter; none when
+ * it may (its owner, a member of the owner's role, or a superuser).
+ */
+export async function ownershipProblems(
+  live: Client,
+  model: DbModel,
+  chosen: Set<string>,
+): Promise<string[]> {
+  const keys = tablesAltered(model, chosen);
+  if (!keys.length) return [];
+  const r = await live.query<{ k: string; owner: string; me: string }>(
+    `SELECT x.k, pg_catalog.pg_get_userbyid(c.relowner) AS owner, CURRENT_USER AS me
+       FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) AS x(k, q)
+       JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(x.q)
+      WHERE NOT pg_catalog.pg_has_role(c.relowner, 'USAGE')
+      ORDER BY 1`,
+    [keys, keys.map((k) => quotedName(model, k)!)],
+  );
+  if (!r.rows.length) return [];
+  const me = r.rows[0].me;
+  const owners = [...new Set(r.rows.map((x) => x.owner))];
+  return [
+    `the role ${me} may not alter ${r.rows.map((x) => `${x.k} (owned by ${x.owner})`).join(", ")}: ` +
+      "tables and merge disable a table's triggers and rules, and may drop and rebuild its indexes " +
+      "and keys and the foreign keys into it, in their transaction, which only its owner may do. " +
+      `Run promote as the owner, or make ${me} a member of the owner's role: ` +
+      owners.map((o) => `GRANT ${ident(o)} TO ${ident(me)};`).join(" "),
+  ];
+}
