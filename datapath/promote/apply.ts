@@ -50,7 +50,7 @@ import {
 import { KeyKind, orderExpr } from "./compare";
 import { describeFk, fkLine, intoKeys, kindsFor, parentsOn } from "./foreign-keys";
 import { REBUILD_MIN_ROWS, rebuildLine, rebuildsIndexes } from "./rebuild";
-import { ownershipProblems } from "./owners";
+import { keepSchemaProblems, ownershipProblems } from "./privileges";
 import { ChosenTable, parentFirst, PromoteRefusedError } from "./selection";
 import { applyDirect, directTables, stepsBack } from "./direct";
 import { StagedMissing, stageMissingOnly } from "./missing";
@@ -209,9 +209,12 @@ export async function applyChosen(o: ApplyOptions): Promise<ApplyResult> {
     keysRebuilt: [],
     indexesRebuilt: [],
   };
-  // Before anything is written, as the plan refuses it (owners.ts).
-  const owners = await ownershipProblems(live, o.liveModel, set);
-  if (owners.length) throw refused(o, owners);
+  // Before anything is written, as the plan refuses it (privileges.ts).
+  const privileges = [
+    ...(await ownershipProblems(live, o.liveModel, set)),
+    ...(o.mode === "tables" ? await keepSchemaProblems(live, o.keepSchema) : []),
+  ];
+  if (privileges.length) throw refused(o, privileges);
   await live.query("BEGIN ISOLATION LEVEL READ COMMITTED");
   try {
     await live.query(`SET LOCAL lock_timeout = ${Math.max(1, o.lockTimeoutMs ?? 10_000)}`);

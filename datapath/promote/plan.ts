@@ -22,7 +22,7 @@ import {
   violationLine,
 } from "./collisions";
 import { checkCrossings, Crossing, describeFk, fkLine } from "./foreign-keys";
-import { ownershipProblems } from "./owners";
+import { keepSchemaProblems, ownershipProblems } from "./privileges";
 import { rebuildLine, rebuildsIndexes } from "./rebuild";
 import { ChosenTable } from "./selection";
 import { rowCount } from "./sql";
@@ -97,6 +97,8 @@ export interface PlanInput {
   chosen?: ChosenTable[];
   /** Problems resolving --tables (the plan still reports everything else). */
   chosenProblems?: string[];
+  /** The incident's schema a tables write would keep replaced rows in. */
+  keepSchema: string;
   log?: (line: string) => void;
 }
 
@@ -141,6 +143,7 @@ export async function buildPlan(p: PlanInput): Promise<PromotionPlan> {
       ? await planViolations(p.ptr[0], p.live[0], chosen)
       : { tables: [], merge: [] };
   const owners = chosen.length > 0 ? await ownershipProblems(p.live[0], p.liveModel, set) : [];
+  const keep = chosen.length > 0 ? await keepSchemaProblems(p.live[0], p.keepSchema) : [];
   const byKey = new Map(reports.map((r) => [r.key, r]));
   const modes: ModeSummary[] = [wholeSummary(reports, p.ptrModel)];
   if (chosen.length || p.chosenProblems?.length) {
@@ -149,7 +152,9 @@ export async function buildPlan(p: PlanInput): Promise<PromotionPlan> {
       collisions: collisions[m],
       violations: violations[m],
     });
-    modes.push(chosenSummary("tables", chosen, byKey, crossings, rows("tables"), problems));
+    modes.push(
+      chosenSummary("tables", chosen, byKey, crossings, rows("tables"), [...problems, ...keep]),
+    );
     modes.push(chosenSummary("merge", chosen, byKey, mergeCrossings, rows("merge"), problems));
   }
   const droppedReferences = p.ptrModel.foreignKeys

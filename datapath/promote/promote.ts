@@ -132,7 +132,7 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
       readModel(liveSide.clients[0]),
     ]);
     const read: ReadSides = { ptr, live, ptrSide, liveSide, ptrModel, liveModel, env, log };
-    if (o.plan) return { kind: "plan", plan: await planned(read, request) };
+    if (o.plan) return { kind: "plan", plan: await planned(read, request, o) };
     // Past --plan, a write session means tables or merge.
     const outcome = writer
       ? { kind: "applied" as const, result: await writeChosen(read, request, o, writer) }
@@ -237,7 +237,11 @@ function confirmedEndpoints(
 }
 
 /** --plan: what each mode would write and lose; a refused table choice becomes the plan's. */
-async function planned(read: ReadSides, request: Request): Promise<PromotionPlan> {
+async function planned(
+  read: ReadSides,
+  request: Request,
+  o: PromoteOptions,
+): Promise<PromotionPlan> {
   const { ptr, live, ptrSide, liveSide, ptrModel, liveModel, log } = read;
   let chosen: ChosenTable[] | undefined;
   const problems: string[] = [];
@@ -265,6 +269,7 @@ async function planned(read: ReadSides, request: Request): Promise<PromotionPlan
     mode: request.mode,
     chosen,
     chosenProblems: problems,
+    keepSchema: keepSchemaOf(o, request),
     log,
   });
 }
@@ -322,7 +327,7 @@ async function writeChosen(
     ptrModel,
     liveModel,
     chosen,
-    keepSchema: keepSchemaName(o.incident ?? incidentTag(request.target)),
+    keepSchema: keepSchemaOf(o, request),
     restoreTarget: request.target.utc,
     source: (sql) => copyFromPtr({ ptr, env, secrets, settings: SESSION_SETTINGS, snapshot }, sql),
     definitionAtT: (t) => definitionAtT(ptr, t, env),
@@ -331,6 +336,10 @@ async function writeChosen(
     onCopyChunk: o.onCopyChunk,
   });
 }
+
+/** The incident's schema of this run: --incident's, else the restore target's. */
+const keepSchemaOf = (o: PromoteOptions, request: Request) =>
+  keepSchemaName(o.incident ?? incidentTag(request.target));
 
 /** server/database, as --confirm spells it. */
 function shortName(t: PgTarget): string {

@@ -509,9 +509,10 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
     await unchanged(db, before);
   });
 
-  it("a role that may write the rows but not alter the tables: plan and write refuse, with the fix", async () => {
-    // posts has a user trigger; comments has a foreign key into posts. Before, the plan passed
-    // and the write failed on "must be owner of table posts" and rolled back.
+  it("a role that may write the rows but not alter the tables nor create the incident's schema: plan and write refuse, with the fix", async () => {
+    // posts has a user trigger; comments has a foreign key into posts; tables keeps the rows it
+    // replaces in a schema it creates. Before, the plan passed and the write failed on "must be
+    // owner of table posts" (or "permission denied for database") and rolled back.
     const db = await incident(
       "DELETE FROM comments WHERE post_id % 10 = 0; DELETE FROM posts WHERE id % 10 = 0;",
     );
@@ -521,17 +522,20 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       LIVE_URL: await asReader(pair.live, db),
       PTR_URL: await asReader(pair.ptr, db),
     };
-    const refusal =
+    const alter =
       /the role pgr_reader may not alter public\.comments \(owned by \w+\), public\.posts \(owned by \w+\): .* Run promote as the owner, or make pgr_reader a member of the owner's role: GRANT "\w+" TO "pgr_reader";/;
+    const keep = new RegExp(
+      `the role pgr_reader may not create schemas in database ${db}: tables keeps the rows it replaces in the incident's schema pgr_20250601t120000z_replaced\\. Run promote as a role that may, or grant it: GRANT CREATE ON DATABASE "${db}" TO "pgr_reader";`,
+    );
+    const expected = { tables: [alter, keep], merge: [alter] };
     const plan = await run(env, "--plan", "--tables", "public.posts", "--json");
     assert.equal(plan.code, 0, plan.err);
-    for (const m of JSON.parse(plan.out).modes.filter(
-      (x: { mode: string }) => x.mode !== "whole",
-    )) {
-      assert.equal(m.refusals.length, 1, `${m.mode}: ${m.refusals.join("; ")}`);
-      assert.match(m.refusals[0], refusal);
-    }
-    for (const mode of ["tables", "merge"]) {
+    for (const mode of ["tables", "merge"] as const) {
+      const refusals: string[] = JSON.parse(plan.out).modes.find(
+        (x: { mode: string }) => x.mode === mode,
+      ).refusals;
+      assert.equal(refusals.length, expected[mode].length, `${mode}: ${refusals.join("; ")}`);
+      refusals.forEach((line, i) => assert.match(line, expected[mode][i]));
       const r = await run(
         env,
         "--mode",
@@ -542,12 +546,36 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
         confirmFor(db),
       );
       assert.equal(r.code, 1, r.err);
-      assert.match(
+      assert.ok(
+        r.err.includes(`refused, nothing was written (${mode} mode):\n  ${refusals.join("\n  ")}`),
         r.err,
-        new RegExp(`refused, nothing was written \\(${mode} mode\\):\n  ${refusal.source}`),
       );
     }
     await unchanged(db, before);
+  });
+
+  it("tables as the tables' owner: refused when the incident's schema is another role's, written under another --incident", async () => {
+    const db = await incident("UPDATE posts SET title = 'oops' WHERE id % 10 = 0;");
+    const env = { ...pair.env(db), LIVE_URL: await asOwner(db) };
+    await pair.live.query(
+      db,
+      `GRANT CREATE ON DATABASE ${db} TO pgr_app_owner; CREATE SCHEMA pgr_20250601t120000z_replaced;`,
+    );
+    const before = await fingerprint(pair.live.url(db));
+    const args = ["--tables", "public.posts", "--confirm", confirmFor(db)];
+    const r = await run(env, "--mode", "tables", ...args);
+    assert.equal(r.code, 1, r.err);
+    assert.match(
+      r.err,
+      /refused, nothing was written \(tables mode\):\n {2}the incident's schema pgr_20250601t120000z_replaced belongs to \w+, not to the role pgr_app_owner: .* or name another incident \(--incident\)/,
+    );
+    assert.deepEqual(await fingerprint(pair.live.url(db)), before, "live changed");
+    const again = await run(env, "--mode", "tables", ...args, "--incident", "second");
+    assert.equal(again.code, 0, again.err);
+    assert.match(
+      again.out,
+      /public\.posts +1,000 +0 +100 +50 +150 in pgr_second_replaced\.public__posts/,
+    );
   });
 
   describe("keys the written rows can collide on: the plan says what the write does", () => {

@@ -1,11 +1,18 @@
 /**
- * Who may write `tables` and `merge`. Besides the rows, their transaction alters tables: it
+ * Who may write `tables` and `merge`, asked the same way by the plan and the write, so that a
+ * write refused for want of a privilege is refused by its plan too.
+ *
+ * Altering the tables. Besides the rows, their transaction alters tables: it
  * disables the chosen tables' user triggers and rules, and around a bulk insert (and on the
  * direct path) drops and rebuilds their indexes and keys and the foreign keys into them
  * (keys.ts). PostgreSQL lets only a table's owner, or a member of the owner's role, do that: a
  * role that may write the rows but not alter the table would fail partway and roll back, where
  * the plan had said the write would pass. Which of those steps a write takes depends on the
  * counts it finds when it runs, so the plan and the write both ask for every table it may alter.
+ *
+ * The incident's schema. `tables` keeps the rows it replaces in `pgr_<incident>_replaced` (keep.ts),
+ * created if a rerun has not: CREATE SCHEMA IF NOT EXISTS asks for CREATE on the database even
+ * when the schema exists, and the schema's comment is its owner's to set.
  */
 import type { Client } from "pg";
 import { DbModel, quotedName } from "./catalog";
@@ -46,4 +53,34 @@ export async function ownershipProblems(
       `Run promote as the owner, or make ${me} a member of the owner's role: ` +
       owners.map((o) => `GRANT ${ident(o)} TO ${ident(me)};`).join(" "),
   ];
+}
+
+/**
+ * The refusal, as one line, when this role may not create the incident's schema `keepSchema` or,
+ * where a rerun made it, may not use it as its owner; none when it may.
+ */
+export async function keepSchemaProblems(live: Client, keepSchema: string): Promise<string[]> {
+  const r = await live.query<{ me: string; db: string; create: boolean; owner: string | null }>(
+    `SELECT CURRENT_USER AS me, pg_catalog.current_database() AS db,
+            pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE') AS create,
+            (SELECT pg_catalog.pg_get_userbyid(n.nspowner) FROM pg_catalog.pg_namespace n
+              WHERE n.nspname = $1 AND NOT pg_catalog.pg_has_role(n.nspowner, 'USAGE')) AS owner`,
+    [keepSchema],
+  );
+  const { me, db, create, owner } = r.rows[0];
+  const why = `tables keeps the rows it replaces in the incident's schema ${keepSchema}`;
+  if (!create) {
+    return [
+      `the role ${me} may not create schemas in database ${db}: ${why}. Run promote as a role ` +
+        `that may, or grant it: GRANT CREATE ON DATABASE ${ident(db)} TO ${ident(me)};`,
+    ];
+  }
+  if (owner !== null) {
+    return [
+      `the incident's schema ${keepSchema} belongs to ${owner}, not to the role ${me}: ${why}. ` +
+        `Run promote as ${owner}, or name another incident (--incident), or make ${me} a ` +
+        `member of the owner's role: GRANT ${ident(owner)} TO ${ident(me)};`,
+    ];
+  }
+  return [];
 }
