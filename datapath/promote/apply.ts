@@ -51,7 +51,7 @@ import { KeyKind, orderExpr } from "./compare";
 import { describeFk, fkLine, intoKeys, kindsFor, parentsOn } from "./foreign-keys";
 import { REBUILD_MIN_ROWS, rebuildLine, rebuildsIndexes } from "./rebuild";
 import { keepSchemaProblems, ownershipProblems } from "./privileges";
-import { ChosenTable, parentFirst, PromoteRefusedError } from "./selection";
+import { ChosenTable, parentFirst, PromoteRefusedError, refusedBeforeWriting } from "./selection";
 import { applyDirect, directTables, stepsBack } from "./direct";
 import { StagedMissing, stageMissingOnly } from "./missing";
 import { colsOf, eq, notNull, render, rowCount, rowText, withSetting } from "./sql";
@@ -370,10 +370,7 @@ const replicaLine = (replica: boolean) =>
     ? "promote: foreign keys checked before writing; the insert runs with session_replication_role = replica (no per-row check locking each referenced row)"
     : "promote: this role may not set session_replication_role: each inserted row's foreign keys are checked as it goes in";
 
-const refused = (o: ApplyOptions, problems: string[]) =>
-  new PromoteRefusedError(
-    `refused, nothing was written (${o.mode} mode):\n  ${problems.join("\n  ")}`,
-  );
+const refused = (o: ApplyOptions, problems: string[]) => refusedBeforeWriting(o.mode, problems);
 
 /** SQLSTATE foreign_key_violation. */
 const FOREIGN_KEY_VIOLATION = "23503";

@@ -22,7 +22,7 @@ import {
   violationLine,
 } from "./collisions";
 import { checkCrossings, Crossing, describeFk, fkLine } from "./foreign-keys";
-import { keepSchemaProblems, ownershipProblems } from "./privileges";
+import { keepSchemaProblems, ownershipProblems, wholeProblems } from "./privileges";
 import { rebuildLine, rebuildsIndexes } from "./rebuild";
 import { ChosenTable } from "./selection";
 import { rowCount } from "./sql";
@@ -145,7 +145,7 @@ export async function buildPlan(p: PlanInput): Promise<PromotionPlan> {
   const owners = chosen.length > 0 ? await ownershipProblems(p.live[0], p.liveModel, set) : [];
   const keep = chosen.length > 0 ? await keepSchemaProblems(p.live[0], p.keepSchema) : [];
   const byKey = new Map(reports.map((r) => [r.key, r]));
-  const modes: ModeSummary[] = [wholeSummary(reports, p.ptrModel)];
+  const modes: ModeSummary[] = [wholeSummary(reports, p.ptrModel, await wholeProblems(p.live[0]))];
   if (chosen.length || p.chosenProblems?.length) {
     const problems = [...(p.chosenProblems ?? []), ...owners];
     const rows = (m: "tables" | "merge") => ({
@@ -224,8 +224,9 @@ async function reportTable(
   }
 }
 
-function wholeSummary(reports: TableReport[], ptr: DbModel): ModeSummary {
+function wholeSummary(reports: TableReport[], ptr: DbModel, problems: string[]): ModeSummary {
   const s = empty("whole", [...ptr.tables.keys()]);
+  s.refusals.push(...problems);
   for (const r of reports) {
     s.bytesToCopy += r.bytes;
     s.inserts += r.atT;

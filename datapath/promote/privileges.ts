@@ -10,6 +10,9 @@
  * the plan had said the write would pass. Which of those steps a write takes depends on the
  * counts it finds when it runs, so the plan and the write both ask for every table it may alter.
  *
+ * The database. `whole` creates a fresh database on live's server and swaps it in by renaming
+ * live's: CREATE DATABASE takes CREATEDB, and renaming a database takes its owner (with CREATEDB).
+ *
  * The incident's schema. `tables` keeps the rows it replaces in `pgr_<incident>_replaced` (keep.ts),
  * created if a rerun has not: CREATE SCHEMA IF NOT EXISTS asks for CREATE on the database even
  * when the schema exists, and the schema's comment is its owner's to set.
@@ -83,4 +86,35 @@ export async function keepSchemaProblems(live: Client, keepSchema: string): Prom
     ];
   }
   return [];
+}
+
+/**
+ * The refusals, one line each, when this role may not create databases or may not rename live's
+ * database (`whole`); none when it may.
+ */
+export async function wholeProblems(live: Client): Promise<string[]> {
+  const r = await live.query<{ me: string; db: string; createdb: boolean; owner: string | null }>(
+    `SELECT CURRENT_USER AS me, d.datname AS db,
+            (SELECT a.rolcreatedb OR a.rolsuper FROM pg_catalog.pg_roles a
+              WHERE a.rolname = CURRENT_USER) AS createdb,
+            CASE WHEN NOT pg_catalog.pg_has_role(d.datdba, 'USAGE')
+                 THEN pg_catalog.pg_get_userbyid(d.datdba) END AS owner
+       FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()`,
+  );
+  const { me, db, createdb, owner } = r.rows[0];
+  const out: string[] = [];
+  if (!createdb) {
+    out.push(
+      `the role ${me} may not create databases: whole copies the PTR into a fresh database on ` +
+        `live's server. Run promote as a role that may (the server's admin), or: ALTER ROLE ${ident(me)} CREATEDB;`,
+    );
+  }
+  if (owner !== null) {
+    out.push(
+      `the role ${me} does not own database ${db} (owned by ${owner}): whole keeps it under ` +
+        `another name, and only its owner may rename it. Run promote as ${owner}, or make ${me} ` +
+        `a member of the owner's role: GRANT ${ident(owner)} TO ${ident(me)};`,
+    );
+  }
+  return out;
 }

@@ -35,7 +35,8 @@ import {
 import { applyChosen, ApplyResult } from "./apply";
 import { DbModel, readModel, TableModel } from "./catalog";
 import { buildPlan, PromotionPlan } from "./plan";
-import { ChosenTable, PromoteRefusedError, resolveTables } from "./selection";
+import { wholeProblems } from "./privileges";
+import { ChosenTable, PromoteRefusedError, refusedBeforeWriting, resolveTables } from "./selection";
 import { copyFromPtr } from "./source";
 import { promoteWhole, WholeResult } from "./whole";
 
@@ -281,6 +282,9 @@ async function writeWhole(
   o: PromoteOptions,
 ): Promise<WholeResult> {
   const { ptr, live, ptrSide, liveSide, ptrModel, env, log } = read;
+  // Before anything is created, as the plan refuses it (privileges.ts).
+  const problems = await wholeProblems(liveSide.clients[0]);
+  if (problems.length) throw refusedBeforeWriting("whole", problems);
   // The swap ends every session on live: ours first.
   await liveSide.close();
   const snapshot = await exportSnapshot(ptrSide.clients[0]);

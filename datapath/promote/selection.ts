@@ -13,6 +13,12 @@ import { DbModel, signatureDifferences, TableModel } from "./catalog";
 /** The operator asked for something the mode cannot do safely; nothing was written. */
 export class PromoteRefusedError extends Error {}
 
+/** A write refused before it wrote anything, each problem on its line, in the plan's words. */
+export const refusedBeforeWriting = (mode: string, problems: string[]) =>
+  new PromoteRefusedError(
+    `refused, nothing was written (${mode} mode):\n  ${problems.join("\n  ")}`,
+  );
+
 export interface ChosenTable {
   /** The table as it was at T (what gets copied). */
   atT: TableModel;

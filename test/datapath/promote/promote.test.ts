@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Client } from "pg";
-import { confirmFor, fingerprint, pick, runPromote, useIncident } from "./fixture";
+import { confirmFor, fingerprint, pick, runPromote, scalar, useIncident } from "./fixture";
 import { asReader, type PgServer } from "../../support/postgres";
 
 /** Every row of a table, in key order, as text: compared before and after, row by row. */
@@ -552,6 +552,40 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
       );
     }
     await unchanged(db, before);
+  });
+
+  it("whole as a role that may neither create databases nor rename live's: plan and write refuse, with the fix", async () => {
+    // Before, the plan passed and the write stopped on "permission denied to create database".
+    const db = await incident(
+      "DELETE FROM comments WHERE post_id % 10 = 0; DELETE FROM posts WHERE id % 10 = 0;",
+    );
+    const env = {
+      ...pair.env(db),
+      LIVE_URL: await asReader(pair.live, db),
+      PTR_URL: await asReader(pair.ptr, db),
+    };
+    const expected = [
+      /^the role pgr_reader may not create databases: .* ALTER ROLE "pgr_reader" CREATEDB;$/,
+      new RegExp(
+        `^the role pgr_reader does not own database ${db} \\(owned by \\w+\\): whole keeps it under another name, and only its owner may rename it\\. .* GRANT "\\w+" TO "pgr_reader";$`,
+      ),
+    ];
+    const databases = "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database";
+    const before = await scalar<string>(pair.live, db, databases);
+    const plan = await run(env, "--plan", "--json");
+    assert.equal(plan.code, 0, plan.err);
+    const refusals: string[] = JSON.parse(plan.out).modes.find(
+      (x: { mode: string }) => x.mode === "whole",
+    ).refusals;
+    assert.equal(refusals.length, 2, refusals.join("; "));
+    refusals.forEach((line, i) => assert.match(line, expected[i]));
+    const r = await run(env, "--mode", "whole", "--confirm", confirmFor(db));
+    assert.equal(r.code, 1, r.err);
+    assert.ok(
+      r.err.includes(`refused, nothing was written (whole mode):\n  ${refusals.join("\n  ")}`),
+      r.err,
+    );
+    assert.equal(await scalar<string>(pair.live, db, databases), before);
   });
 
   it("tables as the tables' owner: refused when the incident's schema is another role's, written under another --incident", async () => {
