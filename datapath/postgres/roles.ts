@@ -253,3 +253,49 @@ export function settingSql(item: string): string {
   const name = /^[A-Za-z_][A-Za-z0-9_.]*$/.test(k) ? k : ident(k);
   return `${name} = ${value}`;
 }
+
+/** Why a command needs what `swapPrivilegeProblems` checks, in its own words. */
+export interface SwapPurpose {
+  /** e.g. "whole copies the PTR into a fresh database on live's server" */
+  create: string;
+  /** e.g. "whole keeps it under another name" */
+  rename: string;
+}
+
+/**
+ * What a fresh database swapped in for `db` (null: the session's) takes of this role, as one line
+ * per refusal with the fix; none when it may. CREATE DATABASE takes CREATEDB; renaming the old
+ * database aside takes its owner (or a member of the owner's role). Asked before anything is
+ * created, and by a plan, so a role without them is refused up front rather than partway.
+ */
+export async function swapPrivilegeProblems(
+  client: Client,
+  db: string | null,
+  why: SwapPurpose,
+): Promise<string[]> {
+  const r = await client.query<{ me: string; db: string; createdb: boolean; owner: string | null }>(
+    `SELECT CURRENT_USER AS me, COALESCE($1::pg_catalog.text, pg_catalog.current_database()) AS db,
+            (SELECT a.rolcreatedb OR a.rolsuper FROM pg_catalog.pg_roles a
+              WHERE a.rolname = CURRENT_USER) AS createdb,
+            (SELECT pg_catalog.pg_get_userbyid(d.datdba) FROM pg_catalog.pg_database d
+              WHERE d.datname = COALESCE($1::pg_catalog.text, pg_catalog.current_database())
+                AND NOT pg_catalog.pg_has_role(d.datdba, 'USAGE')) AS owner`,
+    [db],
+  );
+  const { me, owner } = r.rows[0];
+  const out: string[] = [];
+  if (!r.rows[0].createdb) {
+    out.push(
+      `the role ${me} may not create databases: ${why.create}. Run it as a role that may ` +
+        `(the server's admin), or: ALTER ROLE ${ident(me)} CREATEDB;`,
+    );
+  }
+  if (owner !== null) {
+    out.push(
+      `the role ${me} does not own database ${r.rows[0].db} (owned by ${owner}): ${why.rename}, ` +
+        `and only its owner may rename it. Run it as ${owner}, or make ${me} a member of the ` +
+        `owner's role: GRANT ${ident(owner)} TO ${ident(me)};`,
+    );
+  }
+  return out;
+}

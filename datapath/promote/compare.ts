@@ -91,7 +91,8 @@ export class CursorStream {
   private readonly name = `pgr_cursor_${++cursorSeq}`;
   private pending?: Promise<unknown[][]>;
   private done = false;
-  private opened = false;
+  /** The DECLARE, once sent: close() waits for it, as a session runs one query at a time. */
+  private opening?: Promise<unknown>;
 
   constructor(
     private readonly client: Client,
@@ -110,9 +111,12 @@ export class CursorStream {
 
   /** The next batch, or null at the end. */
   async next(): Promise<unknown[][] | null> {
-    if (!this.opened) {
-      this.opened = true;
-      await this.client.query(`DECLARE ${this.name} NO SCROLL CURSOR FOR ${this.sql}`, this.params);
+    if (!this.opening) {
+      this.opening = this.client.query(
+        `DECLARE ${this.name} NO SCROLL CURSOR FOR ${this.sql}`,
+        this.params,
+      );
+      await this.opening;
       this.pending = this.fetch();
     }
     if (this.done || !this.pending) return null;
@@ -125,7 +129,10 @@ export class CursorStream {
   }
 
   async close(): Promise<void> {
-    if (!this.opened) return;
+    if (!this.opening) return;
+    // The stream's own next() resumes first after the DECLARE (it awaited it before), so a
+    // FETCH it sends then is pending here too.
+    await this.opening.catch(() => undefined);
     await this.pending?.catch(() => undefined);
     await this.client.query(`CLOSE ${this.name}`).catch(() => undefined);
   }

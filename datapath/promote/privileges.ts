@@ -20,6 +20,7 @@
 import type { Client } from "pg";
 import { DbModel, quotedName } from "./catalog";
 import { ident } from "../postgres/connection";
+import { swapPrivilegeProblems } from "../postgres/roles";
 
 /** The chosen tables live has, and the tables with a foreign key into one, by key. */
 export function tablesAltered(model: DbModel, chosen: Set<string>): string[] {
@@ -88,33 +89,9 @@ export async function keepSchemaProblems(live: Client, keepSchema: string): Prom
   return [];
 }
 
-/**
- * The refusals, one line each, when this role may not create databases or may not rename live's
- * database (`whole`); none when it may.
- */
-export async function wholeProblems(live: Client): Promise<string[]> {
-  const r = await live.query<{ me: string; db: string; createdb: boolean; owner: string | null }>(
-    `SELECT CURRENT_USER AS me, d.datname AS db,
-            (SELECT a.rolcreatedb OR a.rolsuper FROM pg_catalog.pg_roles a
-              WHERE a.rolname = CURRENT_USER) AS createdb,
-            CASE WHEN NOT pg_catalog.pg_has_role(d.datdba, 'USAGE')
-                 THEN pg_catalog.pg_get_userbyid(d.datdba) END AS owner
-       FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()`,
-  );
-  const { me, db, createdb, owner } = r.rows[0];
-  const out: string[] = [];
-  if (!createdb) {
-    out.push(
-      `the role ${me} may not create databases: whole copies the PTR into a fresh database on ` +
-        `live's server. Run promote as a role that may (the server's admin), or: ALTER ROLE ${ident(me)} CREATEDB;`,
-    );
-  }
-  if (owner !== null) {
-    out.push(
-      `the role ${me} does not own database ${db} (owned by ${owner}): whole keeps it under ` +
-        `another name, and only its owner may rename it. Run promote as ${owner}, or make ${me} ` +
-        `a member of the owner's role: GRANT ${ident(owner)} TO ${ident(me)};`,
-    );
-  }
-  return out;
-}
+/** The refusals, one line each, when this role may not create databases or rename live's. */
+export const wholeProblems = (live: Client): Promise<string[]> =>
+  swapPrivilegeProblems(live, null, {
+    create: "whole copies the PTR into a fresh database on live's server",
+    rename: "whole keeps it under another name",
+  });

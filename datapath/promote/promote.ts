@@ -27,6 +27,7 @@ import {
   identityOf,
   openSide,
   refuseHiddenRows,
+  refuseUnreadable,
   resolveEndpoint,
   SESSION_SETTINGS,
   Side,
@@ -120,13 +121,12 @@ export async function promote(o: PromoteOptions): Promise<PromoteOutcome> {
       }
     });
     const [ptrSide, liveSide] = opened as [Side, Side];
-    await refuseHiddenRows(
-      [
-        ["the PTR", ptrSide],
-        ["live", liveSide],
-      ],
-      null,
-    );
+    const named: [string, Side][] = [
+      ["the PTR", ptrSide],
+      ["live", liveSide],
+    ];
+    await refuseUnreadable(named, null);
+    await refuseHiddenRows(named, null);
     log(`promote: reading the schema of the PTR ${ptrSide.redacted} and live ${liveSide.redacted}`);
     const [ptrModel, liveModel] = await Promise.all([
       readModel(ptrSide.clients[0]),

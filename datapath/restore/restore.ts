@@ -52,6 +52,7 @@ import {
   propertyRoles,
   RoleMap,
   RoleReferences,
+  swapPrivilegeProblems,
 } from "../postgres/roles";
 import {
   configurationTables,
@@ -187,6 +188,14 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     await lockTarget(admin, req);
     const live = await inspectLive(admin, target, log);
     refuseLiveData(live, req);
+    // Before the download, which may take minutes: the fresh database and the swap need these.
+    const privileges = await swapPrivilegeProblems(admin, target.database, {
+      create: "restore loads the backup into a fresh database",
+      rename: "restore keeps it under another name when it swaps the restored one in",
+    });
+    if (privileges.length) {
+      throw new RestoreRefusedError(`refused, nothing was changed:\n  ${privileges.join("\n  ")}`);
+    }
     // An existing database keeps its own properties; a new one gets the backup's.
     const liveProperties = live.exists
       ? await databaseProperties(admin, target.database)

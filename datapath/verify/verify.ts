@@ -23,6 +23,7 @@ import {
   identityOf,
   openSide,
   refuseHiddenRows,
+  refuseUnreadable,
   resolveEndpoint,
   VERIFY_SIDES,
   Side,
@@ -136,13 +137,12 @@ interface CompareContext {
 
 async function compare(source: Side, target: Side, ctx: CompareContext): Promise<VerifyReport> {
   if (ctx.schemas) await requireSchemas(source, ctx.schemas);
-  await refuseHiddenRows(
-    [
-      ["source", source],
-      ["target", target],
-    ],
-    ctx.schemas,
-  );
+  const sides: [string, Side][] = [
+    ["source", source],
+    ["target", target],
+  ];
+  await refuseUnreadable(sides, ctx.schemas);
+  await refuseHiddenRows(sides, ctx.schemas);
   ctx.log(`verify: reading schema of source ${source.redacted} and target ${target.redacted}`);
   const [srcCat, tgtCat] = await Promise.all([
     readCatalog(source.clients[0], ctx.schemas),

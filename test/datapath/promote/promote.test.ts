@@ -554,6 +554,23 @@ describe("promote (real PostgreSQL): the plan and the refusals", function () {
     await unchanged(db, before);
   });
 
+  it("a role that may not read a table: the plan stops before comparing any, naming it and the grants", async () => {
+    const db = await incident("DELETE FROM tags;");
+    const env = {
+      ...pair.env(db),
+      LIVE_URL: await asReader(pair.live, db),
+      PTR_URL: await asReader(pair.ptr, db),
+    };
+    await pair.live.query(db, "REVOKE SELECT ON tags FROM pgr_reader");
+    const r = await run(env, "--plan");
+    assert.equal(r.code, 1, r.err);
+    assert.match(
+      r.err,
+      /this role \(pgr_reader\) may not read these tables \(on live .*: public\.tags\): .* GRANT SELECT ON ALL TABLES IN SCHEMA "public" TO "pgr_reader";/,
+    );
+    assert.doesNotMatch(r.err, /compared public\./);
+  });
+
   it("whole as a role that may neither create databases nor rename live's: plan and write refuse, with the fix", async () => {
     // Before, the plan passed and the write stopped on "permission denied to create database".
     const db = await incident(

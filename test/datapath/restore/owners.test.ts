@@ -300,6 +300,48 @@ describe("datapath restore keeps owners, grants and database properties (real Po
       }
     });
 
+    it("without CREATEDB, or over a database another role owns, is refused before anything is downloaded, with the fix", async () => {
+      // Before, the first was refused only after the download ("permission denied to create
+      // database"), the second after the load, at the rename.
+      const refusedWith = (re: RegExp) => (e: Error) =>
+        e instanceof RestoreRefusedError &&
+        /^refused, nothing was changed:\n {2}/.test(e.message) &&
+        re.test(e.message);
+      const log: string[] = [];
+      await fx.pg.query("postgres", "ALTER ROLE restorer NOCREATEDB");
+      try {
+        await assert.rejects(
+          restore({
+            name: "owned",
+            url: asRestorer("app_not_created"),
+            env,
+            log: (l) => log.push(l),
+          }),
+          refusedWith(
+            /the role restorer may not create databases: restore loads the backup into a fresh database\. .* ALTER ROLE "restorer" CREATEDB;/,
+          ),
+        );
+      } finally {
+        await fx.pg.query("postgres", "ALTER ROLE restorer CREATEDB");
+      }
+      assert.ok(!log.some((l) => /download/i.test(l)), log.join("\n"));
+      assert.ok(!(await databases(fx.pg)).some((d) => d.startsWith("app_not_created")));
+      await fx.pg.query("postgres", "CREATE DATABASE owned_by_postgres");
+      await assert.rejects(
+        restore({
+          name: "owned",
+          url: asRestorer("owned_by_postgres"),
+          confirm: "127.0.0.1/owned_by_postgres",
+          env,
+          log: quiet,
+        }),
+        refusedWith(
+          /the role restorer does not own database owned_by_postgres \(owned by postgres\): restore keeps it under another name when it swaps the restored one in, and only its owner may rename it\. .* GRANT "postgres" TO "restorer";/,
+        ),
+      );
+      assert.ok(!(await databases(fx.pg)).some((d) => d.startsWith("owned_by_postgres_")));
+    });
+
     it("a database the restoring user owns, as production's is, round-trips without any role setup", async () => {
       await fx.pg.query("postgres", "CREATE DATABASE admin_app OWNER restorer");
       await fx.pg.query(

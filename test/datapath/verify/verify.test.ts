@@ -388,6 +388,20 @@ describe("datapath verify", function () {
     assert.doesNotMatch(r.stdout, /IDENTICAL/);
   });
 
+  it("fails before reading any row, naming every table and the grants, where its role may not read one", async () => {
+    // Before, verify hashed the other tables and stopped at courses on "permission denied".
+    const [one, two] = [await copy(), await copy()];
+    const [source, target] = [await asReader(a, one), await asReader(a, two)];
+    for (const db of [one, two]) await a.query(db, "REVOKE SELECT ON courses FROM pgr_reader");
+    const r = await run(["--source", source, "--target", target]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      /this role \(pgr_reader\) may not read these tables \(on source .*: public\.courses; on target .*: public\.courses\): connect as their owner, or grant it .* GRANT SELECT ON ALL TABLES IN SCHEMA "public" TO "pgr_reader";/,
+    );
+    assert.doesNotMatch(r.stderr, /hashing/);
+  });
+
   it("refuses usage and configuration errors with exit 2, fails on a bad connection with exit 1", async () => {
     const db = await copy();
     const noOffset = await verifyAgainst(db, ["--restore-target", "2024-07-24T06:00:00"]);
