@@ -1,8 +1,8 @@
 /**
- * Who may write `tables` and `merge`, asked the same way by the plan and the write, so that a
- * write refused for want of a privilege is refused by its plan too.
+ * Who may write each promotion mode, asked the same way by the plan and the write, so that a
+ * write refused for want of a privilege is refused by its plan too, before anything is written.
  *
- * Altering the tables. Besides the rows, their transaction alters tables: it
+ * Altering the tables (`tables`, `merge`). Besides the rows, their transaction alters tables: it
  * disables the chosen tables' user triggers and rules, and around a bulk insert (and on the
  * direct path) drops and rebuilds their indexes and keys and the foreign keys into them
  * (keys.ts). PostgreSQL lets only a table's owner, or a member of the owner's role, do that: a
@@ -10,12 +10,13 @@
  * the plan had said the write would pass. Which of those steps a write takes depends on the
  * counts it finds when it runs, so the plan and the write both ask for every table it may alter.
  *
- * The database. `whole` creates a fresh database on live's server and swaps it in by renaming
- * live's: CREATE DATABASE takes CREATEDB, and renaming a database takes its owner (with CREATEDB).
+ * The database (`whole`). It creates a fresh database on live's server and swaps it in by
+ * renaming live's: CREATE DATABASE takes CREATEDB, and renaming a database takes its owner (with
+ * CREATEDB); the same check as restore's (postgres/roles.ts).
  *
- * The incident's schema. `tables` keeps the rows it replaces in `pgr_<incident>_replaced` (keep.ts),
- * created if a rerun has not: CREATE SCHEMA IF NOT EXISTS asks for CREATE on the database even
- * when the schema exists, and the schema's comment is its owner's to set.
+ * The incident's schema (`tables`). It keeps the rows it replaces in `pgr_<incident>_replaced`
+ * (keep.ts), created if a rerun has not: CREATE SCHEMA IF NOT EXISTS asks for CREATE on the
+ * database even when the schema exists, and the schema's comment is its owner's to set.
  */
 import type { Client } from "pg";
 import { DbModel, quotedName } from "./catalog";
