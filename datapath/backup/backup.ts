@@ -78,6 +78,8 @@ import {
   listUserTables,
   serverInfo,
   ServerInfo,
+  unreadableError,
+  unreadableRelations,
 } from "../postgres/tables";
 
 export type { Compression } from "./compression";
@@ -217,6 +219,11 @@ async function readSource(
     throw new Error(
       `pg_dump ${pgDump.major} cannot dump a PostgreSQL ${server.major} server: set PG_BIN to PostgreSQL ${server.major} (or newer) client binaries`,
     );
+  }
+  // pg_dump would stop at the first table it may not read, its upload half done: name them all.
+  const unreadable = await unreadableRelations(client, null);
+  if (unreadable.length) {
+    throw unreadableError([{ where: `in ${describeTarget(target)}`, rows: unreadable }]);
   }
   const snap = await openSnapshot(client);
   const tables = await listUserTables(client);

@@ -1,4 +1,7 @@
-/** Catalog queries shared by backup and restore: server facts, user tables, exact row counts. */
+/**
+ * Catalog queries shared by backup, restore, verify and promote: server facts, user tables, exact
+ * row counts, what the role may not read.
+ */
 import { Client } from "pg";
 import { ident } from "./connection";
 import { TableCount } from "../storage/manifest";
@@ -114,5 +117,61 @@ export function describeTables(count: number, configuration: string[]): string {
   return (
     `${what} (${one ? "1 of them an" : `${configuration.length} of them`} extension configuration ` +
     `table${one ? "" : "s"}, ${configuration.join(", ")}: only the rows pg_dump carries)`
+  );
+}
+
+/** A relation this role may not read, in its schema. */
+export interface Unreadable {
+  /** Quoted, schema-qualified. */
+  table: string;
+  schema: string;
+  role: string;
+}
+
+/**
+ * The tables, materialized views and sequences (in `schemas`, or any user schema; not an
+ * extension's own, which are its to read) this role may not read: no USAGE on the schema, or no
+ * SELECT on the relation.
+ */
+export async function unreadableRelations(
+  client: Client,
+  schemas: string[] | null,
+): Promise<Unreadable[]> {
+  const r = await client.query<Unreadable>(
+    `SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS table, n.nspname AS schema,
+            CURRENT_USER AS role
+       FROM pg_catalog.pg_class c
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'm', 'S')
+        AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+        AND ($1::text[] IS NULL OR n.nspname = ANY ($1::text[]))
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                           AND d.objid = c.oid AND d.deptype = 'e')
+        AND NOT (pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+                 AND CASE c.relkind WHEN 'S' THEN pg_catalog.has_sequence_privilege(c.oid, 'SELECT')
+                                    ELSE pg_catalog.has_table_privilege(c.oid, 'SELECT') END)
+      ORDER BY 1`,
+    [schemas],
+  );
+  return r.rows;
+}
+
+/**
+ * The error for what `unreadableRelations` found on each side (`where`: "on source postgres://...",
+ * empty sides left out), with the grants that fix it.
+ */
+export function unreadableError(found: { where: string; rows: Unreadable[] }[]): Error {
+  const hit = found.filter((f) => f.rows.length);
+  const me = ident(hit[0].rows[0].role);
+  const nsp = [...new Set(hit.flatMap((f) => f.rows.map((x) => ident(x.schema))))]
+    .sort()
+    .join(", ");
+  const lines = hit.map((f) => `${f.where}: ${f.rows.map((x) => x.table).join(", ")}`);
+  return new Error(
+    `this role (${hit[0].rows[0].role}) may not read these tables (${lines.join("; ")}): connect ` +
+      `as their owner, or grant it what reading takes, then run the command again: ` +
+      `GRANT USAGE ON SCHEMA ${nsp} TO ${me}; GRANT SELECT ON ALL TABLES IN SCHEMA ${nsp} TO ${me}; ` +
+      `GRANT SELECT ON ALL SEQUENCES IN SCHEMA ${nsp} TO ${me};`,
   );
 }

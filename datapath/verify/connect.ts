@@ -7,11 +7,11 @@
  */
 import type { Client } from "pg";
 import { ROW_SECURITY_FIX } from "../errors";
+import { unreadableError, unreadableRelations } from "../postgres/tables";
 import {
   ConnectionConfigError,
   connect as connectTarget,
   describeTarget,
-  ident,
   PgTarget,
   resolveTarget,
   UrlNotSetError,
@@ -127,50 +127,22 @@ async function connect(target: PgTarget): Promise<Client> {
 const BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 
 /**
- * Refuses, before any row is read, when this role may not read a table, materialized view or
- * sequence (in `schemas`, or any user schema; not an extension's own) on either side: no USAGE on its schema, or no
- * SELECT on it. The read would stop at the first such table with "permission denied", minutes
- * into the others; this names every one at once, with the grants that fix it.
+ * Refuses, before any row is read, when this role may not read a relation on either side
+ * (postgres/tables.ts's unreadableRelations). The read would stop at the first such table with
+ * "permission denied", minutes into the others; this names every one at once, with the grants
+ * that fix it.
  */
 export async function refuseUnreadable(
   sides: [name: string, side: Side][],
   schemas: string[] | null,
 ): Promise<void> {
   const found = await Promise.all(
-    sides.map(async ([name, side]) => {
-      const r = await side.clients[0].query<{ t: string; s: string; me: string }>(
-        `SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS t, n.nspname AS s, CURRENT_USER AS me
-           FROM pg_catalog.pg_class c
-           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind IN ('r', 'm', 'S')
-            AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
-            AND ($1::text[] IS NULL OR n.nspname = ANY ($1::text[]))
-            -- An extension's own tables are its to read (verify and promote leave them out).
-            AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                             WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                               AND d.objid = c.oid AND d.deptype = 'e')
-            AND NOT (pg_catalog.has_schema_privilege(n.oid, 'USAGE')
-                     AND CASE c.relkind WHEN 'S' THEN pg_catalog.has_sequence_privilege(c.oid, 'SELECT')
-                                        ELSE pg_catalog.has_table_privilege(c.oid, 'SELECT') END)
-          ORDER BY 1`,
-        [schemas],
-      );
-      return { name, side, rows: r.rows };
-    }),
+    sides.map(async ([name, side]) => ({
+      where: `on ${name} ${side.redacted}`,
+      rows: await unreadableRelations(side.clients[0], schemas),
+    })),
   );
-  const hit = found.filter((f) => f.rows.length);
-  if (!hit.length) return;
-  const me = hit[0].rows[0].me;
-  const nsp = [...new Set(hit.flatMap((f) => f.rows.map((x) => ident(x.s))))].sort().join(", ");
-  const lines = hit.map(
-    (f) => `on ${f.name} ${f.side.redacted}: ${f.rows.map((x) => x.t).join(", ")}`,
-  );
-  throw new Error(
-    `this role (${me}) may not read these tables (${lines.join("; ")}): connect as their owner, ` +
-      `or grant it what reading takes, then run the command again: GRANT USAGE ON SCHEMA ${nsp} TO ${ident(me)}; ` +
-      `GRANT SELECT ON ALL TABLES IN SCHEMA ${nsp} TO ${ident(me)}; ` +
-      `GRANT SELECT ON ALL SEQUENCES IN SCHEMA ${nsp} TO ${ident(me)};`,
-  );
+  if (found.some((f) => f.rows.length)) throw unreadableError(found);
 }
 
 /**

@@ -342,6 +342,24 @@ describe("datapath restore keeps owners, grants and database properties (real Po
       assert.ok(!(await databases(fx.pg)).some((d) => d.startsWith("owned_by_postgres_")));
     });
 
+    it("backup as a user that may not read a table is refused before anything is uploaded, naming it and the grants", async () => {
+      // Before, pg_dump stopped at the table ("permission denied for table secret").
+      await fx.pg.query("postgres", "CREATE DATABASE admin_app_locked OWNER restorer");
+      await fx.pg.query(
+        "admin_app_locked",
+        `SET ROLE restorer; CREATE TABLE t (id int PRIMARY KEY); RESET ROLE;
+         CREATE TABLE secret (id int);`,
+      );
+      const { env: lEnv, client } = fx.setup();
+      await assert.rejects(
+        backup({ name: "locked", url: asRestorer("admin_app_locked"), env: lEnv, log: quiet }),
+        /^Error: this role \(restorer\) may not read these tables \(in .*admin_app_locked: public\.secret\): connect as their owner, or grant it .* GRANT SELECT ON ALL TABLES IN SCHEMA "public" TO "restorer";/,
+      );
+      const blobs: string[] = [];
+      if (await client.exists()) for await (const b of client.listBlobsFlat()) blobs.push(b.name);
+      assert.deepEqual(blobs, []);
+    });
+
     it("a database the restoring user owns, as production's is, round-trips without any role setup", async () => {
       await fx.pg.query("postgres", "CREATE DATABASE admin_app OWNER restorer");
       await fx.pg.query(
