@@ -160,25 +160,20 @@ export interface ForeignKey {
   inherited?: boolean;
 }
 
+/** A user trigger on a table (not one a constraint makes): it would fire on the copy's writes. */
 export interface Trigger {
   table: string;
   name: string;
-  /** pg_trigger.tgenabled: O origin, D disabled, R replica, A always. */
+  /** pg_trigger.tgenabled (or pg_rewrite.ev_enabled): O origin, D disabled, R replica, A always. */
   enabled: string;
   definition: string;
 }
 
 /**
- * A user rewrite rule on a table (CREATE RULE): like a trigger, it would act on the copy's writes
- * (a DELETE rewritten into a soft-delete UPDATE, an INSERT also logged elsewhere).
+ * A user rewrite rule on a table (CREATE RULE), read and switched off like a trigger: it would act
+ * on the copy's writes (a DELETE rewritten into a soft-delete UPDATE, an INSERT logged elsewhere).
  */
-export interface Rule {
-  table: string;
-  name: string;
-  /** pg_rewrite.ev_enabled, with pg_trigger's letters: O origin, D disabled, R replica, A always. */
-  enabled: string;
-  definition: string;
-}
+export type Rule = Trigger;
 
 export interface DbModel {
   tables: Map<string, TableModel>;
@@ -602,7 +597,7 @@ async function readHooks(
   byOid: ByOid,
   oids: string[],
   sql: string,
-): Promise<Trigger[] | Rule[]> {
+): Promise<Trigger[]> {
   const r = await client.query<{ oid: string; name: string; enabled: string; def: string }>(sql, [
     oids,
   ]);

@@ -5,7 +5,7 @@
  * from their definitions.
  */
 import type { Client } from "pg";
-import type { DbModel, ForeignKey, IndexDefinition, TableModel } from "./catalog";
+import type { DbModel, ForeignKey, IndexDefinition, Rule, TableModel, Trigger } from "./catalog";
 import { leadsBtreeIndex, raiseSetting, withSetting } from "./sql";
 import { sqlState } from "../errors";
 import { ident, literal } from "../postgres/connection";
@@ -49,7 +49,7 @@ export async function setUserTriggersAndRules(
 async function setEnabled(
   live: Client,
   model: DbModel,
-  hooks: { table: string; name: string; enabled: string }[],
+  hooks: Trigger[] | Rule[],
   kind: "TRIGGER" | "RULE",
   set: Set<string>,
   how: "disable" | "restore",
